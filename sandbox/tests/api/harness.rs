@@ -1,0 +1,66 @@
+//! Starts a sandbox on a free port for one test and gives a kube-rs client for it.
+use cnpgops_sandbox::Sandbox;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::Status;
+use kube::{Api, Client, Config};
+use serde_json::json;
+
+pub struct World {
+    pub sandbox: Sandbox,
+    pub client: Client,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn start() -> World {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sandbox = Sandbox::start(dir.path(), 0).await.expect("sandbox starts");
+    let kc = Kubeconfig::read_from(sandbox.kubeconfig_path()).expect("kubeconfig written");
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig valid");
+    let client = Client::try_from(config).expect("client");
+    World {
+        sandbox,
+        client,
+        _dir: dir,
+    }
+}
+
+impl World {
+    /// Creates a namespace for the test and returns its name.
+    pub async fn namespace(&self, name: &str) -> String {
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
+        Api::<Namespace>::all(self.client.clone())
+            .create(&Default::default(), &ns)
+            .await
+            .expect("namespace created");
+        name.to_string()
+    }
+
+    /// A raw request, for bodies kube-rs would never send: the body text or the error Status.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Result<String, Status> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(body.as_bytes().to_vec())
+            .expect("request");
+        self.client.request_text(req).await.map_err(api_err)
+    }
+}
+
+/// The API error behind a kube-rs error (panics if it is another kind of error).
+pub fn api_err(e: kube::Error) -> Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}

@@ -1,0 +1,10 @@
+//! API conformance tests: the sandbox driven by kube-rs (and kubectl), as cnpgops will drive it.
+mod harness;
+
+mod crud;
+mod custom_resources;
+mod deletion;
+mod discovery;
+mod kubectl;
+mod subresources;
+mod watch;

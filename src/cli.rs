@@ -1,0 +1,141 @@
+//! Command-line types (clap derive) and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ui::Format;
+
+/// Declarative operational runbooks for CloudNativePG clusters.
+#[derive(Debug, Parser)]
+#[command(name = "cnpgops", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
+    pub output: Format,
+    /// Extra directories of runbooks (they win over embedded ones of the same name).
+    #[arg(long, global = true)]
+    pub runbooks_dir: Vec<PathBuf>,
+    /// Where run state (checkpoints) is kept.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub state: StateBackend,
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `--state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum StateBackend {
+    /// JSON files under $CNPGOPS_STATE_DIR or $XDG_STATE_HOME/cnpgops/runs.
+    #[default]
+    #[value(alias = "file")]
+    Local,
+    /// A ConfigMap per run (for CronJobs).
+    Kubernetes,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the version.
+    Version,
+    /// List, show and validate runbooks.
+    #[command(subcommand)]
+    Runbooks(RunbooksCommand),
+    /// Render a runbook's steps with parameters; contacts nothing.
+    Plan(PlanArgs),
+    /// Run a runbook (a known name or a file).
+    Run(RunArgs),
+    /// Continue an interrupted or failed run at its first unfinished step.
+    Resume(ResumeArgs),
+    /// List and inspect runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbooksCommand {
+    /// List known runbooks.
+    List,
+    /// Show a runbook's parameters and steps.
+    Show { name: String },
+    /// Check runbook files without touching a cluster.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// A runbook and its parameters.
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// A runbook name (see `runbooks list`) or a YAML file.
+    pub runbook: String,
+    /// A parameter, repeatable: `-p target=app-dev`.
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub runbook: RunbookArgs,
+}
+
+/// Flags that answer confirmations.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ConfirmArgs {
+    /// Confirm destructive steps without asking (for CronJobs).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Allow destructive steps on production targets.
+    #[arg(long)]
+    pub allow_prod: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub runbook: RunbookArgs,
+    /// Run reads for real; only describe (or server-side dry-run) every write.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    pub run_id: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    /// After checking by hand: record this destructive step as done.
+    #[arg(long, value_name = "STEP")]
+    pub mark_done: Vec<String>,
+    /// After checking by hand: run this destructive step again.
+    #[arg(long, value_name = "STEP")]
+    pub rerun: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, oldest first.
+    List,
+    /// Show one run's state.
+    Show { run_id: String },
+}

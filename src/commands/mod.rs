@@ -1,0 +1,145 @@
+//! One function per command; this module holds the dispatch and what commands share.
+
+mod plan;
+mod resume;
+mod run;
+mod runbooks;
+mod runs;
+mod version;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, ConfirmArgs, GlobalArgs, RunbookArgs, StateBackend};
+use crate::engine::confirm::TerminalConfirmer;
+use crate::engine::{Engine, EngineParts, FileStore, Policy, Registry, StateStore};
+use crate::error::Error;
+use crate::redact::Redactor;
+use crate::runbook::catalog::Catalog;
+use crate::runbook::{params, Loaded, ParamValues};
+
+/// Runs the parsed command.
+pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
+    let ctx = Context::new(cli.global, redactor);
+    match cli.command {
+        Command::Version => version::run(&ctx),
+        Command::Runbooks(cmd) => runbooks::run(&ctx, cmd),
+        Command::Plan(args) => plan::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args).await,
+        Command::Resume(args) => resume::run(&ctx, args).await,
+        Command::Runs(cmd) => runs::run(&ctx, cmd).await,
+    }
+}
+
+/// What every command may need.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub catalog: Catalog,
+    pub registry: Arc<Registry>,
+    pub redactor: Redactor,
+}
+
+impl Context {
+    fn new(global: GlobalArgs, redactor: Redactor) -> Self {
+        let catalog = Catalog::new(global.runbooks_dir.clone());
+        Self {
+            global,
+            catalog,
+            registry: Arc::new(crate::steps::registry()),
+            redactor,
+        }
+    }
+
+    /// Loads and validates a runbook by name or path.
+    pub fn load(&self, name_or_path: &str) -> Result<Loaded, Error> {
+        let source = self.catalog.resolve(name_or_path)?;
+        Ok(crate::runbook::load(source, self.registry.as_ref())?)
+    }
+
+    /// Loads a runbook and converts its `-p` parameters.
+    pub fn load_with_params(&self, args: &RunbookArgs) -> Result<(Loaded, ParamValues), Error> {
+        let loaded = self.load(&args.runbook)?;
+        let given = params::parse_pairs(&args.params).map_err(Error::Usage)?;
+        let rb = &loaded.runbook;
+        let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+        Ok((loaded, values))
+    }
+
+    /// The run state store chosen by `--state`.
+    pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
+        match self.global.state {
+            StateBackend::Local => Ok(Arc::new(FileStore::new(FileStore::default_dir()))),
+            StateBackend::Kubernetes => Err(Error::NotSupported(
+                "failed to open state store: --state kubernetes is not yet supported; use --state local".into(),
+            )),
+        }
+    }
+
+    /// An engine reporting in the chosen format, cancelled by `cancel`.
+    pub fn engine(&self, confirm: ConfirmArgs, cancel: CancellationToken) -> Result<Engine, Error> {
+        Ok(Engine::new(EngineParts {
+            registry: self.registry.clone(),
+            reporter: crate::ui::reporter_for(self.global.output),
+            redactor: self.redactor.clone(),
+            store: self.store()?,
+            confirmer: Arc::new(TerminalConfirmer),
+            policy: Policy {
+                yes: confirm.yes,
+                allow_prod: confirm.allow_prod,
+            },
+            cancel,
+            profile: BTreeMap::new(),
+        }))
+    }
+
+    /// Writes text to stdout through the redactor.
+    pub fn print(&self, text: &str) {
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(self.redactor.redact(text).as_bytes());
+    }
+
+    /// Writes a value as pretty JSON to stdout through the redactor.
+    pub fn print_json(&self, value: &impl serde::Serialize) {
+        if let Ok(v) = serde_json::to_value(value) {
+            let text =
+                serde_json::to_string_pretty(&self.redactor.redact_json(&v)).unwrap_or_default();
+            self.print(&format!("{text}\n"));
+        }
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM so the run checkpoints and exits with code 5.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("signal received: stopping after checkpointing the current step");
+        token.cancel();
+    });
+}
+
+/// Prints the report in text mode (JSON mode already streamed it) and maps it to a result.
+pub fn finish_run(ctx: &Context, report: &crate::engine::Report) -> Result<(), Error> {
+    if ctx.global.output == crate::ui::Format::Text {
+        ctx.print(&crate::ui::report_text(report));
+    }
+    Error::from_report(report)
+}

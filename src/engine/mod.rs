@@ -1,0 +1,105 @@
+//! The runbook engine: plan, then execute steps with checkpoints, confirmation and events.
+//!
+//! It knows nothing of Kubernetes: step kinds do (see `crate::steps`). The engine owns the
+//! order of steps, `when`, retries with exponential backoff, timeouts, `always` cleanup steps,
+//! cancellation (Ctrl-C), confirmation of destructive steps, and resume.
+
+pub mod checkpoint;
+pub mod confirm;
+pub mod events;
+mod execute;
+pub mod plan;
+pub mod registry;
+mod resume;
+pub mod step;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use checkpoint::{
+    CheckpointHandle, FileStore, RunState, RunStatus, StateStore, StepStatus, StoreError,
+};
+pub use confirm::{Confirmer, Policy};
+pub use events::{Event, Report, Reporter};
+pub use plan::{Plan, PlannedStep};
+pub use registry::Registry;
+pub use resume::ResumeOptions;
+pub use step::{Inputs, Mode, Outputs, Step, StepContext, StepError, StepPlan};
+
+use crate::redact::Redactor;
+use crate::runbook::RunbookError;
+
+/// Everything a run needs besides the runbook.
+pub struct Engine {
+    registry: Arc<Registry>,
+    reporter: Arc<dyn Reporter>,
+    redactor: Redactor,
+    store: Arc<dyn StateStore>,
+    confirmer: Arc<dyn Confirmer>,
+    policy: Policy,
+    cancel: CancellationToken,
+    profile: BTreeMap<String, Value>,
+}
+
+/// The parts an [`Engine`] is built from.
+pub struct EngineParts {
+    pub registry: Arc<Registry>,
+    /// Receives events already redacted.
+    pub reporter: Arc<dyn Reporter>,
+    pub redactor: Redactor,
+    pub store: Arc<dyn StateStore>,
+    pub confirmer: Arc<dyn Confirmer>,
+    pub policy: Policy,
+    pub cancel: CancellationToken,
+    /// Naming-profile values templates read as `profile.<key>`.
+    pub profile: BTreeMap<String, Value>,
+}
+
+impl Engine {
+    pub fn new(parts: EngineParts) -> Self {
+        let reporter: Arc<dyn Reporter> = Arc::new(events::Redacting::new(
+            parts.reporter,
+            parts.redactor.clone(),
+        ));
+        Self {
+            registry: parts.registry,
+            reporter,
+            redactor: parts.redactor,
+            store: parts.store,
+            confirmer: parts.confirmer,
+            policy: parts.policy,
+            cancel: parts.cancel,
+            profile: parts.profile,
+        }
+    }
+}
+
+/// Why a run could not start or continue (as opposed to a step failing, which is a report).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runbook(#[from] RunbookError),
+    #[error("failed to resume run `{run_id}`: runbook `{runbook}` changed since the run started (was {expected}, now {found}); start a new run")]
+    DigestChanged {
+        run_id: String,
+        runbook: String,
+        expected: String,
+        found: String,
+    },
+    #[error("failed to resume run `{run_id}`: it already succeeded")]
+    Finished { run_id: String },
+    #[error("failed to resume run `{run_id}`: runbook `{runbook}` has no step `{step}`")]
+    UnknownStep {
+        run_id: String,
+        runbook: String,
+        step: String,
+    },
+}
+
+#[cfg(test)]
+mod tests;

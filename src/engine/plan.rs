@@ -1,0 +1,153 @@
+//! Plan: every step's rendered inputs and intended effect, before anything runs.
+//!
+//! Outputs of earlier steps are not known yet: they render as `<steps.ID.outputs.KEY>`
+//! placeholders, and a `when:` reading them is decided at run time.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::registry::Registry;
+use super::step::{Inputs, StepPlan};
+use crate::runbook::error::Diagnostics;
+use crate::runbook::template::{self, Scope, StepScope};
+use crate::runbook::{Loaded, ParamValues, RunbookError, StepSpec};
+
+/// A runbook rendered with parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub runbook: String,
+    pub params: ParamValues,
+    pub steps: Vec<PlannedStep>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    pub id: String,
+    pub uses: String,
+    pub destructive: bool,
+    pub always: bool,
+    /// The rendered name to type, for destructive steps.
+    pub confirm: Option<String>,
+    /// `Some(false)`: skipped; `None`: no condition, or decided at run time (`when_expr`).
+    pub when: Option<bool>,
+    pub when_expr: Option<String>,
+    pub inputs: Value,
+    /// What the kind says it will do; `None` when that depends on earlier outputs.
+    pub effect: Option<StepPlan>,
+}
+
+impl PlannedStep {
+    /// Whether the step will write (unknown effects count as writes).
+    pub fn writes(&self) -> bool {
+        self.effect.as_ref().is_none_or(|e| e.writes)
+    }
+}
+
+/// A placeholder for an output not produced yet.
+pub fn placeholder(step: &str, key: &str) -> String {
+    format!("<steps.{step}.outputs.{key}>")
+}
+
+/// Renders every step of `loaded` with `params` and `profile`.
+pub fn plan(
+    loaded: &Loaded,
+    registry: &Registry,
+    params: &ParamValues,
+    profile: &BTreeMap<String, Value>,
+) -> Result<Plan, RunbookError> {
+    let env = template::environment();
+    let mut d = Diagnostics::new(&loaded.source.display);
+    let mut scope = Scope {
+        params: params.clone(),
+        profile: profile.clone(),
+        steps: BTreeMap::new(),
+    };
+    let mut steps = Vec::new();
+    for spec in &loaded.runbook.steps {
+        steps.push(plan_step(&env, registry, spec, &scope, &mut d));
+        let outputs = registry
+            .get(&spec.uses)
+            .map(|s| s.signature().outputs)
+            .unwrap_or(&[]);
+        let step_scope = StepScope {
+            outputs: outputs
+                .iter()
+                .map(|k| (k.to_string(), Value::from(placeholder(&spec.id, k))))
+                .collect(),
+        };
+        scope.steps.insert(spec.id.clone(), step_scope);
+    }
+    d.finish(Plan {
+        runbook: loaded.runbook.name.clone(),
+        params: params.clone(),
+        steps,
+    })
+}
+
+fn plan_step(
+    env: &minijinja::Environment<'_>,
+    registry: &Registry,
+    spec: &StepSpec,
+    scope: &Scope,
+    d: &mut Diagnostics,
+) -> PlannedStep {
+    let mut render = |text: &str, pos| {
+        template::render_str(env, text, scope)
+            .map_err(|e| d.push(pos, format!("failed to render template: {e}")))
+    };
+    let inputs = spec.with.to_json(&mut render).unwrap_or(Value::Null);
+    let confirm = spec
+        .confirm
+        .as_ref()
+        .and_then(|c| render(&c.value, c.pos).ok())
+        .map(|v| value_text(&v));
+    let when_expr = spec.when.as_ref().map(|w| w.value.clone());
+    let when = match &spec.when {
+        Some(w) if !reads_outputs(env, &w.value) => template::eval_condition(env, &w.value, scope)
+            .map_err(|e| d.push(w.pos, format!("failed to evaluate `when`: {e}")))
+            .ok(),
+        _ => None,
+    };
+    let effect = match (registry.get(&spec.uses), &inputs) {
+        (Some(step), Value::Object(map)) => {
+            let planned = step.plan(&Inputs(map.clone()));
+            match planned {
+                Ok(p) => Some(p),
+                Err(_) if inputs.to_string().contains("<steps.") => None,
+                Err(e) => {
+                    d.push(spec.pos, format!("step `{}`: {e}", spec.id));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    PlannedStep {
+        id: spec.id.clone(),
+        uses: spec.uses.clone(),
+        destructive: spec.destructive,
+        always: spec.always,
+        confirm,
+        when,
+        when_expr,
+        inputs,
+        effect,
+    }
+}
+
+/// A value as the text a person would type.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn reads_outputs(env: &minijinja::Environment<'_>, expr: &str) -> bool {
+    template::references(env, expr, true)
+        .map(|refs| refs.iter().any(|r| r.starts_with("steps")))
+        .unwrap_or(true)
+}

@@ -1,0 +1,54 @@
+//! cnpgops: declarative operational runbooks for CloudNativePG clusters.
+//!
+//! # Map
+//!
+//! A command line is parsed once ([`cli`]), dispatched to one function per command
+//! ([`commands`]), and its result mapped to a documented exit code ([`error`]).
+//!
+//! - [`runbook`]: runbooks as data. YAML parsed with positions (serde-saphyr), typed params,
+//!   minijinja templates, validation; every problem names `file:line:col`.
+//! - [`engine`]: plan, then execute: retries, timeouts, `when`, `always`, confirmation of
+//!   destructive steps, checkpoints after every transition, resume. No Kubernetes here.
+//! - [`steps`]: step kinds, one file per `uses:` value, all listed in [`steps::registry`].
+//! - [`ui`]: reporters (plain lines, JSON lines, progress bars) the engine pushes events into.
+//! - [`redact`]: secret types and the redactor every sink passes through.
+//! - [`logging`]: tracing diagnostics (`-v`, `RUST_LOG`), redacted too.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod logging;
+pub mod redact;
+pub mod runbook;
+pub mod steps;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The whole program: parse, run, print the error (redacted), exit with its code.
+pub fn main_entry() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let redactor = redact::Redactor::new();
+    logging::init(cli.global.verbose, redactor.clone());
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(error::Error::Runtime)
+        .and_then(|rt| rt.block_on(commands::dispatch(cli, redactor.clone())));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("error: {}", redactor.redact(&text));
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! What validation needs to know about step kinds: their inputs, outputs and resume behaviour.
+//!
+//! The engine's registry provides these; the runbook module never sees the kinds' code.
+
+/// One input a step kind accepts under `with:`.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    pub name: &'static str,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// The static description of a step kind.
+#[derive(Debug, Clone, Copy)]
+pub struct KindSignature {
+    /// The `uses:` value.
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub inputs: &'static [InputSpec],
+    /// Output keys later steps may read as `steps.<id>.outputs.<key>`.
+    pub outputs: &'static [&'static str],
+    /// Running it again after a partial or complete run is safe: it finds and adopts what a
+    /// previous attempt did (e.g. objects labelled with the run and step id). Only idempotent
+    /// kinds may be retried, or resumed after an interruption, when marked destructive.
+    pub idempotent: bool,
+}
+
+/// Looks up kinds by name.
+pub trait KindCatalog {
+    fn signature(&self, name: &str) -> Option<&KindSignature>;
+    fn names(&self) -> Vec<&'static str>;
+}

@@ -1,0 +1,105 @@
+//! Runbooks as data: parse YAML with positions, check params and templates, find runbooks.
+//!
+//! Flow: [`source::Source`] (embedded or a file) -> [`model::parse`] (serde-saphyr, spans) ->
+//! [`validate::validate`] (kinds, ids, params, template references) -> [`Runbook`].
+
+pub mod catalog;
+pub mod error;
+pub mod kinds;
+pub mod model;
+pub mod node;
+pub mod params;
+pub mod source;
+pub mod template;
+pub mod validate;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use error::{Diagnostic, Pos, RunbookError};
+pub use kinds::{InputSpec, KindCatalog, KindSignature};
+pub use node::Node;
+pub use params::{ParamSpec, ParamType, ParamValues};
+pub use source::{Origin, Source};
+
+/// A value with the position it was written at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Located<T> {
+    pub value: T,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+/// How often a step is tried, and the first delay between tries (doubled after each failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Retries {
+    pub attempts: u32,
+    #[serde(with = "humantime_serde_compat")]
+    pub backoff: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            attempts: 1,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A checked runbook.
+#[derive(Debug, Clone)]
+pub struct Runbook {
+    pub name: String,
+    pub summary: String,
+    pub description: Option<String>,
+    pub params: Vec<ParamSpec>,
+    pub steps: Vec<StepSpec>,
+    /// Where `name:` was written (unknown `-p` names are reported there).
+    pub name_pos: Pos,
+}
+
+/// A checked step.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub id: String,
+    pub uses: String,
+    pub description: Option<String>,
+    pub with: Node,
+    pub destructive: bool,
+    /// Template of the name the user must type before this destructive step runs.
+    pub confirm: Option<Located<String>>,
+    pub timeout: Option<Duration>,
+    pub retries: Retries,
+    /// Expression; the step is skipped when it is false.
+    pub when: Option<Located<String>>,
+    /// Runs even after an earlier step failed (cleanup).
+    pub always: bool,
+    pub pos: Pos,
+}
+
+/// A runbook with the text it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub runbook: Runbook,
+    pub source: Source,
+}
+
+/// Parses and validates a source.
+pub fn load(source: Source, kinds: &dyn KindCatalog) -> Result<Loaded, RunbookError> {
+    let raw = model::parse(&source.display, &source.text)?;
+    let runbook = validate::validate(&source.display, raw, kinds)?;
+    Ok(Loaded { runbook, source })
+}
+
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

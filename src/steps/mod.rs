@@ -1,0 +1,76 @@
+//! Step kinds: one file per kind, named like its `uses:` value; [`registry`] lists them all.
+//!
+//! The [`Step`] trait itself lives in `engine::step` so the engine never depends on the kinds
+//! (which, for Kubernetes kinds, import kube).
+
+mod assert;
+mod file_append;
+mod log;
+mod secret_env;
+mod sleep;
+
+use std::sync::Arc;
+
+pub use crate::engine::step::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+use crate::engine::Registry;
+
+/// Every step kind cnpgops knows.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    r.register(Arc::new(assert::Assert));
+    r.register(Arc::new(file_append::FileAppend));
+    r.register(Arc::new(log::Log));
+    r.register(Arc::new(secret_env::SecretEnv));
+    r.register(Arc::new(sleep::Sleep));
+    r
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A context to run one step kind in a unit test.
+
+    use std::sync::Arc;
+
+    use serde_json::Value;
+    use tokio_util::sync::CancellationToken;
+
+    use crate::engine::checkpoint::{CheckpointHandle, FileStore, RunState};
+    use crate::engine::events::StepEvents;
+    use crate::engine::step::{Inputs, Mode, StepContext};
+    use crate::redact::Redactor;
+    use crate::ui::Recording;
+
+    /// A context whose events land in the returned recorder.
+    pub fn context(
+        inputs: Value,
+        mode: Mode,
+        dir: &std::path::Path,
+    ) -> (StepContext, Arc<Recording>) {
+        let rec = Arc::new(Recording::default());
+        let state: RunState = serde_json::from_value(serde_json::json!({
+            "version": 1, "run_id": "20260101-000000-abcd",
+            "runbook": {"name": "t", "origin": "builtin:t.yaml", "digest": "sha256:0"},
+            "mode": "real", "params": {}, "status": "running", "message": null,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "steps": [{"id": "s", "uses": "x", "destructive": false, "status": "running", "attempts": 1,
+                       "started_at": null, "finished_at": null, "error": null}]
+        }))
+        .expect("valid state");
+        let store = Arc::new(FileStore::new(dir.to_path_buf()));
+        let Value::Object(map) = inputs else {
+            panic!("inputs must be a map")
+        };
+        let ctx = StepContext {
+            step_id: "s".into(),
+            inputs: Inputs(map),
+            cancel: CancellationToken::new(),
+            events: StepEvents::new("s", rec.clone()),
+            redactor: Redactor::new(),
+            mode,
+            checkpoint: CheckpointHandle::new(state, store, Redactor::new()),
+            attempt: 1,
+            resumed: false,
+        };
+        (ctx, rec)
+    }
+}

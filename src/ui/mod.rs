@@ -1,0 +1,82 @@
+//! Reporter implementations: plain lines, JSON lines, progress bars, and a recorder for tests.
+//!
+//! The engine only knows the [`crate::engine::Reporter`] trait; the command picks one here.
+
+mod json;
+mod plain;
+mod progress;
+mod recording;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+pub use json::JsonLines;
+pub use plain::PlainLines;
+pub use progress::Progress;
+pub use recording::Recording;
+
+use crate::engine::events::Report;
+use crate::engine::Reporter;
+
+/// `-o text` or `-o json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The reporter for a format: JSON lines on stdout, progress bars on a terminal, else lines.
+pub fn reporter_for(format: Format) -> Arc<dyn Reporter> {
+    match format {
+        Format::Json => Arc::new(JsonLines),
+        Format::Text if std::io::stderr().is_terminal() => Arc::new(Progress::new()),
+        Format::Text => Arc::new(PlainLines),
+    }
+}
+
+/// The final report as text lines (for stdout in `-o text`).
+pub fn report_text(report: &Report) -> String {
+    let mut out = format!(
+        "run {} of {} ({}): {} in {}ms\n",
+        report.run_id,
+        report.runbook,
+        report.mode,
+        status_word(&report.status),
+        report.duration_ms
+    );
+    for step in &report.steps {
+        let status = serde_json::to_value(step.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {:<20} {:<10} attempts={}",
+            step.id, status, step.attempts
+        ));
+        if let Some(ms) = step.duration_ms {
+            out.push_str(&format!(" {ms}ms"));
+        }
+        if step.writes {
+            out.push_str(" writes");
+        }
+        if let Some(err) = &step.error {
+            out.push_str(&format!("  error: {err}"));
+        }
+        out.push('\n');
+    }
+    if let Some(message) = &report.message {
+        out.push_str(&format!("{message}\n"));
+    }
+    if let Some(resume) = &report.resume {
+        out.push_str(&format!("to continue: {resume}\n"));
+    }
+    out
+}
+
+fn status_word(status: &crate::engine::RunStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
