@@ -174,7 +174,7 @@ fn aligned_base64(engine: &impl base64::Engine, bytes: &[u8], shift: usize) -> O
     let encoded = engine.encode(&padded);
     let encoded = encoded.trim_end_matches('=');
     let lead = (shift * 8).div_ceil(6);
-    let trail = usize::from(padded.len() % 3 != 0);
+    let trail = usize::from(!padded.len().is_multiple_of(3));
     let end = encoded.len().checked_sub(trail)?;
     encoded.get(lead..end).map(str::to_string)
 }

@@ -18,10 +18,11 @@ pub fn run(ctx: &Context, cmd: RunbooksCommand) -> Result<(), Error> {
 fn list(ctx: &Context) -> Result<(), Error> {
     let mut rows = Vec::new();
     for source in ctx.catalog.sources()? {
+        let display = source.display.clone();
         let loaded = crate::runbook::load(source, ctx.registry.as_ref());
         rows.push(match loaded {
-            Ok(l) => serde_json::json!({"name": l.runbook.name, "summary": l.runbook.summary, "source": l.source.display, "valid": true}),
-            Err(_) => serde_json::json!({"name": null, "summary": null, "source": "?", "valid": false}),
+            Ok(l) => serde_json::json!({"name": l.runbook.name, "summary": l.runbook.summary, "source": display, "valid": true}),
+            Err(_) => serde_json::json!({"name": null, "summary": null, "source": display, "valid": false}),
         });
     }
     match ctx.global.output {

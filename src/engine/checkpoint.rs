@@ -249,12 +249,16 @@ impl StateStore for FileStore {
                 })
             }
         };
-        let mut paths: Vec<PathBuf> = entries
+        let paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .collect();
-        paths.sort();
-        paths.iter().map(|p| self.read(p)).collect()
+        let mut runs = paths
+            .iter()
+            .map(|p| self.read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.sort_by(|a, b| (a.created_at, &a.run_id).cmp(&(b.created_at, &b.run_id)));
+        Ok(runs)
     }
 }
 

@@ -4,6 +4,7 @@
 //! order of steps, `when`, retries with exponential backoff, timeouts, `always` cleanup steps,
 //! cancellation (Ctrl-C), confirmation of destructive steps, and resume.
 
+mod attempt;
 pub mod checkpoint;
 pub mod confirm;
 pub mod events;

@@ -230,7 +230,7 @@ fn check_step(
     for (text, at) in with.strings() {
         template::check(env, text, false, at, rules, d);
     }
-    let confirm = s.confirm.as_ref().map(|c| located(c));
+    let confirm = s.confirm.as_ref().map(located);
     if let Some(c) = &confirm {
         template::check(env, &c.value, false, c.pos, rules, d);
         if !s.destructive {
@@ -251,7 +251,7 @@ fn check_step(
             ),
         );
     }
-    let when = s.when.as_ref().map(|w| located(w));
+    let when = s.when.as_ref().map(located);
     if let Some(w) = &when {
         template::check(env, &w.value, true, w.pos, rules, d);
     }

@@ -9,6 +9,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::engine::StepStatus;
 use crate::engine::{Event, Reporter};
 
+const SPINNER: &str = "{spinner} {prefix:20} {elapsed:>4} {msg}";
+const COUNTED: &str = "{spinner} {prefix:20} {elapsed:>4} {msg} {pos}/{len}";
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
 /// indicatif bars, one per running step; log lines print above them.
 pub struct Progress {
     multi: MultiProgress,
@@ -41,11 +48,7 @@ impl Reporter for Progress {
                 step, description, ..
             } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                let style = ProgressStyle::with_template(
-                    "{spinner} {prefix:20} {elapsed:>4} {msg} {pos}/{len}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-                bar.set_style(style);
+                bar.set_style(style(SPINNER));
                 bar.set_prefix(step.clone());
                 bar.set_message(description.clone());
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -62,6 +65,7 @@ impl Reporter for Progress {
                 if let Some(bar) = self.bar(step) {
                     bar.set_message(message.clone());
                     if let Some(t) = total {
+                        bar.set_style(style(COUNTED));
                         bar.set_length(*t);
                     }
                     if let Some(d) = done {
@@ -81,9 +85,14 @@ impl Reporter for Progress {
                     "--"
                 };
                 let text = super::plain::line(event).unwrap_or_default();
+                let word = serde_json::to_value(status).ok();
+                let word = word.as_ref().and_then(|v| v.as_str()).unwrap_or_default();
                 match self.bar(step) {
-                    Some(bar) => bar
-                        .finish_with_message(format!("{mark} {}", message.clone().unwrap_or(text))),
+                    Some(bar) => {
+                        bar.set_style(style(SPINNER));
+                        let detail = message.clone().unwrap_or_default();
+                        bar.finish_with_message(format!("{mark} {word} {detail}"));
+                    }
                     None => {
                         let _ = self.multi.println(text);
                     }

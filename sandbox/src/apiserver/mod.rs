@@ -4,6 +4,7 @@ pub mod admission;
 pub mod defaults;
 pub mod delete;
 pub mod discovery;
+pub mod internal;
 pub mod managed;
 pub mod meta;
 pub mod openapi;

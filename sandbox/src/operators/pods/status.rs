@@ -1,0 +1,178 @@
+//! One pod's life: wait until its config (Secrets, ConfigMaps) resolves, run init containers then
+//! containers, and report phase, conditions and container statuses as the kubelet does.
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::process::{pump_logs, signal_group, spawn, Launch};
+use super::{env, volumes, RunnerConfig};
+use crate::apiserver::meta::now;
+use crate::apiserver::ApiServer;
+
+fn patch_status(api: &ApiServer, pod: &Value, status: Value) {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let _ = api.merge_patch("", "pods", ns, name, &json!({"status": status}), true, "kubelet");
+}
+
+fn conditions(ready: bool, started: &str) -> Value {
+    let s = if ready { "True" } else { "False" };
+    json!([
+        {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": started},
+        {"type": "Initialized", "status": "True", "lastTransitionTime": started},
+        {"type": "Ready", "status": s, "lastTransitionTime": now()},
+        {"type": "ContainersReady", "status": s, "lastTransitionTime": now()},
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": started},
+    ])
+}
+
+fn waiting(name: &str, image: &str, reason: &str, message: &str) -> Value {
+    json!({"name": name, "image": image, "imageID": "", "ready": false, "restartCount": 0, "started": false,
+        "state": {"waiting": {"reason": reason, "message": message}}})
+}
+
+/// Outcome of one container: exit code (None when stopped because the pod was deleted).
+struct Exit {
+    name: String,
+    image: String,
+    code: Option<i32>,
+    started: String,
+    finished: String,
+    restarts: u32,
+    message: Option<String>,
+}
+
+impl Exit {
+    fn status(&self) -> Value {
+        let code = self.code.unwrap_or(137);
+        let reason = match (self.code, &self.message) {
+            (_, Some(_)) => "StartError",
+            (Some(0), _) => "Completed",
+            (None, _) => "Killed",
+            _ => "Error",
+        };
+        let mut term = json!({"exitCode": code, "reason": reason, "startedAt": self.started, "finishedAt": self.finished, "containerID": format!("sandbox://{}", self.name)});
+        if let Some(m) = &self.message {
+            term["message"] = json!(m);
+        }
+        json!({"name": self.name, "image": self.image, "imageID": "", "ready": false, "started": false, "restartCount": self.restarts, "state": {"terminated": term}})
+    }
+}
+
+/// Waits until every container's environment and volumes resolve, reporting
+/// `CreateContainerConfigError` meanwhile. None when the pod is stopped first.
+async fn resolve_all(api: &ApiServer, pod: &Value, stop: &mut watch::Receiver<bool>) -> Option<Vec<(Value, Vec<(String, String)>)>> {
+    let all: Vec<Value> = ["initContainers", "containers"].iter().flat_map(|k| pod["spec"][k].as_array().cloned().unwrap_or_default()).collect();
+    loop {
+        let resolved: Result<Vec<_>, (String, String)> = all.iter().map(|c| env::resolve(api, pod, c).map(|e| (c.clone(), e)).map_err(|e| (c["name"].as_str().unwrap_or_default().to_string(), e.0))).collect();
+        match resolved {
+            Ok(r) => return Some(r),
+            Err((name, message)) => {
+                let statuses: Vec<Value> = all.iter().map(|c| waiting(c["name"].as_str().unwrap_or_default(), c["image"].as_str().unwrap_or_default(), if c["name"] == name.as_str() { "CreateContainerConfigError" } else { "ContainerCreating" }, &message)).collect();
+                patch_status(api, pod, json!({"phase": "Pending", "containerStatuses": statuses}));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return None,
+        }
+    }
+}
+
+/// Runs the pod to completion (or until it is deleted).
+pub async fn run_pod(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: Value, mut stop: watch::Receiver<bool>) {
+    let Some(containers) = resolve_all(api, &pod, &mut stop).await else { return };
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let pod_dir = cfg.dir.join("pods").join(format!("{ns}_{name}_{}", pod["metadata"]["uid"].as_str().unwrap_or_default()));
+    let hosts = pod_dir.join("hosts");
+    let ready = std::fs::create_dir_all(&pod_dir).and_then(|_| volumes::hosts_file(api, &hosts, &ns));
+    let started = now();
+    let init_names: Vec<String> = pod["spec"]["initContainers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(String::from)).collect();
+    let restart = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string();
+    let mut exits = vec![];
+    let mut failed = ready.is_err();
+    for (c, env) in containers.iter().filter(|(c, _)| init_names.iter().any(|n| c["name"] == n.as_str())) {
+        let exit = run_container(api, cfg, &pod, c, env.clone(), &pod_dir, &hosts, &restart, &mut stop).await;
+        failed |= exit.code != Some(0);
+        exits.push(exit);
+        if failed {
+            break;
+        }
+    }
+    let mains: Vec<_> = containers.iter().filter(|(c, _)| !init_names.iter().any(|n| c["name"] == n.as_str())).collect();
+    if !failed {
+        let running: Vec<Value> = mains.iter().map(|(c, _)| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}}})).collect();
+        patch_status(api, &pod, json!({"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "127.0.0.1", "conditions": conditions(true, &started), "containerStatuses": running}));
+        let runs = mains.iter().map(|(c, env)| {
+            let mut stop = stop.clone();
+            let restart = restart.clone();
+            let (pod, pod_dir, hosts) = (&pod, &pod_dir, &hosts);
+            async move { run_container(api, cfg, pod, c, env.clone(), pod_dir, hosts, &restart, &mut stop).await }
+        });
+        exits.extend(futures::future::join_all(runs).await);
+    }
+    if *stop.borrow() {
+        let _ = std::fs::remove_dir_all(&pod_dir);
+        return;
+    }
+    let ok = exits.iter().all(|e| e.code == Some(0)) && !failed;
+    let main_status: Vec<Value> = exits.iter().filter(|e| !init_names.contains(&e.name)).map(Exit::status).collect();
+    let init_status: Vec<Value> = exits.iter().filter(|e| init_names.contains(&e.name)).map(Exit::status).collect();
+    let mut status = json!({"phase": if ok { "Succeeded" } else { "Failed" }, "conditions": conditions(false, &started), "containerStatuses": main_status});
+    if !init_status.is_empty() {
+        status["initContainerStatuses"] = json!(init_status);
+    }
+    if let Err(e) = ready {
+        status["message"] = json!(format!("failed to prepare the pod: {e}"));
+    }
+    patch_status(api, &pod, status);
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_container(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: &Value, c: &Value, env: Vec<(String, String)>, pod_dir: &Path, hosts: &Path, restart: &str, stop: &mut watch::Receiver<bool>) -> Exit {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = c["name"].as_str().unwrap_or_default().to_string();
+    let key = (ns.clone(), pod_name.clone(), name.clone());
+    let mut exit = Exit { name: name.clone(), image: c["image"].as_str().unwrap_or_default().to_string(), code: None, started: now(), finished: now(), restarts: 0, message: None };
+    loop {
+        exit.started = now();
+        let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|mounts| spawn(&Launch { container: c, env: env.clone(), workdir: pod_dir, hosts: Some(hosts), mounts, pg_bin: &cfg.pg_bin }));
+        let mut child = match launch {
+            Ok(child) => child,
+            Err(message) => {
+                api.logs.append(&key, &format!("{message}\n"));
+                exit.code = Some(128);
+                exit.message = Some(message);
+                break;
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        super::track(&ns, &pod_name, pid, true);
+        let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
+        let code = tokio::select! {
+            (_, status) = async { logs.await; (), child.wait().await } => status.ok().map(|s| s.code().unwrap_or(137)),
+            _ = stop.changed() => {
+                signal_group(pid, libc::SIGTERM);
+                if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+                    signal_group(pid, libc::SIGKILL);
+                }
+                None
+            }
+        };
+        super::track(&ns, &pod_name, pid, false);
+        exit.code = code;
+        exit.finished = now();
+        if code.is_some_and(|c| c != 0) && restart == "OnFailure" && exit.restarts < 6 && !*stop.borrow() {
+            exit.restarts += 1;
+            continue;
+        }
+        break;
+    }
+    api.logs.finish(&key);
+    exit
+}
