@@ -9,7 +9,9 @@
 pub mod apiserver;
 pub mod controllers;
 pub mod logs;
+pub mod operators;
 pub mod schema;
 pub mod server;
+pub mod world;
 
 pub use server::Sandbox;

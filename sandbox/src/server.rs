@@ -17,7 +17,7 @@ pub struct Sandbox {
     pub dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
-    controllers: tokio::task::JoinHandle<()>,
+    controllers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The kubeconfig clients use: cluster, user and context all named `sandbox`.
@@ -47,7 +47,8 @@ impl Sandbox {
                 })
                 .await;
         });
-        let controllers = crate::controllers::spawn(api.clone());
+        let mut controllers = vec![crate::controllers::spawn(api.clone())];
+        controllers.extend(crate::operators::spawn_all(&api, dir));
         write_atomic(&dir.join("kubeconfig"), &kubeconfig(&url))?;
         let state =
             json!({"api": url, "kubeconfig": dir.join("kubeconfig"), "pid": std::process::id()});
@@ -75,7 +76,9 @@ impl Sandbox {
             let _ = tx.send(());
         }
         self.api.drop_watches();
-        self.controllers.abort();
+        for c in &self.controllers {
+            c.abort();
+        }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await;
     }
 }

@@ -9,6 +9,7 @@ pub mod managed;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod portforward;
 pub mod read;
 pub mod registry;
 pub mod request;
@@ -24,7 +25,8 @@ pub mod write;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -125,16 +127,44 @@ fn manager(q: &Query, h: &HeaderMap) -> String {
 }
 
 /// The single entry point for every request.
-pub async fn handle(
-    State(api): State<Arc<ApiServer>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match route(api, method, uri, headers, body).await {
+pub async fn handle(State(api): State<Arc<ApiServer>>, req: axum::extract::Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let upgrade = parts
+        .headers
+        .get("upgrade")
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &api).await {
+            Ok(ws) => upgraded(api, &parts.uri, ws).unwrap_or_else(IntoResponse::into_response),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let body = match axum::body::to_bytes(body, 512 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::bad_request(format!("failed to read the body: {e}")).into_response()
+        }
+    };
+    match route(api, parts.method, parts.uri, parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    }
+}
+
+/// WebSocket requests: `pods/NAME/portforward`.
+fn upgraded(api: Arc<ApiServer>, uri: &Uri, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+    let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segs.as_slice() {
+        ["api", "v1", rest @ ..] => rest,
+        _ => return Err(ApiError::not_found_path()),
+    };
+    let t = parse_target(&api.registry, "", "v1", rest)?;
+    let q = Query::parse(uri.query())?;
+    match (t.rt.plural.as_str(), t.sub.as_deref()) {
+        ("pods", Some("portforward")) => portforward::portforward(&api, &t, &q, ws),
+        _ => Err(ApiError::bad_request(
+            "only pods/portforward is served over WebSocket",
+        )),
     }
 }
 

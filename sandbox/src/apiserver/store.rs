@@ -101,10 +101,7 @@ impl Store {
 
     /// Subscribes to live changes and returns the kept history after `from`, atomically, or
     /// `Err(oldest)` when `from` is older than what is kept.
-    pub fn watch_from(
-        &self,
-        from: u64,
-    ) -> Result<Replay, u64> {
+    pub fn watch_from(&self, from: u64) -> Result<Replay, u64> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if from < g.compacted {
             return Err(g.compacted);

@@ -5,6 +5,8 @@ mod crud;
 mod custom_resources;
 mod deletion;
 mod discovery;
+mod jobs;
 mod kubectl;
+mod portforward;
 mod subresources;
 mod watch;

@@ -57,50 +57,90 @@ fn key_value(obj: &Value, secret: bool, key: &str) -> Option<String> {
     }
 }
 
-fn key_ref(api: &ApiServer, ns: &str, r: &Value, secret: bool) -> Result<Option<String>, ConfigError> {
+fn key_ref(
+    api: &ApiServer,
+    ns: &str,
+    r: &Value,
+    secret: bool,
+) -> Result<Option<String>, ConfigError> {
     let name = r["name"].as_str().unwrap_or_default();
     let key = r["key"].as_str().unwrap_or_default();
     let optional = r["optional"].as_bool().unwrap_or(false);
     let what = if secret { "secret" } else { "configmap" };
     let Some(obj) = source(api, ns, secret, name) else {
-        return if optional { Ok(None) } else { Err(ConfigError(format!("{what} \"{name}\" not found"))) };
+        return if optional {
+            Ok(None)
+        } else {
+            Err(ConfigError(format!("{what} \"{name}\" not found")))
+        };
     };
     match key_value(&obj, secret, key) {
         Some(v) => Ok(Some(v)),
         None if optional => Ok(None),
-        None => Err(ConfigError(format!("couldn't find key {key} in {} {ns}/{name}", if secret { "Secret" } else { "ConfigMap" }))),
+        None => Err(ConfigError(format!(
+            "couldn't find key {key} in {} {ns}/{name}",
+            if secret { "Secret" } else { "ConfigMap" }
+        ))),
     }
 }
 
 fn field_ref(pod: &Value, path: &str) -> String {
-    if let Some(label) = path.strip_prefix("metadata.labels['").and_then(|p| p.strip_suffix("']")) {
-        return pod.pointer("/metadata/labels").and_then(|l| l.get(label)).and_then(Value::as_str).unwrap_or_default().to_string();
+    if let Some(label) = path
+        .strip_prefix("metadata.labels['")
+        .and_then(|p| p.strip_suffix("']"))
+    {
+        return pod
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(label))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
     }
     let pointer = match path {
         "status.podIP" | "status.hostIP" => return "127.0.0.1".into(),
         p => format!("/{}", p.replace('.', "/")),
     };
-    pod.pointer(&pointer).and_then(Value::as_str).unwrap_or_default().to_string()
+    pod.pointer(&pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The environment of `container` in `pod`, or why it cannot be built.
-pub fn resolve(api: &ApiServer, pod: &Value, container: &Value) -> Result<Vec<(String, String)>, ConfigError> {
+pub fn resolve(
+    api: &ApiServer,
+    pod: &Value,
+    container: &Value,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let mut env: Vec<(String, String)> = vec![];
     for from in container["envFrom"].as_array().into_iter().flatten() {
         let prefix = from["prefix"].as_str().unwrap_or_default();
-        let (r, secret) = if from.get("secretRef").is_some() { (&from["secretRef"], true) } else { (&from["configMapRef"], false) };
+        let (r, secret) = if from.get("secretRef").is_some() {
+            (&from["secretRef"], true)
+        } else {
+            (&from["configMapRef"], false)
+        };
         let name = r["name"].as_str().unwrap_or_default();
         match source(api, ns, secret, name) {
             Some(obj) => {
-                for k in obj["data"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                for k in obj["data"]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
                     if let Some(v) = key_value(&obj, secret, &k) {
                         env.push((format!("{prefix}{k}"), v));
                     }
                 }
             }
             None if r["optional"].as_bool().unwrap_or(false) => {}
-            None => return Err(ConfigError(format!("{} \"{name}\" not found", if secret { "secret" } else { "configmap" }))),
+            None => {
+                return Err(ConfigError(format!(
+                    "{} \"{name}\" not found",
+                    if secret { "secret" } else { "configmap" }
+                )))
+            }
         }
     }
     for e in container["env"].as_array().into_iter().flatten() {
@@ -111,7 +151,10 @@ pub fn resolve(api: &ApiServer, pod: &Value, container: &Value) -> Result<Vec<(S
             key_ref(api, ns, r, true)?
         } else if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
             key_ref(api, ns, r, false)?
-        } else if let Some(p) = e.pointer("/valueFrom/fieldRef/fieldPath").and_then(Value::as_str) {
+        } else if let Some(p) = e
+            .pointer("/valueFrom/fieldRef/fieldPath")
+            .and_then(Value::as_str)
+        {
             Some(field_ref(pod, p))
         } else {
             Some(String::new())
@@ -130,7 +173,10 @@ mod tests {
 
     #[test]
     fn expands_known_variables_and_keeps_escapes() {
-        let env = vec![("HOST".to_string(), "db".to_string()), ("PORT".to_string(), "5432".to_string())];
+        let env = vec![
+            ("HOST".to_string(), "db".to_string()),
+            ("PORT".to_string(), "5432".to_string()),
+        ];
         assert_eq!(expand("$(HOST):$(PORT)/$(NOPE)", &env), "db:5432/$(NOPE)");
         assert_eq!(expand("$$(HOST)", &env), "$(HOST)");
         assert_eq!(expand("plain", &env), "plain");

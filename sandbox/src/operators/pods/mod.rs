@@ -45,13 +45,21 @@ impl RunnerConfig {
 type Running = Arc<Mutex<HashMap<String, watch::Sender<bool>>>>;
 
 fn runnable(pod: &Value) -> bool {
-    let ann = pod.pointer("/metadata/annotations").and_then(|a| a.get(PROCESS));
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
+    let ann = pod
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(PROCESS));
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
     ann.is_none() && phase == "Pending" && pod.pointer("/metadata/deletionTimestamp").is_none()
 }
 
 fn uid(pod: &Value) -> String {
-    pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string()
+    pod.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Runs pods until the sandbox stops.
@@ -73,13 +81,18 @@ pub fn spawn(api: Arc<ApiServer>, cfg: RunnerConfig) -> tokio::task::JoinHandle<
                 }
                 Err(_) => return,
             };
-            if change.res.group != "" || change.res.plural != "pods" {
+            if !change.res.group.is_empty() || change.res.plural != "pods" {
                 continue;
             }
             let pod = &change.object;
-            let gone = change.kind == EventType::Deleted || pod.pointer("/metadata/deletionTimestamp").is_some();
+            let gone = change.kind == EventType::Deleted
+                || pod.pointer("/metadata/deletionTimestamp").is_some();
             if gone {
-                if let Some(stop) = running.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid(pod)) {
+                if let Some(stop) = running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&uid(pod))
+                {
                     let _ = stop.send(true);
                 }
             } else {
@@ -105,7 +118,10 @@ fn start(api: &Arc<ApiServer>, cfg: &RunnerConfig, running: &Running, pod: Value
     let (api, cfg, running) = (api.clone(), cfg.clone(), running.clone());
     tokio::spawn(async move {
         status::run_pod(&api, &cfg, pod, rx).await;
-        running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     });
 }
 
@@ -125,7 +141,11 @@ fn track(ns: &str, name: &str, pid: u32, on: bool) {
 /// Returns whether a process was found.
 pub fn kill(ns: &str, name: &str) -> bool {
     let p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
-    let pids: Vec<u32> = p.iter().filter(|(n, m, _)| n == ns && m == name).map(|(_, _, pid)| *pid).collect();
+    let pids: Vec<u32> = p
+        .iter()
+        .filter(|(n, m, _)| n == ns && m == name)
+        .map(|(_, _, pid)| *pid)
+        .collect();
     for pid in &pids {
         process::signal_group(*pid, libc::SIGKILL);
     }

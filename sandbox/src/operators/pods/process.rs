@@ -37,7 +37,17 @@ fn is_root() -> bool {
 
 /// The argv of the container (command + args, expanded), or an error message.
 pub fn argv(container: &Value, env: &[(String, String)]) -> Result<Vec<String>, String> {
-    let list = |k: &str| container[k].as_array().map(|a| a.iter().filter_map(Value::as_str).map(|s| expand(s, env)).collect::<Vec<_>>()).unwrap_or_default();
+    let list = |k: &str| {
+        container[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| expand(s, env))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
     let mut argv = list("command");
     argv.extend(list("args"));
     if argv.is_empty() {
@@ -52,8 +62,21 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
     let isolate = is_root() && Path::new("/usr/bin/unshare").exists();
     let mut cmd = if isolate {
         let mut c = Command::new("/usr/bin/unshare");
-        c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", WRAPPER, "sh"]);
-        c.arg(l.hosts.map(|h| h.as_os_str().to_owned()).unwrap_or_default());
+        c.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            WRAPPER,
+            "sh",
+        ]);
+        c.arg(
+            l.hosts
+                .map(|h| h.as_os_str().to_owned())
+                .unwrap_or_default(),
+        );
         for (src, dst) in &l.mounts {
             c.arg(src).arg(dst);
         }
@@ -64,26 +87,58 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
         c.args(&argv[1..]);
         c
     };
-    let path = format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", l.pg_bin.display());
-    cmd.env_clear().env("PATH", path).env("HOME", l.workdir).env("HOSTNAME", "sandbox-pod");
+    let path = format!(
+        "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        l.pg_bin.display()
+    );
+    cmd.env_clear()
+        .env("PATH", path)
+        .env("HOME", l.workdir)
+        .env("HOSTNAME", "sandbox-pod");
     for (k, v) in &l.env {
         cmd.env(k, v);
     }
-    let dir = l.container["workingDir"].as_str().map(PathBuf::from).filter(|d| d.is_dir()).unwrap_or_else(|| l.workdir.to_path_buf());
-    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
-    cmd.spawn().map_err(|e| format!("failed to start {:?}: {e}", argv[0]))
+    let dir = l.container["workingDir"]
+        .as_str()
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| l.workdir.to_path_buf());
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    cmd.spawn()
+        .map_err(|e| format!("failed to start {:?}: {e}", argv[0]))
 }
 
 /// Copies the child's stdout and stderr into the log, line by line, until both close.
-pub async fn pump_logs(child: &mut Child, logs: Arc<LogStore>, key: LogKey) {
-    let out = child.stdout.take().map(|s| tokio::spawn(copy(BufReader::new(s), logs.clone(), key.clone())));
-    let err = child.stderr.take().map(|s| tokio::spawn(copy(BufReader::new(s), logs.clone(), key.clone())));
-    for t in [out, err].into_iter().flatten() {
-        let _ = t.await;
+pub fn pump_logs(
+    child: &mut Child,
+    logs: Arc<LogStore>,
+    key: LogKey,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let out = child
+        .stdout
+        .take()
+        .map(|s| tokio::spawn(copy(BufReader::new(s), logs.clone(), key.clone())));
+    let err = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(copy(BufReader::new(s), logs.clone(), key.clone())));
+    async move {
+        for t in [out, err].into_iter().flatten() {
+            let _ = t.await;
+        }
     }
 }
 
-async fn copy<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Arc<LogStore>, key: LogKey) {
+async fn copy<R: tokio::io::AsyncRead + Unpin>(
+    reader: BufReader<R>,
+    logs: Arc<LogStore>,
+    key: LogKey,
+) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         logs.append(&key, &format!("{line}\n"));

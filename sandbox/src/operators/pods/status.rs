@@ -15,7 +15,15 @@ use crate::apiserver::ApiServer;
 fn patch_status(api: &ApiServer, pod: &Value, status: Value) {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let _ = api.merge_patch("", "pods", ns, name, &json!({"status": status}), true, "kubelet");
+    let _ = api.merge_patch(
+        "",
+        "pods",
+        ns,
+        name,
+        &json!({"status": status}),
+        true,
+        "kubelet",
+    );
 }
 
 fn conditions(ready: bool, started: &str) -> Value {
@@ -64,15 +72,47 @@ impl Exit {
 
 /// Waits until every container's environment and volumes resolve, reporting
 /// `CreateContainerConfigError` meanwhile. None when the pod is stopped first.
-async fn resolve_all(api: &ApiServer, pod: &Value, stop: &mut watch::Receiver<bool>) -> Option<Vec<(Value, Vec<(String, String)>)>> {
-    let all: Vec<Value> = ["initContainers", "containers"].iter().flat_map(|k| pod["spec"][k].as_array().cloned().unwrap_or_default()).collect();
+async fn resolve_all(
+    api: &ApiServer,
+    pod: &Value,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Vec<(Value, Vec<(String, String)>)>> {
+    let all: Vec<Value> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|k| pod["spec"][k].as_array().cloned().unwrap_or_default())
+        .collect();
     loop {
-        let resolved: Result<Vec<_>, (String, String)> = all.iter().map(|c| env::resolve(api, pod, c).map(|e| (c.clone(), e)).map_err(|e| (c["name"].as_str().unwrap_or_default().to_string(), e.0))).collect();
+        let resolved: Result<Vec<_>, (String, String)> = all
+            .iter()
+            .map(|c| {
+                env::resolve(api, pod, c)
+                    .map(|e| (c.clone(), e))
+                    .map_err(|e| (c["name"].as_str().unwrap_or_default().to_string(), e.0))
+            })
+            .collect();
         match resolved {
             Ok(r) => return Some(r),
             Err((name, message)) => {
-                let statuses: Vec<Value> = all.iter().map(|c| waiting(c["name"].as_str().unwrap_or_default(), c["image"].as_str().unwrap_or_default(), if c["name"] == name.as_str() { "CreateContainerConfigError" } else { "ContainerCreating" }, &message)).collect();
-                patch_status(api, pod, json!({"phase": "Pending", "containerStatuses": statuses}));
+                let statuses: Vec<Value> = all
+                    .iter()
+                    .map(|c| {
+                        waiting(
+                            c["name"].as_str().unwrap_or_default(),
+                            c["image"].as_str().unwrap_or_default(),
+                            if c["name"] == name.as_str() {
+                                "CreateContainerConfigError"
+                            } else {
+                                "ContainerCreating"
+                            },
+                            &message,
+                        )
+                    })
+                    .collect();
+                patch_status(
+                    api,
+                    pod,
+                    json!({"phase": "Pending", "containerStatuses": statuses}),
+                );
             }
         }
         tokio::select! {
@@ -83,35 +123,94 @@ async fn resolve_all(api: &ApiServer, pod: &Value, stop: &mut watch::Receiver<bo
 }
 
 /// Runs the pod to completion (or until it is deleted).
-pub async fn run_pod(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: Value, mut stop: watch::Receiver<bool>) {
-    let Some(containers) = resolve_all(api, &pod, &mut stop).await else { return };
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    let pod_dir = cfg.dir.join("pods").join(format!("{ns}_{name}_{}", pod["metadata"]["uid"].as_str().unwrap_or_default()));
+pub async fn run_pod(
+    api: &Arc<ApiServer>,
+    cfg: &RunnerConfig,
+    pod: Value,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(containers) = resolve_all(api, &pod, &mut stop).await else {
+        return;
+    };
+    let ns = pod["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let pod_dir = cfg.dir.join("pods").join(format!(
+        "{ns}_{name}_{}",
+        pod["metadata"]["uid"].as_str().unwrap_or_default()
+    ));
     let hosts = pod_dir.join("hosts");
-    let ready = std::fs::create_dir_all(&pod_dir).and_then(|_| volumes::hosts_file(api, &hosts, &ns));
+    let ready =
+        std::fs::create_dir_all(&pod_dir).and_then(|_| volumes::hosts_file(api, &hosts, &ns));
     let started = now();
-    let init_names: Vec<String> = pod["spec"]["initContainers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(String::from)).collect();
-    let restart = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string();
+    let init_names: Vec<String> = pod["spec"]["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    let restart = pod["spec"]["restartPolicy"]
+        .as_str()
+        .unwrap_or("Always")
+        .to_string();
     let mut exits = vec![];
     let mut failed = ready.is_err();
-    for (c, env) in containers.iter().filter(|(c, _)| init_names.iter().any(|n| c["name"] == n.as_str())) {
-        let exit = run_container(api, cfg, &pod, c, env.clone(), &pod_dir, &hosts, &restart, &mut stop).await;
+    for (c, env) in containers
+        .iter()
+        .filter(|(c, _)| init_names.iter().any(|n| c["name"] == n.as_str()))
+    {
+        let exit = run_container(
+            api,
+            cfg,
+            &pod,
+            c,
+            env.clone(),
+            &pod_dir,
+            &hosts,
+            &restart,
+            &mut stop,
+        )
+        .await;
         failed |= exit.code != Some(0);
         exits.push(exit);
         if failed {
             break;
         }
     }
-    let mains: Vec<_> = containers.iter().filter(|(c, _)| !init_names.iter().any(|n| c["name"] == n.as_str())).collect();
+    let mains: Vec<_> = containers
+        .iter()
+        .filter(|(c, _)| !init_names.iter().any(|n| c["name"] == n.as_str()))
+        .collect();
     if !failed {
         let running: Vec<Value> = mains.iter().map(|(c, _)| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}}})).collect();
-        patch_status(api, &pod, json!({"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "127.0.0.1", "conditions": conditions(true, &started), "containerStatuses": running}));
+        patch_status(
+            api,
+            &pod,
+            json!({"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "127.0.0.1", "conditions": conditions(true, &started), "containerStatuses": running}),
+        );
         let runs = mains.iter().map(|(c, env)| {
             let mut stop = stop.clone();
             let restart = restart.clone();
             let (pod, pod_dir, hosts) = (&pod, &pod_dir, &hosts);
-            async move { run_container(api, cfg, pod, c, env.clone(), pod_dir, hosts, &restart, &mut stop).await }
+            async move {
+                run_container(
+                    api,
+                    cfg,
+                    pod,
+                    c,
+                    env.clone(),
+                    pod_dir,
+                    hosts,
+                    &restart,
+                    &mut stop,
+                )
+                .await
+            }
         });
         exits.extend(futures::future::join_all(runs).await);
     }
@@ -120,8 +219,16 @@ pub async fn run_pod(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: Value, mut s
         return;
     }
     let ok = exits.iter().all(|e| e.code == Some(0)) && !failed;
-    let main_status: Vec<Value> = exits.iter().filter(|e| !init_names.contains(&e.name)).map(Exit::status).collect();
-    let init_status: Vec<Value> = exits.iter().filter(|e| init_names.contains(&e.name)).map(Exit::status).collect();
+    let main_status: Vec<Value> = exits
+        .iter()
+        .filter(|e| !init_names.contains(&e.name))
+        .map(Exit::status)
+        .collect();
+    let init_status: Vec<Value> = exits
+        .iter()
+        .filter(|e| init_names.contains(&e.name))
+        .map(Exit::status)
+        .collect();
     let mut status = json!({"phase": if ok { "Succeeded" } else { "Failed" }, "conditions": conditions(false, &started), "containerStatuses": main_status});
     if !init_status.is_empty() {
         status["initContainerStatuses"] = json!(init_status);
@@ -133,15 +240,48 @@ pub async fn run_pod(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: Value, mut s
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_container(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: &Value, c: &Value, env: Vec<(String, String)>, pod_dir: &Path, hosts: &Path, restart: &str, stop: &mut watch::Receiver<bool>) -> Exit {
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+async fn run_container(
+    api: &Arc<ApiServer>,
+    cfg: &RunnerConfig,
+    pod: &Value,
+    c: &Value,
+    env: Vec<(String, String)>,
+    pod_dir: &Path,
+    hosts: &Path,
+    restart: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> Exit {
+    let ns = pod["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let pod_name = pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let name = c["name"].as_str().unwrap_or_default().to_string();
     let key = (ns.clone(), pod_name.clone(), name.clone());
-    let mut exit = Exit { name: name.clone(), image: c["image"].as_str().unwrap_or_default().to_string(), code: None, started: now(), finished: now(), restarts: 0, message: None };
+    let mut exit = Exit {
+        name: name.clone(),
+        image: c["image"].as_str().unwrap_or_default().to_string(),
+        code: None,
+        started: now(),
+        finished: now(),
+        restarts: 0,
+        message: None,
+    };
     loop {
         exit.started = now();
-        let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|mounts| spawn(&Launch { container: c, env: env.clone(), workdir: pod_dir, hosts: Some(hosts), mounts, pg_bin: &cfg.pg_bin }));
+        let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|mounts| {
+            spawn(&Launch {
+                container: c,
+                env: env.clone(),
+                workdir: pod_dir,
+                hosts: Some(hosts),
+                mounts,
+                pg_bin: &cfg.pg_bin,
+            })
+        });
         let mut child = match launch {
             Ok(child) => child,
             Err(message) => {
@@ -155,7 +295,7 @@ async fn run_container(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: &Value, c:
         super::track(&ns, &pod_name, pid, true);
         let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
         let code = tokio::select! {
-            (_, status) = async { logs.await; (), child.wait().await } => status.ok().map(|s| s.code().unwrap_or(137)),
+            status = async { let s = child.wait().await; logs.await; s } => status.ok().map(|s| s.code().unwrap_or(137)),
             _ = stop.changed() => {
                 signal_group(pid, libc::SIGTERM);
                 if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
@@ -167,7 +307,11 @@ async fn run_container(api: &Arc<ApiServer>, cfg: &RunnerConfig, pod: &Value, c:
         super::track(&ns, &pod_name, pid, false);
         exit.code = code;
         exit.finished = now();
-        if code.is_some_and(|c| c != 0) && restart == "OnFailure" && exit.restarts < 6 && !*stop.borrow() {
+        if code.is_some_and(|c| c != 0)
+            && restart == "OnFailure"
+            && exit.restarts < 6
+            && !*stop.borrow()
+        {
             exit.restarts += 1;
             continue;
         }

@@ -11,7 +11,13 @@ fn write_items(dir: &Path, obj: &Value, secret: bool, mode: u32) -> std::io::Res
     std::fs::create_dir_all(dir)?;
     for (k, v) in obj["data"].as_object().into_iter().flatten() {
         let text = v.as_str().unwrap_or_default();
-        let bytes = if secret { base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default() } else { text.as_bytes().to_vec() };
+        let bytes = if secret {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap_or_default()
+        } else {
+            text.as_bytes().to_vec()
+        };
         let path = dir.join(k);
         std::fs::write(&path, bytes)?;
         use std::os::unix::fs::PermissionsExt;
@@ -22,15 +28,31 @@ fn write_items(dir: &Path, obj: &Value, secret: bool, mode: u32) -> std::io::Res
 
 /// Materializes the pod's volumes under `pod_dir` and returns (directory, mountPath) per mount
 /// of `container`, or a message when a volume cannot be set up.
-pub fn mounts(api: &ApiServer, pod: &Value, container: &Value, pod_dir: &Path, sandbox_dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+pub fn mounts(
+    api: &ApiServer,
+    pod: &Value,
+    container: &Value,
+    pod_dir: &Path,
+    sandbox_dir: &Path,
+) -> Result<Vec<(PathBuf, String)>, String> {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
-    let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let volumes = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut out = vec![];
     for m in container["volumeMounts"].as_array().into_iter().flatten() {
         let name = m["name"].as_str().unwrap_or_default();
         let target = m["mountPath"].as_str().unwrap_or_default().to_string();
-        let v = volumes.iter().find(|v| v["name"] == name).ok_or_else(|| format!("volume \"{name}\" not found in the pod"))?;
-        let dir = if let Some(claim) = v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) {
+        let v = volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .ok_or_else(|| format!("volume \"{name}\" not found in the pod"))?;
+        let dir = if let Some(claim) = v
+            .pointer("/persistentVolumeClaim/claimName")
+            .and_then(Value::as_str)
+        {
             sandbox_dir.join("pvc").join(ns).join(claim)
         } else {
             pod_dir.join("volumes").join(name)
@@ -40,14 +62,18 @@ pub fn mounts(api: &ApiServer, pod: &Value, container: &Value, pod_dir: &Path, s
             let sname = secret["secretName"].as_str().unwrap_or_default();
             match api.get_obj("", "secrets", ns, sname) {
                 Some(obj) => write_items(&dir, &obj, true, 0o600).map_err(io)?,
-                None if secret["optional"].as_bool().unwrap_or(false) => std::fs::create_dir_all(&dir).map_err(io)?,
+                None if secret["optional"].as_bool().unwrap_or(false) => {
+                    std::fs::create_dir_all(&dir).map_err(io)?
+                }
                 None => return Err(format!("secret \"{sname}\" not found")),
             }
         } else if let Some(cm) = v.get("configMap") {
             let cname = cm["name"].as_str().unwrap_or_default();
             match api.get_obj("", "configmaps", ns, cname) {
                 Some(obj) => write_items(&dir, &obj, false, 0o644).map_err(io)?,
-                None if cm["optional"].as_bool().unwrap_or(false) => std::fs::create_dir_all(&dir).map_err(io)?,
+                None if cm["optional"].as_bool().unwrap_or(false) => {
+                    std::fs::create_dir_all(&dir).map_err(io)?
+                }
                 None => return Err(format!("configmap \"{cname}\" not found")),
             }
         } else {
@@ -64,20 +90,35 @@ pub fn mounts(api: &ApiServer, pod: &Value, container: &Value, pod_dir: &Path, s
 
 /// The address part (IP) of a `sandbox.cnpgops.io/address` annotation.
 pub fn address_ip(obj: &Value) -> Option<String> {
-    let addr = obj.pointer("/metadata/annotations")?.get(super::ADDRESS)?.as_str()?;
-    Some(addr.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(addr).to_string())
+    let addr = obj
+        .pointer("/metadata/annotations")?
+        .get(super::ADDRESS)?
+        .as_str()?;
+    Some(
+        addr.rsplit_once(':')
+            .map(|(ip, _)| ip)
+            .unwrap_or(addr)
+            .to_string(),
+    )
 }
 
 /// `/etc/hosts` for a pod in `pod_ns`: every Service with an address under its DNS names (the
 /// short name only for Services in the pod's own namespace, as the DNS search path resolves it).
 pub fn hosts_file(api: &ApiServer, path: &Path, pod_ns: &str) -> std::io::Result<()> {
-    let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mut text =
+        String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     for svc in api.list_objs("", "services", None) {
         let Some(ip) = address_ip(&svc) else { continue };
         let name = svc["metadata"]["name"].as_str().unwrap_or_default();
         let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let short = if ns == pod_ns { format!(" {name}") } else { String::new() };
-        text.push_str(&format!("{ip}\t{name}.{ns}.svc.cluster.local {name}.{ns}.svc {name}.{ns}{short}\n"));
+        let short = if ns == pod_ns {
+            format!(" {name}")
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "{ip}\t{name}.{ns}.svc.cluster.local {name}.{ns}.svc {name}.{ns}{short}\n"
+        ));
     }
     std::fs::write(path, text)
 }

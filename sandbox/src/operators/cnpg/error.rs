@@ -1,0 +1,38 @@
+//! Errors of the simulated CNPG operator, each naming the Cluster it is about.
+use crate::apiserver::status::ApiError;
+use crate::world::WorldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CnpgError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error("Cluster {cluster}: {action}: {code} {reason}: {message}")]
+    Api {
+        cluster: String,
+        action: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    #[error("Cluster {cluster}: {message}")]
+    Invalid { cluster: String, message: String },
+}
+
+impl CnpgError {
+    pub fn api(cluster: &str, action: impl Into<String>, e: ApiError) -> Self {
+        CnpgError::Api {
+            cluster: cluster.into(),
+            action: action.into(),
+            code: e.code,
+            reason: e.reason.into(),
+            message: e.message,
+        }
+    }
+
+    pub fn invalid(cluster: &str, message: impl Into<String>) -> Self {
+        CnpgError::Invalid {
+            cluster: cluster.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The S3 server: moto on a free loopback port with SigV4 enforced. The first few requests are
+//! unauthenticated (`INITIAL_NO_AUTH_ACTION_COUNT`), used to mint one IAM user with an access
+//! key; from then on moto rejects wrong keys. The keys are secrets: never logged, written only
+//! to a 0600 credentials file.
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use super::error::{Result, WorldError};
+use super::tools::{run, Tools};
+
+/// IAM calls made before auth is enforced: create_user, put_user_policy, create_access_key.
+const NO_AUTH_ACTIONS: &str = "3";
+pub const REGION: &str = "us-east-1";
+
+const MINT: &str = r#"
+import boto3, json, os
+iam = boto3.client("iam", endpoint_url=os.environ["ENDPOINT"], aws_access_key_id="bootstrap",
+                   aws_secret_access_key="bootstrap", region_name="us-east-1")
+iam.create_user(UserName="sandbox")
+iam.put_user_policy(UserName="sandbox", PolicyName="s3", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+k = iam.create_access_key(UserName="sandbox")["AccessKey"]
+print(json.dumps({"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]}))
+"#;
+
+/// An access key pair; `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct S3Keys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl fmt::Debug for S3Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "S3Keys({}, <redacted>)", self.access_key_id)
+    }
+}
+
+/// What clients need: the endpoint, the keys, and where they are written.
+#[derive(Debug, Clone)]
+pub struct S3Info {
+    pub endpoint: String,
+    pub keys: S3Keys,
+    pub credentials_file: PathBuf,
+}
+
+pub struct S3Server {
+    pub info: S3Info,
+    child: Child,
+}
+
+impl S3Server {
+    /// Starts moto under `dir/s3` and mints the keys.
+    pub async fn start(tools: &Tools, dir: &Path) -> Result<S3Server> {
+        let s3_dir = dir.join("s3");
+        std::fs::create_dir_all(&s3_dir).map_err(|e| WorldError::io("S3 server", &s3_dir, e))?;
+        let port = free_port()?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let log_path = s3_dir.join("moto.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| WorldError::io("S3 server", &log_path, e))?;
+        let err_log = log
+            .try_clone()
+            .map_err(|e| WorldError::io("S3 server", &log_path, e))?;
+        let program = tools.moto_venv.join("bin/moto_server");
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", NO_AUTH_ACTIONS)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err_log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| WorldError::Spawn {
+                what: "S3 server".into(),
+                program: program.display().to_string(),
+                source,
+            })?;
+        let mut server = S3Server {
+            info: S3Info {
+                endpoint,
+                keys: S3Keys {
+                    access_key_id: String::new(),
+                    secret_access_key: String::new(),
+                },
+                credentials_file: s3_dir.join("credentials"),
+            },
+            child,
+        };
+        wait_listening(port, Duration::from_secs(30)).await?;
+        server.info.keys = mint_keys(tools, &server.info.endpoint).await?;
+        write_credentials(&server.info)?;
+        tracing::info!(endpoint = %server.info.endpoint, "S3 server (moto) ready");
+        Ok(server)
+    }
+
+    /// Kills moto (its state is in memory only).
+    pub async fn stop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| WorldError::io("S3 server", "127.0.0.1:0", e))
+}
+
+async fn wait_listening(port: u16, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if start.elapsed() > timeout {
+            return Err(WorldError::Timeout {
+                what: format!("S3 server on 127.0.0.1:{port}"),
+                secs: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn mint_keys(tools: &Tools, endpoint: &str) -> Result<S3Keys> {
+    let mut cmd = Command::new(tools.moto_venv.join("bin/python"));
+    cmd.args(["-c", MINT])
+        .env("ENDPOINT", endpoint)
+        .kill_on_drop(true);
+    let out = run("S3 server: minting keys", &mut cmd, None).await?;
+    let v: Value = serde_json::from_str(out.trim())
+        .map_err(|e| WorldError::invalid("S3 server: minted keys", e.to_string()))?;
+    match (v["id"].as_str(), v["secret"].as_str()) {
+        (Some(id), Some(secret)) => Ok(S3Keys {
+            access_key_id: id.into(),
+            secret_access_key: secret.into(),
+        }),
+        _ => Err(WorldError::invalid(
+            "S3 server: minted keys",
+            "no key in answer",
+        )),
+    }
+}
+
+/// An AWS shared credentials file (mode 0600), for people and tests.
+fn write_credentials(info: &S3Info) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = format!(
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\nregion = {REGION}\n",
+        info.keys.access_key_id, info.keys.secret_access_key
+    );
+    let path = &info.credentials_file;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| WorldError::io("S3 credentials", path, e))
+}
