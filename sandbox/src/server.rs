@@ -18,6 +18,8 @@ pub struct Sandbox {
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     controllers: Vec<tokio::task::JoinHandle<()>>,
+    /// The real processes behind the objects (database servers, S3).
+    pub world: Arc<crate::world::World>,
 }
 
 /// The kubeconfig clients use: cluster, user and context all named `sandbox`.
@@ -49,6 +51,8 @@ impl Sandbox {
         });
         let mut controllers = vec![crate::controllers::spawn(api.clone())];
         controllers.extend(crate::operators::spawn_all(&api, dir));
+        let world = crate::world::World::new(dir)?;
+        controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
         write_atomic(&dir.join("kubeconfig"), &kubeconfig(&url))?;
         let state =
             json!({"api": url, "kubeconfig": dir.join("kubeconfig"), "pid": std::process::id()});
@@ -63,6 +67,7 @@ impl Sandbox {
             stop: Some(tx),
             server,
             controllers,
+            world,
         })
     }
 
@@ -79,6 +84,7 @@ impl Sandbox {
         for c in &self.controllers {
             c.abort();
         }
+        self.world.shutdown().await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await;
     }
 }

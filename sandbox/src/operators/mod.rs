@@ -1,5 +1,7 @@
 //! Controllers that make objects *do* what they do in a real cluster: the Job/Pod runner,
-//! Deployments, the CNPG operator, and (later) Argo CD.
+//! Deployments, the CNPG operator, and the Argo CD application controller.
+pub mod argocd;
+pub mod cnpg;
 pub mod deployments;
 pub mod jobs;
 pub mod pods;
@@ -15,5 +17,6 @@ pub fn spawn_all(api: &Arc<ApiServer>, dir: &Path) -> Vec<tokio::task::JoinHandl
         pods::spawn(api.clone(), pods::RunnerConfig::new(dir.to_path_buf())),
         jobs::spawn(api.clone()),
         deployments::spawn(api.clone()),
+        argocd::spawn(api.clone()),
     ]
 }

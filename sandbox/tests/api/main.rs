@@ -1,6 +1,7 @@
 //! API conformance tests: the sandbox driven by kube-rs (and kubectl), as cnpgops will drive it.
 mod harness;
 
+mod argocd;
 mod crud;
 mod custom_resources;
 mod deletion;

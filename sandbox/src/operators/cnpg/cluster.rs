@@ -34,24 +34,41 @@ pub struct ClusterView {
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 impl ClusterView {
     pub fn parse(obj: &Value) -> ClusterView {
         let s = |p: &str| obj.pointer(p).and_then(Value::as_str).map(String::from);
-        let init = obj.pointer("/spec/bootstrap/initdb").cloned().unwrap_or(Value::Null);
+        let init = obj
+            .pointer("/spec/bootstrap/initdb")
+            .cloned()
+            .unwrap_or(Value::Null);
         let database = init["database"].as_str().unwrap_or("app").to_string();
         let owner = init["owner"].as_str().unwrap_or(&database).to_string();
         ClusterView {
             ns: s("/metadata/namespace").unwrap_or_default(),
             name: s("/metadata/name").unwrap_or_default(),
             uid: s("/metadata/uid").unwrap_or_default(),
-            instances: obj.pointer("/spec/instances").and_then(Value::as_u64).unwrap_or(1).max(1) as u32,
+            instances: obj
+                .pointer("/spec/instances")
+                .and_then(Value::as_u64)
+                .unwrap_or(1)
+                .max(1) as u32,
             image: s("/spec/imageName").unwrap_or_else(|| DEFAULT_IMAGE.into()),
-            superuser_access: obj.pointer("/spec/enableSuperuserAccess").and_then(Value::as_bool).unwrap_or(false),
-            app_secret: init.pointer("/secret/name").and_then(Value::as_str).map(String::from),
+            superuser_access: obj
+                .pointer("/spec/enableSuperuserAccess")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            app_secret: init
+                .pointer("/secret/name")
+                .and_then(Value::as_str)
+                .map(String::from),
             superuser_secret: s("/spec/superuserSecret/name"),
             init: InitOptions {
                 encoding: init["encoding"].as_str().map(String::from),
@@ -109,7 +126,9 @@ mod tests {
 
     #[test]
     fn defaults_follow_cnpg() {
-        let c = ClusterView::parse(&json!({"metadata": {"namespace": "n", "name": "c"}, "spec": {"instances": 1}}));
+        let c = ClusterView::parse(
+            &json!({"metadata": {"namespace": "n", "name": "c"}, "spec": {"instances": 1}}),
+        );
         assert_eq!((c.database.as_str(), c.owner.as_str()), ("app", "app"));
         assert_eq!(c.image, DEFAULT_IMAGE);
         assert_eq!(c.image_major(), Some(18));

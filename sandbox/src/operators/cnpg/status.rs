@@ -45,7 +45,10 @@ pub fn desired(c: &ClusterView, stage: Stage, system_id: Option<&str>) -> Map<St
     let names: Vec<String> = (1..=c.instances).map(|s| c.instance_name(s)).collect();
     let ready = if healthy { c.instances } else { 0 };
     let (phase, reason) = match stage {
-        Stage::SettingUp => (PHASE_SETTING_UP, format!("Creating primary instance {}", c.primary())),
+        Stage::SettingUp => (
+            PHASE_SETTING_UP,
+            format!("Creating primary instance {}", c.primary()),
+        ),
         Stage::Waiting => (PHASE_WAITING, String::new()),
         Stage::Healthy => (PHASE_HEALTHY, String::new()),
     };

@@ -1,0 +1,130 @@
+//! The Argo CD application controller of the sandbox. An Application's "Git" source is a
+//! ConfigMap named by its `sandbox.cnpgops.io/manifests` annotation (in the Application's
+//! namespace), one YAML manifest per key, applied in key order. A write of `operation.sync` runs
+//! a sync (hooks, apply, prune) and reports `status.operationState`, `status.sync` and
+//! `status.health` as Argo CD does; `syncPolicy.automated` syncs each new revision once.
+mod hooks;
+mod sync;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::apiserver::ApiServer;
+
+/// Annotation naming the ConfigMap that holds an Application's manifests.
+pub const MANIFESTS: &str = "sandbox.cnpgops.io/manifests";
+const MANAGER: &str = "argocd-application-controller";
+
+/// The manifests of an Application and their revision (a digest of the ConfigMap's data).
+pub fn source(api: &ApiServer, app: &Value) -> Result<(Vec<Value>, String), String> {
+    let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
+    let Some(name) = app
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(MANIFESTS))
+        .and_then(Value::as_str)
+    else {
+        return Err(format!(
+            "the application has no {MANIFESTS} annotation naming its manifests"
+        ));
+    };
+    let cm = api.get_obj("", "configmaps", ns, name).ok_or_else(|| {
+        format!("rpc error: code = Unknown desc = manifests ConfigMap {ns}/{name} not found")
+    })?;
+    let data = cm["data"].as_object().cloned().unwrap_or_default();
+    let mut docs = vec![];
+    for (key, text) in &data {
+        let parsed: Vec<Value> = serde_saphyr::from_multiple(text.as_str().unwrap_or_default())
+            .map_err(|e| format!("failed to parse {key}: {e}"))?;
+        docs.extend(parsed.into_iter().filter(|d| d.is_object()));
+    }
+    let hash = |seed: u64| {
+        data.iter().fold(seed, |h, (k, v)| {
+            format!("{k}={v}")
+                .bytes()
+                .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+        })
+    };
+    let revision = format!(
+        "{:016x}{:016x}{:08x}",
+        hash(0xcbf29ce484222325),
+        hash(0x84222325cbf29ce4),
+        hash(42) as u32
+    );
+    Ok((docs, revision))
+}
+
+/// Runs the controller until the sandbox stops.
+pub fn spawn(api: Arc<ApiServer>) -> tokio::task::JoinHandle<()> {
+    let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut changes = api.store.subscribe();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                got = changes.recv() => {
+                    if matches!(got, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return; }
+                }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            for app in api.list_objs("argoproj.io", "applications", None) {
+                reconcile(&api, &busy, app);
+            }
+        }
+    })
+}
+
+fn reconcile(api: &Arc<ApiServer>, busy: &Arc<Mutex<HashSet<String>>>, app: Value) {
+    if app.pointer("/metadata/deletionTimestamp").is_some() {
+        return;
+    }
+    let uid = app["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if busy
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&uid)
+    {
+        return;
+    }
+    let app = match app.get("operation").filter(|o| !o.is_null()) {
+        Some(_) => app,
+        None => match automated_operation(api, &app) {
+            Some(app) => app,
+            None => return,
+        },
+    };
+    busy.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(uid.clone());
+    let (api, busy) = (api.clone(), busy.clone());
+    tokio::spawn(async move {
+        sync::run(&api, app).await;
+        busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
+    });
+}
+
+/// With `syncPolicy.automated`, a revision not yet synced (nor attempted) gets an operation.
+fn automated_operation(api: &ApiServer, app: &Value) -> Option<Value> {
+    app.pointer("/spec/syncPolicy/automated")?;
+    let (_, revision) = source(api, app).ok()?;
+    let synced = app.pointer("/status/sync/revision").and_then(Value::as_str);
+    let attempted = app
+        .pointer("/status/operationState/syncResult/revision")
+        .and_then(Value::as_str);
+    if synced == Some(revision.as_str()) || attempted == Some(revision.as_str()) {
+        return None;
+    }
+    let prune = app
+        .pointer("/spec/syncPolicy/automated/prune")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let op = json!({"operation": {"sync": {"revision": revision, "prune": prune}, "initiatedBy": {"username": "", "automated": true}, "retry": {"limit": 5}}});
+    let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = app["metadata"]["name"].as_str().unwrap_or_default();
+    api.merge_patch("argoproj.io", "applications", ns, name, &op, false, MANAGER)
+        .ok()
+}
