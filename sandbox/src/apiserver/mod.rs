@@ -4,6 +4,7 @@ pub mod admission;
 pub mod defaults;
 pub mod delete;
 pub mod discovery;
+pub mod faults;
 pub mod internal;
 pub mod managed;
 pub mod meta;
@@ -46,6 +47,8 @@ pub struct ApiServer {
     pub dropped_watches: broadcast::Sender<()>,
     /// Wakes the built-in controllers (namespace finalization, garbage collection).
     pub wake: Notify,
+    /// Planned failures of requests (fault injection).
+    pub faults: faults::Faults,
 }
 
 /// A JSON answer with its code and `Warning` headers.
@@ -92,6 +95,7 @@ impl ApiServer {
             logs: Arc::new(LogStore::default()),
             dropped_watches: broadcast::channel(4).0,
             wake: Notify::new(),
+            faults: faults::Faults::default(),
         });
         crate::controllers::seed_namespaces(&api);
         api
@@ -179,6 +183,12 @@ async fn route(
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let get = method == Method::GET;
     let reply = |v: Value| Ok(Reply::ok(v).into_response());
+    if let ["sandbox", rest @ ..] = segs.as_slice() {
+        return reply(faults::control(&api, method.as_str(), rest, &body)?);
+    }
+    if let Some(err) = api.faults.check(method.as_str(), uri.path()) {
+        return Err(err);
+    }
     match segs.as_slice() {
         ["version"] if get => return reply(discovery::version()),
         ["healthz" | "readyz" | "livez"] if get => return Ok("ok".into_response()),

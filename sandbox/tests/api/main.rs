@@ -6,6 +6,7 @@ mod crud;
 mod custom_resources;
 mod deletion;
 mod discovery;
+mod faults;
 mod jobs;
 mod kubectl;
 mod portforward;

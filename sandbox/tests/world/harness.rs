@@ -24,7 +24,11 @@ pub async fn start() -> World {
     let dir = tempfile::tempdir().expect("temp dir");
     let sandbox = Sandbox::start(dir.path(), 0).await.expect("sandbox starts");
     let client = client_for(&sandbox.kubeconfig_path()).await;
-    World { sandbox, client, dir }
+    World {
+        sandbox,
+        client,
+        dir,
+    }
 }
 
 pub async fn client_for(kubeconfig: &Path) -> Client {
@@ -66,32 +70,53 @@ pub async fn create_cluster(client: &Client, ns: &str, name: &str, spec: Value) 
 }
 
 /// Waits (up to `secs`) for the Cluster's phase to be healthy; returns it and the time taken.
-pub async fn await_healthy(client: &Client, ns: &str, name: &str, secs: u64) -> (DynamicObject, Duration) {
+pub async fn await_healthy(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    secs: u64,
+) -> (DynamicObject, Duration) {
     let t0 = Instant::now();
     let cond = |o: Option<&DynamicObject>| {
-        o.and_then(|o| o.data.pointer("/status/phase")).is_some_and(|p| p == HEALTHY)
+        o.and_then(|o| o.data.pointer("/status/phase"))
+            .is_some_and(|p| p == HEALTHY)
     };
-    let got = tokio::time::timeout(Duration::from_secs(secs), await_condition(clusters(client, ns), name, cond))
-        .await
-        .unwrap_or_else(|_| panic!("Cluster {ns}/{name} not healthy within {secs}s"))
-        .expect("watch")
-        .expect("cluster exists");
+    let got = tokio::time::timeout(
+        Duration::from_secs(secs),
+        await_condition(clusters(client, ns), name, cond),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("Cluster {ns}/{name} not healthy within {secs}s"))
+    .expect("watch")
+    .expect("cluster exists");
     (got, t0.elapsed())
 }
 
 pub async fn secret(client: &Client, ns: &str, name: &str) -> Option<Secret> {
-    Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.expect("get secret")
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .expect("get secret")
 }
 
 pub fn key(s: &Secret, k: &str) -> String {
-    let bytes = s.data.as_ref().and_then(|d| d.get(k)).unwrap_or_else(|| panic!("secret has no key {k}"));
+    let bytes = s
+        .data
+        .as_ref()
+        .and_then(|d| d.get(k))
+        .unwrap_or_else(|| panic!("secret has no key {k}"));
     String::from_utf8(bytes.0.clone()).expect("utf8")
 }
 
 /// The `ip:port` a Service's address annotation gives.
 pub async fn service_address(client: &Client, ns: &str, name: &str) -> String {
-    let svc = Api::<Service>::namespaced(client.clone(), ns).get(name).await.expect("service");
-    svc.metadata.annotations.and_then(|a| a.get("sandbox.cnpgops.io/address").cloned())
+    let svc = Api::<Service>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .expect("service");
+    svc.metadata
+        .annotations
+        .and_then(|a| a.get("sandbox.cnpgops.io/address").cloned())
         .unwrap_or_else(|| panic!("service {name} has no address annotation"))
 }
 
@@ -99,7 +124,23 @@ pub async fn service_address(client: &Client, ns: &str, name: &str) -> String {
 pub fn psql(addr: &str, user: &str, password: &str, db: &str, sql: &str) -> Result<String, String> {
     let (host, port) = addr.split_once(':').expect("ip:port");
     let out = std::process::Command::new("psql")
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", port, "-U", user, "-d", db, "-c", sql])
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            host,
+            "-p",
+            port,
+            "-U",
+            user,
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "5")
         .output()
@@ -118,21 +159,30 @@ pub fn instance_dir(dir: &Path, ns: &str, instance: &str) -> PathBuf {
 
 /// The postmaster's pid, from `postmaster.pid`.
 pub fn postmaster_pid(instance_dir: &Path) -> u32 {
-    let text = std::fs::read_to_string(instance_dir.join("data/postmaster.pid")).expect("postmaster.pid");
-    text.lines().next().and_then(|l| l.trim().parse().ok()).expect("pid")
+    let text =
+        std::fs::read_to_string(instance_dir.join("data/postmaster.pid")).expect("postmaster.pid");
+    text.lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("pid")
 }
 
 /// Whether a process runs (exists and is not a zombie).
 pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// Polls `f` every 100 ms for up to `secs`.
 pub async fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(secs), "{what}: not within {secs}s");
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "{what}: not within {secs}s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
