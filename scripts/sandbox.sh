@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs the sandbox in the background: `scripts/sandbox.sh up [DIR]`, `scripts/sandbox.sh down [DIR]`.
+# Runs the sandbox in the background:
+#   scripts/sandbox.sh up [DIR] [SCENARIO]   e.g. scripts/sandbox.sh up .sandbox sandbox/scenarios/synestra.yaml
+#   scripts/sandbox.sh down [DIR]
 # Then: export KUBECONFIG=DIR/kubeconfig (default DIR: .sandbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd=${1:-}
 dir=$(realpath -m "${2:-.sandbox}")
+scenario=${3:-}
+bin=${CARGO_TARGET_DIR:-target}/debug/cnpgops-sandbox
 case "$cmd" in
   up)
     if [ -f "$dir/sandbox.pid" ] && kill -0 "$(cat "$dir/sandbox.pid")" 2>/dev/null; then
@@ -12,21 +16,24 @@ case "$cmd" in
     fi
     cargo build -q -p cnpgops-sandbox
     mkdir -p "$dir"
-    rm -f "$dir/state.json"
-    nohup target/debug/cnpgops-sandbox up --dir "$dir" >"$dir/sandbox.log" 2>&1 &
+    rm -f "$dir/state.json" "$dir/ready"
+    args=(up --dir "$dir")
+    [ -n "$scenario" ] && args+=(--scenario "$(realpath "$scenario")")
+    nohup "$bin" "${args[@]}" >"$dir/sandbox.log" 2>&1 &
     echo $! >"$dir/sandbox.pid"
-    for _ in $(seq 1 100); do [ -f "$dir/state.json" ] && break; sleep 0.1; done
-    [ -f "$dir/state.json" ] || { echo "sandbox did not start; see $dir/sandbox.log" >&2; exit 1; }
+    for _ in $(seq 1 1800); do
+      [ -f "$dir/ready" ] && break
+      kill -0 "$(cat "$dir/sandbox.pid")" 2>/dev/null || { cat "$dir/sandbox.log" >&2; echo "sandbox failed to start" >&2; exit 1; }
+      sleep 0.1
+    done
+    [ -f "$dir/ready" ] || { echo "sandbox not ready in 180s; see $dir/sandbox.log" >&2; exit 1; }
+    grep -h "scenario ready" "$dir/sandbox.log" || true
     echo "sandbox up: export KUBECONFIG=$dir/kubeconfig"
     ;;
   down)
-    if [ -f "$dir/sandbox.pid" ]; then
-      pid=$(cat "$dir/sandbox.pid")
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      rm -f "$dir/sandbox.pid"
-    fi
+    if [ -f "$dir/state.json" ]; then "$bin" down --dir "$dir" || true; fi
+    rm -f "$dir/sandbox.pid"
     echo "sandbox down"
     ;;
-  *) echo "usage: $0 up|down [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down [DIR] [SCENARIO]" >&2; exit 2 ;;
 esac

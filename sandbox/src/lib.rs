@@ -10,6 +10,7 @@ pub mod apiserver;
 pub mod controllers;
 pub mod logs;
 pub mod operators;
+pub mod scenario;
 pub mod schema;
 pub mod server;
 pub mod world;

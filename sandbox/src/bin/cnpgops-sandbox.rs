@@ -1,6 +1,9 @@
-//! `cnpgops-sandbox up --dir DIR [--port P]`: runs the sandbox until SIGTERM / SIGINT.
+//! `cnpgops-sandbox up --dir DIR [--port P] [--scenario FILE]`: runs the sandbox until SIGTERM /
+//! SIGINT; `cnpgops-sandbox down --dir DIR` stops the one running there.
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -24,6 +27,17 @@ enum Command {
         /// Port on 127.0.0.1 (0 = any free port).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// YAML objects to create at start, waited for until ready.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// How long to wait for the scenario to be ready, in seconds.
+        #[arg(long, default_value_t = 120)]
+        ready_timeout: u64,
+    },
+    /// Stop the sandbox running in DIR (SIGTERM, then wait for it to exit).
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -33,19 +47,85 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let Command::Up { dir, port } = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Up {
+            dir,
+            port,
+            scenario,
+            ready_timeout,
+        } => up(dir, port, scenario, ready_timeout).await,
+        Command::Down { dir } => down(dir).await,
+    }
+}
+
+async fn up(
+    dir: PathBuf,
+    port: u16,
+    scenario: Option<PathBuf>,
+    ready_timeout: u64,
+) -> anyhow::Result<()> {
+    let objects = scenario
+        .as_deref()
+        .map(cnpgops_sandbox::scenario::load)
+        .transpose()?;
     let sandbox = cnpgops_sandbox::Sandbox::start(&dir, port).await?;
     eprintln!(
         "sandbox API at {} (kubeconfig: {})",
         sandbox.url,
         sandbox.kubeconfig_path().display()
     );
+    if let Some(objects) = objects {
+        let ready = async {
+            cnpgops_sandbox::scenario::apply(&sandbox.api, &objects)?;
+            cnpgops_sandbox::scenario::wait_ready(
+                &sandbox.api,
+                &objects,
+                Duration::from_secs(ready_timeout),
+            )
+            .await
+        };
+        match ready.await {
+            Ok(took) => eprintln!(
+                "scenario ready: {} objects in {:.1}s",
+                objects.len(),
+                took.as_secs_f64()
+            ),
+            Err(e) => {
+                sandbox.stop().await;
+                return Err(e);
+            }
+        }
+    }
+    std::fs::write(dir.join("ready"), "")?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
     eprintln!("sandbox stopping");
+    let _ = std::fs::remove_file(dir.join("ready"));
     sandbox.stop().await;
     Ok(())
+}
+
+async fn down(dir: PathBuf) -> anyhow::Result<()> {
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("state.json"))
+            .context("no state.json: is a sandbox running there?")?,
+    )?;
+    let pid = state["pid"].as_i64().context("state.json has no pid")? as i32;
+    // SAFETY: kill only sends a signal.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        eprintln!("sandbox (pid {pid}) is not running");
+        return Ok(());
+    }
+    for _ in 0..300 {
+        // SAFETY: signal 0 only checks that the process exists.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            eprintln!("sandbox stopped");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("sandbox (pid {pid}) did not stop within 30s")
 }

@@ -1,0 +1,110 @@
+//! Scenarios: a YAML file of objects (several documents, or one list) applied at start in order,
+//! then waited for until ready: CNPG Clusters healthy, Deployments available, Jobs finished,
+//! Argo CD Applications synced once (whatever the outcome: a scenario may start with a failed sync).
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+use crate::apiserver::ApiServer;
+
+/// Reads the objects of a scenario file.
+pub fn load(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read scenario {}", path.display()))?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+        .with_context(|| format!("failed to parse scenario {}", path.display()))?;
+    Ok(docs
+        .into_iter()
+        .flat_map(|d| {
+            if let Value::Array(items) = d {
+                items
+            } else {
+                vec![d]
+            }
+        })
+        .filter(|d| d.is_object())
+        .collect())
+}
+
+/// Creates every object (those that exist are left as they are).
+pub fn apply(api: &ApiServer, objects: &[Value]) -> anyhow::Result<()> {
+    for obj in objects {
+        let what = format!(
+            "{} {}",
+            obj["kind"].as_str().unwrap_or("?"),
+            obj.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        );
+        match api.create_obj(obj, "sandbox-scenario") {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => bail!("failed to create {what}: {}", e.message),
+        }
+    }
+    Ok(())
+}
+
+/// Why an object is not ready yet (None when it is).
+fn not_ready(api: &ApiServer, obj: &Value) -> Option<String> {
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let get = |g: &str, p: &str| api.get_obj(g, p, ns, name);
+    let field = |o: &Option<Value>, p: &str| {
+        o.as_ref()
+            .and_then(|o| o.pointer(p))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    match obj["kind"].as_str().unwrap_or_default() {
+        "Cluster" => {
+            let c = get("postgresql.cnpg.io", "clusters");
+            (field(&c, "/status/phase") != "Cluster in healthy state")
+                .then(|| format!("Cluster {ns}/{name}: {}", field(&c, "/status/phase")))
+        }
+        "Deployment" => {
+            let d = get("apps", "deployments");
+            (field(&d, "/status/availableReplicas").as_i64().unwrap_or(0)
+                < field(&d, "/spec/replicas").as_i64().unwrap_or(1))
+            .then(|| format!("Deployment {ns}/{name}"))
+        }
+        "Application" => {
+            let a = get("argoproj.io", "applications");
+            let pending = !field(&a, "/operation").is_null()
+                || field(&a, "/status/operationState/phase") == "Running";
+            pending.then(|| format!("Application {ns}/{name}"))
+        }
+        _ => None,
+    }
+}
+
+/// Waits until every object is ready, or fails naming those that are not.
+pub async fn wait_ready(
+    api: &ApiServer,
+    objects: &[Value],
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    loop {
+        let pending: Vec<String> = objects.iter().filter_map(|o| not_ready(api, o)).collect();
+        if pending.is_empty() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "scenario not ready after {}s: {}",
+                timeout.as_secs(),
+                pending.join(", ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
