@@ -25,6 +25,9 @@ pub struct GlobalArgs {
     /// Kubeconfig context to use.
     #[arg(long, global = true)]
     pub context: Option<String>,
+    /// Namespace for Kubernetes steps that name none (default: the context's).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
     pub output: Format,
@@ -34,6 +37,12 @@ pub struct GlobalArgs {
     /// Where run state (checkpoints) is kept.
     #[arg(long, global = true, value_enum, default_value_t)]
     pub state: StateBackend,
+    /// Namespace of the run-state ConfigMaps with `--state kubernetes` (default: the context's).
+    #[arg(long, global = true)]
+    pub state_namespace: Option<String>,
+    /// How long a run's lock outlives its last renewal (a killed run's lock frees after this).
+    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lock_ttl: std::time::Duration,
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -8,8 +8,12 @@
 //! - [`runbook`]: runbooks as data. YAML parsed with positions (serde-saphyr), typed params,
 //!   minijinja templates, validation; every problem names `file:line:col`.
 //! - [`engine`]: plan, then execute: retries, timeouts, `when`, `always`, confirmation of
-//!   destructive steps, checkpoints after every transition, resume. No Kubernetes here.
-//! - [`steps`]: step kinds, one file per `uses:` value, all listed in [`steps::registry`].
+//!   destructive steps, checkpoints after every transition, resume, the run lock (a runbook's
+//!   `lock:` target, through the [`engine::Locker`] trait). No Kubernetes here.
+//! - [`steps`]: step kinds, one file per `uses:` value, all listed in [`steps::registry_with`].
+//! - [`k8s`]: the client (`--kubeconfig`, `--context`, in-cluster), the one place naming CNPG /
+//!   barman / Argo CD kinds, named wait conditions, the ConfigMap run-state store
+//!   (`--state kubernetes`) and the Lease [`engine::Locker`].
 //! - [`ui`]: reporters (plain lines, JSON lines, progress bars) the engine pushes events into.
 //! - [`redact`]: secret types and the redactor every sink passes through.
 //! - [`logging`]: tracing diagnostics (`-v`, `RUST_LOG`), redacted too.
@@ -18,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod k8s;
 pub mod logging;
 pub mod redact;
 pub mod runbook;

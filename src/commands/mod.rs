@@ -17,6 +17,9 @@ use crate::cli::{Cli, Command, ConfirmArgs, GlobalArgs, RunbookArgs, StateBacken
 use crate::engine::confirm::TerminalConfirmer;
 use crate::engine::{Engine, EngineParts, FileStore, Policy, Registry, StateStore};
 use crate::error::Error;
+use crate::k8s::lease::LeaseLocker;
+use crate::k8s::state_store::ConfigMapStore;
+use crate::k8s::{Connector, KubeOptions};
 use crate::redact::Redactor;
 use crate::runbook::catalog::Catalog;
 use crate::runbook::{params, Loaded, ParamValues};
@@ -40,16 +43,24 @@ pub struct Context {
     pub catalog: Catalog,
     pub registry: Arc<Registry>,
     pub redactor: Redactor,
+    /// Connects to Kubernetes on first use only.
+    pub kube: Connector,
 }
 
 impl Context {
     fn new(global: GlobalArgs, redactor: Redactor) -> Self {
         let catalog = Catalog::new(global.runbooks_dir.clone());
+        let kube = Connector::new(KubeOptions {
+            kubeconfig: global.kubeconfig.clone(),
+            context: global.context.clone(),
+            namespace: global.namespace.clone(),
+        });
         Self {
+            registry: Arc::new(crate::steps::registry_with(kube.clone())),
             global,
             catalog,
-            registry: Arc::new(crate::steps::registry()),
             redactor,
+            kube,
         }
     }
 
@@ -72,9 +83,10 @@ impl Context {
     pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
         match self.global.state {
             StateBackend::Local => Ok(Arc::new(FileStore::new(FileStore::default_dir()))),
-            StateBackend::Kubernetes => Err(Error::NotSupported(
-                "failed to open state store: --state kubernetes is not yet supported; use --state local".into(),
-            )),
+            StateBackend::Kubernetes => Ok(Arc::new(ConfigMapStore::new(
+                self.kube.clone(),
+                self.global.state_namespace.clone(),
+            ))),
         }
     }
 
@@ -92,6 +104,10 @@ impl Context {
             },
             cancel,
             profile: BTreeMap::new(),
+            locker: Some(Arc::new(LeaseLocker::new(
+                self.kube.clone(),
+                self.global.lock_ttl,
+            ))),
         }))
     }
 

@@ -24,6 +24,9 @@ fn text(plan: &Plan) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let mut out = format!("plan for {} ({})\n", plan.runbook, params.join(", "));
+    if let Some(lock) = &plan.lock {
+        out.push_str(&format!("lock: {lock} (held for the whole run)\n"));
+    }
     for (i, step) in plan.steps.iter().enumerate() {
         out.push_str(&format!(
             "{:>2}. {} [{}]: {}\n",

@@ -148,6 +148,19 @@ pub enum StoreError {
     },
     #[error("failed to use state store: {0}")]
     Unsupported(String),
+    #[error("failed to save run `{run_id}` in {location}: it was changed by another writer since resourceVersion {seen}; not overwriting it (is another cnpgops process continuing this run?)")]
+    Conflict {
+        run_id: String,
+        location: String,
+        seen: String,
+    },
+    #[error("failed to {action} run state in {location}")]
+    Backend {
+        action: &'static str,
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Where run state lives (a local directory, or a ConfigMap for CronJobs).

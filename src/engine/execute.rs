@@ -56,6 +56,21 @@ impl Engine {
             profile: self.profile.clone(),
             steps: BTreeMap::new(),
         };
+        let guard = match self.take_lock(loaded, &state, &scope).await {
+            Ok(guard) => guard,
+            Err((status, message)) => {
+                let no_writes = BTreeMap::new();
+                return self
+                    .finish(
+                        &handle,
+                        status,
+                        Some(message),
+                        &no_writes,
+                        started.elapsed(),
+                    )
+                    .await;
+            }
+        };
         let mut run = Run {
             engine: self,
             loaded,
@@ -66,20 +81,9 @@ impl Engine {
             failed: None,
             writes: BTreeMap::new(),
         };
-        let mut stop = None;
-        for spec in &loaded.runbook.steps {
-            match run.step(spec).await? {
-                Flow::Continue => {}
-                Flow::Failed(message) => {
-                    run.failed.get_or_insert(message);
-                }
-                Flow::Stop(status, message) => {
-                    stop = Some((status, message));
-                    break;
-                }
-            }
-        }
-        let (status, message) = match (stop, run.failed.take()) {
+        let stop = run.all_steps().await;
+        self.release_lock(guard).await;
+        let (status, message) = match (stop?, run.failed.take()) {
             (Some((status, message)), _) => (status, Some(message)),
             (None, Some(message)) => (RunStatus::Failed, Some(message)),
             (None, None) => (RunStatus::Succeeded, None),
@@ -149,6 +153,20 @@ pub fn mode_name(mode: Mode) -> &'static str {
 }
 
 impl Run<'_> {
+    /// Every step in order; `Some` when the run stopped early.
+    async fn all_steps(&mut self) -> Result<Option<(RunStatus, String)>, EngineError> {
+        for spec in &self.loaded.runbook.steps {
+            match self.step(spec).await? {
+                Flow::Continue => {}
+                Flow::Failed(message) => {
+                    self.failed.get_or_insert(message);
+                }
+                Flow::Stop(status, message) => return Ok(Some((status, message))),
+            }
+        }
+        Ok(None)
+    }
+
     /// Decides what to do with one step and does it.
     async fn step(&mut self, spec: &StepSpec) -> Result<Flow, EngineError> {
         if self.engine.cancel.is_cancelled() {

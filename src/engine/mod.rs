@@ -2,13 +2,15 @@
 //!
 //! It knows nothing of Kubernetes: step kinds do (see `crate::steps`). The engine owns the
 //! order of steps, `when`, retries with exponential backoff, timeouts, `always` cleanup steps,
-//! cancellation (Ctrl-C), confirmation of destructive steps, and resume.
+//! cancellation (Ctrl-C), confirmation of destructive steps, resume, and holding the run lock
+//! a runbook's `lock:` names (see [`lock`]).
 
 mod attempt;
 pub mod checkpoint;
 pub mod confirm;
 pub mod events;
 mod execute;
+pub mod lock;
 pub mod plan;
 pub mod registry;
 mod resume;
@@ -25,6 +27,7 @@ pub use checkpoint::{
 };
 pub use confirm::{Confirmer, Policy};
 pub use events::{Event, Report, Reporter};
+pub use lock::{LockError, LockGuard, LockTarget, Locker};
 pub use plan::{Plan, PlannedStep};
 pub use registry::Registry;
 pub use resume::ResumeOptions;
@@ -43,6 +46,7 @@ pub struct Engine {
     policy: Policy,
     cancel: CancellationToken,
     profile: BTreeMap<String, Value>,
+    locker: Option<Arc<dyn Locker>>,
 }
 
 /// The parts an [`Engine`] is built from.
@@ -57,6 +61,8 @@ pub struct EngineParts {
     pub cancel: CancellationToken,
     /// Naming-profile values templates read as `profile.<key>`.
     pub profile: BTreeMap<String, Value>,
+    /// Takes the lock a runbook's `lock:` names; a real run of such a runbook without one fails.
+    pub locker: Option<Arc<dyn Locker>>,
 }
 
 impl Engine {
@@ -74,6 +80,7 @@ impl Engine {
             policy: parts.policy,
             cancel: parts.cancel,
             profile: parts.profile,
+            locker: parts.locker,
         }
     }
 }
@@ -102,5 +109,7 @@ pub enum EngineError {
     },
 }
 
+#[cfg(test)]
+mod lock_tests;
 #[cfg(test)]
 mod tests;

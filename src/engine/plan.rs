@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::lock::LockTarget;
 use super::registry::Registry;
 use super::step::{Inputs, StepPlan};
 use crate::runbook::error::Diagnostics;
@@ -19,6 +20,8 @@ use crate::runbook::{Loaded, ParamValues, RunbookError, StepSpec};
 pub struct Plan {
     pub runbook: String,
     pub params: ParamValues,
+    /// The rendered `NAMESPACE/NAME` the run will hold locked.
+    pub lock: Option<String>,
     pub steps: Vec<PlannedStep>,
 }
 
@@ -65,6 +68,16 @@ pub fn plan(
         profile: profile.clone(),
         steps: BTreeMap::new(),
     };
+    let lock = loaded.runbook.lock.as_ref().and_then(|l| {
+        let rendered = template::render_str(&env, &l.value, &scope)
+            .map_err(|e| d.push(l.pos, format!("failed to render `lock`: {e}")))
+            .ok()?;
+        let text = value_text(&rendered);
+        LockTarget::parse(&text)
+            .map_err(|e| d.push(l.pos, e))
+            .ok()?;
+        Some(text)
+    });
     let mut steps = Vec::new();
     for spec in &loaded.runbook.steps {
         steps.push(plan_step(&env, registry, spec, &scope, &mut d));
@@ -83,6 +96,7 @@ pub fn plan(
     d.finish(Plan {
         runbook: loaded.runbook.name.clone(),
         params: params.clone(),
+        lock,
         steps,
     })
 }
@@ -95,8 +109,14 @@ fn plan_step(
     d: &mut Diagnostics,
 ) -> PlannedStep {
     let mut render = |text: &str, pos| {
-        template::render_str(env, text, scope)
-            .map_err(|e| d.push(pos, format!("failed to render template: {e}")))
+        template::render_str(env, text, scope).or_else(|e| {
+            // Reads into an earlier step's output (`steps.a.outputs.obj.field`): unknown yet.
+            if reads_outputs(env, text, false) {
+                return Ok(Value::from(output_placeholder(text)));
+            }
+            d.push(pos, format!("failed to render template: {e}"));
+            Err(())
+        })
     };
     let inputs = spec.with.to_json(&mut render).unwrap_or(Value::Null);
     let confirm = spec
@@ -106,9 +126,11 @@ fn plan_step(
         .map(|v| value_text(&v));
     let when_expr = spec.when.as_ref().map(|w| w.value.clone());
     let when = match &spec.when {
-        Some(w) if !reads_outputs(env, &w.value) => template::eval_condition(env, &w.value, scope)
-            .map_err(|e| d.push(w.pos, format!("failed to evaluate `when`: {e}")))
-            .ok(),
+        Some(w) if !reads_outputs(env, &w.value, true) => {
+            template::eval_condition(env, &w.value, scope)
+                .map_err(|e| d.push(w.pos, format!("failed to evaluate `when`: {e}")))
+                .ok()
+        }
         _ => None,
     };
     let effect = match (registry.get(&spec.uses), &inputs) {
@@ -146,8 +168,18 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
-fn reads_outputs(env: &minijinja::Environment<'_>, expr: &str) -> bool {
-    template::references(env, expr, true)
+/// `{{ steps.a.outputs.x.y }}` -> `<steps.a.outputs.x.y>`.
+fn output_placeholder(text: &str) -> String {
+    let inner = text.trim();
+    let inner = inner
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .unwrap_or(inner);
+    format!("<{}>", inner.trim())
+}
+
+fn reads_outputs(env: &minijinja::Environment<'_>, text: &str, expression: bool) -> bool {
+    template::references(env, text, expression)
         .map(|refs| refs.iter().any(|r| r.starts_with("steps")))
         .unwrap_or(true)
 }

@@ -67,6 +67,21 @@ impl Inputs {
         }
     }
 
+    /// An integer (a string of digits is accepted, as templates render to strings).
+    pub fn int(&self, name: &str) -> Result<i64, StepError> {
+        match self.get(name) {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .ok_or_else(|| StepError::input(name, "expected an integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map_err(|_| StepError::input(name, "expected an integer")),
+            Some(_) => Err(StepError::input(name, "expected an integer")),
+            None => Err(StepError::input(name, "missing")),
+        }
+    }
+
     /// A duration written like `10s`, or a number of seconds.
     pub fn duration(&self, name: &str) -> Result<Duration, StepError> {
         match self.get(name) {

@@ -96,6 +96,7 @@ impl Harness {
             policy,
             cancel,
             profile: Default::default(),
+            locker: None,
         })
     }
 

@@ -55,6 +55,9 @@ pub struct Runbook {
     pub summary: String,
     pub description: Option<String>,
     pub params: Vec<ParamSpec>,
+    /// Template of the `NAMESPACE/NAME` target held locked for the whole run (see
+    /// `engine::lock`); only `params` and `profile` may be read.
+    pub lock: Option<Located<String>>,
     pub steps: Vec<StepSpec>,
     /// Where `name:` was written (unknown `-p` names are reported there).
     pub name_pos: Pos,

@@ -18,6 +18,9 @@ pub struct RawRunbook {
     pub description: Option<String>,
     #[serde(default)]
     pub params: Vec<Spanned<RawParam>>,
+    /// Template of the `NAMESPACE/NAME` target the run holds a lock on.
+    #[serde(default)]
+    pub lock: Option<Spanned<String>>,
     pub steps: Spanned<Vec<Spanned<RawStep>>>,
 }
 

@@ -40,11 +40,16 @@ pub fn validate(
     }
     let params = check_params(&raw.params, &mut d);
     let steps = check_steps(&raw.steps, &params, kinds, &mut d);
+    let lock = raw.lock.as_ref().map(located);
+    if let Some(lock) = &lock {
+        check_lock(lock, &params, &mut d);
+    }
     d.finish(Runbook {
         name: raw.name.value,
         summary: raw.summary.value,
         description: raw.description,
         params,
+        lock,
         steps,
         name_pos,
     })
@@ -150,6 +155,18 @@ fn check_param(p: &RawParam, pos: Pos, d: &mut Diagnostics) -> Option<ParamSpec>
         }
     }
     Some(spec)
+}
+
+/// `lock:` may read params and the profile, not step outputs (it is taken before any step).
+fn check_lock(lock: &Located<String>, params: &[ParamSpec], d: &mut Diagnostics) {
+    let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+    let rules = RefRules {
+        params: &names,
+        earlier: &BTreeMap::new(),
+        all_steps: &[],
+    };
+    let env = template::environment();
+    template::check(&env, &lock.value, false, lock.pos, &rules, d);
 }
 
 fn scalar_text(node: &Node) -> Option<String> {

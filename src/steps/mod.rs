@@ -5,6 +5,11 @@
 
 mod assert;
 mod file_append;
+mod kube_apply;
+mod kube_delete;
+mod kube_get;
+mod kube_scale;
+mod kube_wait;
 mod log;
 mod secret_env;
 mod sleep;
@@ -13,12 +18,24 @@ use std::sync::Arc;
 
 pub use crate::engine::step::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 use crate::engine::Registry;
+use crate::k8s::Connector;
 
-/// Every step kind cnpgops knows.
+/// Every step kind, with Kubernetes kinds connecting from the environment's defaults (for
+/// validation and tests; commands use [`registry_with`]).
 pub fn registry() -> Registry {
+    registry_with(Connector::default())
+}
+
+/// Every step kind cnpgops knows; Kubernetes kinds connect through `kube` on first use.
+pub fn registry_with(kube: Connector) -> Registry {
     let mut r = Registry::default();
     r.register(Arc::new(assert::Assert));
     r.register(Arc::new(file_append::FileAppend));
+    r.register(Arc::new(kube_apply::KubeApply(kube.clone())));
+    r.register(Arc::new(kube_delete::KubeDelete(kube.clone())));
+    r.register(Arc::new(kube_get::KubeGet(kube.clone())));
+    r.register(Arc::new(kube_scale::KubeScale(kube.clone())));
+    r.register(Arc::new(kube_wait::KubeWait(kube)));
     r.register(Arc::new(log::Log));
     r.register(Arc::new(secret_env::SecretEnv));
     r.register(Arc::new(sleep::Sleep));

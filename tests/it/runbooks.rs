@@ -9,6 +9,7 @@ fn every_file_in_runbooks_dir_validates_and_is_embedded() {
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .collect();
     assert!(!files.is_empty());
     for file in &files {
@@ -102,14 +103,21 @@ fn user_runbooks_dir_adds_runbooks() {
 }
 
 #[test]
-fn version_and_unsupported_state_backend() {
+fn version_and_an_unreachable_state_backend() {
     let w = World::new();
     let ran = w.run(&["version"]);
     assert_eq!(
         ran.stdout,
         format!("cnpgops {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let ran = w.run(&["--state", "kubernetes", "runs", "list"]);
-    ran.code(2);
-    assert!(ran.stderr.contains("not yet supported"), "{}", ran.stderr);
+    let mut cmd = w.cmd(&["--state", "kubernetes", "runs", "list"]);
+    cmd.env("KUBECONFIG", "/nonexistent/kubeconfig");
+    let ran = w.run_with(cmd);
+    ran.code(1);
+    assert!(
+        ran.stderr
+            .contains("failed to read kubeconfig /nonexistent/kubeconfig"),
+        "{}",
+        ran.stderr
+    );
 }

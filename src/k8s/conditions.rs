@@ -1,0 +1,144 @@
+//! Named wait conditions for `kube.wait`, each judging an object (or its absence).
+//!
+//! A condition answers [`Check::Ok`], [`Check::Pending`] (keep waiting) or [`Check::Never`]
+//! (it cannot happen any more, e.g. `job_complete` on a failed Job: stop waiting now).
+
+use kube::core::DynamicObject;
+use serde_json::Value;
+
+/// A condition's verdict on the current object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    Ok,
+    /// Not yet; what it is now.
+    Pending(String),
+    /// It will not happen; why.
+    Never(String),
+}
+
+/// The conditions `kube.wait` knows, by the name runbooks use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// CNPG `Cluster` with `status.phase` "Cluster in healthy state".
+    ClusterHealthy,
+    /// Job with condition `Complete=True` (never, once `Failed=True`).
+    JobComplete,
+    /// Job with condition `Failed=True`.
+    JobFailed,
+    /// The object exists.
+    Exists,
+    /// Deployment with condition `Available=True`.
+    Available,
+    /// The object (this UID) is gone.
+    Deleted,
+}
+
+/// `status.phase` of a CNPG Cluster that is ready.
+pub const CLUSTER_HEALTHY_PHASE: &str = "Cluster in healthy state";
+
+const NAMES: &[(&str, Condition)] = &[
+    ("cluster_healthy", Condition::ClusterHealthy),
+    ("job_complete", Condition::JobComplete),
+    ("job_failed", Condition::JobFailed),
+    ("exists", Condition::Exists),
+    ("available", Condition::Available),
+    ("deleted", Condition::Deleted),
+];
+
+impl Condition {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| {
+                let known: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+                format!("unknown condition `{name}`; known: {}", known.join(", "))
+            })
+    }
+
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    /// Judges `obj` (`None`: not found). `uid` is the object waited on, for `deleted`.
+    pub fn check(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> Check {
+        let Some(obj) = obj else {
+            return match self {
+                Condition::Deleted => Check::Ok,
+                _ => Check::Pending("not found".into()),
+            };
+        };
+        match self {
+            Condition::Deleted if uid.is_some() && obj.metadata.uid.as_deref() != uid => Check::Ok,
+            Condition::Deleted => Check::Pending(match &obj.metadata.deletion_timestamp {
+                Some(_) => "being deleted (finalizers pending)".into(),
+                None => "exists".into(),
+            }),
+            Condition::Exists => Check::Ok,
+            Condition::ClusterHealthy => cluster_healthy(obj),
+            Condition::JobComplete => {
+                match (condition(obj, "Complete"), condition(obj, "Failed")) {
+                    (Some(true), _) => Check::Ok,
+                    (_, Some(true)) => {
+                        Check::Never(format!("the Job failed: {}", reason(obj, "Failed")))
+                    }
+                    _ => Check::Pending("running".into()),
+                }
+            }
+            Condition::JobFailed => match (condition(obj, "Failed"), condition(obj, "Complete")) {
+                (Some(true), _) => Check::Ok,
+                (_, Some(true)) => Check::Never("the Job completed".into()),
+                _ => Check::Pending("running".into()),
+            },
+            Condition::Available => match condition(obj, "Available") {
+                Some(true) => Check::Ok,
+                _ => Check::Pending(format!("Available: {}", reason(obj, "Available"))),
+            },
+        }
+    }
+
+    /// Whether waiting can stop (it holds, or never will).
+    pub fn settled(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> bool {
+        !matches!(self.check(obj, uid), Check::Pending(_))
+    }
+}
+
+fn cluster_healthy(obj: &DynamicObject) -> Check {
+    match obj.data.pointer("/status/phase").and_then(Value::as_str) {
+        Some(CLUSTER_HEALTHY_PHASE) => Check::Ok,
+        Some(phase) => Check::Pending(format!("phase `{phase}`")),
+        None => Check::Pending("no status.phase yet".into()),
+    }
+}
+
+/// `status.conditions[type=name].status == "True"`, if that condition is present.
+fn condition(obj: &DynamicObject, name: &str) -> Option<bool> {
+    conditions(obj)
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(name))
+        .map(|c| c.get("status").and_then(Value::as_str) == Some("True"))
+}
+
+fn reason(obj: &DynamicObject, name: &str) -> String {
+    conditions(obj)
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(name))
+        .and_then(|c| c.get("message").or_else(|| c.get("reason")))
+        .and_then(Value::as_str)
+        .unwrap_or("no such condition yet")
+        .to_string()
+}
+
+fn conditions(obj: &DynamicObject) -> impl Iterator<Item = &Value> {
+    obj.data
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests;

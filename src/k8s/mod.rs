@@ -1,0 +1,37 @@
+//! Kubernetes: the client, the one place naming CNPG / barman / Argo CD types, conditions, and
+//! the Kubernetes-backed engine services (ConfigMap run state, Lease lock).
+//!
+//! - [`client`]: `--kubeconfig` / `--context` / in-cluster config, connected once on first use.
+//! - [`resources`]: `apiVersion` + `kind` -> [`kube::core::ApiResource`] (CNPG, barman, Argo CD
+//!   and core kinds listed, anything else found by discovery).
+//! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...).
+//! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run.
+//! - [`lease`]: [`crate::engine::Locker`] with a `coordination.k8s.io/v1` Lease per target.
+//! - [`params`]: write parameters that honour `--dry-run` (`dryRun=All`).
+//!
+//! kube-rs installs the aws-lc-rs rustls crypto provider itself when it builds a TLS client,
+//! so nothing here has to.
+
+pub mod client;
+pub mod conditions;
+pub mod error;
+pub mod lease;
+pub mod object;
+pub mod params;
+pub mod resources;
+pub mod state_store;
+pub mod wait;
+
+pub use client::{Connector, Kube, KubeOptions};
+pub use error::{K8sError, ObjectRef};
+
+/// `app.kubernetes.io/managed-by` on every object cnpgops owns.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "cnpgops");
+/// The run that created an object.
+pub const RUN_ID_LABEL: &str = "cnpgops.io/run-id";
+/// The step (id) that created an object.
+pub const STEP_LABEL: &str = "cnpgops.io/step";
+/// The runbook a run-state ConfigMap belongs to.
+pub const RUNBOOK_LABEL: &str = "cnpgops.io/runbook";
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "cnpgops";

@@ -1,0 +1,125 @@
+//! `uses: kube.wait`: wait for a named condition on one object, with an explicit timeout.
+//!
+//! Conditions are listed in `crate::k8s::conditions`. In `--dry-run` it checks once and does
+//! not wait (what it waits for was only dry-run created).
+
+use crate::k8s::conditions::{Check, Condition};
+use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
+use crate::k8s::{params, wait, Connector};
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct KubeWait(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "kube.wait",
+    summary: "wait for a named condition on a Kubernetes object (explicit timeout)",
+    inputs: &[
+        API_VERSION,
+        KIND,
+        NAME,
+        NAMESPACE,
+        InputSpec {
+            name: "condition",
+            required: true,
+            description: "cluster_healthy, job_complete, job_failed, exists, available or deleted",
+        },
+        InputSpec {
+            name: "timeout",
+            required: true,
+            description: "how long to wait, e.g. `10m`",
+        },
+    ],
+    outputs: &["uid", "resourceVersion"],
+    idempotent: true,
+};
+
+fn condition(inputs: &Inputs) -> Result<Condition, StepError> {
+    Condition::parse(&inputs.str("condition")?).map_err(|e| StepError::input("condition", &e))
+}
+
+#[async_trait::async_trait]
+impl Step for KubeWait {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let args = ObjectArgs::from_inputs(inputs)?;
+        let cond = condition(inputs)?;
+        let timeout = inputs.duration("timeout")?;
+        Ok(StepPlan {
+            description: format!(
+                "wait up to {} for {} to be {}",
+                humantime::format_duration(timeout),
+                args.describe(),
+                cond.name()
+            ),
+            writes: false,
+            prod: false,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let args = ObjectArgs::from_inputs(&ctx.inputs)?;
+        let cond = condition(&ctx.inputs)?;
+        let timeout = ctx.inputs.duration("timeout")?;
+        let kube = self.0.get().await?;
+        let opened = args.open(&kube).await?;
+        let now = opened.get().await?;
+        let uid = now.as_ref().and_then(|o| o.metadata.uid.clone());
+        if params::dry(ctx.mode) {
+            let verdict = match cond.check(now.as_ref(), uid.as_deref()) {
+                Check::Ok => "holds now".to_string(),
+                Check::Pending(s) | Check::Never(s) => format!("now: {s}"),
+            };
+            ctx.events.log(format!(
+                "dry run: would wait up to {} for {} to be {} ({verdict})",
+                humantime::format_duration(timeout),
+                opened.object,
+                cond.name()
+            ));
+            return Ok(Outputs::default());
+        }
+        ctx.events.progress(
+            format!("waiting for {} to be {}", opened.object, cond.name()),
+            None,
+            None,
+        );
+        let found = wait::until(&opened.api, &opened.object, cond, uid, timeout).await?;
+        let meta = found.map(|o| o.metadata).unwrap_or_default();
+        Ok(Outputs::default()
+            .with("uid", meta.uid.unwrap_or_default())
+            .with("resourceVersion", meta.resource_version.unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_needs_a_known_condition_and_a_timeout() {
+        let inputs = |v: serde_json::Value| Inputs(v.as_object().unwrap().clone());
+        let ok = inputs(
+            serde_json::json!({"kind": "Cluster", "name": "db", "namespace": "d", "condition": "cluster_healthy", "timeout": "5m"}),
+        );
+        let plan = KubeWait(Connector::default()).plan(&ok).unwrap();
+        assert_eq!(
+            plan.description,
+            "wait up to 5m for Cluster d/db to be cluster_healthy"
+        );
+        let unknown = inputs(
+            serde_json::json!({"kind": "Cluster", "name": "db", "condition": "healthy", "timeout": "5m"}),
+        );
+        assert!(KubeWait(Connector::default())
+            .plan(&unknown)
+            .unwrap_err()
+            .to_string()
+            .contains("known:"));
+        let no_timeout =
+            inputs(serde_json::json!({"kind": "Cluster", "name": "db", "condition": "exists"}));
+        assert!(KubeWait(Connector::default()).plan(&no_timeout).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! A sandbox Kubernetes API server per test, on its own runtime, with a kube-rs client, object
+//! helpers, and a dump of every object (to assert nothing changed, or to debug a failure).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cnpgops::k8s::resources;
+use cnpgops_sandbox::Sandbox;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::DynamicObject;
+use kube::{Api, Client, Config};
+use serde_json::Value;
+
+use crate::harness::{Ran, World};
+
+/// A running sandbox and a client for it.
+pub struct Kube {
+    rt: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+    pub client: Client,
+    pub kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Kube {
+    pub fn start() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = rt
+            .block_on(Sandbox::start(dir.path(), 0))
+            .expect("sandbox starts");
+        let kubeconfig = sandbox.kubeconfig_path();
+        let client = rt.block_on(async {
+            let kc = Kubeconfig::read_from(&kubeconfig).unwrap();
+            let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .unwrap();
+            Client::try_from(config).unwrap()
+        });
+        Self {
+            rt,
+            sandbox: Some(sandbox),
+            client,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// The Api for a listed kind (see `cnpgops::k8s::resources`) in `ns`.
+    pub fn api(&self, kind: &str, ns: &str) -> Api<DynamicObject> {
+        let kind = resources::known(kind, None).expect("a listed kind");
+        if kind.namespaced {
+            Api::namespaced_with(self.client.clone(), ns, &kind.resource)
+        } else {
+            Api::all_with(self.client.clone(), &kind.resource)
+        }
+    }
+
+    /// Creates every object of a (multi-document) YAML text.
+    pub fn create(&self, yaml: &str) {
+        for doc in yaml.split("\n---\n") {
+            let obj: DynamicObject = serde_saphyr::from_str(doc).expect("object yaml");
+            let kind = obj.types.as_ref().unwrap().kind.clone();
+            let ns = obj.metadata.namespace.clone().unwrap_or("default".into());
+            self.block_on(self.api(&kind, &ns).create(&PostParams::default(), &obj))
+                .unwrap_or_else(|e| panic!("create {kind}: {e}"));
+        }
+    }
+
+    pub fn namespace(&self, name: &str) {
+        self.create(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n"
+        ));
+    }
+
+    /// The object as JSON, or `None`.
+    pub fn get(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let obj = self.block_on(self.api(kind, ns).get_opt(name)).unwrap();
+        obj.map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Objects of `kind` in `ns` matching a label selector.
+    pub fn list(&self, kind: &str, ns: &str, selector: &str) -> Vec<Value> {
+        let lp = ListParams::default().labels(selector);
+        let list = self.block_on(self.api(kind, ns).list(&lp)).unwrap();
+        list.items
+            .into_iter()
+            .map(|o| serde_json::to_value(o).unwrap())
+            .collect()
+    }
+
+    /// Sets `status` (a merge patch of the status subresource), as an operator would.
+    pub fn set_status(&self, kind: &str, ns: &str, name: &str, status: Value) {
+        let patch = Patch::Merge(serde_json::json!({ "status": status }));
+        self.block_on(
+            self.api(kind, ns)
+                .patch_status(name, &PatchParams::default(), &patch),
+        )
+        .unwrap_or_else(|e| panic!("status of {kind} {ns}/{name}: {e}"));
+    }
+
+    /// Every object the server holds, as sorted JSON lines, and its resourceVersion counter.
+    pub fn everything(&self) -> (Vec<String>, u64) {
+        let api = &self.sandbox.as_ref().unwrap().api;
+        let txn = api.store.lock();
+        let mut all: Vec<String> = txn
+            .all()
+            .iter()
+            .map(|(_, v)| serde_json::to_string(v).unwrap())
+            .collect();
+        all.sort();
+        (all, txn.current_rv())
+    }
+
+    /// Waits until the controllers stop writing (no new resourceVersion for 2s).
+    pub fn settle(&self) {
+        let t0 = Instant::now();
+        let (mut last, mut since) = (self.everything().1, Instant::now());
+        while since.elapsed() < Duration::from_secs(2) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the sandbox never settled"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.everything().1;
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+    }
+
+    /// Runs cnpgops against this sandbox.
+    pub fn run(&self, w: &World, args: &[&str]) -> Ran {
+        w.run_with(self.cmd(w, args))
+    }
+
+    pub fn cmd(&self, w: &World, args: &[&str]) -> std::process::Command {
+        let mut cmd = w.cmd(args);
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig);
+        cmd
+    }
+}
+
+impl Drop for Kube {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            self.rt.block_on(sandbox.stop());
+        }
+    }
+}
+
+/// A fixture file under `tests/it/fixtures/kube/`.
+pub fn fixture(name: &str) -> String {
+    crate::harness::root()
+        .join("tests/it/fixtures/kube")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A CNPG Cluster, waited for until healthy: the sandbox's CNPG operator makes it so (a real
+/// PostgreSQL); without an operator (no status after 10s) the test reports the status itself.
+pub fn healthy_cluster(kube: &Kube, ns: &str, name: &str) {
+    kube.create(&format!(
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{instances: 1, storage: {{size: 1Gi}}}}\n"
+    ));
+    let t0 = Instant::now();
+    loop {
+        let c = kube.get("Cluster", ns, name).unwrap();
+        match c["status"]["phase"].as_str() {
+            Some("Cluster in healthy state") => return,
+            None if t0.elapsed() > Duration::from_secs(10) => {
+                let healthy = serde_json::json!({"phase": "Cluster in healthy state"});
+                return kube.set_status("Cluster", ns, name, healthy);
+            }
+            _ => {}
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "never healthy: {c:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A Deployment with `replicas`.
+pub fn deployment(kube: &Kube, ns: &str, name: &str, replicas: u32) {
+    kube.create(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: app, image: busybox}}]}}\n"
+    ));
+}
+
+/// A Deployment's `spec.replicas`.
+pub fn replicas(kube: &Kube, ns: &str, name: &str) -> i64 {
+    kube.get("Deployment", ns, name).unwrap()["spec"]["replicas"]
+        .as_i64()
+        .unwrap()
+}
