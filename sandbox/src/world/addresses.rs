@@ -76,35 +76,14 @@ fn port_free(ip: Ipv4Addr) -> bool {
 }
 
 /// Stops a postmaster left running on a leased address by a sandbox that died without
-/// cleaning up (its data dir is in the lock file), with an immediate shutdown (SIGQUIT).
+/// cleaning up (its data dir is in the lock file).
 fn reap_leaked(file: &mut File) {
     let mut data_dir = String::new();
     if file.read_to_string(&mut data_dir).is_err() || data_dir.is_empty() {
         return;
     }
-    let pid_file = Path::new(data_dir.trim()).join("postmaster.pid");
-    let Some(pid) = std::fs::read_to_string(pid_file)
-        .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
-    else {
-        return;
-    };
-    let is_postgres = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("postgres"));
-    if is_postgres {
-        tracing::warn!(
-            pid,
-            "stopping a database server leaked by an earlier sandbox"
-        );
-        let _ = std::process::Command::new("kill")
-            .args(["-QUIT", &pid.to_string()])
-            .status();
-        for _ in 0..50 {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+    if let Some(pid) = super::reap::postmaster_pid(Path::new(data_dir.trim())) {
+        super::reap::kill_postmaster(pid);
     }
 }
 

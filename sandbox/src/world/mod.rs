@@ -2,8 +2,10 @@
 //! CNPG instance, each on its own loopback address at port 5432) and the S3 server (moto), all
 //! under the sandbox dir, all stopped when the world shuts down or is dropped.
 pub mod addresses;
+pub mod barman;
 pub mod error;
 pub mod postgres;
+pub mod reap;
 pub mod s3;
 pub mod state;
 pub mod tools;

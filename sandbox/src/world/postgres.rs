@@ -1,11 +1,13 @@
 //! One real PostgreSQL server: a data dir under the sandbox dir, `initdb`, `pg_ctl start/stop`
 //! as the `postgres` OS user, listening on its own loopback address at port 5432.
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::addresses::{Lease, PG_PORT};
 use super::error::{Result, WorldError};
+use super::reap;
 use super::tools::{run, Tools};
 
 /// Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL).
@@ -29,6 +31,10 @@ pub struct PgInstance {
     pub socket_dir: PathBuf,
     pub lease: Lease,
     tools: Arc<Tools>,
+    /// Fingerprint of the extra settings and environment the running server was started with.
+    started_with: Mutex<Option<u64>>,
+    /// The postmaster's pid once started, to stop it even if its data dir vanished.
+    pid: Mutex<Option<u32>>,
 }
 
 impl PgInstance {
@@ -49,6 +55,8 @@ impl PgInstance {
             socket_dir,
             lease,
             tools,
+            started_with: Mutex::new(None),
+            pid: Mutex::new(None),
         })
     }
 
@@ -93,18 +101,20 @@ impl PgInstance {
             cmd.arg("--data-checksums");
         }
         run(&self.what, &mut cmd, None).await?;
-        self.append_conf("postgresql.conf", &self.settings())?;
+        self.append_conf("postgresql.conf", "\ninclude_if_exists = 'sandbox.conf'\n")?;
         let hba = "local all all trust\nhost all all all scram-sha-256\n";
         let path = self.data.join("pg_hba.conf");
         std::fs::write(&path, hba).map_err(|e| WorldError::io(&self.what, &path, e))
     }
 
-    fn settings(&self) -> String {
+    /// `sandbox.conf`, rewritten at every start: the address (which may differ between runs
+    /// of a sandbox over the same dir) and `extra` (e.g. archiving).
+    fn settings(&self, extra: &str) -> String {
         format!(
-            "\n# cnpgops sandbox\nlisten_addresses = '{}'\nport = {PG_PORT}\n\
+            "# cnpgops sandbox (rewritten at every start)\nlisten_addresses = '{}'\nport = {PG_PORT}\n\
              unix_socket_directories = '{}'\npassword_encryption = 'scram-sha-256'\n\
              shared_buffers = '32MB'\nfsync = off\nsynchronous_commit = off\n\
-             max_wal_size = '256MB'\nlog_min_error_statement = panic\n",
+             max_wal_size = '256MB'\nlog_min_error_statement = panic\n{extra}",
             self.lease.ip,
             self.socket_dir.display()
         )
@@ -121,9 +131,13 @@ impl PgInstance {
             .map_err(|e| WorldError::io(&self.what, &path, e))
     }
 
-    /// Starts the server with `env` in the postmaster's environment (e.g. S3 credentials for
-    /// `archive_command`) and waits until it accepts connections.
-    pub async fn start(&self, env: &[(String, String)]) -> Result<()> {
+    /// Starts the server with `extra` settings and `env` in the postmaster's environment (e.g.
+    /// S3 credentials for `archive_command`); waits until it accepts connections.
+    pub async fn start(&self, extra: &str, env: &[(String, String)]) -> Result<()> {
+        let conf = self.data.join("sandbox.conf");
+        std::fs::write(&conf, self.settings(extra))
+            .map_err(|e| WorldError::io(&self.what, &conf, e))?;
+        self.tools.chown(&conf)?;
         let log = self.dir.join("postgres.log");
         let mut cmd = self.tools.as_postgres(&self.tools.pg("pg_ctl"));
         cmd.arg("start")
@@ -133,7 +147,38 @@ impl PgInstance {
             .arg(&log);
         cmd.args(["-w", "-t", "60", "-s"]).envs(env.iter().cloned());
         run(&self.what, &mut cmd, None).await?;
+        *self.fingerprint() = Some(fingerprint(extra, env));
+        *self.pid_slot() = reap::postmaster_pid(&self.data);
         self.wait_ready(Duration::from_secs(30)).await
+    }
+
+    fn pid_slot(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
+        self.pid.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Kills the postmaster by pid if it still runs (after pg_ctl, or instead of it).
+    fn reap(&self) {
+        if let Some(pid) = self.pid_slot().take() {
+            reap::kill_postmaster(pid);
+        }
+    }
+
+    fn fingerprint(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        self.started_with.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the server, or restarts it when it runs with other settings or environment;
+    /// returns whether it (re)started.
+    pub async fn ensure_running(&self, extra: &str, env: &[(String, String)]) -> Result<bool> {
+        let running = self.is_running();
+        if running && *self.fingerprint() == Some(fingerprint(extra, env)) {
+            return Ok(false);
+        }
+        if running {
+            self.stop().await?;
+        }
+        self.start(extra, env).await?;
+        Ok(true)
     }
 
     /// Polls `pg_isready` on the server's TCP address.
@@ -160,6 +205,7 @@ impl PgInstance {
     /// Stops the server: fast shutdown, immediate when that does not finish in 30 s.
     pub async fn stop(&self) -> Result<()> {
         if !self.is_running() {
+            self.reap();
             return Ok(());
         }
         let mut cmd = self.tools.as_postgres(&self.tools.pg("pg_ctl"));
@@ -171,12 +217,15 @@ impl PgInstance {
             cmd.args(["-m", "immediate", "-w", "-t", "30", "-s"]);
             run(&self.what, &mut cmd, None).await?;
         }
+        *self.fingerprint() = None;
+        self.reap();
         Ok(())
     }
 
     /// Stops the server without an async runtime (drop paths): immediate shutdown.
     pub fn stop_blocking(&self) {
         if !self.is_running() {
+            self.reap();
             return;
         }
         let pg_ctl = self.tools.pg("pg_ctl");
@@ -193,6 +242,7 @@ impl PgInstance {
             .current_dir("/")
             .stdout(std::process::Stdio::null())
             .status();
+        self.reap();
     }
 
     /// Runs SQL (fed on stdin, so secrets never reach a command line) as `postgres` over the
@@ -218,6 +268,12 @@ impl PgInstance {
         }
         Ok(())
     }
+}
+
+fn fingerprint(extra: &str, env: &[(String, String)]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (extra, env).hash(&mut h);
+    h.finish()
 }
 
 fn remove_dir(what: &str, dir: &Path) -> Result<()> {

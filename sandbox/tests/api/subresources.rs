@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::harness::start;
 
+/// A suspended Job: the Job controller leaves it (and its status) alone.
 fn job() -> Job {
-    serde_json::from_value(json!({"metadata": {"name": "j"}, "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "pg:15", "command": ["true"]}]}}}})).unwrap()
+    serde_json::from_value(json!({"metadata": {"name": "j"}, "spec": {"suspend": true, "backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "pg:15", "command": ["true"]}]}}}})).unwrap()
 }
 
 #[tokio::test]
@@ -144,7 +145,8 @@ async fn pod_logs_read_tail_and_follow() {
     let w = start().await;
     let ns = w.namespace("logs").await;
     let pods: Api<Pod> = Api::namespaced(w.client.clone(), &ns);
-    let p = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main", "image": "x"}]}})).unwrap();
+    // Marked as run by someone else, so the sandbox's kubelet does not run (and log) it.
+    let p = serde_json::from_value(json!({"metadata": {"name": "p", "annotations": {"sandbox.cnpgops.io/process": "external"}}, "spec": {"containers": [{"name": "main", "image": "x"}]}})).unwrap();
     pods.create(&PostParams::default(), &p).await.unwrap();
     let key = (ns.clone(), "p".to_string(), "main".to_string());
     w.sandbox.api.logs.append(&key, "one\ntwo\nthree\n");

@@ -11,31 +11,59 @@ use crate::harness::*;
 async fn cluster_comes_up_healthy_and_its_app_secret_logs_in() {
     let w = start().await;
     namespace(&w.client, "databases").await;
-    create_cluster(
-        &w.client,
-        "databases",
-        "shop",
-        json!({"instances": 1, "storage": {"size": "2Gi"},
-        "bootstrap": {"initdb": {"database": "shopdb", "owner": "shopper"}}}),
-    )
-    .await;
+    let spec = json!({"instances": 1, "storage": {"size": "2Gi"},
+        "bootstrap": {"initdb": {"database": "shopdb", "owner": "shopper"}}});
+    create_cluster(&w.client, "databases", "shop", spec).await;
     let (cluster, took) = await_healthy(&w.client, "databases", "shop", 60).await;
     eprintln!("cluster healthy after {:.2}s", took.as_secs_f64());
+    check_status(&cluster.data["status"]);
 
-    let st = &cluster.data["status"];
-    assert_eq!(st["readyInstances"], 1);
-    assert_eq!(st["instances"], 1);
-    assert_eq!(st["currentPrimary"], "shop-1");
-    assert_eq!(st["targetPrimary"], "shop-1");
-    assert_eq!(st["writeService"], "shop-rw");
-    assert_eq!(st["readService"], "shop-r");
-    assert_eq!(
-        st["image"],
-        "ghcr.io/cloudnative-pg/postgresql:15.6-system-bookworm"
+    let app = secret(&w.client, "databases", "shop-app")
+        .await
+        .expect("shop-app secret");
+    let password = check_app_secret(&app);
+    let su = secret(&w.client, "databases", "shop-superuser").await;
+    assert!(su.is_none(), "superuser access is off by default");
+
+    let addr = service_address(&w.client, "databases", "shop-rw").await;
+    assert!(
+        addr.starts_with("127.10.") && addr.ends_with(":5432"),
+        "{addr}"
     );
-    let ready = st["conditions"]
-        .as_array()
-        .expect("conditions")
+    assert_eq!(
+        service_address(&w.client, "databases", "shop-r").await,
+        addr
+    );
+    check_logins(&addr, &password);
+    let uid = cluster.metadata.uid.clone().expect("uid");
+    check_pod_and_pvc(&w, &addr, &uid).await;
+
+    let text = std::fs::read_to_string(w.dir.path().join("state.json")).expect("state");
+    let state: serde_json::Value = serde_json::from_str(&text).expect("state json");
+    assert_eq!(state["databases"]["databases/shop-1"], json!(addr));
+    assert!(state["api"].is_string(), "the API server's keys are kept");
+    w.sandbox.stop().await;
+}
+
+fn check_status(st: &serde_json::Value) {
+    for (k, v) in [
+        ("currentPrimary", "shop-1"),
+        ("targetPrimary", "shop-1"),
+        ("writeService", "shop-rw"),
+        ("readService", "shop-r"),
+        (
+            "image",
+            "ghcr.io/cloudnative-pg/postgresql:15.6-system-bookworm",
+        ),
+    ] {
+        assert_eq!(st[k], v, "status.{k}");
+    }
+    assert_eq!(
+        (st["readyInstances"].as_u64(), st["instances"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let conditions = st["conditions"].as_array().expect("conditions");
+    let ready = conditions
         .iter()
         .find(|c| c["type"] == "Ready")
         .expect("Ready");
@@ -47,74 +75,56 @@ async fn cluster_comes_up_healthy_and_its_app_secret_logs_in() {
         st["systemID"].as_str().is_some_and(|s| s.len() > 10),
         "real system id: {st}"
     );
+}
 
-    let app = secret(&w.client, "databases", "shop-app")
-        .await
-        .expect("shop-app secret");
+/// Checks CNPG's keys; returns the password.
+fn check_app_secret(app: &Secret) -> String {
     assert_eq!(app.type_.as_deref(), Some("kubernetes.io/basic-auth"));
-    assert_eq!(key(&app, "username"), "shopper");
-    assert_eq!(key(&app, "dbname"), "shopdb");
-    assert_eq!(key(&app, "host"), "shop-rw");
-    assert_eq!(key(&app, "port"), "5432");
-    let password = key(&app, "password");
+    for (k, v) in [
+        ("username", "shopper"),
+        ("dbname", "shopdb"),
+        ("host", "shop-rw"),
+        ("port", "5432"),
+    ] {
+        assert_eq!(key(app, k), v, "key {k}");
+    }
+    let password = key(app, "password");
     assert_eq!(password.len(), 64);
-    assert_eq!(
-        key(&app, "uri"),
-        format!("postgresql://shopper:{password}@shop-rw.databases:5432/shopdb")
-    );
-    assert!(
-        secret(&w.client, "databases", "shop-superuser")
-            .await
-            .is_none(),
-        "superuser access is off by default"
-    );
+    let uri = format!("postgresql://shopper:{password}@shop-rw.databases:5432/shopdb");
+    assert_eq!(key(app, "uri"), uri);
+    password
+}
 
-    let addr = service_address(&w.client, "databases", "shop-rw").await;
-    assert!(
-        addr.starts_with("127.10.") && addr.ends_with(":5432"),
-        "{addr}"
-    );
-    let who = psql(
-        &addr,
+fn check_logins(addr: &str, password: &str) {
+    let q = |user: &str, pw: &str, sql: &str| psql(addr, user, pw, "shopdb", sql);
+    let who = q(
         "shopper",
-        &password,
-        "shopdb",
+        password,
         "select current_user || '@' || current_database()",
     );
     assert_eq!(who.as_deref(), Ok("shopper@shopdb"));
-    let owner = psql(
-        &addr,
+    let owner = q(
         "shopper",
-        &password,
-        "shopdb",
+        password,
         "select pg_get_userbyid(datdba) from pg_database where datname = current_database()",
     );
     assert_eq!(owner.as_deref(), Ok("shopper"));
+    let version = q("shopper", password, "show server_version_num");
     assert!(
-        psql(&addr, "shopper", "wrong", "shopdb", "select 1").is_err(),
+        version.as_deref().is_ok_and(|v| v.starts_with("15")),
+        "{version:?}"
+    );
+    assert!(
+        q("shopper", "wrong", "select 1").is_err(),
         "a wrong password is refused"
     );
     assert!(
-        psql(&addr, "postgres", "", "postgres", "select 1").is_err(),
+        q("postgres", "", "select 1").is_err(),
         "postgres has no network login"
     );
-    assert_eq!(
-        service_address(&w.client, "databases", "shop-r").await,
-        addr
-    );
-    assert_eq!(
-        psql(
-            &addr,
-            "shopper",
-            &password,
-            "shopdb",
-            "show server_version_num"
-        )
-        .map(|v| v[..2].to_string())
-        .as_deref(),
-        Ok("15")
-    );
+}
 
+async fn check_pod_and_pvc(w: &World, addr: &str, cluster_uid: &str) {
     let pod = Api::<Pod>::namespaced(w.client.clone(), "databases")
         .get("shop-1")
         .await
@@ -132,24 +142,13 @@ async fn cluster_comes_up_healthy_and_its_app_secret_logs_in() {
     let status = pod.status.expect("pod status");
     assert_eq!(status.phase.as_deref(), Some("Running"));
     assert_eq!(status.pod_ip.as_deref(), addr.split(':').next());
-    let owner_uid = cluster.metadata.uid.clone().expect("uid");
     assert_eq!(
         pod.metadata.owner_references.expect("owner")[0].uid,
-        owner_uid
+        cluster_uid
     );
-    let pvc = Api::<PersistentVolumeClaim>::namespaced(w.client.clone(), "databases")
-        .get("shop-1")
-        .await
-        .expect("pvc");
+    let pvcs = Api::<PersistentVolumeClaim>::namespaced(w.client.clone(), "databases");
+    let pvc = pvcs.get("shop-1").await.expect("pvc");
     assert_eq!(pvc.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
-
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(w.dir.path().join("state.json")).expect("state"),
-    )
-    .expect("state json");
-    assert_eq!(state["databases"]["databases/shop-1"], json!(addr));
-    assert!(state["api"].is_string(), "the API server's keys are kept");
-    w.sandbox.stop().await;
 }
 
 #[tokio::test]

@@ -161,3 +161,20 @@ fn dropping_the_sandbox_stops_its_servers() {
     drop(rt);
     assert!(!alive(pid), "the world's drop stopped the server");
 }
+
+/// A test that drops its temp dir before the sandbox (field order, a panic) deletes the data
+/// dir under a running server: stopping still finds the server, by pid.
+#[tokio::test]
+async fn a_server_whose_data_dir_vanished_is_still_stopped() {
+    let w = start().await;
+    namespace(&w.client, "dev").await;
+    let spec = json!({"instances": 1, "storage": {"size": "1Gi"}});
+    create_cluster(&w.client, "dev", "gone", spec).await;
+    await_healthy(&w.client, "dev", "gone", 60).await;
+    let dir = instance_dir(w.dir.path(), "dev", "gone-1");
+    let pid = postmaster_pid(&dir);
+    std::fs::remove_dir_all(w.dir.path().join("pg")).expect("remove the data dirs");
+    assert!(alive(pid), "postgres keeps running without its data dir");
+    w.sandbox.stop().await;
+    assert!(!alive(pid), "stopped by pid");
+}

@@ -2,6 +2,7 @@
 //! a plain kube client, `psql` and the S3 API (boto3 from the barman-cloud venv).
 mod harness;
 
+mod backup;
 mod cluster;
 mod lifecycle;
 mod s3;

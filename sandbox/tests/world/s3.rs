@@ -5,7 +5,7 @@ use crate::harness::*;
 
 /// Runs boto3 (from the barman-cloud venv) against `endpoint` with the given keys; the keys go
 /// through the environment, never the command line. Returns stdout or stderr.
-fn boto3(endpoint: &str, key_id: &str, secret: &str, script: &str) -> Result<String, String> {
+pub fn boto3(endpoint: &str, key_id: &str, secret: &str, script: &str) -> Result<String, String> {
     let venv = std::env::var("CNPGOPS_BARMAN_VENV").unwrap_or("/opt/cnpgops/venv-barman".into());
     let out = Command::new(format!("{venv}/bin/python"))
         .args(["-c", script])

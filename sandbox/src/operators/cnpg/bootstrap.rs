@@ -24,7 +24,7 @@ pub async fn run(c: &ClusterView, inst: &Instance, app: &Credentials) -> Result<
         _ => {}
     }
     pg.initdb(&c.init).await?;
-    pg.start(&[]).await?;
+    pg.start("", &[]).await?;
     for sql in &c.post_init_sql {
         pg.psql("postgres", sql).await?;
     }

@@ -29,6 +29,9 @@ pub struct ClusterView {
     pub storage_size: String,
     pub storage_class: Option<String>,
     pub deleting: bool,
+    pub annotations: Value,
+    /// The whole spec, for the parts read elsewhere (backup, plugins).
+    pub spec: Value,
     pub status: Value,
 }
 
@@ -84,6 +87,11 @@ impl ClusterView {
             storage_size: s("/spec/storage/size").unwrap_or_else(|| "1Gi".into()),
             storage_class: s("/spec/storage/storageClass"),
             deleting: obj.pointer("/metadata/deletionTimestamp").is_some(),
+            annotations: obj
+                .pointer("/metadata/annotations")
+                .cloned()
+                .unwrap_or(Value::Null),
+            spec: obj.get("spec").cloned().unwrap_or(Value::Null),
             status: obj.get("status").cloned().unwrap_or(Value::Null),
         }
     }
@@ -112,8 +120,8 @@ impl ClusterView {
 
     /// The image tag's leading major version (`15.4-...` → 15), as CNPG parses it.
     pub fn image_major(&self) -> Option<u32> {
-        let tag = self.image.rsplit_once(':').map(|(_, t)| t)?;
-        let tag = tag.split('@').next()?;
+        let image = self.image.split('@').next()?;
+        let (_, tag) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/'))?;
         let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok()
     }
@@ -143,5 +151,7 @@ mod tests {
             "bootstrap": {"initdb": {"database": "synestra"}}}}));
         assert_eq!(c.owner, "synestra");
         assert_eq!(c.image_major(), Some(15));
+        let c = ClusterView::parse(&json!({"spec": {"imageName": "registry:5000/postgresql"}}));
+        assert_eq!(c.image_major(), None, "a registry port is not a tag");
     }
 }

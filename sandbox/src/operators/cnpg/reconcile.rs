@@ -1,15 +1,16 @@
 //! One reconcile of one Cluster, idempotent: credentials, the server, children, status.
 use serde_json::Value;
 
-use super::bootstrap;
 use super::children::{pod, pod_status, pvc, pvc_status, services};
 use super::cluster::{ClusterView, GROUP};
 use super::credentials::{
     app_credentials, apply_password, drop_superuser_secret, superuser_credentials,
 };
 use super::error::CnpgError;
-use super::status::{desired, differs, now, Stage};
-use super::{Ctx, MANAGER};
+use super::instance::{archiving, ensure_server};
+use super::status::{desired, differs, now, Observed, Stage};
+use super::store::archive_store;
+use super::{bootstrap, Ctx, MANAGER};
 use crate::world::{Instance, InstanceKey};
 
 pub async fn reconcile(ctx: &Ctx, ns: &str, name: &str) -> Result<(), CnpgError> {
@@ -29,24 +30,11 @@ pub async fn reconcile(ctx: &Ctx, ns: &str, name: &str) -> Result<(), CnpgError>
         ctx.world.destroy_instance(&key).await?;
     }
     if c.status["phase"].as_str().unwrap_or_default().is_empty() {
-        write_status(ctx, &c, Stage::SettingUp, None)?;
+        write_status(ctx, &c, Stage::SettingUp, &Observed::default())?;
     }
     let app = app_credentials(ctx, &c)?;
-    let inst = match ctx.world.instance(&key) {
-        Some(i) => i,
-        None => ctx.world.create_instance(
-            &key,
-            &c.uid,
-            &format!("Cluster {} instance {}", c.id(), key.1),
-        )?,
-    };
-    if !bootstrap::is_done(&inst) {
-        let t0 = std::time::Instant::now();
-        bootstrap::run(&c, &inst, &app).await?;
-        tracing::info!(cluster = %c.id(), addr = %inst.pg.addr(), ms = t0.elapsed().as_millis() as u64, "initdb done");
-    } else if !inst.pg.is_running() {
-        inst.pg.start(&[]).await?;
-    }
+    let store = archive_store(ctx, &c).await?;
+    let inst = ensure_server(ctx, &c, &key, &app, store.as_ref()).await?;
     apply_password(ctx, &c, &inst, &c.owner, Some(&app)).await?;
     let su = superuser_credentials(ctx, &c)?;
     if su.is_none() {
@@ -54,12 +42,19 @@ pub async fn reconcile(ctx: &Ctx, ns: &str, name: &str) -> Result<(), CnpgError>
     }
     apply_password(ctx, &c, &inst, "postgres", su.as_ref()).await?;
     ensure_children(ctx, &c, &inst.pg.addr())?;
-    let system_id = match c.status["systemID"].as_str() {
-        Some(s) => s.to_string(),
-        None => bootstrap::system_id(&inst).await?,
+    let seen = Observed {
+        system_id: match c.status["systemID"].as_str() {
+            Some(s) => Some(s.to_string()),
+            None => Some(bootstrap::system_id(&inst).await?),
+        },
+        archiving: if store.is_some() {
+            archiving(&inst).await?
+        } else {
+            None
+        },
     };
-    ensure_pods(ctx, &c, &inst, &system_id)?;
-    write_status(ctx, &c, Stage::Healthy, Some(&system_id))
+    ensure_pods(ctx, &c, &inst, &seen)?;
+    write_status(ctx, &c, Stage::Healthy, &seen)
 }
 
 /// Creates `obj` unless an object of that name exists.
@@ -125,7 +120,7 @@ fn ensure_pods(
     ctx: &Ctx,
     c: &ClusterView,
     inst: &Instance,
-    system_id: &str,
+    seen: &Observed,
 ) -> Result<(), CnpgError> {
     let addr = inst.pg.addr();
     for serial in 1..=c.instances {
@@ -136,7 +131,7 @@ fn ensure_pods(
             .get_obj("", "pods", &c.ns, &name)
             .is_some_and(|p| p.pointer("/status/phase").is_some_and(|v| v == "Running"));
         if !running {
-            write_status(ctx, c, Stage::Waiting, Some(system_id))?;
+            write_status(ctx, c, Stage::Waiting, seen)?;
             patch_status(ctx, c, "pods", &name, &pod_status(c, &addr, &now()))?;
         }
     }
@@ -144,18 +139,18 @@ fn ensure_pods(
 }
 
 /// Writes the Cluster status for `stage` through the status subresource, if it changes.
-fn write_status(
+pub fn write_status(
     ctx: &Ctx,
     c: &ClusterView,
     stage: Stage,
-    system_id: Option<&str>,
+    seen: &Observed,
 ) -> Result<(), CnpgError> {
     let current = ctx
         .api
         .get_obj(GROUP, "clusters", &c.ns, &c.name)
         .map(|o| ClusterView::parse(&o))
         .unwrap_or_else(|| c.clone());
-    let want = desired(&current, stage, system_id);
+    let want = desired(&current, stage, seen);
     if !differs(&current.status, &want) {
         return Ok(());
     }

@@ -8,6 +8,14 @@ pub const PHASE_SETTING_UP: &str = "Setting up primary";
 pub const PHASE_WAITING: &str = "Waiting for the instances to become active";
 pub const PHASE_HEALTHY: &str = "Cluster in healthy state";
 
+/// What the operator saw on the server.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub system_id: Option<String>,
+    /// The archiver's state: None before its first attempt (or without archiving).
+    pub archiving: Option<(bool, String)>,
+}
+
 /// Where the bootstrap of a cluster stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -40,7 +48,7 @@ fn condition(c: &ClusterView, kind: &str, ok: bool, reason: &str, message: &str)
 }
 
 /// The status fields the sandbox owns, for `stage`.
-pub fn desired(c: &ClusterView, stage: Stage, system_id: Option<&str>) -> Map<String, Value> {
+pub fn desired(c: &ClusterView, stage: Stage, seen: &Observed) -> Map<String, Value> {
     let healthy = stage == Stage::Healthy;
     let names: Vec<String> = (1..=c.instances).map(|s| c.instance_name(s)).collect();
     let ready = if healthy { c.instances } else { 0 };
@@ -74,8 +82,28 @@ pub fn desired(c: &ClusterView, stage: Stage, system_id: Option<&str>) -> Map<St
         s["currentPrimaryTimestamp"] = json!(kept(c, "currentPrimaryTimestamp"));
         s["timelineID"] = json!(1);
     }
-    if let Some(id) = system_id {
+    if let Some(id) = &seen.system_id {
         s["systemID"] = json!(id);
+    }
+    if let (Some((ok, msg)), Some(list)) = (&seen.archiving, s["conditions"].as_array_mut()) {
+        let reason = if *ok {
+            "ContinuousArchivingSuccess"
+        } else {
+            "ContinuousArchivingFailing"
+        };
+        list.push(condition(c, "ContinuousArchiving", *ok, reason, msg));
+    }
+    // Conditions other operators' steps own (e.g. LastBackupSucceeded) are kept.
+    if let (Some(old), Some(list)) = (
+        c.status["conditions"].as_array(),
+        s["conditions"].as_array_mut(),
+    ) {
+        let mine = ["Ready", "ContinuousArchiving"];
+        list.extend(
+            old.iter()
+                .filter(|o| !mine.iter().any(|m| o["type"] == *m))
+                .cloned(),
+        );
     }
     match s {
         Value::Object(m) => m,
@@ -99,7 +127,14 @@ mod tests {
 
     #[test]
     fn healthy_status_reads_as_cnpg() {
-        let d = desired(&cluster(Value::Null), Stage::Healthy, Some("7"));
+        let d = desired(
+            &cluster(Value::Null),
+            Stage::Healthy,
+            &Observed {
+                system_id: Some("7".into()),
+                archiving: None,
+            },
+        );
         assert_eq!(d["phase"], "Cluster in healthy state");
         assert_eq!(d["readyInstances"], 1);
         assert_eq!(d["currentPrimary"], "c-1");
@@ -110,11 +145,12 @@ mod tests {
 
     #[test]
     fn rewriting_the_same_stage_changes_nothing() {
-        let first = desired(&cluster(Value::Null), Stage::SettingUp, None);
+        let none = Observed::default();
+        let first = desired(&cluster(Value::Null), Stage::SettingUp, &none);
         let c = cluster(Value::Object(first.clone()));
-        let again = desired(&c, Stage::SettingUp, None);
+        let again = desired(&c, Stage::SettingUp, &none);
         assert!(!differs(&c.status, &again));
-        assert!(differs(&c.status, &desired(&c, Stage::Healthy, None)));
+        assert!(differs(&c.status, &desired(&c, Stage::Healthy, &none)));
         assert!(first.get("currentPrimary").is_none());
     }
 }

@@ -1,0 +1,72 @@
+//! The instance's server: created, bootstrapped (after the empty-archive check when it will
+//! archive), running with the archive settings in force, and what its archiver reports.
+use super::bootstrap;
+use super::cluster::ClusterView;
+use super::credentials::Credentials;
+use super::error::CnpgError;
+use super::store::{archive_settings, Store};
+use super::Ctx;
+use crate::world::{Instance, InstanceKey};
+
+fn enabled(c: &ClusterView, annotation: &str) -> bool {
+    c.annotations[annotation] == "enabled"
+}
+
+/// Makes the instance's server exist, bootstrapped and running as the spec says.
+pub async fn ensure_server(
+    ctx: &Ctx,
+    c: &ClusterView,
+    key: &InstanceKey,
+    app: &Credentials,
+    store: Option<&Store>,
+) -> Result<Instance, CnpgError> {
+    let inst = match ctx.world.instance(key) {
+        Some(i) => i,
+        None => ctx.world.create_instance(
+            key,
+            &c.uid,
+            &format!("Cluster {} instance {}", c.id(), key.1),
+        )?,
+    };
+    let archive = store.filter(|_| !enabled(c, "cnpg.io/skipWalArchiving"));
+    if !bootstrap::is_done(&inst) {
+        if let Some(s) = archive.filter(|_| !enabled(c, "cnpg.io/skipEmptyWalArchiveCheck")) {
+            s.config
+                .check_empty(&ctx.world.tools, &inst.pg.what)
+                .await?;
+        }
+        let t0 = std::time::Instant::now();
+        bootstrap::run(c, &inst, app).await?;
+        let ms = t0.elapsed().as_millis() as u64;
+        tracing::info!(cluster = %c.id(), addr = %inst.pg.addr(), ms, "initdb done");
+    }
+    let (extra, env) = match archive {
+        Some(s) => (archive_settings(ctx, s), s.config.env()),
+        None => (String::new(), vec![]),
+    };
+    let started = inst.pg.ensure_running(&extra, &env).await?;
+    if started && archive.is_some() {
+        // Archive the bootstrap's WAL now rather than at archive_timeout.
+        inst.pg.psql("postgres", "SELECT pg_switch_wal();").await?;
+    }
+    Ok(inst)
+}
+
+/// What the archiver says: None before the first attempt, else (ok, message).
+pub async fn archiving(inst: &Instance) -> Result<Option<(bool, String)>, CnpgError> {
+    let sql = "SELECT archived_count, failed_count, \
+               coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) \
+               FROM pg_stat_archiver;";
+    let out = inst.pg.psql("postgres", sql).await?;
+    let f: Vec<&str> = out.trim().split('|').collect();
+    Ok(match f.as_slice() {
+        [_, _, "t"] => Some((
+            false,
+            "unexpected failure invoking barman-cloud-wal-archive".into(),
+        )),
+        [archived, _, _] if *archived != "0" => {
+            Some((true, "Continuous archiving is working".into()))
+        }
+        _ => None,
+    })
+}
