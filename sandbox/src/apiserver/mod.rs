@@ -1,6 +1,7 @@
 //! The Kubernetes API server: one HTTP handler that takes a request apart (discovery, OpenAPI,
 //! or a resource path) and hands it to the module for that verb.
 pub mod admission;
+pub mod auth;
 pub mod defaults;
 pub mod delete;
 pub mod discovery;
@@ -49,6 +50,8 @@ pub struct ApiServer {
     pub wake: Notify,
     /// Planned failures of requests (fault injection).
     pub faults: faults::Faults,
+    /// ServiceAccount tokens issued through `serviceaccounts/token`.
+    pub tokens: auth::Tokens,
 }
 
 /// A JSON answer with its code and `Warning` headers.
@@ -96,6 +99,7 @@ impl ApiServer {
             dropped_watches: broadcast::channel(4).0,
             wake: Notify::new(),
             faults: faults::Faults::default(),
+            tokens: auth::Tokens::default(),
         });
         crate::controllers::seed_namespaces(&api);
         api
@@ -133,13 +137,23 @@ fn manager(q: &Query, h: &HeaderMap) -> String {
 /// The single entry point for every request.
 pub async fn handle(State(api): State<Arc<ApiServer>>, req: axum::extract::Request) -> Response {
     let (mut parts, body) = req.into_parts();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let user = match api.tokens.authenticate(authorization) {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
     let upgrade = parts
         .headers
         .get("upgrade")
         .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &api).await {
-            Ok(ws) => upgraded(api, &parts.uri, ws).unwrap_or_else(IntoResponse::into_response),
+            Ok(ws) => {
+                upgraded(api, &user, &parts.uri, ws).unwrap_or_else(IntoResponse::into_response)
+            }
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -149,14 +163,19 @@ pub async fn handle(State(api): State<Arc<ApiServer>>, req: axum::extract::Reque
             return ApiError::bad_request(format!("failed to read the body: {e}")).into_response()
         }
     };
-    match route(api, parts.method, parts.uri, parts.headers, body).await {
+    match route(api, &user, parts.method, parts.uri, parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
 /// WebSocket requests: `pods/NAME/portforward`.
-fn upgraded(api: Arc<ApiServer>, uri: &Uri, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+fn upgraded(
+    api: Arc<ApiServer>,
+    user: &auth::User,
+    uri: &Uri,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let rest = match segs.as_slice() {
         ["api", "v1", rest @ ..] => rest,
@@ -165,7 +184,17 @@ fn upgraded(api: Arc<ApiServer>, uri: &Uri, ws: WebSocketUpgrade) -> Result<Resp
     let t = parse_target(&api.registry, "", "v1", rest)?;
     let q = Query::parse(uri.query())?;
     match (t.rt.plural.as_str(), t.sub.as_deref()) {
-        ("pods", Some("portforward")) => portforward::portforward(&api, &t, &q, ws),
+        ("pods", Some("portforward")) => {
+            let attrs = auth::Attributes {
+                verb: "create",
+                group: "",
+                resource: "pods/portforward".into(),
+                namespace: t.namespace.as_deref(),
+                name: t.name.as_deref(),
+            };
+            auth::authorize(&api, user, &attrs)?;
+            portforward::portforward(&api, &t, &q, ws)
+        }
         _ => Err(ApiError::bad_request(
             "only pods/portforward is served over WebSocket",
         )),
@@ -174,6 +203,7 @@ fn upgraded(api: Arc<ApiServer>, uri: &Uri, ws: WebSocketUpgrade) -> Result<Resp
 
 async fn route(
     api: Arc<ApiServer>,
+    user: &auth::User,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -220,6 +250,19 @@ async fn route(
     };
     let t = parse_target(&api.registry, group, version, rest)?;
     let q = Query::parse(uri.query())?;
+    let watch = q.flag("watch");
+    let resource_name = match &t.sub {
+        Some(sub) => format!("{}/{sub}", t.rt.plural),
+        None => t.rt.plural.clone(),
+    };
+    let attrs = auth::Attributes {
+        verb: auth::verb(method.as_str(), t.name.is_some(), watch),
+        group: &t.rt.group,
+        resource: resource_name,
+        namespace: t.namespace.as_deref(),
+        name: t.name.as_deref(),
+    };
+    auth::authorize(&api, user, &attrs)?;
     resource(&api, &t, &q, &method, &headers, &body).await
 }
 
@@ -247,6 +290,7 @@ async fn resource(
     let mgr = manager(q, headers);
     let m = method.as_str();
     let r = match (t.sub.as_deref(), m) {
+        (Some("token"), "POST") if t.rt.plural == "serviceaccounts" => token_request(api, t)?,
         (Some("scale"), _) => subresources::scale(api, t, q, m, body, ct)?,
         (Some("log"), "GET") if t.rt.plural == "pods" && t.rt.group.is_empty() => {
             return subresources::log(api.clone(), t, q).await
@@ -291,4 +335,26 @@ async fn resource(
     };
     api.kick();
     Ok(r.into_response())
+}
+
+/// POST `serviceaccounts/NAME/token` (TokenRequest): a bearer token for that ServiceAccount.
+fn token_request(api: &ApiServer, t: &Target) -> Result<Reply, ApiError> {
+    let ns = t.namespace.clone().unwrap_or_default();
+    let name = t.name.clone().unwrap_or_default();
+    if api.get_obj("", "serviceaccounts", &ns, &name).is_none() {
+        return Err(ApiError::not_found("", "serviceaccounts", &name));
+    }
+    let token = api.tokens.issue(&ns, &name);
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let body = serde_json::json!({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": null},
+        "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600},
+        "status": {"token": token, "expirationTimestamp": expires}});
+    Ok(Reply {
+        code: 201,
+        body,
+        warnings: vec![],
+    })
 }

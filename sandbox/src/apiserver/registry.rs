@@ -283,6 +283,30 @@ fn builtins() -> Vec<B> {
             generation: false,
             fields: &[],
         },
+        B {
+            g: "rbac.authorization.k8s.io",
+            v: "v1",
+            kind: "ClusterRole",
+            plural: "clusterroles",
+            ns: false,
+            short: &[],
+            status: false,
+            decode: decode::<rbac::ClusterRole>,
+            generation: false,
+            fields: &[],
+        },
+        B {
+            g: "rbac.authorization.k8s.io",
+            v: "v1",
+            kind: "ClusterRoleBinding",
+            plural: "clusterrolebindings",
+            ns: false,
+            short: &[],
+            status: false,
+            decode: decode::<rbac::ClusterRoleBinding>,
+            generation: false,
+            fields: &[],
+        },
     ]
 }
 
@@ -316,10 +340,13 @@ impl Registry {
                         Some(".status.selector".into()),
                     )
                 }),
-                extra_subresources: if b.plural == "pods" {
-                    vec![("log", &["get"][..])]
-                } else {
-                    vec![]
+                extra_subresources: match b.plural {
+                    "pods" => vec![
+                        ("log", &["get"][..]),
+                        ("portforward", &["create", "get"][..]),
+                    ],
+                    "serviceaccounts" => vec![("token", &["create"][..])],
+                    _ => vec![],
                 },
                 decode: Some(b.decode),
                 crd: None,

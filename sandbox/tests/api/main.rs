@@ -10,5 +10,6 @@ mod faults;
 mod jobs;
 mod kubectl;
 mod portforward;
+mod rbac;
 mod subresources;
 mod watch;
