@@ -58,10 +58,12 @@ impl World {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.state.path())
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
+        // Only finished checkpoints: a run still writing has a temp file that is renamed away.
+        files.retain(|f| f.extension().is_some_and(|e| e == "json"));
         files.sort();
         files
             .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap())
+            .filter_map(|f| std::fs::read_to_string(f).ok())
             .collect()
     }
 
