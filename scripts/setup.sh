@@ -22,6 +22,8 @@ log "ok"
 CNPGOPS_OPT=${CNPGOPS_OPT:-/opt/cnpgops}
 BARMAN_VENV=${CNPGOPS_BARMAN_VENV:-$CNPGOPS_OPT/venv-barman}
 MOTO_VENV=${CNPGOPS_MOTO_VENV:-$CNPGOPS_OPT/venv-moto}
+KUBE_VENV=${CNPGOPS_KUBE_VENV:-$CNPGOPS_OPT/venv-kube}
+KUBE_REQS="kubernetes==33.1.0"
 # barman 3.19 is what the barman-cloud plugin's sidecar ships; moto lean (not moto[server]).
 BARMAN_REQS="barman[cloud]>=3.19,<3.20"
 MOTO_REQS="moto[s3]>=5.1,<6 flask flask-cors"
@@ -81,6 +83,9 @@ make_venv "$BARMAN_VENV" "$BARMAN_REQS" \
   "import barman, boto3; print('barman', barman.__version__)"
 make_venv "$MOTO_VENV" "$MOTO_REQS" \
   "import moto, flask, flask_cors; print('moto', moto.__version__)"
+# The independent-client check drives the sandbox with the official Python client too.
+make_venv "$KUBE_VENV" "$KUBE_REQS" \
+  "import kubernetes; print('kubernetes', kubernetes.__version__)"
 # The postgres OS user runs archive_command/restore_command: it must reach the barman venv.
 if [ "$(id -u)" = 0 ] \
   && ! runuser -u postgres -- "$BARMAN_VENV/bin/barman-cloud-wal-archive" --version >/dev/null 2>&1; then

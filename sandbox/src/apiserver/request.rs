@@ -94,7 +94,11 @@ impl Query {
     }
 
     pub fn flag(&self, k: &str) -> bool {
-        matches!(self.get(k), Some("true" | "1"))
+        // Go's strconv.ParseBool, which kube-apiserver uses for query booleans.
+        matches!(
+            self.get(k),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        )
     }
 
     pub fn field(&self, rt: &ResourceType) -> Result<FieldSelector, ApiError> {

@@ -10,6 +10,7 @@ mod faults;
 mod jobs;
 mod kubectl;
 mod portforward;
+mod python_client;
 mod rbac;
 mod subresources;
 mod watch;
