@@ -49,6 +49,9 @@ pub struct Change {
     pub res: ResKey,
     pub kind: EventType,
     pub object: Value,
+    /// The object before a modification (watches with selectors turn a change that moves an
+    /// object out of, or into, their selection into DELETED or ADDED).
+    pub previous: Option<Value>,
 }
 
 /// How many changes are kept for watches to resume from before they get 410 Gone.
@@ -165,12 +168,13 @@ impl Txn<'_> {
     pub fn put(&mut self, res: &ResKey, key: ObjKey, mut object: Value, kind: EventType) -> Value {
         let rv = self.next_rv();
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-        self.guard
+        let previous = self
+            .guard
             .objects
             .entry(res.clone())
             .or_default()
             .insert(key, object.clone());
-        self.record(rv, res, kind, object.clone());
+        self.record(rv, res, kind, object.clone(), previous);
         object
     }
 
@@ -179,7 +183,7 @@ impl Txn<'_> {
         let mut object = self.guard.objects.get_mut(res)?.remove(key)?;
         let rv = self.next_rv();
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-        self.record(rv, res, EventType::Deleted, object.clone());
+        self.record(rv, res, EventType::Deleted, object.clone(), None);
         Some(object)
     }
 
@@ -188,12 +192,20 @@ impl Txn<'_> {
         self.guard.rv
     }
 
-    fn record(&mut self, rv: u64, res: &ResKey, kind: EventType, object: Value) {
+    fn record(
+        &mut self,
+        rv: u64,
+        res: &ResKey,
+        kind: EventType,
+        object: Value,
+        previous: Option<Value>,
+    ) {
         let change = Arc::new(Change {
             rv,
             res: res.clone(),
             kind,
             object,
+            previous,
         });
         self.guard.history.push_back(change.clone());
         while self.guard.history.len() > HISTORY {

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::request::{Query, Target};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Change, ResKey};
+use super::store::{Change, EventType, ResKey};
 use super::{table, ApiServer};
 
 /// What one watch stream follows.
@@ -31,16 +31,27 @@ struct Spec {
 }
 
 impl Spec {
-    fn wants(&self, c: &Change) -> bool {
-        c.res == self.res
-            && self.namespace.as_ref().is_none_or(|ns| {
-                c.object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    == Some(ns)
-            })
-            && self.labels.matches(c.object.pointer("/metadata/labels"))
-            && self.fields.matches(&c.object)
+    fn selects(&self, o: &Value) -> bool {
+        self.namespace
+            .as_ref()
+            .is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            && self.labels.matches(o.pointer("/metadata/labels"))
+            && self.fields.matches(o)
+    }
+
+    /// The event type this watch sees for a change, if any: a modification that moves the
+    /// object out of the selection is DELETED, into it ADDED, as kube-apiserver reports them.
+    fn event(&self, c: &Change) -> Option<&'static str> {
+        if c.res != self.res {
+            return None;
+        }
+        let now = self.selects(&c.object);
+        match (c.kind, c.previous.as_ref().map(|p| self.selects(p))) {
+            (EventType::Modified, Some(true)) if !now => Some("DELETED"),
+            (EventType::Modified, Some(false)) if now => Some("ADDED"),
+            (_, _) if now => Some(c.kind.as_str()),
+            _ => None,
+        }
     }
 }
 
@@ -172,13 +183,14 @@ async fn run(
             let mut last = from;
             for c in backlog {
                 last = c.rv;
-                if spec.wants(&c)
-                    && tx
-                        .send(line(c.kind.as_str(), render(&api, &spec, &c.object)))
+                if let Some(kind) = spec.event(&c) {
+                    if tx
+                        .send(line(kind, render(&api, &spec, &c.object)))
                         .await
                         .is_err()
-                {
-                    return;
+                    {
+                        return;
+                    }
                 }
             }
             (last, live)
@@ -198,8 +210,10 @@ async fn run(
             got = live.recv() => match got {
                 Ok(c) if c.rv > last => {
                     last = c.rv;
-                    if spec.wants(&c) && tx.send(line(c.kind.as_str(), render(&api, &spec, &c.object))).await.is_err() {
-                        return;
+                    if let Some(kind) = spec.event(&c) {
+                        if tx.send(line(kind, render(&api, &spec, &c.object))).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Ok(_) => {}

@@ -182,3 +182,60 @@ async fn next(
         .unwrap()
         .unwrap()
 }
+
+#[tokio::test]
+async fn leaving_and_entering_a_selection_are_deleted_and_added() {
+    let w = start().await;
+    let ns = w.namespace("sel").await;
+    let api: Api<ConfigMap> = Api::namespaced(w.client.clone(), &ns);
+    api.create(&PostParams::default(), &cm("m", "a"))
+        .await
+        .unwrap();
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default().labels("team=a").timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let relabel = |team: &str| Patch::Merge(json!({"metadata": {"labels": {"team": team}}}));
+    api.patch("m", &PatchParams::default(), &relabel("b"))
+        .await
+        .unwrap();
+    api.patch(
+        "m",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"ignored": "yes"}})),
+    )
+    .await
+    .unwrap();
+    api.patch("m", &PatchParams::default(), &relabel("a"))
+        .await
+        .unwrap();
+    let mut seen = vec![];
+    while seen.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .unwrap()
+        {
+            WatchEvent::Added(o) => {
+                seen.push(format!("ADDED {}", o.metadata.labels.unwrap()["team"]))
+            }
+            WatchEvent::Deleted(o) => {
+                seen.push(format!("DELETED {}", o.metadata.labels.unwrap()["team"]))
+            }
+            WatchEvent::Modified(o) => {
+                seen.push(format!("MODIFIED {}", o.metadata.labels.unwrap()["team"]))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["DELETED b", "ADDED a"]);
+}
