@@ -43,9 +43,24 @@ pub struct GlobalArgs {
     /// How long a run's lock outlives its last renewal (a killed run's lock frees after this).
     #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration)]
     pub lock_ttl: std::time::Duration,
+    /// Config file with naming profiles (default: $XDG_CONFIG_HOME/cnpgops/config.yaml).
+    #[arg(long, global = true, env = "CNPGOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Naming profile from the config file (default: its `profile:`, else `default`, seed 000's).
+    #[arg(long, global = true, env = "CNPGOPS_PROFILE")]
+    pub profile: Option<String>,
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Print only errors and the final report.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// No colours on the terminal (also when $NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Format of the diagnostics on stderr (`json`: one JSON object per line).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// `--state`.
@@ -75,6 +90,13 @@ pub enum Command {
     /// List and inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Refresh an app's dev database from prod (the `refresh-dev` runbook), verified row for row.
+    RefreshDev(RefreshDevArgs),
+    /// Print a shell completion script: `cnpgops completions bash > /etc/bash_completion.d/cnpgops`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,4 +169,35 @@ pub enum RunsCommand {
     List,
     /// Show one run's state.
     Show { run_id: String },
+}
+
+/// `cnpgops refresh-dev APP`.
+#[derive(Debug, Args)]
+pub struct RefreshDevArgs {
+    /// The application, as the naming profile knows it (e.g. `synestra-io`).
+    pub app: String,
+    /// The source environment.
+    #[arg(long, default_value = "prod")]
+    pub from: String,
+    /// The target environment (never production).
+    #[arg(long, default_value = "dev")]
+    pub to: String,
+    /// `counts` (exact row counts) or `checksums` (also a checksum of every table).
+    #[arg(long, default_value = "counts", value_parser = ["counts", "checksums"])]
+    pub verify: String,
+    /// `atomic` (one transaction: a failure changes nothing) or `parallel` (faster, not atomic).
+    #[arg(long, default_value = "atomic", value_parser = ["atomic", "parallel"])]
+    pub mode: String,
+    /// Parallel pg_dump jobs (and pg_restore jobs with `--mode parallel`).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: u32,
+    /// The Job's image (default: the source Cluster's, so pg_dump matches its major).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Reads for real, every write as a server-side dry run; no Pod, no SQL write.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm without asking (for CronJobs). A production target is refused even so.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }

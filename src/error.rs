@@ -77,6 +77,7 @@ impl Error {
         match report.status {
             RunStatus::Succeeded => Ok(()),
             RunStatus::Failed => Err(Error::StepFailed { message: message() }),
+            RunStatus::BadInput => Err(Error::Usage(message())),
             RunStatus::Refused | RunStatus::NeedsManualCheck => {
                 Err(Error::Refused { message: message() })
             }

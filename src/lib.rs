@@ -14,9 +14,11 @@
 //! - [`k8s`]: the client (`--kubeconfig`, `--context`, in-cluster), the one place naming CNPG /
 //!   barman / Argo CD kinds, named wait conditions, the ConfigMap run-state store
 //!   (`--state kubernetes`) and the Lease [`engine::Locker`].
-//! - [`ui`]: reporters (plain lines, JSON lines, progress bars) the engine pushes events into.
+//! - [`ui`]: reporters (plain lines, JSON lines, progress bars, the `-q` filter) the engine
+//!   pushes events into.
 //! - [`redact`]: secret types and the redactor every sink passes through.
-//! - [`logging`]: tracing diagnostics (`-v`, `RUST_LOG`), redacted too.
+//! - [`logging`]: tracing diagnostics (`-v`, `-q`, `RUST_LOG`, `--log-format text|json`),
+//!   redacted too. Colour follows `--no-color`, `$NO_COLOR` and whether stderr is a terminal.
 
 pub mod cli;
 pub mod commands;
@@ -24,7 +26,10 @@ pub mod engine;
 pub mod error;
 pub mod k8s;
 pub mod logging;
+pub mod pg;
+pub mod profile;
 pub mod redact;
+pub mod refresh;
 pub mod runbook;
 pub mod steps;
 pub mod ui;
@@ -37,7 +42,16 @@ use clap::Parser;
 pub fn main_entry() -> ExitCode {
     let cli = cli::Cli::parse();
     let redactor = redact::Redactor::new();
-    logging::init(cli.global.verbose, redactor.clone());
+    let color = ui::color_enabled(cli.global.no_color);
+    console::set_colors_enabled(color);
+    console::set_colors_enabled_stderr(color);
+    let log = logging::LogOptions {
+        verbose: cli.global.verbose,
+        quiet: cli.global.quiet,
+        format: cli.global.log_format,
+        color,
+    };
+    logging::init(log, redactor.clone());
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,4 +1,6 @@
-//! tracing diagnostics on stderr (`-v`, `RUST_LOG`), passed through the redactor.
+//! tracing diagnostics on stderr (`-v`, `-q`, `RUST_LOG`, `--log-format`), passed through the
+//! redactor: text records are masked as text, JSON records string by string (so a secret is
+//! found even where JSON escaping changed its bytes).
 
 use std::io::Write;
 
@@ -7,25 +9,65 @@ use tracing_subscriber::EnvFilter;
 
 use crate::redact::Redactor;
 
-/// Installs the subscriber; `verbose` 0 = warnings, 1 = info, 2 = debug, 3+ = trace.
-pub fn init(verbose: u8, redactor: Redactor) {
-    let default = match verbose {
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format).
+    Json,
+}
+
+/// How diagnostics are shown, from the global flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    /// `-v` count: 0 = warnings, 1 = info, 2 = debug, 3+ = trace.
+    pub verbose: u8,
+    /// `-q`: errors only.
+    pub quiet: bool,
+    pub format: LogFormat,
+    /// ANSI colours (text format only).
+    pub color: bool,
+}
+
+/// The filter used when `RUST_LOG` is not set.
+pub fn default_filter(options: &LogOptions) -> &'static str {
+    if options.quiet {
+        return "error";
+    }
+    match options.verbose {
         0 => "warn",
         1 => "cnpgops=info",
         2 => "cnpgops=debug",
         _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    }
+}
+
+/// Installs the subscriber.
+pub fn init(options: LogOptions, redactor: Redactor) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_filter(&options)));
+    let json = options.format == LogFormat::Json;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(RedactingStderr { redactor })
-        .try_init();
+        .with_writer(RedactingStderr { redactor, json });
+    let _ = if json {
+        builder
+            .json()
+            .with_ansi(false)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.with_ansi(options.color).try_init()
+    };
 }
 
 /// A `MakeWriter` whose writers redact each formatted record before it reaches stderr.
 #[derive(Clone)]
 pub struct RedactingStderr {
     redactor: Redactor,
+    json: bool,
 }
 
 impl<'a> MakeWriter<'a> for RedactingStderr {
@@ -34,6 +76,7 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     fn make_writer(&'a self) -> Self::Writer {
         RedactingWriter {
             redactor: self.redactor.clone(),
+            json: self.json,
             buf: Vec::new(),
         }
     }
@@ -42,7 +85,30 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
 /// Buffers one record and writes it redacted when dropped.
 pub struct RedactingWriter {
     redactor: Redactor,
+    json: bool,
     buf: Vec<u8>,
+}
+
+impl RedactingWriter {
+    /// The buffered record, redacted.
+    fn redacted(&self) -> String {
+        let text = String::from_utf8_lossy(&self.buf);
+        if !self.json {
+            return self.redactor.redact(&text).into_owned();
+        }
+        text.lines()
+            .map(|line| redact_json_line(&self.redactor, line))
+            .map(|line| line + "\n")
+            .collect()
+    }
+}
+
+/// A JSON record with every string masked; a line that is not JSON is masked as text.
+pub fn redact_json_line(redactor: &Redactor, line: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(value) => redactor.redact_json(&value).to_string(),
+        Err(_) => redactor.redact(line).into_owned(),
+    }
 }
 
 impl Write for RedactingWriter {
@@ -52,17 +118,45 @@ impl Write for RedactingWriter {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let text = String::from_utf8_lossy(&self.buf);
-        let result = std::io::stderr()
-            .lock()
-            .write_all(self.redactor.redact(&text).as_bytes());
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let text = self.redacted();
         self.buf.clear();
-        result
+        std::io::stderr().lock().write_all(text.as_bytes())
     }
 }
 
 impl Drop for RedactingWriter {
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_records_are_masked_even_when_escaping_changed_the_secret() {
+        let r = Redactor::new();
+        r.learn_str("pa\"ss\\word");
+        let line = serde_json::json!({"fields": {"message": "pw=pa\"ss\\word"}}).to_string();
+        assert!(!line.contains("pa\"ss"), "escaped form differs: {line}");
+        let out = redact_json_line(&r, &line);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["fields"]["message"], "pw=********");
+    }
+
+    #[test]
+    fn quiet_wins_and_verbosity_raises_the_level() {
+        let o = |verbose, quiet| LogOptions {
+            verbose,
+            quiet,
+            ..Default::default()
+        };
+        assert_eq!(default_filter(&o(0, true)), "error");
+        assert_eq!(default_filter(&o(0, false)), "warn");
+        assert_eq!(default_filter(&o(3, false)), "trace");
     }
 }

@@ -15,7 +15,10 @@
 //!
 //! Every secret the tool loads is also taught to the shared [`Redactor`], which masks the value,
 //! its base64 forms (at every byte alignment, so it is found inside longer base64 blobs such as
-//! Kubernetes Secret data) and its URL-encoded forms (as found in connection URIs).
+//! Kubernetes Secret data), its URL-encoded forms (as found in connection URIs) and its JSON-escaped
+//! form (a JSON document inside a log line). A secret that
+//! contains a URI with a password (`postgresql://app:PASSWORD@host/db`) also teaches the
+//! password alone, as written and percent-decoded.
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -92,8 +95,17 @@ impl Redactor {
         self.learn_str(secret.expose_secret());
     }
 
-    /// Learns a secret given as plain text (for values that arrive already exposed).
+    /// Learns a secret given as plain text (for values that arrive already exposed), and the
+    /// password of every URI inside it (`postgresql://app:PASSWORD@host/db`), on its own.
     pub fn learn_str(&self, value: &str) {
+        for password in uri_passwords(value) {
+            self.learn_forms(&password);
+        }
+        self.learn_forms(value);
+    }
+
+    /// Learns one value and its encoded forms.
+    fn learn_forms(&self, value: &str) {
         if value.len() < MIN_SECRET_LEN {
             return;
         }
@@ -143,6 +155,27 @@ impl Redactor {
     }
 }
 
+/// The passwords in `scheme://user:password@host` URIs of `text`, as written and decoded.
+fn uri_passwords(text: &str) -> Vec<String> {
+    static URI: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = URI.get_or_init(|| {
+        regex::Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:([^\s/?#]+)@").ok()
+    }) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for caps in re.captures_iter(text) {
+        let Some(written) = caps.get(1).map(|m| m.as_str()) else {
+            continue;
+        };
+        if let Ok(decoded) = percent_encoding::percent_decode_str(written).decode_utf8() {
+            out.push(decoded.into_owned());
+        }
+        out.push(written.to_string());
+    }
+    out
+}
+
 /// The base64 (standard and URL-safe, at the three byte alignments) and percent-encoded forms.
 fn encoded_forms(value: &str) -> Vec<String> {
     let mut forms = Vec::new();
@@ -162,6 +195,12 @@ fn encoded_forms(value: &str) -> Vec<String> {
             .to_string()
             .replace("%20", "+"),
     );
+    // As it appears inside JSON text (`"` and `\` escaped), e.g. a JSON document in a log line.
+    if let Ok(quoted) = serde_json::to_string(value) {
+        if let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+            forms.push(inner.to_string());
+        }
+    }
     forms.retain(|f| f != value);
     forms
 }
@@ -234,6 +273,27 @@ mod tests {
         let clone = r.clone();
         r.learn_str("shared-secret");
         assert_eq!(clone.redact("x shared-secret y"), format!("x {MASK} y"));
+    }
+
+    #[test]
+    fn uri_passwords_are_learned_on_their_own() {
+        let r = Redactor::new();
+        r.learn_str("postgresql://app:Pl%40nted-pw@db.example:5432/app?sslmode=require");
+        let out = r.redact("pw Pl@nted-pw, encoded Pl%40nted-pw, user app");
+        assert_eq!(out, format!("pw {MASK}, encoded {MASK}, user app"));
+        assert!(uri_passwords("https://example.com/a:b@c").is_empty());
+        assert_eq!(
+            uri_passwords("s3://key:sec@ret@bucket/x"),
+            ["sec@ret", "sec@ret"]
+        );
+    }
+
+    #[test]
+    fn masks_the_json_escaped_form() {
+        let r = Redactor::new();
+        r.learn_str("pa\"ss\\word");
+        let doc = serde_json::json!({"pw": "pa\"ss\\word"}).to_string();
+        assert_eq!(r.redact(&doc), format!("{{\"pw\":\"{MASK}\"}}"));
     }
 
     #[test]

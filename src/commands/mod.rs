@@ -1,6 +1,8 @@
 //! One function per command; this module holds the dispatch and what commands share.
 
+mod completions;
 mod plan;
+mod refresh_dev;
 mod resume;
 mod run;
 mod runbooks;
@@ -34,6 +36,8 @@ pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Resume(args) => resume::run(&ctx, args).await,
         Command::Runs(cmd) => runs::run(&ctx, cmd).await,
+        Command::RefreshDev(args) => refresh_dev::run(&ctx, args).await,
+        Command::Completions { shell } => completions::run(&ctx, shell),
     }
 }
 
@@ -92,9 +96,39 @@ impl Context {
 
     /// An engine reporting in the chosen format, cancelled by `cancel`.
     pub fn engine(&self, confirm: ConfirmArgs, cancel: CancellationToken) -> Result<Engine, Error> {
+        self.engine_with(confirm, cancel, BTreeMap::new())
+    }
+
+    /// The naming profile's names for a run's parameters (`app`, `from`, `to`), as templates
+    /// read them (`profile.*`); empty when the runbook has no `app` parameter.
+    pub fn profile_scope(
+        &self,
+        params: &crate::runbook::ParamValues,
+    ) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+        let text = |k: &str| params.get(k).and_then(|v| v.as_str()).map(String::from);
+        let Some(app) = text("app") else {
+            return Ok(BTreeMap::new());
+        };
+        let (name, profile) = crate::profile::load(
+            self.global.config.as_deref(),
+            self.global.profile.as_deref(),
+        )
+        .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+        let from = text("from").unwrap_or_else(|| profile.prod_env.clone());
+        let to = text("to").or(text("env")).unwrap_or_else(|| "dev".into());
+        Ok(crate::profile::Resolved::new(&name, &profile, &app, &from, &to).scope())
+    }
+
+    /// An engine whose templates see `profile` as `profile.*`.
+    pub fn engine_with(
+        &self,
+        confirm: ConfirmArgs,
+        cancel: CancellationToken,
+        profile: BTreeMap<String, serde_json::Value>,
+    ) -> Result<Engine, Error> {
         Ok(Engine::new(EngineParts {
             registry: self.registry.clone(),
-            reporter: crate::ui::reporter_for(self.global.output),
+            reporter: crate::ui::reporter_for(self.global.output, self.global.quiet),
             redactor: self.redactor.clone(),
             store: self.store()?,
             confirmer: Arc::new(TerminalConfirmer),
@@ -103,7 +137,7 @@ impl Context {
                 allow_prod: confirm.allow_prod,
             },
             cancel,
-            profile: BTreeMap::new(),
+            profile,
             locker: Some(Arc::new(LeaseLocker::new(
                 self.kube.clone(),
                 self.global.lock_ttl,

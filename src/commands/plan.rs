@@ -9,7 +9,12 @@ use crate::ui::Format;
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Error> {
     let (loaded, params) = ctx.load_with_params(&args.runbook)?;
-    let plan = plan(&loaded, &ctx.registry, &params, &Default::default())?;
+    let plan = plan(
+        &loaded,
+        &ctx.registry,
+        &params,
+        &ctx.profile_scope(&params)?,
+    )?;
     match ctx.global.output {
         Format::Json => ctx.print_json(&plan),
         Format::Text => ctx.print(&text(&plan)),
@@ -39,6 +44,12 @@ fn text(plan: &Plan) -> String {
         if step.destructive {
             flags.push(format!(
                 "destructive, confirm by typing `{}`",
+                step.confirm.clone().unwrap_or_default()
+            ));
+        }
+        if step.confirmation_point {
+            flags.push(format!(
+                "asks to confirm by typing `{}`",
                 step.confirm.clone().unwrap_or_default()
             ));
         }

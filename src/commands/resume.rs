@@ -12,7 +12,8 @@ pub async fn run(ctx: &Context, args: ResumeArgs) -> Result<(), Error> {
     let source = ctx.catalog.reopen(&state.runbook.origin)?;
     let loaded = crate::runbook::load(source, ctx.registry.as_ref())?;
     let cancel = CancellationToken::new();
-    let engine = ctx.engine(args.confirm, cancel.clone())?;
+    let profile = ctx.profile_scope(&state.params)?;
+    let engine = ctx.engine_with(args.confirm, cancel.clone(), profile)?;
     cancel_on_signals(cancel);
     let options = ResumeOptions {
         mark_done: args.mark_done,

@@ -10,7 +10,8 @@ use crate::error::Error;
 pub async fn run(ctx: &Context, args: RunArgs) -> Result<(), Error> {
     let (loaded, params) = ctx.load_with_params(&args.runbook)?;
     let cancel = CancellationToken::new();
-    let engine = ctx.engine(args.confirm, cancel.clone())?;
+    let profile = ctx.profile_scope(&params)?;
+    let engine = ctx.engine_with(args.confirm, cancel.clone(), profile)?;
     cancel_on_signals(cancel);
     let mode = if args.dry_run {
         Mode::DryRun

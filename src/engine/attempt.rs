@@ -59,9 +59,11 @@ impl Run<'_> {
                 attempt,
                 resumed: before > 0,
             };
+            trace_start(spec, &inputs, attempt);
             let t0 = Instant::now();
             let result = run_once(kind, &ctx, spec.timeout).await;
             let ms = t0.elapsed().as_millis() as u64;
+            tracing::debug!(step = %spec.id, attempt, ms, ok = result.is_ok(), "step attempt ended");
             match result {
                 Ok(outputs) => return self.succeed(spec, outputs, ms).await,
                 Err(StepError::Cancelled) => return self.interrupted(spec, ms).await,
@@ -75,7 +77,14 @@ impl Run<'_> {
                     }
                     backoff = backoff.saturating_mul(2);
                 }
-                Err(e) => return self.fail(spec, e.to_string()).await,
+                Err(e) => {
+                    match &e {
+                        StepError::Refused(_) => self.outcome = Some(RunStatus::Refused),
+                        StepError::BadInput(_) => self.outcome = Some(RunStatus::BadInput),
+                        _ => {}
+                    }
+                    return self.fail(spec, e.to_string()).await;
+                }
             }
         }
         Ok(Flow::Failed(format!("step `{}` failed", spec.id)))
@@ -132,6 +141,16 @@ impl Run<'_> {
             format!("interrupted during step `{}`", spec.id),
         ))
     }
+}
+
+/// Diagnostics for `-vv` / `-vvv`. Rendered inputs may hold secret outputs: the log writer
+/// redacts every record (see `crate::logging`).
+fn trace_start(spec: &StepSpec, inputs: &Inputs, attempt: u32) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        let shown = Value::Object(inputs.0.clone());
+        tracing::trace!(step = %spec.id, inputs = %shown, "step inputs");
+    }
+    tracing::debug!(step = %spec.id, uses = %spec.uses, attempt, "step attempt started");
 }
 
 async fn run_once(

@@ -38,6 +38,8 @@ pub enum RunStatus {
     Interrupted,
     /// A destructive step may or may not have happened; a person must look (see `resume`).
     NeedsManualCheck,
+    /// A step found its target missing or unusable (exit code 2).
+    BadInput,
 }
 
 impl RunStatus {
@@ -305,7 +307,9 @@ impl CheckpointHandle {
         let redacted = state
             .redacted(&self.redactor)
             .map_err(|e| StoreError::Unsupported(format!("failed to redact run state: {e}")))?;
-        self.store.save(&redacted).await
+        self.store.save(&redacted).await?;
+        tracing::trace!(run_id = %redacted.run_id, status = ?redacted.status, "checkpoint saved");
+        Ok(())
     }
 
     /// Saves a step's progress so a resumed attempt can adopt it (e.g. the name of an object

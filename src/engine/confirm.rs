@@ -3,6 +3,8 @@
 //!
 //! The decision is made at the side effect (just before the step runs) by [`decide`], and once
 //! up front by [`preflight`] so an unattended run without `--yes` is refused before anything ran.
+//! The same path serves explicit confirmation points (`uses: confirm`, see
+//! [`super::Step::confirmation_target`]): only the name to type comes from the step's inputs.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;

@@ -1,6 +1,6 @@
 //! Executing a run: steps in order, `when`, confirmation, attempts with backoff and timeout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -31,7 +31,11 @@ pub(super) struct Run<'a> {
     pub scope: Scope,
     pub mode: Mode,
     pub failed: Option<String>,
+    /// Overrides `failed` when a step refused or found bad input.
+    pub outcome: Option<RunStatus>,
     pub writes: BTreeMap<String, bool>,
+    /// Targets the person already typed in this process: asked once per target and run.
+    pub confirmed: BTreeSet<String>,
 }
 
 impl Engine {
@@ -79,13 +83,15 @@ impl Engine {
             scope,
             mode: state.mode,
             failed: None,
+            outcome: None,
             writes: BTreeMap::new(),
+            confirmed: BTreeSet::new(),
         };
         let stop = run.all_steps().await;
         self.release_lock(guard).await;
         let (status, message) = match (stop?, run.failed.take()) {
             (Some((status, message)), _) => (status, Some(message)),
-            (None, Some(message)) => (RunStatus::Failed, Some(message)),
+            (None, Some(message)) => (run.outcome.unwrap_or(RunStatus::Failed), Some(message)),
             (None, None) => (RunStatus::Succeeded, None),
         };
         self.finish(&handle, status, message, &run.writes, started.elapsed())
@@ -156,7 +162,9 @@ impl Run<'_> {
     /// Every step in order; `Some` when the run stopped early.
     async fn all_steps(&mut self) -> Result<Option<(RunStatus, String)>, EngineError> {
         for spec in &self.loaded.runbook.steps {
-            match self.step(spec).await? {
+            let flow = self.step(spec).await?;
+            super::crash_point::pause_after(&spec.id, &self.engine.cancel).await;
+            match flow {
                 Flow::Continue => {}
                 Flow::Failed(message) => {
                     self.failed.get_or_insert(message);
@@ -226,8 +234,16 @@ impl Run<'_> {
             }
         };
         self.writes.insert(spec.id.clone(), plan.writes);
-        if spec.destructive {
-            if let Some(flow) = self.confirm(spec, &plan).await {
+        let point = match kind.confirmation_target(&inputs) {
+            Ok(point) => point,
+            Err(e) => {
+                return self
+                    .fail(spec, format!("failed to plan step `{}`: {e}", spec.id))
+                    .await
+            }
+        };
+        if spec.destructive || point.is_some() {
+            if let Some(flow) = self.confirm(spec, &plan, point).await {
                 return Ok(flow);
             }
         }
@@ -276,12 +292,21 @@ impl Run<'_> {
     }
 
     /// Asks for confirmation (real runs) or says it would (dry runs); `Some` stops the run.
-    async fn confirm(&mut self, spec: &StepSpec, plan: &StepPlan) -> Option<Flow> {
-        let target = match spec
-            .confirm
-            .as_ref()
-            .map(|c| template::render_str(&self.env, &c.value, &self.scope))
-        {
+    /// `point` is the name a confirmation-point step asks for; else the step's `confirm:`.
+    async fn confirm(
+        &mut self,
+        spec: &StepSpec,
+        plan: &StepPlan,
+        point: Option<String>,
+    ) -> Option<Flow> {
+        let rendered = match point {
+            Some(target) => Some(Ok(serde_json::Value::from(target))),
+            None => spec
+                .confirm
+                .as_ref()
+                .map(|c| template::render_str(&self.env, &c.value, &self.scope)),
+        };
+        let target = match rendered {
             Some(Ok(v)) => value_text(&v),
             Some(Err(e)) => {
                 return Some(Flow::Failed(format!(
@@ -306,12 +331,21 @@ impl Run<'_> {
             return None;
         }
         let (policy, confirmer) = (self.engine.policy, self.engine.confirmer.clone());
+        if self.confirmed.contains(&request.target) {
+            return confirm::preflight(policy, confirmer.as_ref(), &request)
+                .err()
+                .map(|refusal| Flow::Stop(RunStatus::Refused, refusal.to_string()));
+        }
+        let target = request.target.clone();
         let decided = tokio::task::spawn_blocking(move || {
             confirm::decide(policy, confirmer.as_ref(), &request)
         })
         .await;
         match decided {
-            Ok(Ok(())) => None,
+            Ok(Ok(())) => {
+                self.confirmed.insert(target);
+                None
+            }
             Ok(Err(refusal)) => Some(Flow::Stop(RunStatus::Refused, refusal.to_string())),
             Err(e) => Some(Flow::Stop(
                 RunStatus::Refused,

@@ -5,6 +5,22 @@
 //! killed process leaves it held, and then it expires. A second run on the same target is
 //! refused (exit code 3) with the holder named. The engine only knows the [`Locker`] trait; the
 //! Kubernetes Lease implementation lives in `crate::k8s::lease`.
+//!
+//! # Why a runbook field and not `lock.acquire` / `lock.release` step kinds
+//!
+//! A lock is a property of the process, not a step's effect that a checkpoint can record:
+//!
+//! - Resume skips steps found `succeeded`. A finished `lock.acquire` step would be skipped by
+//!   `cnpgops resume`, so the resumed process would run every later step *without* the lock
+//!   (the killed process's Lease has expired or is about to), which is exactly when a second
+//!   run may be starting. The engine instead takes the lock again on every start and resume.
+//! - The lock must be renewed while steps run and released however the run ends (failure,
+//!   refusal, Ctrl-C), and lost renewal must stop the run; a `lock.release` step would be
+//!   skipped after a failure unless marked `always`, and nothing could renew between steps.
+//! - A runbook author cannot forget the release, or put a step before the acquire.
+//!
+//! So `lock: "{{ params.namespace }}/{{ params.cluster }}"` names the target once, validated
+//! and rendered by `plan`, and the engine holds it around all steps.
 
 use std::fmt;
 

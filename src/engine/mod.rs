@@ -8,6 +8,7 @@
 mod attempt;
 pub mod checkpoint;
 pub mod confirm;
+pub mod crash_point;
 pub mod events;
 mod execute;
 pub mod lock;

@@ -32,8 +32,11 @@ pub struct PlannedStep {
     pub uses: String,
     pub destructive: bool,
     pub always: bool,
-    /// The rendered name to type, for destructive steps.
+    /// The rendered name to type, for destructive steps and confirmation points.
     pub confirm: Option<String>,
+    /// The step is an explicit confirmation point (the `confirm` kind).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation_point: bool,
     /// `Some(false)`: skipped; `None`: no condition, or decided at run time (`when_expr`).
     pub when: Option<bool>,
     pub when_expr: Option<String>,
@@ -43,6 +46,11 @@ pub struct PlannedStep {
 }
 
 impl PlannedStep {
+    /// Whether the run must confirm before this step (destructive, or a confirmation point).
+    pub fn needs_confirmation(&self) -> bool {
+        self.destructive || self.confirmation_point
+    }
+
     /// Whether the step will write (unknown effects count as writes).
     pub fn writes(&self) -> bool {
         self.effect.as_ref().is_none_or(|e| e.writes)
@@ -147,12 +155,20 @@ fn plan_step(
         }
         _ => None,
     };
+    let point = match (registry.get(&spec.uses), &inputs) {
+        (Some(step), Value::Object(map)) => step
+            .confirmation_target(&Inputs(map.clone()))
+            .ok()
+            .flatten(),
+        _ => None,
+    };
     PlannedStep {
         id: spec.id.clone(),
         uses: spec.uses.clone(),
         destructive: spec.destructive,
         always: spec.always,
-        confirm,
+        confirmation_point: point.is_some(),
+        confirm: point.or(confirm),
         when,
         when_expr,
         inputs,

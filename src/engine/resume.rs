@@ -17,7 +17,9 @@
 //! a database twice, so unless its kind declares it can adopt a previous attempt's effect
 //! ([`crate::runbook::KindSignature::idempotent`]), resume stops and says which step to check.
 //! After checking, the person passes `--mark-done STEP` (it happened) or `--rerun STEP` (it did
-//! not). `always` steps after the resume point run again, so cleanup follows the resumed work.
+//! not). `always` steps after the resume point run again, so cleanup follows the resumed work,
+//! and steps marked `rerun_on_resume` before it (whose effect that cleanup undid, such as
+//! scaling the app down) run again before it.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -78,7 +80,7 @@ impl Engine {
         for step in plan
             .steps
             .iter()
-            .filter(|s| s.destructive && s.when != Some(false))
+            .filter(|s| s.needs_confirmation() && s.when != Some(false))
         {
             let request = ConfirmRequest {
                 step: step.id.clone(),
@@ -201,6 +203,13 @@ fn rearm_always_steps(state: &mut RunState, specs: &[StepSpec]) {
     for (step, spec) in state.steps.iter_mut().zip(specs).skip(first + 1) {
         if spec.always && step.status != StepStatus::Running {
             *step = pending(spec);
+        }
+    }
+    // Undone by cleanup since: done again, keeping the notes its kind adopts.
+    for (step, spec) in state.steps.iter_mut().zip(specs).take(first) {
+        if spec.rerun_on_resume && step.status == StepStatus::Succeeded {
+            step.status = StepStatus::Pending;
+            step.attempts = 0;
         }
     }
 }

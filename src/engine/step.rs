@@ -126,6 +126,14 @@ pub enum StepError {
     TimedOut(Duration),
     #[error("interrupted")]
     Cancelled,
+    /// The step refuses to go on (e.g. the target is production, the source is unhealthy):
+    /// the run ends `refused` (exit code 3) after its `always` steps.
+    #[error("{0}")]
+    Refused(String),
+    /// Something the step was pointed at does not exist or is unusable (a missing cluster or
+    /// secret): the run ends `bad-input` (exit code 2) after its `always` steps.
+    #[error("{0}")]
+    BadInput(String),
     #[error("{context}")]
     Io {
         context: String,
@@ -144,7 +152,13 @@ impl StepError {
 
     /// Whether another attempt could succeed (bad inputs and interruptions never do).
     pub fn retryable(&self) -> bool {
-        !matches!(self, StepError::Input { .. } | StepError::Cancelled)
+        !matches!(
+            self,
+            StepError::Input { .. }
+                | StepError::Cancelled
+                | StepError::Refused(_)
+                | StepError::BadInput(_)
+        )
     }
 }
 
@@ -183,4 +197,12 @@ pub trait Step: Send + Sync {
 
     /// Does it. In [`Mode::DryRun`] a write is sent as a server-side dry run or only described.
     async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError>;
+
+    /// `Some(name)` when the step is an explicit confirmation point (the `confirm` kind): the
+    /// engine asks the person to type `name` before running it, through the same machinery as
+    /// a destructive step (`--yes`, no terminal, `--allow-prod` when the plan says `prod`).
+    fn confirmation_target(&self, inputs: &Inputs) -> Result<Option<String>, StepError> {
+        let _ = inputs;
+        Ok(None)
+    }
 }

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod conditions;
 pub mod error;
+pub mod job;
 pub mod lease;
 pub mod object;
 pub mod params;

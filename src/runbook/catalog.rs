@@ -6,10 +6,16 @@ use super::error::RunbookError;
 use super::source::{Origin, Source};
 
 /// Every file of `runbooks/`, embedded in the binary. A test checks this list is complete.
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "selftest.yaml",
-    include_str!("../../runbooks/selftest.yaml"),
-)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "refresh-dev.yaml",
+        include_str!("../../runbooks/refresh-dev.yaml"),
+    ),
+    (
+        "selftest.yaml",
+        include_str!("../../runbooks/selftest.yaml"),
+    ),
+];
 
 /// Finds runbooks by name (file stem) or path.
 #[derive(Debug, Clone, Default)]

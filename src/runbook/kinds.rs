@@ -17,7 +17,8 @@ pub struct KindSignature {
     pub name: &'static str,
     pub summary: &'static str,
     pub inputs: &'static [InputSpec],
-    /// Output keys later steps may read as `steps.<id>.outputs.<key>`.
+    /// Output keys later steps may read as `steps.<id>.outputs.<key>`; `"*"`
+    /// ([`super::template::ANY_OUTPUT`]) when the kind names them at run time.
     pub outputs: &'static [&'static str],
     /// Running it again after a partial or complete run is safe: it finds and adopts what a
     /// previous attempt did (e.g. objects labelled with the run and step id). Only idempotent

@@ -79,6 +79,9 @@ pub struct StepSpec {
     pub when: Option<Located<String>>,
     /// Runs even after an earlier step failed (cleanup).
     pub always: bool,
+    /// Its effect is undone by an `always` step (scaling an app down): when a failed run is
+    /// resumed before a later step, it runs again (its kind adopts its own notes).
+    pub rerun_on_resume: bool,
     pub pos: Pos,
 }
 

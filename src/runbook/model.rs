@@ -66,6 +66,8 @@ pub struct RawStep {
     pub when: Option<Spanned<String>>,
     #[serde(default)]
     pub always: bool,
+    #[serde(default)]
+    pub rerun_on_resume: bool,
 }
 
 /// `retries: {attempts: 3, backoff: 2s}`: attempts in total, first delay (doubled each time).

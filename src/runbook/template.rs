@@ -155,6 +155,10 @@ pub fn check(
     }
 }
 
+/// In a kind's declared outputs: the kind names its outputs at run time (e.g. `kube.secret`,
+/// one output per key of the Secret), so any key is accepted.
+pub const ANY_OUTPUT: &str = "*";
+
 const BUILTINS: &[&str] = &[
     "range",
     "dict",
@@ -196,7 +200,7 @@ fn check_step_reference(
     };
     match rest {
         [] | ["outputs"] => Ok(()),
-        ["outputs", key, ..] if outputs.contains(key) => Ok(()),
+        ["outputs", key, ..] if outputs.contains(key) || outputs.contains(&ANY_OUTPUT) => Ok(()),
         ["outputs", key, ..] => Err(format!(
             "step `{id}` has no output `{key}`; its outputs: {}",
             if outputs.is_empty() {

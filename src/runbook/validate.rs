@@ -298,6 +298,7 @@ fn check_step(
         retries,
         when,
         always: s.always,
+        rerun_on_resume: s.rerun_on_resume,
         pos,
     }
 }

@@ -4,13 +4,24 @@
 //! (which, for Kubernetes kinds, import kube).
 
 mod assert;
+mod cnpg_cluster;
+mod confirm;
 mod file_append;
+mod kube_annotate;
 mod kube_apply;
 mod kube_delete;
+mod kube_event;
 mod kube_get;
 mod kube_scale;
+mod kube_scale_all;
+mod kube_secret;
 mod kube_wait;
 mod log;
+mod pg_exec;
+mod pg_terminate;
+mod pg_verify;
+mod refresh_job;
+mod refresh_preflight;
 mod secret_env;
 mod sleep;
 
@@ -30,12 +41,24 @@ pub fn registry() -> Registry {
 pub fn registry_with(kube: Connector) -> Registry {
     let mut r = Registry::default();
     r.register(Arc::new(assert::Assert));
+    r.register(Arc::new(confirm::Confirm));
     r.register(Arc::new(file_append::FileAppend));
     r.register(Arc::new(kube_apply::KubeApply(kube.clone())));
     r.register(Arc::new(kube_delete::KubeDelete(kube.clone())));
     r.register(Arc::new(kube_get::KubeGet(kube.clone())));
     r.register(Arc::new(kube_scale::KubeScale(kube.clone())));
-    r.register(Arc::new(kube_wait::KubeWait(kube)));
+    r.register(Arc::new(kube_secret::KubeSecret(kube.clone())));
+    r.register(Arc::new(kube_wait::KubeWait(kube.clone())));
+    // The refresh kinds (issue 5).
+    r.register(Arc::new(cnpg_cluster::CnpgCluster(kube.clone())));
+    r.register(Arc::new(kube_annotate::KubeAnnotate(kube.clone())));
+    r.register(Arc::new(kube_event::KubeEvent(kube.clone())));
+    r.register(Arc::new(kube_scale_all::KubeScaleAll(kube.clone())));
+    r.register(Arc::new(pg_exec::PgExec(kube.clone())));
+    r.register(Arc::new(pg_terminate::PgTerminate(kube.clone())));
+    r.register(Arc::new(pg_verify::PgVerify(kube.clone())));
+    r.register(Arc::new(refresh_job::RefreshJob(kube.clone())));
+    r.register(Arc::new(refresh_preflight::RefreshPreflight(kube)));
     r.register(Arc::new(log::Log));
     r.register(Arc::new(secret_env::SecretEnv));
     r.register(Arc::new(sleep::Sleep));

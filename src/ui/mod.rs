@@ -5,6 +5,7 @@
 mod json;
 mod plain;
 mod progress;
+mod quiet;
 mod recording;
 
 use std::io::IsTerminal;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 pub use json::JsonLines;
 pub use plain::PlainLines;
 pub use progress::Progress;
+pub use quiet::Quiet;
 pub use recording::Recording;
 
 use crate::engine::events::Report;
@@ -26,13 +28,23 @@ pub enum Format {
     Json,
 }
 
-/// The reporter for a format: JSON lines on stdout, progress bars on a terminal, else lines.
-pub fn reporter_for(format: Format) -> Arc<dyn Reporter> {
+/// The reporter for a format: JSON lines on stdout, progress bars on a terminal, else lines;
+/// `quiet` (`-q`) keeps only failed steps and the final report.
+pub fn reporter_for(format: Format, quiet: bool) -> Arc<dyn Reporter> {
     match format {
+        Format::Json if quiet => Arc::new(Quiet::new(Arc::new(JsonLines))),
         Format::Json => Arc::new(JsonLines),
+        Format::Text if quiet => Arc::new(Quiet::new(Arc::new(PlainLines))),
         Format::Text if std::io::stderr().is_terminal() => Arc::new(Progress::new()),
         Format::Text => Arc::new(PlainLines),
     }
+}
+
+/// Whether to colour terminal output: not with `--no-color`, not when `$NO_COLOR` is set
+/// (non-empty, see no-color.org), and only when stderr is a terminal.
+pub fn color_enabled(no_color_flag: bool) -> bool {
+    let env_says_no = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color_flag && !env_says_no && std::io::stderr().is_terminal()
 }
 
 /// The final report as text lines (for stdout in `-o text`).

@@ -79,10 +79,11 @@ impl Reporter for Progress {
                 message,
                 ..
             } => {
-                let mark = if *status == StepStatus::Succeeded {
-                    "ok"
-                } else {
-                    "--"
+                // Coloured unless --no-color / $NO_COLOR (console's global switch).
+                let mark = match status {
+                    StepStatus::Succeeded => console::style("ok").for_stderr().green(),
+                    StepStatus::Failed => console::style("!!").for_stderr().red(),
+                    _ => console::style("--").for_stderr().yellow(),
                 };
                 let text = super::plain::line(event).unwrap_or_default();
                 let word = serde_json::to_value(status).ok();

@@ -1,0 +1,55 @@
+//! `cnpgops refresh-dev APP [--from prod] [--to dev]`: the `refresh-dev` runbook with its
+//! parameters, after the naming profile's prod guard (a production target is refused here,
+//! before anything is contacted, whatever the flags).
+
+use std::collections::BTreeMap;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{cancel_on_signals, finish_run, Context};
+use crate::cli::{ConfirmArgs, RefreshDevArgs};
+use crate::engine::Mode;
+use crate::error::Error;
+use crate::profile::Resolved;
+use crate::runbook::params;
+
+pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
+    let (name, profile) =
+        crate::profile::load(ctx.global.config.as_deref(), ctx.global.profile.as_deref())
+            .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+    let resolved = Resolved::new(&name, &profile, &args.app, &args.from, &args.to);
+    if resolved.is_prod(&resolved.target) {
+        return Err(Error::Refused {
+            message: format!(
+                "refused: the target, env `{}` (Cluster {}/{}), is production in naming profile `{name}`; refresh-dev never writes to production, not even with --yes. Nothing was changed",
+                args.to, resolved.target.namespace, resolved.target.cluster
+            ),
+        });
+    }
+    let loaded = ctx.load("refresh-dev")?;
+    let given = BTreeMap::from([
+        ("app".to_string(), args.app.clone()),
+        ("from".to_string(), args.from.clone()),
+        ("to".to_string(), args.to.clone()),
+        ("verify".to_string(), args.verify.clone()),
+        ("mode".to_string(), args.mode.clone()),
+        ("jobs".to_string(), args.jobs.to_string()),
+        ("image".to_string(), args.image.clone().unwrap_or_default()),
+    ]);
+    let rb = &loaded.runbook;
+    let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+    let cancel = CancellationToken::new();
+    let confirm = ConfirmArgs {
+        yes: args.yes,
+        allow_prod: false,
+    };
+    let engine = ctx.engine_with(confirm, cancel.clone(), resolved.scope())?;
+    cancel_on_signals(cancel);
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Real
+    };
+    let report = engine.start(&loaded, values, mode).await?;
+    finish_run(ctx, &report)
+}

@@ -1,0 +1,257 @@
+//! Connecting to a CNPG cluster's database as the owner in its credentials Secret.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::Api;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, NoTls};
+
+use super::PgError;
+use crate::k8s::Kube;
+use crate::redact::{ExposeSecret, Redactor, SecretString};
+
+/// Where and as whom to connect. The password never prints (it is a [`SecretString`]).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub namespace: String,
+    pub cluster: String,
+    /// The primary instance Pod (port-forward target).
+    pub pod: String,
+    pub database: String,
+    pub user: String,
+    pub password: SecretString,
+    /// PEM of `<cluster>-ca` `ca.crt`, when the cluster serves TLS.
+    pub ca: Option<Vec<u8>>,
+    /// Every transaction read-only (`default_transaction_read_only=on`): for the source.
+    pub read_only: bool,
+}
+
+fn secret_key(secret: &Secret, key: &str) -> Option<Vec<u8>> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.clone())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|s| s.clone().into_bytes())
+        })
+}
+
+/// Reads the credentials Secret (teaching its password to `redactor`) and the optional CA.
+pub async fn endpoint(
+    kube: &Kube,
+    redactor: &Redactor,
+    namespace: &str,
+    cluster: &str,
+    pod: &str,
+    database: &str,
+    secret: &str,
+) -> Result<Endpoint, crate::k8s::K8sError> {
+    use crate::k8s::{K8sError, ObjectRef};
+    let secrets: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
+    let object = ObjectRef::new("Secret", Some(namespace), secret);
+    let found = secrets
+        .get_opt(secret)
+        .await
+        .map_err(K8sError::api("read", &object))?
+        .ok_or_else(|| K8sError::NotFound {
+            object: object.clone(),
+        })?;
+    let text = |key: &str| secret_key(&found, key).and_then(|b| String::from_utf8(b).ok());
+    let missing = |key: &str| K8sError::Invalid {
+        object: object.clone(),
+        message: format!("it has no key `{key}`"),
+    };
+    let password = SecretString::from(text("password").ok_or_else(|| missing("password"))?);
+    redactor.learn(&password);
+    let ca_name = format!("{cluster}-ca");
+    let ca = secrets
+        .get_opt(&ca_name)
+        .await
+        .map_err(K8sError::api(
+            "read",
+            &ObjectRef::new("Secret", Some(namespace), &ca_name),
+        ))?
+        .and_then(|s| secret_key(&s, "ca.crt"));
+    Ok(Endpoint {
+        namespace: namespace.into(),
+        cluster: cluster.into(),
+        pod: pod.into(),
+        database: database.into(),
+        user: text("username").ok_or_else(|| missing("username"))?,
+        password,
+        ca,
+        read_only: false,
+    })
+}
+
+/// A connected client; its connection task (and port-forward) lives as long as the client.
+pub async fn connect(kube: &Kube, ep: &Endpoint) -> Result<Client, PgError> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .user(&ep.user)
+        .password(ep.password.expose_secret())
+        .dbname(&ep.database)
+        .application_name("cnpgops");
+    if ep.read_only {
+        config.options("-c default_transaction_read_only=on");
+    }
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let host = format!("{}-rw.{}.svc", ep.cluster, ep.namespace);
+    let via = if in_cluster {
+        format!("Service {host}:5432")
+    } else {
+        format!("port-forward to Pod {}/{}:5432", ep.namespace, ep.pod)
+    };
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| PgError::Connect {
+        namespace: ep.namespace.clone(),
+        cluster: ep.cluster.clone(),
+        database: ep.database.clone(),
+        via: via.clone(),
+        source,
+    };
+    if in_cluster {
+        let stream = tokio::net::TcpStream::connect((host.as_str(), 5432))
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        return handshake(&config, stream, ep, &host, (), fail).await;
+    }
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &ep.namespace);
+    let mut forward = pods
+        .portforward(&ep.pod, &[5432])
+        .await
+        .map_err(|e| fail(Box::new(e)))?;
+    let stream = forward
+        .take_stream(5432)
+        .ok_or_else(|| fail("the port-forward gave no stream".into()))?;
+    handshake(&config, stream, ep, &host, forward, fail).await
+}
+
+/// The startup (TLS when there is a CA) over `stream`; `keep` lives with the connection.
+async fn handshake<S, K, F>(
+    config: &tokio_postgres::Config,
+    stream: S,
+    ep: &Endpoint,
+    host: &str,
+    keep: K,
+    fail: F,
+) -> Result<Client, PgError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    K: Send + 'static,
+    F: Fn(Box<dyn std::error::Error + Send + Sync>) -> PgError,
+{
+    let Some(ca) = &ep.ca else {
+        let (client, conn) = config
+            .connect_raw(stream, NoTls)
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        tokio::spawn(async move {
+            let _keep = keep;
+            let _ = conn.await;
+        });
+        return Ok(client);
+    };
+    let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&ep.cluster, ca)?);
+    let tls = <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<S>>::make_tls_connect(
+        &mut make, host,
+    )
+    .map_err(|e| fail(Box::new(e)))?;
+    let mut config = config.clone();
+    config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    let (client, conn) = config
+        .connect_raw(stream, tls)
+        .await
+        .map_err(|e| fail(Box::new(e)))?;
+    tokio::spawn(async move {
+        let _keep = keep;
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+/// A rustls client trusting only the cluster's CA.
+fn tls_config(cluster: &str, ca: &[u8]) -> Result<rustls::ClientConfig, PgError> {
+    let err = |message: String| PgError::Tls {
+        cluster: cluster.into(),
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &ca[..]) {
+        let cert = cert.map_err(|e| err(format!("bad ca.crt: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| err(format!("bad ca.crt: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A database as step inputs name it (what `cnpg.cluster` outputs as `connection`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Target {
+    pub namespace: String,
+    pub cluster: String,
+    pub pod: String,
+    pub database: String,
+    pub secret: String,
+}
+
+impl Target {
+    /// From a step input holding the object.
+    pub fn from_input(
+        inputs: &crate::engine::Inputs,
+        name: &str,
+    ) -> Result<Self, crate::engine::StepError> {
+        let value = inputs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::engine::StepError::input(name, "missing"))?;
+        serde_json::from_value(value).map_err(|e| {
+            crate::engine::StepError::input(
+                name,
+                &format!("expected {{namespace, cluster, pod, database, secret}}: {e}"),
+            )
+        })
+    }
+
+    /// `database `app` of Cluster databases/app-cnpg`.
+    pub fn describe(&self) -> String {
+        format!(
+            "database `{}` of Cluster {}/{}",
+            self.database, self.namespace, self.cluster
+        )
+    }
+
+    /// Connects as the owner in `secret` (read-only when asked).
+    pub async fn open(
+        &self,
+        kube: &Kube,
+        redactor: &Redactor,
+        read_only: bool,
+    ) -> Result<Client, crate::engine::StepError> {
+        let mut ep = endpoint(
+            kube,
+            redactor,
+            &self.namespace,
+            &self.cluster,
+            &self.pod,
+            &self.database,
+            &self.secret,
+        )
+        .await?;
+        ep.read_only = read_only;
+        connect(kube, &ep)
+            .await
+            .map_err(|e| crate::engine::StepError::Failed(crate::k8s::error::chain(&e)))
+    }
+}

@@ -1,0 +1,56 @@
+//! PostgreSQL from cnpgops itself (tokio-postgres): connecting to a CNPG cluster's primary
+//! ([`connect`]), and the inventories a refresh is verified with ([`inventory`]).
+//!
+//! Outside the cluster the connection goes through a port-forward to the primary Pod; inside
+//! (a CronJob) straight to the `<cluster>-rw` Service. TLS is used when the cluster has a
+//! `<cluster>-ca` Secret (as real CNPG always does), verified against that CA; plain otherwise.
+
+pub mod connect;
+pub mod inventory;
+
+pub use connect::{connect, endpoint, Endpoint};
+pub use inventory::{compare, Inventory};
+
+/// Why a PostgreSQL operation failed; each variant names the cluster or object.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error(
+        "failed to connect to database `{database}` of Cluster {namespace}/{cluster} (via {via})"
+    )]
+    Connect {
+        namespace: String,
+        cluster: String,
+        database: String,
+        via: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("failed to run `{what}` on Cluster {cluster}")]
+    Query {
+        cluster: String,
+        what: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("failed to set up TLS for Cluster {cluster}: {message}")]
+    Tls { cluster: String, message: String },
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'` with embedded quotes doubled.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoting_doubles_quotes() {
+        assert_eq!(super::quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(super::quote_literal("it's"), "'it''s'");
+    }
+}

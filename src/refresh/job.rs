@@ -1,0 +1,144 @@
+//! The refresh Job: `pg_dump` from the source (read-only) into an emptyDir, then the restore
+//! into the target, credentials only through `secretKeyRef`.
+//!
+//! The dump finishes before the target is touched, so a failed dump changes nothing. The
+//! target is cleaned of every object its owner owns (`DROP OWNED BY CURRENT_USER`: tables
+//! only dev had go too) and restored with `--no-owner --no-privileges` as that owner, so
+//! everything belongs to the target's owner and its credentials stay what they were (gotcha:
+//! without `--no-privileges`, GRANTs to roles missing on the target make pg_restore exit 1).
+
+use serde_json::{json, Value};
+
+use super::Mode;
+use crate::k8s::{MANAGED_BY, RUN_ID_LABEL, STEP_LABEL};
+use crate::pg::connect::Target;
+
+/// Marker lines the script prints (progress reads them).
+pub const DUMP_START: &str = "cnpgops: dump started";
+pub const DUMP_DONE: &str = "cnpgops: dump finished";
+pub const RESTORE_START: &str = "cnpgops: restore started";
+pub const RESTORE_DONE: &str = "cnpgops: restore finished";
+
+/// The SQL that empties the target, run in the restore's transaction.
+pub const CLEAN_SQL: &str = "SET client_min_messages = warning; DROP OWNED BY CURRENT_USER CASCADE; CREATE SCHEMA IF NOT EXISTS public;";
+
+/// Everything the Job is made from.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    pub run_id: String,
+    pub step: String,
+    pub image: String,
+    pub source: Target,
+    pub target: Target,
+    /// `<cluster>-ca` Secrets to verify TLS with (None: `sslmode=prefer`).
+    pub source_ca: Option<String>,
+    pub target_ca: Option<String>,
+    pub jobs: u32,
+    pub mode: Mode,
+    pub deadline_secs: i64,
+}
+
+/// A Job name from the target cluster, the run id's random part and the attempt.
+pub fn name(target_cluster: &str, run_id: &str, attempt: u32) -> String {
+    let tail = run_id.rsplit('-').next().unwrap_or(run_id);
+    let cluster: String = target_cluster.chars().take(38).collect();
+    format!(
+        "cnpgops-refresh-{}-{tail}-{attempt}",
+        cluster.trim_end_matches('-')
+    )
+}
+
+fn secret_env(var: &str, secret: &str, key: &str) -> Value {
+    json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+}
+
+fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
+    let mut env = vec![
+        json!({"name": format!("{prefix}_HOST"), "value": format!("{}-rw.{}.svc", t.cluster, t.namespace)}),
+        json!({"name": format!("{prefix}_DB"), "value": t.database}),
+        secret_env(&format!("{prefix}_USER"), &t.secret, "username"),
+        secret_env(&format!("{prefix}_PASSWORD"), &t.secret, "password"),
+    ];
+    let mode = if ca.is_some() { "verify-ca" } else { "prefer" };
+    env.push(json!({"name": format!("{prefix}_SSLMODE"), "value": mode}));
+    env
+}
+
+/// The script; no secret in it (they arrive as environment variables).
+pub fn script(spec: &Spec) -> String {
+    let root = |side: &str, ca: &Option<String>| match ca {
+        Some(_) => format!(" PGSSLROOTCERT=/tls/{side}/ca.crt"),
+        None => String::new(),
+    };
+    let restore = match spec.mode {
+        Mode::Atomic => "{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --file=- /dump/db; echo 'COMMIT;'; } | dst psql -X -q -v ON_ERROR_STOP=1".to_string(),
+        Mode::Parallel => "dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\ndst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --dbname=\"$DST_DB\" /dump/db".to_string(),
+    };
+    format!(
+        r#"set -euo pipefail
+src() {{ PGHOST="$SRC_HOST" PGDATABASE="$SRC_DB" PGUSER="$SRC_USER" PGPASSWORD="$SRC_PASSWORD" PGSSLMODE="$SRC_SSLMODE"{src_root} PGOPTIONS='-c default_transaction_read_only=on' "$@"; }}
+dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE"{dst_root} "$@"; }}
+echo "{DUMP_START}"
+rm -rf /dump/db
+src pg_dump --format=directory --jobs="$JOBS" --verbose --no-owner --no-privileges --file=/dump/db
+echo "{DUMP_DONE}"
+echo "{RESTORE_START}"
+{restore}
+echo "{RESTORE_DONE}"
+"#,
+        src_root = root("source", &spec.source_ca),
+        dst_root = root("target", &spec.target_ca),
+    )
+}
+
+/// The Job manifest.
+pub fn manifest(spec: &Spec) -> Value {
+    let labels = json!({
+        MANAGED_BY.0: MANAGED_BY.1,
+        RUN_ID_LABEL: spec.run_id,
+        STEP_LABEL: spec.step,
+        "cnpgops.io/target-cluster": spec.target.cluster,
+    });
+    let mut env = side_env("SRC", &spec.source, &spec.source_ca);
+    env.extend(side_env("DST", &spec.target, &spec.target_ca));
+    env.push(json!({"name": "JOBS", "value": spec.jobs.to_string()}));
+    env.push(json!({"name": "CLEAN_SQL", "value": CLEAN_SQL}));
+    let mut volumes = vec![json!({"name": "dump", "emptyDir": {}})];
+    let mut mounts = vec![json!({"name": "dump", "mountPath": "/dump"})];
+    for (side, ca) in [("source", &spec.source_ca), ("target", &spec.target_ca)] {
+        if let Some(secret) = ca {
+            volumes.push(json!({"name": format!("{side}-ca"), "secret": {"secretName": secret}}));
+            mounts.push(json!({"name": format!("{side}-ca"), "mountPath": format!("/tls/{side}"), "readOnly": true}));
+        }
+    }
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": spec.name, "namespace": spec.target.namespace, "labels": labels,
+            "annotations": {"cnpgops.io/source": format!("{}/{}", spec.source.namespace, spec.source.cluster),
+                            "cnpgops.io/restore-mode": spec.mode.promise()}},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": spec.deadline_secs,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "volumes": volumes,
+                    "containers": [{
+                        "name": "refresh",
+                        "image": spec.image,
+                        "command": ["/bin/bash", "-c", script(spec)],
+                        "env": env,
+                        "volumeMounts": mounts,
+                        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": false},
+                    }],
+                },
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

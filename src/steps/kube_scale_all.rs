@@ -1,0 +1,225 @@
+//! `uses: kube.scale_all`: scale every Deployment of a namespace (optionally matching a label
+//! selector) to `replicas`, or back to the counts in `restore`, and wait until the Pods of the
+//! ones scaled to zero are gone. Outputs `previous` (name -> replicas before), noted in the
+//! checkpoint on the first attempt so a resumed run restores the original counts.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, Patch};
+use kube::Api;
+use serde_json::{json, Value};
+
+use crate::k8s::{params, Connector, K8sError, ObjectRef};
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct KubeScaleAll(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "kube.scale_all",
+    summary:
+        "scale the Deployments of a namespace (and wait for their Pods to go), or restore counts",
+    inputs: &[
+        InputSpec {
+            name: "namespace",
+            required: true,
+            description: "where the Deployments are",
+        },
+        InputSpec {
+            name: "selector",
+            required: false,
+            description: "a label selector (default: every Deployment)",
+        },
+        InputSpec {
+            name: "replicas",
+            required: false,
+            description: "the new replicas of each (with no `restore`)",
+        },
+        InputSpec {
+            name: "restore",
+            required: false,
+            description: "name -> replicas, as output by an earlier `previous`",
+        },
+        InputSpec {
+            name: "timeout",
+            required: false,
+            description: "how long to wait for Pods to go (default 5m)",
+        },
+        InputSpec {
+            name: "prod",
+            required: false,
+            description: "whether this is production (the engine's prod guard)",
+        },
+    ],
+    outputs: &["previous"],
+    idempotent: true,
+};
+
+/// Either one count for all, or the counts to restore.
+enum Wanted {
+    All(i64),
+    Restore(BTreeMap<String, i64>),
+}
+
+fn wanted(inputs: &Inputs) -> Result<Wanted, StepError> {
+    match inputs.get("restore") {
+        Some(Value::Object(map)) => {
+            let counts = map
+                .iter()
+                .map(|(k, v)| {
+                    v.as_i64()
+                        .map(|n| (k.clone(), n))
+                        .ok_or_else(|| StepError::input("restore", "expected name: replicas"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Wanted::Restore(counts))
+        }
+        Some(_) => Err(StepError::input(
+            "restore",
+            "expected a mapping of Deployment names to replicas",
+        )),
+        None => Ok(Wanted::All(inputs.int("replicas")?.max(0))),
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for KubeScaleAll {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let ns = inputs.str("namespace")?;
+        let which = match inputs.opt_str("selector")?.filter(|s| !s.is_empty()) {
+            Some(sel) => format!("the Deployments of namespace {ns} matching `{sel}`"),
+            None => format!("every Deployment of namespace {ns}"),
+        };
+        let description = match wanted(inputs)? {
+            Wanted::All(0) => format!("record the replicas of {which}, scale them to 0 and wait until their Pods are gone"),
+            Wanted::All(n) => format!("scale {which} to {n} replicas"),
+            Wanted::Restore(counts) => format!("scale {which} back to {counts:?}"),
+        };
+        Ok(StepPlan {
+            description,
+            writes: true,
+            prod: inputs.bool_or("prod", false)?,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let ns = ctx.inputs.str("namespace")?;
+        let wanted = wanted(&ctx.inputs)?;
+        let kube = self.0.get().await?;
+        let api: Api<Deployment> = Api::namespaced(kube.client.clone(), &ns);
+        let selector = ctx.inputs.opt_str("selector")?.unwrap_or_default();
+        let object = ObjectRef::new("Deployment", Some(&ns), &format!("(selector `{selector}`)"));
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(K8sError::api("list", &object))?;
+        let noted = ctx
+            .checkpoint
+            .notes(&ctx.step_id)
+            .await
+            .get("previous")
+            .cloned();
+        let mut previous: BTreeMap<String, i64> = noted
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let first = previous.is_empty();
+        let mut selectors = Vec::new();
+        for d in &list.items {
+            let name = d.metadata.name.clone().unwrap_or_default();
+            let now = i64::from(d.spec.replicas.unwrap_or(1));
+            if first {
+                previous.insert(name.clone(), now);
+            }
+            let target = match &wanted {
+                Wanted::Restore(counts) => match counts.get(&name) {
+                    Some(n) => *n,
+                    None => continue,
+                },
+                Wanted::All(n) => *n,
+            };
+            let patch = Patch::Merge(json!({"spec": {"replicas": target}}));
+            let what = ObjectRef::new("Deployment", Some(&ns), &name);
+            api.patch_scale(&name, &params::patch(ctx.mode), &patch)
+                .await
+                .map_err(K8sError::api("scale", &what))?;
+            let verb = if params::dry(ctx.mode) {
+                "dry run: server accepted scaling"
+            } else {
+                "scaled"
+            };
+            ctx.events
+                .log(format!("{verb} {what} from {now} to {target} replicas"));
+            if target == 0 {
+                selectors.push(pod_selector(d));
+            }
+        }
+        if first && !params::dry(ctx.mode) && matches!(wanted, Wanted::All(_)) {
+            ctx.checkpoint
+                .note(&ctx.step_id, "previous", json!(previous))
+                .await
+                .map_err(|e| {
+                    StepError::Failed(format!("failed to save the previous replicas: {e}"))
+                })?;
+        }
+        if !params::dry(ctx.mode) {
+            let timeout = match ctx.inputs.get("timeout") {
+                Some(_) => ctx.inputs.duration("timeout")?,
+                None => Duration::from_secs(300),
+            };
+            wait_gone(ctx, &kube, &ns, &selectors, timeout).await?;
+        }
+        Ok(Outputs::default().with("previous", json!(previous)))
+    }
+}
+
+fn pod_selector(d: &Deployment) -> String {
+    let labels = d.spec.selector.match_labels.clone().unwrap_or_default();
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn wait_gone(
+    ctx: &StepContext,
+    kube: &crate::k8s::Kube,
+    ns: &str,
+    selectors: &[String],
+    timeout: Duration,
+) -> Result<(), StepError> {
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
+    let started = Instant::now();
+    for sel in selectors.iter().filter(|s| !s.is_empty()) {
+        loop {
+            let object = ObjectRef::new("Pod", Some(ns), &format!("(selector `{sel}`)"));
+            let left = pods
+                .list(&ListParams::default().labels(sel))
+                .await
+                .map_err(K8sError::api("list", &object))?
+                .items
+                .len();
+            if left == 0 {
+                ctx.events
+                    .log(format!("no Pods left in {ns} matching `{sel}`"));
+                break;
+            }
+            if started.elapsed() > timeout {
+                return Err(StepError::Failed(format!(
+                    "timed out after {} waiting for {left} Pod(s) matching `{sel}` in {ns} to go",
+                    humantime::format_duration(timeout)
+                )));
+            }
+            ctx.sleep(Duration::from_millis(250)).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! `uses: pg.exec`: run SQL on a cluster's database as its owner (e.g. `ANALYZE`).
+//!
+//! With `read_only: true` it runs in a read-only session, also under `--dry-run`; otherwise
+//! `--dry-run` only describes it (no SQL write is ever sent in a dry run).
+
+use serde_json::Value;
+
+use crate::k8s::Connector;
+use crate::pg::connect::Target;
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct PgExec(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "pg.exec",
+    summary: "run SQL on a database as its owner; outputs the first column of the result",
+    inputs: &[
+        InputSpec {
+            name: "on",
+            required: true,
+            description: "the `connection` (from cnpg.cluster)",
+        },
+        InputSpec {
+            name: "sql",
+            required: true,
+            description: "the statements",
+        },
+        InputSpec {
+            name: "read_only",
+            required: false,
+            description: "a read-only session (runs in --dry-run too)",
+        },
+    ],
+    outputs: &["rows"],
+    idempotent: false,
+};
+
+#[async_trait::async_trait]
+impl Step for PgExec {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let on = Target::from_input(inputs, "on")?;
+        let read_only = inputs.bool_or("read_only", false)?;
+        Ok(StepPlan {
+            description: format!("run `{}` on {}", inputs.str("sql")?.trim(), on.describe()),
+            writes: !read_only,
+            prod: false,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let on = Target::from_input(&ctx.inputs, "on")?;
+        let sql = ctx.inputs.str("sql")?;
+        let read_only = ctx.inputs.bool_or("read_only", false)?;
+        if crate::k8s::params::dry(ctx.mode) && !read_only {
+            ctx.events.log(format!(
+                "dry run: would run `{}` on {}",
+                sql.trim(),
+                on.describe()
+            ));
+            return Ok(Outputs::default().with("rows", Value::Array(vec![])));
+        }
+        let kube = self.0.get().await?;
+        let client = on.open(&kube, &ctx.redactor, read_only).await?;
+        let messages = client.simple_query(&sql).await.map_err(|e| {
+            StepError::Failed(format!(
+                "failed to run `{}` on {}: {e}",
+                sql.trim(),
+                on.describe()
+            ))
+        })?;
+        let rows: Vec<Value> = messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some(Value::from(r.get(0).unwrap_or("")))
+                }
+                _ => None,
+            })
+            .collect();
+        ctx.events
+            .log(format!("ran `{}` on {}", sql.trim(), on.describe()));
+        Ok(Outputs::default().with("rows", Value::Array(rows)))
+    }
+}

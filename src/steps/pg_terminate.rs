@@ -1,0 +1,86 @@
+//! `uses: pg.terminate`: end the sessions left on a database (after its app was stopped), so
+//! nothing holds locks or writes while it is replaced. Only the owner's own sessions can be
+//! ended by the owner; others are reported. Idempotent: ending nothing twice is harmless.
+
+use crate::k8s::Connector;
+use crate::pg::connect::Target;
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct PgTerminate(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "pg.terminate",
+    summary: "terminate the other sessions on a database",
+    inputs: &[
+        InputSpec {
+            name: "on",
+            required: true,
+            description: "the `connection` (from cnpg.cluster)",
+        },
+        InputSpec {
+            name: "prod",
+            required: false,
+            description: "whether it is production (the engine's prod guard)",
+        },
+    ],
+    outputs: &["terminated", "others"],
+    idempotent: true,
+};
+
+const TERMINATE: &str = "SELECT count(*) FILTER (WHERE CASE WHEN pg_has_role(usesysid, 'MEMBER') THEN pg_terminate_backend(pid) ELSE false END), \
+    count(*) FILTER (WHERE NOT pg_has_role(usesysid, 'MEMBER')) \
+    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
+
+#[async_trait::async_trait]
+impl Step for PgTerminate {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let on = Target::from_input(inputs, "on")?;
+        Ok(StepPlan {
+            description: format!(
+                "terminate the other sessions on {} ({TERMINATE})",
+                on.describe()
+            ),
+            writes: true,
+            prod: inputs.bool_or("prod", false)?,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let on = Target::from_input(&ctx.inputs, "on")?;
+        if crate::k8s::params::dry(ctx.mode) {
+            ctx.events.log(format!(
+                "dry run: would terminate the other sessions on {}",
+                on.describe()
+            ));
+            return Ok(Outputs::default().with("terminated", 0).with("others", 0));
+        }
+        let kube = self.0.get().await?;
+        let client = on.open(&kube, &ctx.redactor, false).await?;
+        let row = client.query_one(TERMINATE, &[]).await.map_err(|e| {
+            StepError::Failed(format!(
+                "failed to terminate the sessions on {}: {e}",
+                on.describe()
+            ))
+        })?;
+        let (ended, others): (i64, i64) = (row.get(0), row.get(1));
+        ctx.events.log(format!(
+            "terminated {ended} session(s) on {}",
+            on.describe()
+        ));
+        if others > 0 {
+            ctx.events.warn(format!(
+                "{others} session(s) of other roles remain on {} (the owner cannot end them)",
+                on.describe()
+            ));
+        }
+        Ok(Outputs::default()
+            .with("terminated", ended)
+            .with("others", others))
+    }
+}

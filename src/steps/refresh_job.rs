@@ -1,0 +1,281 @@
+//! `uses: refresh.job`: the dump/restore Job of a refresh (destructive for the target).
+//!
+//! Creates the Job (`refresh::job`) in the target's namespace, follows its Pod's log through
+//! the redactor into progress events, and waits for its outcome. Idempotent: a resumed or
+//! retried step adopts this run's Job if it is still running or already complete, and starts a
+//! new one (next attempt number) if it failed, which is safe because a failed atomic restore
+//! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
+use kube::Api;
+
+use crate::k8s::job::{follow, Outcome};
+use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
+use crate::pg::connect::Target;
+use crate::refresh::job::{self as manifest, Spec};
+use crate::refresh::progress::Tracker;
+use crate::refresh::Mode;
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct RefreshJob(pub Connector);
+
+const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
+    InputSpec {
+        name,
+        required,
+        description,
+    }
+}
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "refresh.job",
+    summary: "replace a database's contents with another's through a pg_dump/pg_restore Job",
+    inputs: &[
+        input("source", true, "the source `connection` (dumped read-only)"),
+        input(
+            "target",
+            true,
+            "the target `connection` (cleaned and restored)",
+        ),
+        input(
+            "image",
+            true,
+            "the Job's image (pg_dump/pg_restore of the source's major)",
+        ),
+        input(
+            "jobs",
+            false,
+            "parallel pg_dump (and, in parallel mode, pg_restore) jobs (default 2)",
+        ),
+        input(
+            "mode",
+            false,
+            "`atomic` (default: clean + restore in one transaction) or `parallel`",
+        ),
+        input(
+            "deadline",
+            false,
+            "the Job's activeDeadlineSeconds as a duration (default 2h)",
+        ),
+        input("tables", false, "number of tables, for progress"),
+        input(
+            "prod",
+            false,
+            "whether the target is production (the engine's prod guard)",
+        ),
+    ],
+    outputs: &["job", "mode", "atomic", "run_id", "finished_at"],
+    idempotent: true,
+};
+
+struct Args {
+    source: Target,
+    target: Target,
+    image: String,
+    jobs: u32,
+    mode: Mode,
+    deadline_secs: i64,
+    tables: u64,
+}
+
+fn args(i: &Inputs) -> Result<Args, StepError> {
+    let mode = Mode::parse(&i.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
+        .map_err(|e| StepError::input("mode", &e))?;
+    let jobs = match i.get("jobs") {
+        Some(_) => i.int("jobs")?,
+        None => 2,
+    };
+    let deadline = match i.get("deadline") {
+        Some(_) => i.duration("deadline")?,
+        None => std::time::Duration::from_secs(7200),
+    };
+    Ok(Args {
+        source: Target::from_input(i, "source")?,
+        target: Target::from_input(i, "target")?,
+        image: i.str("image")?,
+        jobs: u32::try_from(jobs.clamp(1, 16)).unwrap_or(2),
+        mode,
+        deadline_secs: deadline.as_secs().max(60) as i64,
+        tables: i
+            .get("tables")
+            .and(i.int("tables").ok())
+            .unwrap_or(0)
+            .max(0) as u64,
+    })
+}
+
+#[async_trait::async_trait]
+impl Step for RefreshJob {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let a = args(inputs)?;
+        Ok(StepPlan {
+            description: format!(
+                "run a Job in namespace {} (image {}) that dumps {} read-only, then cleans {} of every object its owner owns and restores the dump as that owner ({})",
+                a.target.namespace,
+                a.image,
+                a.source.describe(),
+                a.target.describe(),
+                a.mode.promise()
+            ),
+            writes: true,
+            prod: inputs.bool_or("prod", false)?,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let a = args(&ctx.inputs)?;
+        let kube = self.0.get().await?;
+        let run_id = ctx.checkpoint.snapshot().await.run_id;
+        let jobs: Api<Job> = Api::namespaced(kube.client.clone(), &a.target.namespace);
+        let (name, adopt) = existing(&jobs, &a.target.namespace, &run_id, &ctx.step_id).await?;
+        let outputs = |name: &str| {
+            Outputs::default()
+                .with("job", format!("{}/{name}", a.target.namespace))
+                .with("mode", a.mode.promise())
+                .with("atomic", a.mode == Mode::Atomic)
+                .with("run_id", run_id.clone())
+                .with(
+                    "finished_at",
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                )
+        };
+        let name = match (name, adopt) {
+            (Some(name), Some(Outcome::Complete)) => {
+                ctx.events.log(format!(
+                    "Job {}/{name} of this run already completed: adopting it",
+                    a.target.namespace
+                ));
+                return Ok(outputs(&name));
+            }
+            (Some(name), None) => {
+                ctx.events.log(format!(
+                    "following Job {}/{name}, started by an earlier attempt",
+                    a.target.namespace
+                ));
+                name
+            }
+            (_, _) => create(ctx, &kube, &jobs, &a, &run_id).await?,
+        };
+        if params::dry(ctx.mode) {
+            return Ok(outputs(&name));
+        }
+        let mut tracker = Tracker::new(a.tables);
+        let mut tail: Vec<String> = Vec::new();
+        let outcome = follow(&kube, &a.target.namespace, &name, |line| {
+            let line = ctx.redactor.redact(line).into_owned();
+            if let Some((message, done, total)) = tracker.feed(&line) {
+                ctx.events.progress(message, Some(done), Some(total));
+            }
+            ctx.events.log(format!("job: {line}"));
+            tail.push(line);
+            if tail.len() > 5 {
+                tail.remove(0);
+            }
+        });
+        let outcome = tokio::select! {
+            o = outcome => o?,
+            _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+        };
+        match outcome {
+            Outcome::Complete => Ok(outputs(&name)),
+            Outcome::Failed(why) => Err(StepError::Failed(format!(
+                "the refresh Job {}/{name} failed ({why}); last log lines: {}. {}",
+                a.target.namespace,
+                tail.join(" | "),
+                match a.mode {
+                    Mode::Atomic => format!(
+                        "{} was left as it was (the clean and restore are one transaction)",
+                        a.target.describe()
+                    ),
+                    Mode::Parallel => format!(
+                        "{} may be partly restored (parallel mode is not atomic)",
+                        a.target.describe()
+                    ),
+                }
+            ))),
+        }
+    }
+}
+
+/// This run's newest Job of this step and its outcome (`None`: still running).
+async fn existing(
+    jobs: &Api<Job>,
+    ns: &str,
+    run_id: &str,
+    step: &str,
+) -> Result<(Option<String>, Option<Outcome>), StepError> {
+    let selector = format!("{RUN_ID_LABEL}={run_id},{STEP_LABEL}={step}");
+    let object = ObjectRef::new("Job", Some(ns), &format!("(labels {selector})"));
+    let mut list = jobs
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(K8sError::api("list", &object))?
+        .items;
+    list.sort_by_key(|j| j.metadata.creation_timestamp.clone().map(|t| t.0));
+    let Some(job) = list.pop() else {
+        return Ok((None, Some(Outcome::Failed(String::new()))));
+    };
+    Ok((job.metadata.name.clone(), crate::k8s::job::outcome(&job)))
+}
+
+async fn create(
+    ctx: &StepContext,
+    kube: &Kube,
+    jobs: &Api<Job>,
+    a: &Args,
+    run_id: &str,
+) -> Result<String, StepError> {
+    let spec = Spec {
+        name: manifest::name(&a.target.cluster, run_id, ctx.attempt),
+        run_id: run_id.into(),
+        step: ctx.step_id.clone(),
+        image: a.image.clone(),
+        source_ca: ca(kube, &a.source).await?,
+        target_ca: ca(kube, &a.target).await?,
+        source: a.source.clone(),
+        target: a.target.clone(),
+        jobs: a.jobs,
+        mode: a.mode,
+        deadline_secs: a.deadline_secs,
+    };
+    let job: Job = serde_json::from_value(manifest::manifest(&spec))
+        .map_err(|e| StepError::Failed(format!("failed to build the Job: {e}")))?;
+    let object = ObjectRef::new("Job", Some(&a.target.namespace), &spec.name);
+    jobs.create(&params::post(ctx.mode), &job)
+        .await
+        .map_err(K8sError::api("create", &object))?;
+    let verb = if params::dry(ctx.mode) {
+        "dry run: server accepted creating"
+    } else {
+        "created"
+    };
+    ctx.events.log(format!(
+        "{verb} {object}: pg_dump -Fd -j{} of {} (read-only), then {}; credentials from Secrets {} and {} by secretKeyRef",
+        a.jobs,
+        a.source.describe(),
+        a.mode.promise(),
+        a.source.secret,
+        a.target.secret
+    ));
+    Ok(spec.name)
+}
+
+/// `<cluster>-ca` when the cluster has one (it then serves TLS), to verify against.
+async fn ca(kube: &Kube, t: &Target) -> Result<Option<String>, StepError> {
+    let name = format!("{}-ca", t.cluster);
+    let secrets: Api<Secret> = Api::namespaced(kube.client.clone(), &t.namespace);
+    let object = ObjectRef::new("Secret", Some(&t.namespace), &name);
+    let found = secrets
+        .get_opt(&name)
+        .await
+        .map_err(K8sError::api("read", &object))?;
+    Ok(found.map(|_| name))
+}

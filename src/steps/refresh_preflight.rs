@@ -1,0 +1,224 @@
+//! `uses: refresh.preflight`: the checks before a refresh touches anything (reads only).
+//!
+//! Connects to both databases (the source read-only) and refuses (exit 3) when the pg_dump /
+//! pg_restore image cannot serve the pair (its major must be at least the source server's and
+//! at most the target server's), when the target's storage is smaller than the source database
+//! with a margin, or when the target holds objects its owner cannot drop (owned by another
+//! role: the clean would leave them behind).
+
+use serde_json::Value;
+
+use crate::k8s::Connector;
+use crate::pg::connect::Target;
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct RefreshPreflight(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "refresh.preflight",
+    summary: "check a dump/restore refresh can work: versions, storage, object owners",
+    inputs: &[
+        InputSpec {
+            name: "source",
+            required: true,
+            description: "the source `connection` (read-only)",
+        },
+        InputSpec {
+            name: "target",
+            required: true,
+            description: "the target `connection`",
+        },
+        InputSpec {
+            name: "image",
+            required: true,
+            description: "the Job's image: its tag's major is pg_dump/pg_restore's",
+        },
+        InputSpec {
+            name: "target_storage_bytes",
+            required: false,
+            description: "the target Cluster's storage size",
+        },
+    ],
+    outputs: &["source_bytes", "source_major", "target_major", "tables"],
+    idempotent: true,
+};
+
+const FOREIGN: &str = "SELECT n.nspname || '.' || c.relname FROM pg_class c \
+    JOIN pg_namespace n ON n.oid = c.relnamespace \
+    WHERE c.relkind IN ('r','p','v','m','S','f') AND n.nspname NOT LIKE 'pg\\_%' \
+      AND n.nspname <> 'information_schema' AND NOT pg_has_role(c.relowner, 'USAGE') \
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                      AND d.objid = c.oid AND d.deptype = 'e') \
+    ORDER BY 1 LIMIT 20";
+
+const FACTS: &str = "SELECT current_setting('server_version_num')::int / 10000, \
+    pg_database_size(current_database()), \
+    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+      WHERE c.relkind IN ('r','p','m') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema')";
+
+#[async_trait::async_trait]
+impl Step for RefreshPreflight {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let (s, t) = (
+            Target::from_input(inputs, "source")?,
+            Target::from_input(inputs, "target")?,
+        );
+        Ok(StepPlan {
+            description: format!(
+                "check {} (read-only) can be restored into {}: versions, storage, owners ({FACTS}; {FOREIGN})",
+                s.describe(),
+                t.describe()
+            ),
+            writes: false,
+            prod: false,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let (s, t) = (
+            Target::from_input(&ctx.inputs, "source")?,
+            Target::from_input(&ctx.inputs, "target")?,
+        );
+        let kube = self.0.get().await?;
+        let src = s.open(&kube, &ctx.redactor, true).await?;
+        let dst = t.open(&kube, &ctx.redactor, false).await?;
+        let failed = |what: &str| {
+            let what = what.to_string();
+            move |e: tokio_postgres::Error| StepError::Failed(format!("failed to {what}: {e}"))
+        };
+        let sf = src
+            .query_one(FACTS, &[])
+            .await
+            .map_err(failed("read the source's size and version"))?;
+        let tf = dst
+            .query_one(FACTS, &[])
+            .await
+            .map_err(failed("read the target's version"))?;
+        let (src_major, src_bytes, tables): (i32, i64, i64) = (sf.get(0), sf.get(1), sf.get(2));
+        let dst_major: i32 = tf.get(0);
+        let image = ctx.inputs.str("image")?;
+        let tool = super::cnpg_cluster::image_major(&image).ok_or_else(|| {
+            StepError::Refused(format!(
+                "refused: cannot tell the major version of pg_dump in image `{image}` (no version tag); pass --image with a tag like `:{src_major}`. Nothing was changed"
+            ))
+        })? as i64;
+        check_versions(i64::from(src_major), tool, i64::from(dst_major))?;
+        if let Some(storage) = ctx
+            .inputs
+            .get("target_storage_bytes")
+            .and(ctx.inputs.int("target_storage_bytes").ok())
+        {
+            check_storage(src_bytes, storage, &t)?;
+        }
+        let foreign: Vec<String> = dst
+            .query(FOREIGN, &[])
+            .await
+            .map_err(failed("list the target's objects"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(StepError::Refused(format!(
+                "refused: {} holds objects its owner cannot drop (owned by another role): {}; the clean would leave them behind. Nothing was changed",
+                t.describe(),
+                foreign.join(", ")
+            )));
+        }
+        ctx.events.log(format!(
+            "source: PostgreSQL {src_major}, {} in {tables} tables; target: PostgreSQL {dst_major}; pg_dump/pg_restore {tool}",
+            human_bytes(src_bytes)
+        ));
+        Ok(Outputs::default()
+            .with("source_bytes", src_bytes)
+            .with("source_major", src_major)
+            .with("target_major", dst_major)
+            .with("tables", Value::from(tables)))
+    }
+}
+
+/// pg_dump must be at least the source's major; the target must be at least the dump's.
+pub fn check_versions(source: i64, tool: i64, target: i64) -> Result<(), StepError> {
+    if tool < source {
+        return Err(StepError::Refused(format!(
+            "refused: major version mismatch: pg_dump {tool} cannot dump a PostgreSQL {source} server; use an image of major {source} or newer. Nothing was changed"
+        )));
+    }
+    if target < tool {
+        return Err(StepError::Refused(format!(
+            "refused: major version mismatch: a dump made by pg_dump {tool} (source PostgreSQL {source}) cannot be restored reliably into PostgreSQL {target}. Nothing was changed"
+        )));
+    }
+    Ok(())
+}
+
+/// The target needs room for the source's data plus half again (indexes rebuilt, WAL).
+pub fn check_storage(source_bytes: i64, target_storage: i64, t: &Target) -> Result<(), StepError> {
+    let needed = source_bytes.saturating_mul(3) / 2;
+    if target_storage < needed {
+        return Err(StepError::Refused(format!(
+            "refused: Cluster {}/{} has {} of storage, the source database needs about {} (1.5 x {}). Nothing was changed",
+            t.namespace,
+            t.cluster,
+            human_bytes(target_storage),
+            human_bytes(needed),
+            human_bytes(source_bytes)
+        )));
+    }
+    Ok(())
+}
+
+/// `12.3 MiB`.
+pub fn human_bytes(n: i64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_the_tool_cannot_serve_are_refused() {
+        assert!(check_versions(15, 15, 15).is_ok());
+        assert!(check_versions(15, 16, 16).is_ok());
+        assert!(matches!(
+            check_versions(16, 15, 16),
+            Err(StepError::Refused(_))
+        ));
+        let err = check_versions(16, 16, 15).unwrap_err().to_string();
+        assert!(err.contains("PostgreSQL 15"), "{err}");
+    }
+
+    #[test]
+    fn storage_needs_a_margin() {
+        let t = Target {
+            namespace: "db".into(),
+            cluster: "c".into(),
+            pod: "c-1".into(),
+            database: "app".into(),
+            secret: "s".into(),
+        };
+        assert!(check_storage(100, 150, &t).is_ok());
+        let err = check_storage(100 << 20, 120 << 20, &t)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("db/c") && err.contains("120.0 MiB"), "{err}");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+}

@@ -1,0 +1,95 @@
+//! A small synestra-like world for refresh-dev tests: prod `APP-cnpg` and dev `APP-dev-cnpg`
+//! in `databases` (real PostgreSQL 15 each, separate owner passwords), the app's Deployment
+//! `web` (2 replicas) in `web-APP-dev`, and the realistic prod dataset of
+//! `fixtures/refresh/prod.sql` created as the owner, with stale dev data beside it.
+
+use std::time::{Duration, Instant};
+
+use cnpgops::pg::inventory::{self, Inventory};
+use tokio_postgres::{Client, NoTls};
+
+use crate::sandbox::{deployment, Kube};
+
+pub const PROD_PASSWORD: &str = "prod-Planted-Pa55word-7f3a";
+pub const DEV_PASSWORD: &str = "dev-Planted-Pa55word-91bc";
+
+/// The two clusters of `app`, the app, and the data (`rows` orders in prod; 0: no data).
+pub fn world(kube: &Kube, app: &str, rows: u32) {
+    kube.namespace("databases");
+    kube.namespace(&format!("web-{app}-dev"));
+    let owner = app.replace('-', "_");
+    for (cluster, secret, password) in [
+        (format!("{app}-cnpg"), format!("{app}-prod-owner"), PROD_PASSWORD),
+        (format!("{app}-dev-cnpg"), format!("{app}-dev-owner"), DEV_PASSWORD),
+    ] {
+        kube.create(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {secret}, namespace: databases}}\ntype: kubernetes.io/basic-auth\nstringData: {{username: {owner}, password: {password}}}\n"
+        ));
+        kube.create(&format!(
+            "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {cluster}, namespace: databases}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15.10\n  storage: {{size: 5Gi}}\n  bootstrap: {{initdb: {{database: {owner}, owner: {owner}, secret: {{name: {secret}}}}}}}\n"
+        ));
+    }
+    kube.create(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: web-{app}-dev-env, namespace: web-{app}-dev}}\nstringData: {{DATABASE_URI: 'postgresql://{owner}:{DEV_PASSWORD}@{app}-dev-cnpg-rw.databases.svc.cluster.local:5432/{owner}'}}\n"
+    ));
+    deployment(kube, &format!("web-{app}-dev"), "web", 2);
+    for c in [format!("{app}-cnpg"), format!("{app}-dev-cnpg")] {
+        wait_healthy(kube, &c);
+    }
+    if rows > 0 {
+        let prod = include_str!("fixtures/refresh/prod.sql").replace("ROWS", &rows.to_string());
+        let (p, d) = (address(kube, &format!("{app}-cnpg")), address(kube, &format!("{app}-dev-cnpg")));
+        kube.block_on(async {
+            connect(&p, &owner, PROD_PASSWORD).await.batch_execute(&prod).await.unwrap();
+            let dev = connect(&d, &owner, DEV_PASSWORD).await;
+            dev.batch_execute(include_str!("fixtures/refresh/dev.sql")).await.unwrap();
+        });
+    }
+}
+
+pub fn wait_healthy(kube: &Kube, cluster: &str) {
+    let t0 = Instant::now();
+    loop {
+        let c = kube.get("Cluster", "databases", cluster).unwrap();
+        if c["status"]["phase"] == "Cluster in healthy state" {
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "never healthy: {c:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The sandbox's loopback address of `<cluster>-rw`.
+pub fn address(kube: &Kube, cluster: &str) -> String {
+    let svc = kube.get("Service", "databases", &format!("{cluster}-rw")).unwrap();
+    svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"].as_str().unwrap().to_string()
+}
+
+/// A direct connection to `addr`, database named like the user.
+pub async fn connect(addr: &str, user: &str, password: &str) -> Client {
+    try_connect(addr, user, password).await.expect("connects")
+}
+
+pub async fn try_connect(addr: &str, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let db = user;
+    let (client, conn) = tokio_postgres::Config::new()
+        .host(host)
+        .port(port.parse().unwrap())
+        .user(user)
+        .password(password)
+        .dbname(db)
+        .connect(NoTls)
+        .await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// The inventory of a cluster's database, with checksums.
+pub fn inventory(kube: &Kube, cluster: &str, owner: &str, password: &str) -> Inventory {
+    let addr = address(kube, cluster);
+    kube.block_on(async {
+        let c = connect(&addr, owner, password).await;
+        inventory::read(&c, cluster, true).await.unwrap()
+    })
+}
