@@ -63,7 +63,8 @@ pub fn on_create(rt: &ResourceType, obj: &mut Value, uid: &str) {
 
 /// Defaults applied on every write (create and update).
 pub fn on_update(rt: &ResourceType, obj: &mut Value) {
-    if (rt.group.as_str(), rt.plural.as_str()) == ("", "secrets") {
+    let data_ok = obj.get("data").is_none_or(|d| d.is_object() || d.is_null());
+    if (rt.group.as_str(), rt.plural.as_str()) == ("", "secrets") && data_ok {
         default(obj, "type", json!("Opaque"));
         if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
             use base64::Engine;

@@ -181,9 +181,11 @@ pub fn create(
     if txn.get(&res, &key).is_some() {
         return Err(ApiError::already_exists(&t.rt.group, &t.rt.plural, &name));
     }
-    prepare_create(t.rt, &mut obj);
+    // Admission first: the server's defaults below assume the shapes it checks.
+    drop_status(t.rt, &mut obj);
     let admitted = admit(t.rt, obj, q.field_validation)?;
     let mut obj = admitted.object;
+    prepare_create(t.rt, &mut obj);
     writer(t, manager, false).record_update(None, &mut obj);
     let out = commit(&mut txn, &res, key, obj, true, q.dry_run);
     Ok(Reply {
@@ -425,9 +427,10 @@ fn apply(
             }
             let mut obj = merged;
             let mf = obj["metadata"]["managedFields"].clone();
-            prepare_create(t.rt, &mut obj);
+            drop_status(t.rt, &mut obj);
             let admitted = admit(t.rt, obj, q.field_validation)?;
             let mut obj = admitted.object;
+            prepare_create(t.rt, &mut obj);
             obj["metadata"]["managedFields"] = mf;
             let out = commit(txn, res, key, obj, true, q.dry_run);
             Ok(Reply {
@@ -435,6 +438,16 @@ fn apply(
                 body: out,
                 warnings: admitted.warnings,
             })
+        }
+    }
+}
+
+/// Status is not part of a create when the type has a status subresource (dropped before
+/// validation, as kube's PrepareForCreate does).
+fn drop_status(rt: &ResourceType, obj: &mut Value) {
+    if rt.status_subresource {
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("status");
         }
     }
 }

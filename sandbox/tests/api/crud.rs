@@ -377,3 +377,70 @@ async fn bad_bodies_get_400_and_wrong_methods_405() {
         (404, "namespaces \"nowhere\" not found")
     );
 }
+
+#[tokio::test]
+async fn wrongly_shaped_bodies_are_rejected_not_crashed_on() {
+    let w = start().await;
+    let ns = w.namespace("shapes").await;
+    let bodies = [
+        (
+            "/apis/batch/v1/namespaces/shapes/jobs",
+            r#"{"metadata":{"name":"j"},"spec":{"template":"x"}}"#,
+        ),
+        (
+            "/apis/batch/v1/namespaces/shapes/jobs",
+            r#"{"metadata":{"name":"j"},"spec":"x"}"#,
+        ),
+        (
+            "/api/v1/namespaces/shapes/secrets",
+            r#"{"metadata":{"name":"s"},"data":"x"}"#,
+        ),
+        (
+            "/api/v1/namespaces/shapes/secrets",
+            r#"{"metadata":{"name":"s"},"stringData":{"k":1}}"#,
+        ),
+        (
+            "/api/v1/namespaces/shapes/pods",
+            r#"{"metadata":{"name":"p"},"spec":{"containers":[1]}}"#,
+        ),
+        (
+            "/apis/apps/v1/namespaces/shapes/deployments",
+            r#"{"metadata":{"name":"d"},"spec":{"template":{"metadata":"x"}}}"#,
+        ),
+        (
+            "/apis/postgresql.cnpg.io/v1/namespaces/shapes/clusters",
+            r#"{"metadata":{"name":"c"},"spec":[]}"#,
+        ),
+        (
+            "/api/v1/namespaces",
+            r#"{"metadata":{"name":"n"},"spec":"x"}"#,
+        ),
+    ];
+    for (path, body) in bodies {
+        let err = w
+            .raw("POST", path, "application/json", body)
+            .await
+            .unwrap_err();
+        assert!(matches!(err.code, 400 | 422), "{path} {body}: {err:?}");
+    }
+    let _ = ns;
+    // A patch that breaks an existing object's shape is refused too.
+    w.raw(
+        "POST",
+        "/api/v1/namespaces/shapes/secrets",
+        "application/json",
+        r#"{"metadata":{"name":"ok"},"stringData":{"k":"v"}}"#,
+    )
+    .await
+    .unwrap();
+    let err = w
+        .raw(
+            "PATCH",
+            "/api/v1/namespaces/shapes/secrets/ok",
+            "application/merge-patch+json",
+            r#"{"data":"x"}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, 400);
+}
