@@ -13,23 +13,16 @@ const MANAGER: &str = "deployment-controller";
 
 /// Runs the Deployment controller until the sandbox stops.
 pub fn spawn(api: Arc<ApiServer>) -> tokio::task::JoinHandle<()> {
-    let mut changes = api.store.subscribe();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                got = changes.recv() => {
-                    if matches!(got, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return; }
-                    if let Ok(c) = &got {
-                        if !(c.res.plural == "deployments" || c.res.plural == "pods") { continue; }
-                    }
-                }
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            }
+    super::on_changes(
+        api,
+        &["deployments", "pods"],
+        Duration::from_secs(2),
+        |api| {
             for d in api.list_objs("apps", "deployments", None) {
-                reconcile(&api, &d);
+                reconcile(api, &d);
             }
-        }
-    })
+        },
+    )
 }
 
 fn owned_pods(api: &ApiServer, d: &Value) -> Vec<Value> {

@@ -32,21 +32,9 @@ fn age_secs(ts: &str) -> i64 {
 
 /// Runs the Job controller until the sandbox stops.
 pub fn spawn(api: Arc<ApiServer>) -> tokio::task::JoinHandle<()> {
-    let mut changes = api.store.subscribe();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                got = changes.recv() => {
-                    if matches!(got, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return; }
-                    if let Ok(c) = &got {
-                        if !(c.res.plural == "jobs" || c.res.plural == "pods") { continue; }
-                    }
-                }
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-            for job in api.list_objs("batch", "jobs", None) {
-                reconcile(&api, &job);
-            }
+    super::on_changes(api, &["jobs", "pods"], Duration::from_millis(500), |api| {
+        for job in api.list_objs("batch", "jobs", None) {
+            reconcile(api, &job);
         }
     })
 }

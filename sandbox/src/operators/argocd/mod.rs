@@ -59,18 +59,9 @@ pub fn source(api: &ApiServer, app: &Value) -> Result<(Vec<Value>, String), Stri
 /// Runs the controller until the sandbox stops.
 pub fn spawn(api: Arc<ApiServer>) -> tokio::task::JoinHandle<()> {
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let mut changes = api.store.subscribe();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                got = changes.recv() => {
-                    if matches!(got, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return; }
-                }
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            for app in api.list_objs("argoproj.io", "applications", None) {
-                reconcile(&api, &busy, app);
-            }
+    super::on_changes(api, &[], Duration::from_secs(1), move |api| {
+        for app in api.list_objs("argoproj.io", "applications", None) {
+            reconcile(api, &busy, app);
         }
     })
 }
