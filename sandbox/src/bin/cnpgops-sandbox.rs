@@ -75,19 +75,16 @@ async fn up(
         sandbox.kubeconfig_path().display()
     );
     if let Some(objects) = objects {
-        let ready = async {
-            cnpgops_sandbox::scenario::apply(&sandbox.api, &objects)?;
-            cnpgops_sandbox::scenario::wait_ready(
-                &sandbox.api,
-                &objects,
-                Duration::from_secs(ready_timeout),
-            )
-            .await
-        };
+        let count = objects.len();
+        let ready = cnpgops_sandbox::scenario::up(
+            &sandbox.api,
+            &sandbox.world,
+            objects,
+            Duration::from_secs(ready_timeout),
+        );
         match ready.await {
             Ok(took) => eprintln!(
-                "scenario ready: {} objects in {:.1}s",
-                objects.len(),
+                "scenario ready: {count} objects in {:.1}s",
                 took.as_secs_f64()
             ),
             Err(e) => {

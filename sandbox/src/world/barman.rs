@@ -58,7 +58,7 @@ impl StoreConfig {
         env
     }
 
-    fn endpoint_args(&self) -> Vec<String> {
+    pub(super) fn endpoint_args(&self) -> Vec<String> {
         vec![
             "--cloud-provider".into(),
             "aws-s3".into(),
@@ -67,7 +67,7 @@ impl StoreConfig {
         ]
     }
 
-    fn location(&self) -> [String; 2] {
+    pub(super) fn location(&self) -> [String; 2] {
         [self.destination_path.clone(), self.server_name.clone()]
     }
 

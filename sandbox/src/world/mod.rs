@@ -6,6 +6,7 @@ pub mod barman;
 pub mod error;
 pub mod postgres;
 pub mod reap;
+pub mod restore;
 pub mod s3;
 pub mod state;
 pub mod tools;

@@ -30,7 +30,7 @@ pub struct PgInstance {
     pub data: PathBuf,
     pub socket_dir: PathBuf,
     pub lease: Lease,
-    tools: Arc<Tools>,
+    pub(super) tools: Arc<Tools>,
     /// Fingerprint of the extra settings and environment the running server was started with.
     started_with: Mutex<Option<u64>>,
     /// The postmaster's pid once started, to stop it even if its data dir vanished.
@@ -109,7 +109,7 @@ impl PgInstance {
 
     /// `sandbox.conf`, rewritten at every start: the address (which may differ between runs
     /// of a sandbox over the same dir) and `extra` (e.g. archiving).
-    fn settings(&self, extra: &str) -> String {
+    pub(super) fn settings(&self, extra: &str) -> String {
         format!(
             "# cnpgops sandbox (rewritten at every start)\nlisten_addresses = '{}'\nport = {PG_PORT}\n\
              unix_socket_directories = '{}'\npassword_encryption = 'scram-sha-256'\n\
@@ -152,7 +152,7 @@ impl PgInstance {
         self.wait_ready(Duration::from_secs(30)).await
     }
 
-    fn pid_slot(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
+    pub(super) fn pid_slot(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
         self.pid.lock().unwrap_or_else(|p| p.into_inner())
     }
 

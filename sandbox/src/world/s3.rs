@@ -168,3 +168,30 @@ fn write_credentials(info: &S3Info) -> Result<()> {
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| WorldError::io("S3 credentials", path, e))
 }
+
+const MAKE_BUCKET: &str = r#"
+import boto3, os
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"])
+try:
+    s3.create_bucket(Bucket=os.environ["BUCKET"])
+except ClientError as e:
+    if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        raise
+"#;
+
+impl S3Info {
+    /// Creates `bucket` (an existing one is fine); the keys go through the environment only.
+    pub async fn create_bucket(&self, tools: &Tools, bucket: &str) -> Result<()> {
+        let mut cmd = Command::new(tools.moto_venv.join("bin/python"));
+        cmd.args(["-c", MAKE_BUCKET])
+            .env("ENDPOINT", &self.endpoint)
+            .env("BUCKET", bucket)
+            .env("AWS_ACCESS_KEY_ID", &self.keys.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.keys.secret_access_key)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .kill_on_drop(true);
+        run(&format!("S3 bucket {bucket}"), &mut cmd, None).await?;
+        Ok(())
+    }
+}

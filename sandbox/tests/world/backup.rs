@@ -11,23 +11,23 @@ use serde_json::{json, Value};
 use crate::harness::*;
 use crate::s3::boto3;
 
-const MAKE_BUCKET: &str = r#"
+pub const MAKE_BUCKET: &str = r#"
 import boto3, os
 boto3.client("s3", endpoint_url=os.environ["ENDPOINT"]).create_bucket(Bucket="backups")
 "#;
 
-const LIST_KEYS: &str = r#"
+pub const LIST_KEYS: &str = r#"
 import boto3, os
 pages = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"]).get_paginator("list_objects_v2").paginate(Bucket="backups")
 print("\n".join(o["Key"] for p in pages for o in p.get("Contents", [])))
 "#;
 
-fn api(client: &Client, ns: &str, group: &str, kind: &str) -> Api<DynamicObject> {
+pub fn api(client: &Client, ns: &str, group: &str, kind: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk(group, "v1", kind);
     Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
 
-async fn create(client: &Client, ns: &str, group: &str, kind: &str, name: &str, spec: Value) {
+pub async fn create(client: &Client, ns: &str, group: &str, kind: &str, name: &str, spec: Value) {
     let obj: DynamicObject =
         serde_json::from_value(json!({"apiVersion": format!("{group}/v1"), "kind": kind,
         "metadata": {"name": name, "namespace": ns}, "spec": spec}))
@@ -39,7 +39,7 @@ async fn create(client: &Client, ns: &str, group: &str, kind: &str, name: &str, 
 }
 
 /// Polls an object until `f` holds for it; returns it.
-async fn wait_for(
+pub async fn wait_for(
     a: &Api<DynamicObject>,
     name: &str,
     secs: u64,
@@ -63,7 +63,7 @@ async fn wait_for(
 }
 
 /// S3 with a bucket, and a Secret `s3-creds` holding the minted keys.
-async fn s3_setup(w: &World, ns: &str) -> (String, String, String) {
+pub async fn s3_setup(w: &World, ns: &str) -> (String, String, String) {
     let info = w.sandbox.world.s3().await.expect("S3");
     let (id, secret) = (
         info.keys.access_key_id.clone(),
@@ -80,14 +80,14 @@ async fn s3_setup(w: &World, ns: &str) -> (String, String, String) {
     (info.endpoint, id, secret)
 }
 
-fn store_config(endpoint: &str, prefix: &str) -> Value {
+pub fn store_config(endpoint: &str, prefix: &str) -> Value {
     json!({"destinationPath": format!("s3://backups/{prefix}"), "endpointURL": endpoint,
         "s3Credentials": {"accessKeyId": {"name": "s3-creds", "key": "ACCESS_KEY_ID"},
                           "secretAccessKey": {"name": "s3-creds", "key": "ACCESS_SECRET_KEY"}},
         "wal": {"compression": "gzip"}, "data": {"immediateCheckpoint": true}})
 }
 
-fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
+pub fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
     v.pointer("/status/conditions")?
         .as_array()?
         .iter()
@@ -145,7 +145,7 @@ async fn in_tree_backup_completes_and_lands_in_s3() {
 }
 
 /// Creates a Backup and waits until it is done.
-async fn take_backup(client: &Client, ns: &str, name: &str, spec: Value) -> Value {
+pub async fn take_backup(client: &Client, ns: &str, name: &str, spec: Value) -> Value {
     create(client, ns, "postgresql.cnpg.io", "Backup", name, spec).await;
     let backups = api(client, ns, "postgresql.cnpg.io", "Backup");
     wait_for(&backups, name, 90, "backup done", |b| {

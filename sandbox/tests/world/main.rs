@@ -4,5 +4,11 @@ mod harness;
 
 mod backup;
 mod cluster;
+mod init_sql;
 mod lifecycle;
+mod pg_jobs;
+mod recovery;
+mod recovery_support;
 mod s3;
+mod scheduled;
+mod synestra;

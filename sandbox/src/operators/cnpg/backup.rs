@@ -231,7 +231,7 @@ pub fn finish(ctx: &Ctx, d: Done) -> Result<(), CnpgError> {
                 "backups",
                 &d.ns,
                 &d.name,
-                completed_status(&d, entry),
+                completed_status(&d, entry, &c),
             )?;
             set_last_backup_condition(ctx, &c, true, "LastBackupSucceeded", "")?;
             super::recovery_window::record(ctx, &c, &d.store, catalog)
@@ -262,7 +262,7 @@ pub fn finish(ctx: &Ctx, d: Done) -> Result<(), CnpgError> {
     }
 }
 
-fn completed_status(d: &Done, e: &Value) -> Value {
+fn completed_status(d: &Done, e: &Value, c: &ClusterView) -> Value {
     let mut s = json!({
         "phase": "completed", "backupId": e["backup_id"], "backupName": e["backup_name"],
         "startedAt": k8s_time(&e["begin_time_iso"]), "stoppedAt": k8s_time(&e["end_time_iso"]),
@@ -275,6 +275,10 @@ fn completed_status(d: &Done, e: &Value) -> Value {
         s["destinationPath"] = json!(d.store.config.destination_path);
         s["serverName"] = json!(d.store.config.server_name);
         s["endpointURL"] = json!(d.store.config.endpoint_url);
+        // The credential selectors (not their values), as CNPG copies them.
+        if let Some(creds) = c.spec.pointer("/backup/barmanObjectStore/s3Credentials") {
+            s["s3Credentials"] = creds.clone();
+        }
     }
     s
 }

@@ -16,16 +16,23 @@ pub struct ClusterView {
     pub instances: u32,
     pub image: String,
     pub superuser_access: bool,
-    /// `bootstrap.initdb.database` (default `app`) and `owner` (default: the database).
+    /// `bootstrap.initdb` (or `.recovery`) `.database` (default `app`) and `owner` (default:
+    /// the database).
     pub database: String,
     pub owner: String,
-    /// `bootstrap.initdb.secret.name`: the app credentials are then the user's, not `-app`.
+    /// `bootstrap.initdb` (or `.recovery`) `.secret.name`: the app credentials are then the
+    /// user's, not `-app`.
     pub app_secret: Option<String>,
     pub superuser_secret: Option<String>,
     pub init: InitOptions,
     pub post_init_sql: Vec<String>,
     pub post_init_app_sql: Vec<String>,
     pub post_init_template_sql: Vec<String>,
+    /// The sandbox's `sandbox.cnpgops.io/init-sql` annotation: SQL run once in the application
+    /// database as its owner, right after the bootstrap.
+    pub init_sql: Option<String>,
+    /// `bootstrap.recovery`, when the Cluster is bootstrapped from a backup.
+    pub recovery: Option<Value>,
     pub storage_size: String,
     pub storage_class: Option<String>,
     pub deleting: bool,
@@ -52,8 +59,11 @@ impl ClusterView {
             .pointer("/spec/bootstrap/initdb")
             .cloned()
             .unwrap_or(Value::Null);
-        let database = init["database"].as_str().unwrap_or("app").to_string();
-        let owner = init["owner"].as_str().unwrap_or(&database).to_string();
+        let recovery = obj.pointer("/spec/bootstrap/recovery").cloned();
+        // The application database and owner: from the bootstrap method in use.
+        let app = recovery.as_ref().unwrap_or(&init);
+        let database = app["database"].as_str().unwrap_or("app").to_string();
+        let owner = app["owner"].as_str().unwrap_or(&database).to_string();
         ClusterView {
             ns: s("/metadata/namespace").unwrap_or_default(),
             name: s("/metadata/name").unwrap_or_default(),
@@ -68,7 +78,7 @@ impl ClusterView {
                 .pointer("/spec/enableSuperuserAccess")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-            app_secret: init
+            app_secret: app
                 .pointer("/secret/name")
                 .and_then(Value::as_str)
                 .map(String::from),
@@ -82,6 +92,8 @@ impl ClusterView {
             post_init_sql: strs(&init["postInitSQL"]),
             post_init_app_sql: strs(&init["postInitApplicationSQL"]),
             post_init_template_sql: strs(&init["postInitTemplateSQL"]),
+            init_sql: s("/metadata/annotations/sandbox.cnpgops.io~1init-sql"),
+            recovery,
             database,
             owner,
             storage_size: s("/spec/storage/size").unwrap_or_else(|| "1Gi".into()),

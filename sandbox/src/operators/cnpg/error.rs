@@ -16,6 +16,9 @@ pub enum CnpgError {
     },
     #[error("Cluster {cluster}: {message}")]
     Invalid { cluster: String, message: String },
+    /// A recovery that cannot succeed (not retried).
+    #[error("Cluster {cluster}: recovery failed: {message}")]
+    Recovery { cluster: String, message: String },
 }
 
 impl CnpgError {

@@ -1,11 +1,11 @@
 //! The instance's server: created, bootstrapped (after the empty-archive check when it will
 //! archive), running with the archive settings in force, and what its archiver reports.
-use super::bootstrap;
 use super::cluster::ClusterView;
 use super::credentials::Credentials;
 use super::error::CnpgError;
 use super::store::{archive_settings, Store};
 use super::Ctx;
+use super::{bootstrap, recovery};
 use crate::world::{Instance, InstanceKey};
 
 fn enabled(c: &ClusterView, annotation: &str) -> bool {
@@ -30,19 +30,25 @@ pub async fn ensure_server(
     };
     let archive = store.filter(|_| !enabled(c, "cnpg.io/skipWalArchiving"));
     if !bootstrap::is_done(&inst) {
-        if let Some(s) = archive.filter(|_| !enabled(c, "cnpg.io/skipEmptyWalArchiveCheck")) {
+        // A recovery checks in its own Job (see `recovery`).
+        let check = c.recovery.is_none() && !enabled(c, "cnpg.io/skipEmptyWalArchiveCheck");
+        if let Some(s) = archive.filter(|_| check) {
             s.config
                 .check_empty(&ctx.world.tools, &inst.pg.what)
                 .await?;
         }
         let t0 = std::time::Instant::now();
-        bootstrap::run(c, &inst, app).await?;
+        if c.recovery.is_some() {
+            recovery::run(ctx, c, &inst, archive).await?;
+        } else {
+            bootstrap::run(c, &inst, app).await?;
+        }
         let ms = t0.elapsed().as_millis() as u64;
-        tracing::info!(cluster = %c.id(), addr = %inst.pg.addr(), ms, "initdb done");
+        tracing::info!(cluster = %c.id(), addr = %inst.pg.addr(), ms, "bootstrap done");
     }
     let (extra, env) = match archive {
         Some(s) => (archive_settings(ctx, s), s.config.env()),
-        None => (String::new(), vec![]),
+        None => ("archive_mode = off\n".to_string(), vec![]),
     };
     let started = inst.pg.ensure_running(&extra, &env).await?;
     if started && archive.is_some() {
@@ -50,6 +56,12 @@ pub async fn ensure_server(
         inst.pg.psql("postgres", "SELECT pg_switch_wal();").await?;
     }
     Ok(inst)
+}
+
+/// The server's current timeline (CNPG's `status.timelineID`).
+pub async fn timeline(inst: &Instance) -> Result<Option<u64>, CnpgError> {
+    let sql = "SELECT timeline_id FROM pg_control_checkpoint();";
+    Ok(inst.pg.psql("postgres", sql).await?.trim().parse().ok())
 }
 
 /// What the archiver says: None before the first attempt, else (ok, message).

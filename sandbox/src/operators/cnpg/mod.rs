@@ -1,6 +1,6 @@
 //! The simulated CloudNativePG operator: a `Cluster` becomes a real PostgreSQL server (see
 //! [`crate::world`]) with the Secrets, Services, PVCs, Pods and status the real operator
-//! writes. One task reconciles, on store changes and every few seconds; every step is
+//! writes. It reconciles on store changes and every few seconds ([`runner`]); every step is
 //! idempotent. Like the real operator, it puts no finalizer on the Cluster: children carry
 //! owner references and go with the garbage collector, and the server with its data dir is
 //! removed when the Cluster is gone.
@@ -12,18 +12,20 @@ pub mod credentials;
 pub mod error;
 pub mod instance;
 pub mod reconcile;
+pub mod recovery;
+pub mod recovery_job;
+pub mod recovery_target;
 pub mod recovery_window;
+pub mod runner;
+pub mod scheduled;
 pub mod secrets;
 pub mod status;
 pub mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
 
 use crate::apiserver::store::Change;
 use crate::apiserver::ApiServer;
@@ -32,8 +34,6 @@ use cluster::GROUP;
 
 /// The field manager of the operator's writes (controller-runtime's default for CNPG).
 pub const MANAGER: &str = "manager";
-const RESYNC: Duration = Duration::from_secs(2);
-const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
 /// `(namespace, cluster, role)`.
 type RoleKey = (String, String, String);
@@ -78,63 +78,13 @@ impl Ctx {
 enum Work {
     Cluster(String, String),
     Backup(String, String),
+    Scheduled(String, String),
 }
 
 /// Starts the operator; abort the handle to stop it (the world's servers stay until
 /// [`World::shutdown`]).
 pub fn spawn(api: Arc<ApiServer>, world: Arc<World>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(Ctx::new(api, world)))
-}
-
-async fn run(ctx: Ctx) {
-    let mut changes = ctx.api.store.subscribe();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let mut tick = tokio::time::interval(RESYNC);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut backoff: HashMap<Work, (Instant, u32)> = HashMap::new();
-    loop {
-        let mut queue = BTreeSet::new();
-        tokio::select! {
-            c = changes.recv() => match c {
-                Ok(change) => queue.extend(relevant(&change)),
-                Err(RecvError::Lagged(_)) => queue.extend(all_work(&ctx)),
-                Err(RecvError::Closed) => return,
-            },
-            Some(done) = done_rx.recv() => {
-                if let Err(e) = backup::finish(&ctx, done) {
-                    tracing::warn!(error = %e, "cnpg: recording a backup failed");
-                }
-            },
-            _ = tick.tick() => queue.extend(all_work(&ctx)),
-        }
-        // Take whatever else arrived meanwhile, then do each piece of work once.
-        while let Ok(change) = changes.try_recv() {
-            queue.extend(relevant(&change));
-        }
-        for work in queue {
-            if backoff
-                .get(&work)
-                .is_some_and(|(until, _)| *until > Instant::now())
-            {
-                continue;
-            }
-            let result = match &work {
-                Work::Cluster(ns, name) => reconcile::reconcile(&ctx, ns, name).await,
-                Work::Backup(ns, name) => backup::reconcile(&ctx, ns, name, &done_tx).await,
-            };
-            match result {
-                Ok(()) => {
-                    backoff.remove(&work);
-                }
-                Err(e) => {
-                    let n = backoff.get(&work).map_or(0, |(_, n)| n + 1);
-                    let wait = Duration::from_millis(500 << n.min(5)).min(MAX_BACKOFF);
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cnpg: reconcile failed");
-                    backoff.insert(work, (Instant::now() + wait, n));
-                }
-            }
-        }
-    }
+    tokio::spawn(runner::run(Arc::new(Ctx::new(api, world))))
 }
 
 /// The work a change calls for: a Cluster itself, a child of one, or a Backup.
@@ -154,6 +104,9 @@ fn relevant(change: &Change) -> Option<Work> {
     if change.res.group == GROUP && change.res.plural == "backups" {
         return Some(Work::Backup(ns, name));
     }
+    if change.res.group == GROUP && change.res.plural == "scheduledbackups" {
+        return Some(Work::Scheduled(ns, name));
+    }
     let child = ["pods", "services", "secrets", "persistentvolumeclaims"]
         .contains(&change.res.plural.as_str());
     if change.res.group.is_empty() && child {
@@ -172,8 +125,8 @@ fn key_of(o: &Value) -> Option<(String, String)> {
     ))
 }
 
-/// Every Cluster, every cluster the world still runs a server for, and every Backup not
-/// picked up yet.
+/// Every Cluster, every cluster the world still runs a server for, every Backup not picked
+/// up yet, and every ScheduledBackup (their schedules are checked at each resync).
 fn all_work(ctx: &Ctx) -> BTreeSet<Work> {
     let clusters = ctx.api.list_objs(GROUP, "clusters", None);
     let mut work: BTreeSet<Work> = clusters
@@ -194,5 +147,12 @@ fn all_work(ctx: &Ctx) -> BTreeSet<Work> {
             .is_empty()
     });
     work.extend(new.filter_map(key_of).map(|(n, b)| Work::Backup(n, b)));
+    let scheduled = ctx.api.list_objs(GROUP, "scheduledbackups", None);
+    work.extend(
+        scheduled
+            .iter()
+            .filter_map(key_of)
+            .map(|(n, s)| Work::Scheduled(n, s)),
+    );
     work
 }

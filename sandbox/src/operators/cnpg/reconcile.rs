@@ -7,8 +7,8 @@ use super::credentials::{
     app_credentials, apply_password, drop_superuser_secret, superuser_credentials,
 };
 use super::error::CnpgError;
-use super::instance::{archiving, ensure_server};
-use super::status::{desired, differs, now, Observed, Stage};
+use super::instance::{archiving, ensure_server, timeline};
+use super::status::{desired, differs, now, Observed, Stage, PHASE_HEALTHY};
 use super::store::archive_store;
 use super::{bootstrap, Ctx, MANAGER};
 use crate::world::{Instance, InstanceKey};
@@ -51,6 +51,11 @@ pub async fn reconcile(ctx: &Ctx, ns: &str, name: &str) -> Result<(), CnpgError>
             archiving(&inst).await?
         } else {
             None
+        },
+        // Asked until the cluster is healthy (it changes only when a recovery promotes).
+        timeline: match c.status["timelineID"].as_u64() {
+            Some(t) if c.status["phase"] == PHASE_HEALTHY => Some(t),
+            _ => timeline(&inst).await?,
         },
     };
     ensure_pods(ctx, &c, &inst, &seen)?;

@@ -14,6 +14,8 @@ pub struct Observed {
     pub system_id: Option<String>,
     /// The archiver's state: None before its first attempt (or without archiving).
     pub archiving: Option<(bool, String)>,
+    /// The server's timeline (2 after a point-in-time recovery).
+    pub timeline: Option<u64>,
 }
 
 /// Where the bootstrap of a cluster stands.
@@ -80,7 +82,7 @@ pub fn desired(c: &ClusterView, stage: Stage, seen: &Observed) -> Map<String, Va
     if stage != Stage::SettingUp {
         s["currentPrimary"] = json!(c.primary());
         s["currentPrimaryTimestamp"] = json!(kept(c, "currentPrimaryTimestamp"));
-        s["timelineID"] = json!(1);
+        s["timelineID"] = json!(seen.timeline.unwrap_or(1));
     }
     if let Some(id) = &seen.system_id {
         s["systemID"] = json!(id);
@@ -133,6 +135,7 @@ mod tests {
             &Observed {
                 system_id: Some("7".into()),
                 archiving: None,
+                timeline: Some(2),
             },
         );
         assert_eq!(d["phase"], "Cluster in healthy state");
@@ -141,6 +144,7 @@ mod tests {
         assert_eq!(d["conditions"][0]["reason"], "ClusterIsReady");
         assert_eq!(d["pgDataImageInfo"]["majorVersion"], 15);
         assert_eq!(d["systemID"], "7");
+        assert_eq!(d["timelineID"], 2);
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn selector(ctx: &Ctx, c: &ClusterView, sel: &Value) -> Result<Option<String>, C
         .ok_or_else(|| CnpgError::invalid(&c.id(), format!("secret {name} has no key {key}")))
 }
 
-async fn resolve(
+pub async fn resolve(
     ctx: &Ctx,
     c: &ClusterView,
     cfg: &Value,

@@ -1,6 +1,10 @@
 //! Scenarios: a YAML file of objects (several documents, or one list) applied at start in order,
-//! then waited for until ready: CNPG Clusters healthy, Deployments available, Jobs finished,
-//! Argo CD Applications synced once (whatever the outcome: a scenario may start with a failed sync).
+//! then waited for until ready: CNPG Clusters healthy, Backups completed, Deployments available,
+//! Argo CD Applications synced once (whatever the outcome: a scenario may start with a failed
+//! sync). The platform comes first: Applications are applied once everything else is ready, as
+//! their sync hooks expect the databases to be there. See [`prepare`] for S3 placeholders.
+pub mod prepare;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -8,6 +12,7 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 
 use crate::apiserver::ApiServer;
+use crate::world::World;
 
 /// Reads the objects of a scenario file.
 pub fn load(path: &Path) -> anyhow::Result<Vec<Value>> {
@@ -70,6 +75,11 @@ fn not_ready(api: &ApiServer, obj: &Value) -> Option<String> {
             (field(&c, "/status/phase") != "Cluster in healthy state")
                 .then(|| format!("Cluster {ns}/{name}: {}", field(&c, "/status/phase")))
         }
+        "Backup" => {
+            let b = get("postgresql.cnpg.io", "backups");
+            (field(&b, "/status/phase") != "completed")
+                .then(|| format!("Backup {ns}/{name}: {}", field(&b, "/status/phase")))
+        }
         "Deployment" => {
             let d = get("apps", "deployments");
             (field(&d, "/status/availableReplicas").as_i64().unwrap_or(0)
@@ -78,12 +88,35 @@ fn not_ready(api: &ApiServer, obj: &Value) -> Option<String> {
         }
         "Application" => {
             let a = get("argoproj.io", "applications");
+            // An automated Application is ready once its first sync has finished.
+            let automated = !obj
+                .pointer("/spec/syncPolicy/automated")
+                .is_none_or(Value::is_null);
+            let phase = field(&a, "/status/operationState/phase");
             let pending = !field(&a, "/operation").is_null()
-                || field(&a, "/status/operationState/phase") == "Running";
+                || phase == "Running"
+                || (automated && phase.is_null());
             pending.then(|| format!("Application {ns}/{name}"))
         }
         _ => None,
     }
+}
+
+/// A Backup of the scenario that failed (it will never complete), with its error.
+fn failed_backup(api: &ApiServer, obj: &Value) -> Option<String> {
+    if obj["kind"] != "Backup" {
+        return None;
+    }
+    let ns = obj.pointer("/metadata/namespace")?.as_str()?;
+    let name = obj.pointer("/metadata/name")?.as_str()?;
+    let b = api.get_obj("postgresql.cnpg.io", "backups", ns, name)?;
+    (b.pointer("/status/phase")? == "failed").then(|| {
+        let error = b.pointer("/status/error").and_then(Value::as_str);
+        format!(
+            "Backup {ns}/{name} failed: {}",
+            error.unwrap_or("no error given")
+        )
+    })
 }
 
 /// Waits until every object is ready, or fails naming those that are not.
@@ -98,6 +131,9 @@ pub async fn wait_ready(
         if pending.is_empty() {
             return Ok(start.elapsed());
         }
+        if let Some(failed) = objects.iter().find_map(|o| failed_backup(api, o)) {
+            bail!("scenario cannot become ready: {failed}");
+        }
         if start.elapsed() > timeout {
             bail!(
                 "scenario not ready after {}s: {}",
@@ -107,4 +143,25 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Brings a scenario up: S3 placeholders filled, the platform applied and waited for, then the
+/// Argo CD Applications; returns the total time.
+pub async fn up(
+    api: &ApiServer,
+    world: &World,
+    objects: Vec<Value>,
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let objects = prepare::prepare(world, objects).await?;
+    let (apps, platform): (Vec<Value>, Vec<Value>) = objects
+        .into_iter()
+        .partition(|o| o["kind"] == "Application");
+    apply(api, &platform)?;
+    wait_ready(api, &platform, timeout).await?;
+    apply(api, &apps)?;
+    let left = timeout.saturating_sub(start.elapsed());
+    wait_ready(api, &apps, left).await?;
+    Ok(start.elapsed())
 }
