@@ -84,6 +84,7 @@ impl Sandbox {
         for c in &self.controllers {
             c.abort();
         }
+        crate::operators::pods::kill_all(&self.dir);
         self.world.shutdown().await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await;
     }

@@ -383,3 +383,78 @@ async fn deployment_pods_follow_replicas() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_service_created_after_the_pod_started_resolves() {
+    let w = start().await;
+    let ns = w.namespace("late").await;
+    let jobs: Api<Job> = Api::namespaced(w.client.clone(), &ns);
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "waiter",
+            "until getent hosts db-late; do sleep 0.2; done; getent hosts db-late",
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    let pod = pod_of(&w, &ns, "waiter").await;
+    let pods: Api<Pod> = Api::namespaced(w.client.clone(), &ns);
+    let running = |p: Option<&Pod>| {
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.phase.as_deref())
+            == Some("Running")
+    };
+    within(
+        10,
+        await_condition(pods.clone(), pod.metadata.name.as_deref().unwrap(), running),
+    )
+    .await
+    .unwrap();
+    let svcs: Api<Service> = Api::namespaced(w.client.clone(), &ns);
+    let svc = json!({"metadata": {"name": "db-late", "annotations": {"sandbox.cnpgops.io/address": "127.10.0.78:5432"}}, "spec": {"ports": [{"port": 5432}]}});
+    svcs.create(
+        &PostParams::default(),
+        &serde_json::from_value(svc).unwrap(),
+    )
+    .await
+    .unwrap();
+    within(
+        20,
+        await_condition(jobs, "waiter", conditions::is_job_completed()),
+    )
+    .await
+    .unwrap();
+    let logs = pods
+        .logs(pod.metadata.name.as_deref().unwrap(), &LogParams::default())
+        .await
+        .unwrap();
+    assert!(logs.contains("127.10.0.78"), "{logs}");
+}
+
+#[tokio::test]
+async fn stopping_the_sandbox_kills_the_pods_processes() {
+    let w = start().await;
+    let ns = w.namespace("stop").await;
+    let jobs: Api<Job> = Api::namespaced(w.client.clone(), &ns);
+    jobs.create(
+        &PostParams::default(),
+        &job("long", "sleep 305.5", json!({})),
+    )
+    .await
+    .unwrap();
+    within(10, async {
+        while !running("sleep 305.5") {
+            tokio::time::sleep(Duration::from_millis(100)).await
+        }
+    })
+    .await;
+    w.sandbox.stop().await;
+    within(10, async {
+        while running("sleep 305.5") {
+            tokio::time::sleep(Duration::from_millis(100)).await
+        }
+    })
+    .await;
+}

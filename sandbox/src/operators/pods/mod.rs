@@ -81,6 +81,10 @@ pub fn spawn(api: Arc<ApiServer>, cfg: RunnerConfig) -> tokio::task::JoinHandle<
                 }
                 Err(_) => return,
             };
+            if change.res.group.is_empty() && change.res.plural == "services" {
+                refresh_hosts(&api, &cfg);
+                continue;
+            }
             if !change.res.group.is_empty() || change.res.plural != "pods" {
                 continue;
             }
@@ -125,15 +129,39 @@ fn start(api: &Arc<ApiServer>, cfg: &RunnerConfig, running: &Running, pod: Value
     });
 }
 
-/// Process groups of running containers by (namespace, pod name), for fault injection.
-static PIDS: Mutex<Vec<(String, String, u32)>> = Mutex::new(Vec::new());
+/// Process groups of running containers: (sandbox dir, namespace, pod name, pid).
+type Tracked = (PathBuf, String, String, u32);
+static PIDS: Mutex<Vec<Tracked>> = Mutex::new(Vec::new());
 
-fn track(ns: &str, name: &str, pid: u32, on: bool) {
+fn track(dir: &std::path::Path, ns: &str, name: &str, pid: u32, on: bool) {
     let mut p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
     if on {
-        p.push((ns.to_string(), name.to_string(), pid));
+        p.push((dir.to_path_buf(), ns.to_string(), name.to_string(), pid));
     } else {
-        p.retain(|(_, _, x)| *x != pid);
+        p.retain(|(_, _, _, x)| *x != pid);
+    }
+}
+
+/// Kills every process the pods of the sandbox in `dir` run (the sandbox is stopping).
+pub fn kill_all(dir: &std::path::Path) {
+    let p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
+    for (_, _, _, pid) in p.iter().filter(|(d, _, _, _)| d == dir) {
+        process::signal_group(*pid, libc::SIGKILL);
+    }
+}
+
+/// Rewrites the hosts file of every running pod in place (same inode, so the bind mount sees
+/// it): a Service created after a pod started resolves, as cluster DNS would.
+fn refresh_hosts(api: &ApiServer, cfg: &RunnerConfig) {
+    let Ok(entries) = std::fs::read_dir(cfg.dir.join("pods")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let hosts = entry.path().join("hosts");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let (true, Some((ns, _))) = (hosts.exists(), name.split_once('_')) {
+            let _ = volumes::hosts_file(api, &hosts, ns);
+        }
     }
 }
 
@@ -143,8 +171,8 @@ pub fn kill(ns: &str, name: &str) -> bool {
     let p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
     let pids: Vec<u32> = p
         .iter()
-        .filter(|(n, m, _)| n == ns && m == name)
-        .map(|(_, _, pid)| *pid)
+        .filter(|(_, n, m, _)| n == ns && m == name)
+        .map(|(_, _, _, pid)| *pid)
         .collect();
     for pid in &pids {
         process::signal_group(*pid, libc::SIGKILL);

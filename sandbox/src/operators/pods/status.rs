@@ -292,7 +292,7 @@ async fn run_container(
             }
         };
         let pid = child.id().unwrap_or(0);
-        super::track(&ns, &pod_name, pid, true);
+        super::track(&cfg.dir, &ns, &pod_name, pid, true);
         let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
         let code = tokio::select! {
             status = async { let s = child.wait().await; logs.await; s } => status.ok().map(|s| s.code().unwrap_or(137)),
@@ -304,7 +304,7 @@ async fn run_container(
                 None
             }
         };
-        super::track(&ns, &pod_name, pid, false);
+        super::track(&cfg.dir, &ns, &pod_name, pid, false);
         exit.code = code;
         exit.finished = now();
         if code.is_some_and(|c| c != 0)
