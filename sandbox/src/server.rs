@@ -53,6 +53,10 @@ impl Sandbox {
         controllers.extend(crate::operators::spawn_all(&api, dir));
         let world = crate::world::World::new(dir)?;
         controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
+        controllers.push(crate::operators::cnpg::database::spawn(
+            api.clone(),
+            world.clone(),
+        ));
         write_atomic(&dir.join("kubeconfig"), &kubeconfig(&url))?;
         let state =
             json!({"api": url, "kubeconfig": dir.join("kubeconfig"), "pid": std::process::id()});

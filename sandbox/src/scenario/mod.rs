@@ -80,6 +80,11 @@ fn not_ready(api: &ApiServer, obj: &Value) -> Option<String> {
             (field(&b, "/status/phase") != "completed")
                 .then(|| format!("Backup {ns}/{name}: {}", field(&b, "/status/phase")))
         }
+        "Database" => {
+            let d = get("postgresql.cnpg.io", "databases");
+            (field(&d, "/status/applied") != true)
+                .then(|| format!("Database {ns}/{name}: {}", field(&d, "/status/message")))
+        }
         "Deployment" => {
             let d = get("apps", "deployments");
             (field(&d, "/status/availableReplicas").as_i64().unwrap_or(0)

@@ -11,4 +11,5 @@ mod recovery;
 mod recovery_support;
 mod s3;
 mod scheduled;
+mod shared;
 mod synestra;
