@@ -1,48 +1,50 @@
 #!/usr/bin/env bash
-# The demo: installs what is missing, starts the sandbox with the synestra world, and shows it.
-# `cnpgops refresh-dev synestra-io` joins here once the refresh-dev runbook lands (issue 5).
+# The demo (the README's first command): installs what is missing, starts the sandbox with the
+# synestra world of seed 000 (prod `synestra-io-cnpg` and dev `synestra-io-dev-cnpg` in
+# `databases`, the app in `web-synestra-io-dev`, Argo CD Applications), loads a realistic
+# dataset into prod and stale rows plus a dev-only table into dev, runs
+#   cnpgops refresh-dev synestra-io --yes --kubeconfig .sandbox/kubeconfig
+# and shows the verification: dev equals prod, the app is back, the Cluster is annotated.
+# ROWS (default 200000) sets the size of the big table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 dir=$PWD/.sandbox
+rows=${ROWS:-200000}
 scripts/sandbox.sh down "$dir" >/dev/null 2>&1 || true
-scripts/sandbox.sh up "$dir"
+scripts/sandbox.sh up "$dir" sandbox/scenarios/synestra.yaml
 trap 'scripts/sandbox.sh down "$dir" >/dev/null' EXIT
 export KUBECONFIG=$dir/kubeconfig
-kubectl apply -f - <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: databases
----
-apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: synestra-io-cnpg
-  namespace: databases
-spec:
-  instances: 1
-  storage:
-    size: 5Gi
-  bootstrap:
-    initdb:
-      database: synestra_io
-      owner: synestra_io
----
-apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: synestra-io-dev-cnpg
-  namespace: databases
-spec:
-  instances: 1
-  storage:
-    size: 5Gi
-  bootstrap:
-    initdb:
-      database: synestra_io
-      owner: synestra_io
-YAML
-kubectl get clusters -n databases
-cargo run -q -p cnpgops -- --help
-echo "demo: the synestra clusters are declared; refresh-dev arrives with the sandbox world (issue 3) and issue 5."
+cargo build -q -p cnpgops
+cnpgops=${CARGO_TARGET_DIR:-target}/debug/cnpgops
+
+# The scenario's owner credentials (sandbox test data), read the way an operator would.
+owner=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.username}' | base64 -d)
+export PGPASSWORD
+PGPASSWORD=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.password}' | base64 -d)
+sql() { # CLUSTER ARGS...: psql as the owner on the cluster's -rw address
+  local addr
+  addr=$(kubectl -n databases get service "$1-rw" -o jsonpath='{.metadata.annotations.sandbox\.cnpgops\.io/address}')
+  psql -X -q -v ON_ERROR_STOP=1 -h "${addr%:*}" -p "${addr##*:}" -U "$owner" -d synestra_io "${@:2}"
+}
+echo "== loading prod ($rows orders, schemas shop/audit, enum + composite types, jsonb, bytea, arrays,"
+echo "   a partitioned table, views, a materialized view, functions, triggers, sequences, citext, pgcrypto)"
+sed "s/ROWS/$rows/" tests/it/fixtures/refresh/prod.sql | sql synestra-io-cnpg >/dev/null
+echo "== dev before: stale rows and a dev-only table"
+sql synestra-io-dev-cnpg <tests/it/fixtures/refresh/dev.sql
+sql synestra-io-dev-cnpg -c "select 'dev_only' as t, count(*) from public.dev_only union all select 'shop.customers', count(*) from shop.customers"
+kubectl -n web-synestra-io-dev get deployments
+
+echo "== cnpgops refresh-dev synestra-io --yes --verify checksums"
+start=$(date +%s.%N)
+"$cnpgops" refresh-dev synestra-io --yes --verify checksums --kubeconfig "$KUBECONFIG"
+end=$(date +%s.%N)
+printf '== refresh took %.1fs\n' "$(echo "$end - $start" | bc)"
+
+echo "== dev after"
+sql synestra-io-dev-cnpg -c "select count(*) as orders, (select count(*) from shop.customers) as customers, to_regclass('public.dev_only') as dev_only from shop.orders"
+kubectl -n web-synestra-io-dev get deployments
+kubectl -n databases get cluster synestra-io-dev-cnpg -o json |
+  python3 -c 'import json,sys; a=json.load(sys.stdin)["metadata"]["annotations"]; [print(f"{k}: {v}") for k,v in sorted(a.items()) if k.startswith("cnpgops.io/")]'
+kubectl -n databases get events --field-selector reason=Refreshed -o custom-columns=REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message
+echo "demo: done"

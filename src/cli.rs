@@ -61,6 +61,16 @@ pub struct GlobalArgs {
     /// Format of the diagnostics on stderr (`json`: one JSON object per line).
     #[arg(long, global = true, value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,
+    /// Webhook (Slack-compatible `{"text": ...}`) told once how a run ended; a secret: prefer
+    /// $CNPGOPS_NOTIFY_URL from a Secret over the flag.
+    #[arg(
+        long,
+        global = true,
+        env = "CNPGOPS_NOTIFY_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub notify: Option<crate::notify::WebhookUrl>,
 }
 
 /// `--state`.
@@ -92,6 +102,14 @@ pub enum Command {
     Runs(RunsCommand),
     /// Refresh an app's dev database from prod (the `refresh-dev` runbook), verified row for row.
     RefreshDev(RefreshDevArgs),
+    /// An app's backups, WAL archive and recoverability window, read from the object store,
+    /// beside CNPG's own view and where the two disagree.
+    Backups(BackupsArgs),
+    /// Take an on-demand backup (a CNPG `Backup`, method matching the cluster's store).
+    Backup(BackupArgs),
+    /// Failed migration hook Jobs: delete them and sync the Argo CD Application again, or show them.
+    #[command(subcommand)]
+    Migrations(MigrationsCommand),
     /// Print a shell completion script: `cnpgops completions bash > /etc/bash_completion.d/cnpgops`.
     Completions {
         #[arg(value_enum)]
@@ -185,8 +203,10 @@ pub struct RefreshDevArgs {
     /// `counts` (exact row counts) or `checksums` (also a checksum of every table).
     #[arg(long, default_value = "counts", value_parser = ["counts", "checksums"])]
     pub verify: String,
-    /// `atomic` (one transaction: a failure changes nothing) or `parallel` (faster, not atomic).
-    #[arg(long, default_value = "atomic", value_parser = ["atomic", "parallel"])]
+    /// `atomic` (dump to a file, then clean + restore in one transaction: a failure changes
+    /// nothing), `stream` (the dump piped into that transaction: as safe, faster) or
+    /// `parallel` (pg_restore -j after a separate clean: not atomic).
+    #[arg(long, default_value = "atomic", value_parser = ["atomic", "stream", "parallel"])]
     pub mode: String,
     /// Parallel pg_dump jobs (and pg_restore jobs with `--mode parallel`).
     #[arg(long, default_value_t = 2)]
@@ -200,4 +220,70 @@ pub struct RefreshDevArgs {
     /// Confirm without asking (for CronJobs). A production target is refused even so.
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+/// `cnpgops migrations ...`.
+#[derive(Debug, Subcommand)]
+pub enum MigrationsCommand {
+    /// Delete the failed migration hook Jobs and sync the Application (`migration-resync`).
+    Resync(MigrationsResyncArgs),
+    /// Show the Application's sync, health, last operation and its hook Jobs.
+    Status(MigrationsTarget),
+}
+
+/// Which app and environment.
+#[derive(Debug, Args)]
+pub struct MigrationsTarget {
+    /// The application, as the naming profile knows it (e.g. `synestra-io`).
+    pub app: String,
+    /// The environment.
+    #[arg(long, default_value = "dev")]
+    pub env: String,
+    /// Label selector of migration Jobs that are not Argo CD hooks ("" for hooks only).
+    #[arg(long, default_value = "app.kubernetes.io/component=migrations")]
+    pub selector: String,
+}
+
+/// `cnpgops migrations resync APP`.
+#[derive(Debug, Args)]
+pub struct MigrationsResyncArgs {
+    #[command(flatten)]
+    pub target: MigrationsTarget,
+    /// How long the sync may take until Synced and Healthy.
+    #[arg(long, default_value = "10m")]
+    pub timeout: String,
+    /// Reads for real; the deletes and the sync are sent as server-side dry runs.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+/// `cnpgops backups APP`.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// The application, as the naming profile knows it (e.g. `synestra-io`).
+    pub app: String,
+    /// The environment whose cluster is read.
+    #[arg(long, default_value = "prod")]
+    pub env: String,
+    /// Read every `backup.info` from S3 (not from the local cache of unchanged ones).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// `cnpgops backup APP`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The application, as the naming profile knows it (e.g. `synestra-io`).
+    pub app: String,
+    /// The environment whose cluster is backed up.
+    #[arg(long, default_value = "prod")]
+    pub env: String,
+    /// Wait until the backup is completed (exit 4 if it fails).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }

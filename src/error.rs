@@ -43,6 +43,14 @@ pub enum Error {
     Interrupted { message: String },
     #[error("failed to start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Catalog(Box<crate::catalog::CatalogError>),
+}
+
+impl From<crate::catalog::CatalogError> for Error {
+    fn from(e: crate::catalog::CatalogError) -> Self {
+        Error::Catalog(Box::new(e))
+    }
 }
 
 impl Error {
@@ -52,6 +60,8 @@ impl Error {
             Error::Runbook(_) | Error::Usage(_) | Error::NotSupported(_) => exit::BAD_INPUT,
             Error::Store(StoreError::NotFound { .. }) => exit::BAD_INPUT,
             Error::Store(_) | Error::Runtime(_) => exit::INTERNAL,
+            Error::Catalog(e) if e.is_bad_input() => exit::BAD_INPUT,
+            Error::Catalog(_) => exit::INTERNAL,
             Error::Engine(e) => match e {
                 EngineError::Runbook(_)
                 | EngineError::Finished { .. }

@@ -16,16 +16,26 @@
 //!   (`--state kubernetes`) and the Lease [`engine::Locker`].
 //! - [`ui`]: reporters (plain lines, JSON lines, progress bars, the `-q` filter) the engine
 //!   pushes events into.
+//! - [`catalog`]: the barman-cloud object-store catalog (aws-sdk-s3): backups, WAL extent per
+//!   timeline, recoverability window.
+//! - [`profile`]: naming profiles (app + env -> clusters, namespaces, secrets; seed 000 by
+//!   default, others from `--config`), templates' `profile.*`, and the prod guard.
+//! - [`pg`]: tokio-postgres from cnpgops itself (port-forward or in-cluster, TLS from the
+//!   cluster's CA): inventories and comparisons that verify a refresh, progress views.
+//! - [`refresh`]: the dev <- prod refresh's Job (manifest, script) and its log's progress.
 //! - [`redact`]: secret types and the redactor every sink passes through.
+//! - [`notify`]: `--notify URL`, one redacted Slack-compatible webhook message per run.
 //! - [`logging`]: tracing diagnostics (`-v`, `-q`, `RUST_LOG`, `--log-format text|json`),
 //!   redacted too. Colour follows `--no-color`, `$NO_COLOR` and whether stderr is a terminal.
 
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod k8s;
 pub mod logging;
+pub mod notify;
 pub mod pg;
 pub mod profile;
 pub mod redact;

@@ -1,6 +1,9 @@
 //! One function per command; this module holds the dispatch and what commands share.
 
+mod backup;
+mod backups;
 mod completions;
+mod migrations;
 mod plan;
 mod refresh_dev;
 mod resume;
@@ -28,8 +31,9 @@ use crate::runbook::{params, Loaded, ParamValues};
 
 /// Runs the parsed command.
 pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
+    let notify = notified_as(&cli.command);
     let ctx = Context::new(cli.global, redactor);
-    match cli.command {
+    let result = match cli.command {
         Command::Version => version::run(&ctx),
         Command::Runbooks(cmd) => runbooks::run(&ctx, cmd),
         Command::Plan(args) => plan::run(&ctx, args),
@@ -37,7 +41,25 @@ pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
         Command::Resume(args) => resume::run(&ctx, args).await,
         Command::Runs(cmd) => runs::run(&ctx, cmd).await,
         Command::RefreshDev(args) => refresh_dev::run(&ctx, args).await,
+        Command::Backups(args) => backups::run(&ctx, args).await,
+        Command::Backup(args) => backup::run(&ctx, args).await,
+        Command::Migrations(cmd) => migrations::run(&ctx, cmd).await,
         Command::Completions { shell } => completions::run(&ctx, shell),
+    };
+    if let Some(command) = notify {
+        ctx.notify(command, &result).await;
+    }
+    result
+}
+
+/// The commands that run a runbook, named as `--notify` messages say them.
+fn notified_as(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Run(_) => Some("run"),
+        Command::Resume(_) => Some("resume"),
+        Command::RefreshDev(_) => Some("refresh-dev"),
+        Command::Migrations(crate::cli::MigrationsCommand::Resync(_)) => Some("migrations resync"),
+        _ => None,
     }
 }
 
@@ -49,11 +71,16 @@ pub struct Context {
     pub redactor: Redactor,
     /// Connects to Kubernetes on first use only.
     pub kube: Connector,
+    /// The report of the run this command ended, for `--notify`.
+    last_report: std::sync::Mutex<Option<crate::engine::Report>>,
 }
 
 impl Context {
     fn new(global: GlobalArgs, redactor: Redactor) -> Self {
         let catalog = Catalog::new(global.runbooks_dir.clone());
+        if let Some(url) = &global.notify {
+            url.teach(&redactor);
+        }
         let kube = Connector::new(KubeOptions {
             kubeconfig: global.kubeconfig.clone(),
             context: global.context.clone(),
@@ -65,6 +92,22 @@ impl Context {
             catalog,
             redactor,
             kube,
+            last_report: std::sync::Mutex::default(),
+        }
+    }
+
+    /// With `--notify`, posts how the command's run ended (one message; a failure to deliver
+    /// it is a warning, not the command's outcome).
+    async fn notify(&self, command: &str, result: &Result<(), Error>) {
+        let Some(url) = &self.global.notify else {
+            return;
+        };
+        let report = self.last_report.lock().ok().and_then(|r| r.clone());
+        let error = result.as_ref().err().map(|e| crate::k8s::error::chain(e));
+        let text = crate::notify::message(command, report.as_ref(), error.as_deref());
+        if let Err(e) = crate::notify::send(url, &text, &self.redactor).await {
+            let chain = crate::k8s::error::chain(&e);
+            eprintln!("warning: {}", self.redactor.redact(&chain));
         }
     }
 
@@ -188,6 +231,9 @@ pub fn cancel_on_signals(token: CancellationToken) {
 
 /// Prints the report in text mode (JSON mode already streamed it) and maps it to a result.
 pub fn finish_run(ctx: &Context, report: &crate::engine::Report) -> Result<(), Error> {
+    if let Ok(mut last) = ctx.last_report.lock() {
+        *last = Some(report.clone());
+    }
     if ctx.global.output == crate::ui::Format::Text {
         ctx.print(&crate::ui::report_text(report));
     }

@@ -26,6 +26,13 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
             ),
         });
     }
+    if args.mode == "parallel" {
+        // Said before anyone is asked to type the target's name.
+        eprintln!(
+            "warning: --mode parallel is {}",
+            crate::refresh::Mode::Parallel.promise()
+        );
+    }
     let loaded = ctx.load("refresh-dev")?;
     let given = BTreeMap::from([
         ("app".to_string(), args.app.clone()),

@@ -80,6 +80,9 @@ pub struct StepReport {
     pub duration_ms: Option<u64>,
     pub writes: bool,
     pub error: Option<String>,
+    /// What the step found or did (its checkpointed outputs, redacted; never its secrets).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub outputs: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// A sink for events: terminal, JSON lines, progress bars, a recorder in tests.

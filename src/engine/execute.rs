@@ -146,6 +146,7 @@ fn step_report(s: &StepState, writes: &BTreeMap<String, bool>) -> StepReport {
         duration_ms,
         writes: writes.get(&s.id).copied().unwrap_or(false),
         error: s.error.clone(),
+        outputs: s.outputs.clone(),
     }
 }
 

@@ -113,4 +113,6 @@ pub enum EngineError {
 #[cfg(test)]
 mod lock_tests;
 #[cfg(test)]
+mod outcome_tests;
+#[cfg(test)]
 mod tests;

@@ -6,15 +6,19 @@
 //!   and core kinds listed, anything else found by discovery).
 //! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...).
 //! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run.
+//! - [`argo`], [`hook_jobs`]: Argo CD Applications (sync / health / operation) and the
+//!   migration hook Jobs of an app namespace.
 //! - [`lease`]: [`crate::engine::Locker`] with a `coordination.k8s.io/v1` Lease per target.
 //! - [`params`]: write parameters that honour `--dry-run` (`dryRun=All`).
 //!
 //! kube-rs installs the aws-lc-rs rustls crypto provider itself when it builds a TLS client,
 //! so nothing here has to.
 
+pub mod argo;
 pub mod client;
 pub mod conditions;
 pub mod error;
+pub mod hook_jobs;
 pub mod job;
 pub mod lease;
 pub mod object;

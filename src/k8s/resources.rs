@@ -62,6 +62,7 @@ const KNOWN: &[Known] = &[
     ),
     k("", "v1", "ConfigMap", "configmaps", true),
     k("", "v1", "Secret", "secrets", true),
+    k("", "v1", "Event", "events", true),
     k("", "v1", "Service", "services", true),
     k("", "v1", "Pod", "pods", true),
     k(

@@ -255,3 +255,36 @@ impl Target {
             .map_err(|e| crate::engine::StepError::Failed(crate::k8s::error::chain(&e)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_trusts_the_clusters_ca_and_rejects_a_bad_one() {
+        let ca = include_bytes!("testdata/ca.crt");
+        assert!(tls_config("c", ca).is_ok());
+        let err = tls_config(
+            "c",
+            b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Cluster c") && err.contains("ca.crt"), "{err}");
+    }
+
+    #[test]
+    fn targets_describe_themselves_and_passwords_stay_hidden() {
+        let ep = Endpoint {
+            namespace: "db".into(),
+            cluster: "c".into(),
+            pod: "c-1".into(),
+            database: "app".into(),
+            user: "app".into(),
+            password: SecretString::from("hunter2-very-secret".to_string()),
+            ca: None,
+            read_only: true,
+        };
+        assert!(!format!("{ep:?}").contains("hunter2"));
+    }
+}

@@ -7,6 +7,8 @@
 
 pub mod connect;
 pub mod inventory;
+pub mod progress;
+pub mod snapshot;
 
 pub use connect::{connect, endpoint, Endpoint};
 pub use inventory::{compare, Inventory};

@@ -46,6 +46,8 @@ pub struct Profile {
     pub app_secret_key: String,
     pub argo_namespace: String,
     pub argo_app: String,
+    /// Masking rules applied to a refresh target before its app comes back (off when empty).
+    pub masking: crate::refresh::mask::Masking,
 }
 
 impl Default for Profile {
@@ -64,6 +66,7 @@ impl Default for Profile {
             app_secret_key: "DATABASE_URI".into(),
             argo_namespace: "argocd".into(),
             argo_app: "web-{app}-{env}".into(),
+            masking: Default::default(),
         }
     }
 }
@@ -126,6 +129,7 @@ pub struct Resolved {
     pub source: EnvNames,
     pub target: EnvNames,
     prod: EnvNames,
+    masking: crate::refresh::mask::Masking,
 }
 
 impl Resolved {
@@ -136,6 +140,7 @@ impl Resolved {
             source: profile.env(app, from),
             target: profile.env(app, to),
             prod: profile.env(app, &profile.prod_env),
+            masking: profile.masking.clone(),
         }
     }
 
@@ -150,7 +155,7 @@ impl Resolved {
     }
 
     /// Template values: `profile.name`, `profile.app`, `profile.source.*`, `profile.target.*`
-    /// (each with `prod` as the guard decides it).
+    /// (each with `prod` as the guard decides it), `profile.masking` (`rules`, `safe`).
     pub fn scope(&self) -> BTreeMap<String, Value> {
         let env = |e: &EnvNames| {
             let mut v = json!(e);
@@ -162,6 +167,7 @@ impl Resolved {
             ("app".to_string(), Value::from(self.app.clone())),
             ("source".to_string(), env(&self.source)),
             ("target".to_string(), env(&self.target)),
+            ("masking".to_string(), json!(self.masking)),
         ])
     }
 }

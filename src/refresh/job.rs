@@ -1,7 +1,11 @@
 //! The refresh Job: `pg_dump` from the source (read-only) into an emptyDir, then the restore
 //! into the target, credentials only through `secretKeyRef`.
 //!
-//! The dump finishes before the target is touched, so a failed dump changes nothing. The
+//! In `atomic` and `parallel` modes the dump finishes before the target is touched, so a
+//! failed dump changes nothing. `stream` pipes the dump straight into the restore's
+//! transaction (no intermediate file, dump and restore overlap): a failed dump rolls the whole
+//! transaction back, so it too leaves the target as it was, but the target is locked while the
+//! source is read. The
 //! target is cleaned of every object its owner owns (`DROP OWNED BY CURRENT_USER`: tables
 //! only dev had go too) and restored with `--no-owner --no-privileges` as that owner, so
 //! everything belongs to the target's owner and its credentials stay what they were (gotcha:
@@ -37,6 +41,10 @@ pub struct Spec {
     pub jobs: u32,
     pub mode: Mode,
     pub deadline_secs: i64,
+    /// A snapshot exported by cnpgops on the source for pg_dump to use (`--snapshot`).
+    pub snapshot: Option<String>,
+    /// Masking UPDATEs and coverage gate, run before the COMMIT (see `refresh::mask`).
+    pub mask_sql: Option<String>,
 }
 
 /// A Job name from the target cluster, the run id's random part and the attempt.
@@ -71,26 +79,36 @@ pub fn script(spec: &Spec) -> String {
         Some(_) => format!(" PGSSLROOTCERT=/tls/{side}/ca.crt"),
         None => String::new(),
     };
-    let restore = match spec.mode {
-        Mode::Atomic => "{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --file=- /dump/db; echo 'COMMIT;'; } | dst psql -X -q -v ON_ERROR_STOP=1".to_string(),
-        Mode::Parallel => "dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\ndst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --dbname=\"$DST_DB\" /dump/db".to_string(),
+    let body = match spec.mode {
+        Mode::Atomic => format!(
+            "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+        ),
+        Mode::Stream => format!(
+            "echo \"{DUMP_START}\"\n\
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+        ),
+        Mode::Parallel => format!(
+            "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
+             dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\n\
+             dst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --dbname=\"$DST_DB\" /dump/db\n\
+             if [ -n \"${{MASK_SQL:-}}\" ]; then dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$MASK_SQL\"; fi"
+        ),
     };
     format!(
         r#"set -euo pipefail
 src() {{ PGHOST="$SRC_HOST" PGDATABASE="$SRC_DB" PGUSER="$SRC_USER" PGPASSWORD="$SRC_PASSWORD" PGSSLMODE="$SRC_SSLMODE"{src_root} PGOPTIONS='-c default_transaction_read_only=on' "$@"; }}
 dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE"{dst_root} "$@"; }}
-echo "{DUMP_START}"
-rm -rf /dump/db
-src pg_dump --format=directory --jobs="$JOBS" --verbose --no-owner --no-privileges --file=/dump/db
-echo "{DUMP_DONE}"
-echo "{RESTORE_START}"
-{restore}
+{body}
 echo "{RESTORE_DONE}"
 "#,
         src_root = root("source", &spec.source_ca),
         dst_root = root("target", &spec.target_ca),
     )
 }
+
+/// The dump into the emptyDir (directory format, parallel).
+const DUMP_TO_DIR: &str = "rm -rf /dump/db\nsrc pg_dump ${SNAPSHOT:+--snapshot=$SNAPSHOT} --format=directory --jobs=\"$JOBS\" --verbose --no-owner --no-privileges --file=/dump/db";
 
 /// The Job manifest.
 pub fn manifest(spec: &Spec) -> Value {
@@ -104,6 +122,12 @@ pub fn manifest(spec: &Spec) -> Value {
     env.extend(side_env("DST", &spec.target, &spec.target_ca));
     env.push(json!({"name": "JOBS", "value": spec.jobs.to_string()}));
     env.push(json!({"name": "CLEAN_SQL", "value": CLEAN_SQL}));
+    if let Some(sql) = &spec.mask_sql {
+        env.push(json!({"name": "MASK_SQL", "value": sql}));
+    }
+    if let Some(id) = &spec.snapshot {
+        env.push(json!({"name": "SNAPSHOT", "value": id}));
+    }
     let mut volumes = vec![json!({"name": "dump", "emptyDir": {}})];
     let mut mounts = vec![json!({"name": "dump", "mountPath": "/dump"})];
     for (side, ca) in [("source", &spec.source_ca), ("target", &spec.target_ca)] {

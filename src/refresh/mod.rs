@@ -4,6 +4,7 @@
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 
 pub mod job;
+pub mod mask;
 pub mod progress;
 
 /// How the restore replaces the target's contents.
@@ -12,6 +13,9 @@ pub enum Mode {
     /// Clean + restore as one script in one transaction (`BEGIN` ... `COMMIT`): a failure at
     /// any point leaves the target as it was.
     Atomic,
+    /// The dump piped into the same one transaction as the clean and restore: as safe as
+    /// `Atomic` (a failure anywhere rolls back), faster (no file, dump and restore overlap).
+    Stream,
     /// Clean in one transaction, then `pg_restore --jobs N`: faster on big databases with many
     /// indexes, but a failure after the clean leaves the target partly restored.
     Parallel,
@@ -22,8 +26,9 @@ impl Mode {
         match text {
             "atomic" => Ok(Mode::Atomic),
             "parallel" => Ok(Mode::Parallel),
+            "stream" => Ok(Mode::Stream),
             other => Err(format!(
-                "unknown restore mode `{other}`: expected atomic or parallel"
+                "unknown restore mode `{other}`: expected atomic, stream or parallel"
             )),
         }
     }
@@ -32,7 +37,29 @@ impl Mode {
     pub fn promise(self) -> &'static str {
         match self {
             Mode::Atomic => "atomic: clean + restore in one transaction, a failure leaves the target as it was",
+            Mode::Stream => "atomic: dump streamed into one transaction with the clean and restore, a failure leaves the target as it was",
             Mode::Parallel => "NOT atomic: parallel pg_restore after a separate clean, a failure leaves the target partly restored",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_say_whether_they_are_atomic() {
+        for (text, mode) in [
+            ("atomic", Mode::Atomic),
+            ("stream", Mode::Stream),
+            ("parallel", Mode::Parallel),
+        ] {
+            assert_eq!(Mode::parse(text), Ok(mode));
+        }
+        assert!(Mode::parse("fast")
+            .unwrap_err()
+            .contains("atomic, stream or parallel"));
+        assert!(Mode::Parallel.promise().starts_with("NOT atomic"));
+        assert!(Mode::Stream.promise().starts_with("atomic"));
     }
 }

@@ -49,6 +49,13 @@ pub fn parse(line: &str) -> Seen {
     Seen::Other
 }
 
+/// pg_dump / pg_restore `--verbose` lines that only feed progress (not worth a log line).
+pub fn chatter(line: &str) -> bool {
+    let verbose = line.starts_with("pg_dump: ") || line.starts_with("pg_restore: ");
+    let lower = line.to_ascii_lowercase();
+    verbose && !lower.contains("error") && !lower.contains("warning")
+}
+
 /// Tables done per phase, and when each phase started.
 #[derive(Debug)]
 pub struct Tracker {
@@ -71,6 +78,14 @@ impl Tracker {
     /// Feeds a line; `Some(message, done, total)` when progress moved.
     pub fn feed(&mut self, line: &str) -> Option<(String, u64, u64)> {
         match parse(line) {
+            Seen::Phase(Phase::Done) => {
+                self.phase = Phase::Done;
+                Some((
+                    format!("restore finished: {} tables", self.done),
+                    self.done,
+                    self.done,
+                ))
+            }
             Seen::Phase(p) if p != self.phase => {
                 self.phase = p;
                 self.done = 0;
@@ -138,6 +153,9 @@ mod tests {
         );
         assert_eq!(parse("pg_dump: reading extensions"), Seen::Other);
         assert_eq!(parse(DUMP_START), Seen::Phase(Phase::Dump));
+        assert!(chatter("pg_dump: reading extensions"));
+        assert!(!chatter("pg_restore: error: could not execute query"));
+        assert!(!chatter("cnpgops: dump started"));
     }
 
     #[test]

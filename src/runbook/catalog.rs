@@ -8,6 +8,10 @@ use super::source::{Origin, Source};
 /// Every file of `runbooks/`, embedded in the binary. A test checks this list is complete.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
+        "migration-resync.yaml",
+        include_str!("../../runbooks/migration-resync.yaml"),
+    ),
+    (
         "refresh-dev.yaml",
         include_str!("../../runbooks/refresh-dev.yaml"),
     ),

@@ -89,15 +89,19 @@ impl Step for CnpgCluster {
         };
         let secrets: Api<Secret> = Api::namespaced(kube.client.clone(), &ns);
         let object = ObjectRef::new("Secret", Some(&ns), &secret);
-        if secrets
+        let Some(found) = secrets
             .get_opt(&secret)
             .await
             .map_err(K8sError::api("read", &object))?
-            .is_none()
-        {
+        else {
             return Err(StepError::BadInput(format!(
                 "failed to find Secret {ns}/{secret}, the credentials of the owner of Cluster {ns}/{name}"
             )));
+        };
+        // Whatever reads it later, its password is masked from now on.
+        let password = found.data.as_ref().and_then(|d| d.get("password"));
+        if let Some(text) = password.and_then(|p| std::str::from_utf8(&p.0).ok()) {
+            ctx.redactor.learn_str(text);
         }
         let phase = spec("/status/phase").unwrap_or_default();
         if let Check::Pending(now) | Check::Never(now) =

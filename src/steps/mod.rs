@@ -3,6 +3,10 @@
 //! The [`Step`] trait itself lives in `engine::step` so the engine never depends on the kinds
 //! (which, for Kubernetes kinds, import kube).
 
+mod argo_app;
+mod argo_delete_hooks;
+mod argo_failed_hooks;
+mod argo_sync;
 mod assert;
 mod cnpg_cluster;
 mod confirm;
@@ -49,6 +53,11 @@ pub fn registry_with(kube: Connector) -> Registry {
     r.register(Arc::new(kube_scale::KubeScale(kube.clone())));
     r.register(Arc::new(kube_secret::KubeSecret(kube.clone())));
     r.register(Arc::new(kube_wait::KubeWait(kube.clone())));
+    // The migration-resync kinds (issue 7).
+    r.register(Arc::new(argo_app::ArgoApp(kube.clone())));
+    r.register(Arc::new(argo_delete_hooks::ArgoDeleteHooks(kube.clone())));
+    r.register(Arc::new(argo_failed_hooks::ArgoFailedHooks(kube.clone())));
+    r.register(Arc::new(argo_sync::ArgoSync(kube.clone())));
     // The refresh kinds (issue 5).
     r.register(Arc::new(cnpg_cluster::CnpgCluster(kube.clone())));
     r.register(Arc::new(kube_annotate::KubeAnnotate(kube.clone())));

@@ -3,10 +3,11 @@
 //! Same schemas, types, extensions, tables, views, materialized views, functions and sequence
 //! values; the exact row count of every table; with `checksums: true` a checksum of every
 //! table's rows. Both inventories are read concurrently; the source connection is read-only.
+//! In `--dry-run` (nothing was restored) differences are reported, not failed on.
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
-use crate::pg::inventory::{self, compare};
+use crate::pg::inventory::{self, compare_masked};
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -26,6 +27,16 @@ static SIGNATURE: KindSignature = KindSignature {
             name: "target",
             required: true,
             description: "the target `connection`",
+        },
+        InputSpec {
+            name: "expected",
+            required: false,
+            description: "the source's inventory as dumped (refresh.job's `source_inventory`); default: read the source now",
+        },
+        InputSpec {
+            name: "masking",
+            required: false,
+            description: "masking `{rules, safe}`: masked tables' checksums are not compared",
         },
         InputSpec {
             name: "checksums",
@@ -78,17 +89,45 @@ impl Step for PgVerify {
         );
         let sums = ctx.inputs.bool_or("checksums", false)?;
         let kube = self.0.get().await?;
-        let src = s.open(&kube, &ctx.redactor, true).await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let started = std::time::Instant::now();
-        let (a, b) = tokio::join!(
-            inventory::read(&src, &s.cluster, sums),
-            inventory::read(&dst, &t.cluster, sums)
-        );
         let failed = |e: crate::pg::PgError| StepError::Failed(crate::k8s::error::chain(&e));
-        let (a, b) = (a.map_err(failed)?, b.map_err(failed)?);
-        let diffs = compare(&a, &b);
-        if !diffs.is_empty() {
+        let (a, b) = match expected(&ctx.inputs)? {
+            Some(a) => {
+                ctx.events.log(format!(
+                    "comparing with {} as dumped (the exported snapshot)",
+                    s.describe()
+                ));
+                (
+                    a,
+                    inventory::read(&dst, &t.cluster, sums)
+                        .await
+                        .map_err(failed)?,
+                )
+            }
+            None => {
+                ctx.events.warn(format!("no snapshot inventory: comparing with {} as it is now (it may have changed since the dump)", s.describe()));
+                let src = s.open(&kube, &ctx.redactor, true).await?;
+                let (a, b) = tokio::join!(
+                    inventory::read(&src, &s.cluster, sums),
+                    inventory::read(&dst, &t.cluster, sums)
+                );
+                (a.map_err(failed)?, b.map_err(failed)?)
+            }
+        };
+        let masked = super::refresh_job::masking(&ctx.inputs)?
+            .map(|m| m.masked_tables())
+            .unwrap_or_default();
+        let diffs = compare_masked(&a, &b, &masked);
+        if !diffs.is_empty() && crate::k8s::params::dry(ctx.mode) {
+            ctx.events.log(format!(
+                "dry run: {} differs from {} in {} place(s) (expected before a refresh): {}",
+                t.describe(),
+                s.describe(),
+                diffs.len(),
+                diffs.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            ));
+        } else if !diffs.is_empty() {
             let shown: Vec<&str> = diffs.iter().take(20).map(String::as_str).collect();
             return Err(StepError::Failed(format!(
                 "{} differs from {} in {} place(s): {}",
@@ -98,9 +137,22 @@ impl Step for PgVerify {
                 shown.join("; ")
             )));
         }
-        ctx.events.log(format!(
+        report(ctx, &a, sums, started.elapsed());
+        Ok(Outputs::default()
+            .with("tables", a.tables.len())
+            .with("rows", a.total_rows())
+            .with("sequences", a.sequences.len())
+            .with("functions", a.functions.len())
+            .with("views", a.views.len() + a.matviews.len())
+            .with("checksums", sums))
+    }
+}
+
+/// The summary and one line per table.
+fn report(ctx: &StepContext, a: &inventory::Inventory, sums: bool, took: std::time::Duration) {
+    ctx.events.log(format!(
             "verified in {:.1}s: {} schemas, {} tables ({} rows{}), {} views, {} materialized views, {} functions, {} sequences, {} types: identical",
-            started.elapsed().as_secs_f64(),
+            took.as_secs_f64(),
             a.schemas.len(),
             a.tables.len(),
             a.total_rows(),
@@ -111,22 +163,25 @@ impl Step for PgVerify {
             a.sequences.len(),
             a.types.len()
         ));
-        for (table, c) in &a.tables {
-            ctx.events.log(format!(
-                "  {table}: {} rows{}",
-                c.rows,
-                c.checksum
-                    .as_ref()
-                    .map(|s| format!(", checksum {s}"))
-                    .unwrap_or_default()
-            ));
-        }
-        Ok(Outputs::default()
-            .with("tables", a.tables.len())
-            .with("rows", a.total_rows())
-            .with("sequences", a.sequences.len())
-            .with("functions", a.functions.len())
-            .with("views", a.views.len() + a.matviews.len())
-            .with("checksums", sums))
+    for (table, c) in &a.tables {
+        ctx.events.log(format!(
+            "  {table}: {} rows{}",
+            c.rows,
+            c.checksum
+                .as_ref()
+                .map(|s| format!(", checksum {s}"))
+                .unwrap_or_default()
+        ));
     }
+}
+
+/// The `expected` inventory, when given.
+fn expected(inputs: &Inputs) -> Result<Option<inventory::Inventory>, StepError> {
+    inputs
+        .get("expected")
+        .map(|v| {
+            serde_json::from_value(v.clone())
+                .map_err(|e| StepError::input("expected", &format!("not an inventory: {e}")))
+        })
+        .transpose()
 }

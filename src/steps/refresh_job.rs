@@ -14,7 +14,9 @@ use kube::Api;
 use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
+use crate::pg::snapshot::Snapshot;
 use crate::refresh::job::{self as manifest, Spec};
+use crate::refresh::mask::Masking;
 use crate::refresh::progress::Tracker;
 use crate::refresh::Mode;
 use crate::runbook::{InputSpec, KindSignature};
@@ -62,13 +64,31 @@ static SIGNATURE: KindSignature = KindSignature {
             "the Job's activeDeadlineSeconds as a duration (default 2h)",
         ),
         input("tables", false, "number of tables, for progress"),
+        input("bytes", false, "the source database's size, for progress"),
+        input(
+            "checksums",
+            false,
+            "also checksum every table of the snapshot, for pg.verify",
+        ),
+        input(
+            "masking",
+            false,
+            "masking `{rules, safe}` applied with a coverage gate before the COMMIT",
+        ),
         input(
             "prod",
             false,
             "whether the target is production (the engine's prod guard)",
         ),
     ],
-    outputs: &["job", "mode", "atomic", "run_id", "finished_at"],
+    outputs: &[
+        "job",
+        "mode",
+        "atomic",
+        "run_id",
+        "finished_at",
+        "source_inventory",
+    ],
     idempotent: true,
 };
 
@@ -80,6 +100,9 @@ struct Args {
     mode: Mode,
     deadline_secs: i64,
     tables: u64,
+    bytes: i64,
+    checksums: bool,
+    mask_sql: Option<String>,
 }
 
 fn args(i: &Inputs) -> Result<Args, StepError> {
@@ -105,6 +128,12 @@ fn args(i: &Inputs) -> Result<Args, StepError> {
             .and(i.int("tables").ok())
             .unwrap_or(0)
             .max(0) as u64,
+        bytes: i.get("bytes").and(i.int("bytes").ok()).unwrap_or(0).max(0),
+        checksums: i.bool_or("checksums", false)?,
+        mask_sql: masking(i)?
+            .filter(Masking::enabled)
+            .map(|m| m.sql().map_err(|e| StepError::input("masking", &e)))
+            .transpose()?,
     })
 }
 
@@ -115,15 +144,24 @@ impl Step for RefreshJob {
     }
 
     fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
-        let a = args(inputs)?;
+        // Before the run the connections are placeholders: the plan still says what a failure
+        // leaves behind (atomic or not) before anyone is asked to confirm.
+        let mode = Mode::parse(&inputs.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
+            .map_err(|e| StepError::input("mode", &e))?;
+        let side = |name: &str| match Target::from_input(inputs, name) {
+            Ok(t) => t.describe(),
+            Err(_) => format!("the {name} database"),
+        };
+        let ns = Target::from_input(inputs, "target")
+            .map(|t| format!("namespace {}", t.namespace))
+            .unwrap_or_else(|_| "the target's namespace".into());
         Ok(StepPlan {
             description: format!(
-                "run a Job in namespace {} (image {}) that dumps {} read-only, then cleans {} of every object its owner owns and restores the dump as that owner ({})",
-                a.target.namespace,
-                a.image,
-                a.source.describe(),
-                a.target.describe(),
-                a.mode.promise()
+                "run a Job in {ns} (image {}) that dumps {} read-only, then cleans {} of every object its owner owns and restores the dump as that owner ({})",
+                inputs.opt_str("image")?.unwrap_or_default(),
+                side("source"),
+                side("target"),
+                mode.promise()
             ),
             writes: true,
             prod: inputs.bool_or("prod", false)?,
@@ -135,74 +173,122 @@ impl Step for RefreshJob {
         let kube = self.0.get().await?;
         let run_id = ctx.checkpoint.snapshot().await.run_id;
         let jobs: Api<Job> = Api::namespaced(kube.client.clone(), &a.target.namespace);
-        let (name, adopt) = existing(&jobs, &a.target.namespace, &run_id, &ctx.step_id).await?;
-        let outputs = |name: &str| {
-            Outputs::default()
-                .with("job", format!("{}/{name}", a.target.namespace))
-                .with("mode", a.mode.promise())
-                .with("atomic", a.mode == Mode::Atomic)
-                .with("run_id", run_id.clone())
-                .with(
-                    "finished_at",
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                )
-        };
-        let name = match (name, adopt) {
+        let (found, adopt) = existing(&jobs, &a.target.namespace, &run_id, &ctx.step_id).await?;
+        let mut out = Outputs::default()
+            .with("mode", a.mode.promise())
+            .with("atomic", a.mode != Mode::Parallel)
+            .with("run_id", run_id.clone());
+        let (name, snapshot) = match (found, adopt) {
             (Some(name), Some(Outcome::Complete)) => {
                 ctx.events.log(format!(
                     "Job {}/{name} of this run already completed: adopting it",
                     a.target.namespace
                 ));
-                return Ok(outputs(&name));
+                return Ok(finished(out, &a, &name));
             }
             (Some(name), None) => {
                 ctx.events.log(format!(
                     "following Job {}/{name}, started by an earlier attempt",
                     a.target.namespace
                 ));
-                name
+                (name, None)
             }
-            (_, _) => create(ctx, &kube, &jobs, &a, &run_id).await?,
+            _ if params::dry(ctx.mode) => {
+                (create(ctx, &kube, &jobs, &a, &run_id, None).await?, None)
+            }
+            _ => {
+                let source = a.source.open(&kube, &ctx.redactor, true).await?;
+                let snap = Snapshot::export(source, &a.source.cluster)
+                    .await
+                    .map_err(pg_failed)?;
+                ctx.events.log(format!(
+                    "exported snapshot {} of {}: pg_dump dumps it, verification compares with it",
+                    snap.id,
+                    a.source.describe()
+                ));
+                (
+                    create(ctx, &kube, &jobs, &a, &run_id, Some(snap.id.clone())).await?,
+                    Some(snap),
+                )
+            }
         };
         if params::dry(ctx.mode) {
-            return Ok(outputs(&name));
+            return Ok(finished(out, &a, &name));
         }
-        let mut tracker = Tracker::new(a.tables);
-        let mut tail: Vec<String> = Vec::new();
-        let outcome = follow(&kube, &a.target.namespace, &name, |line| {
-            let line = ctx.redactor.redact(line).into_owned();
-            if let Some((message, done, total)) = tracker.feed(&line) {
-                ctx.events.progress(message, Some(done), Some(total));
+        let expected = async {
+            match &snapshot {
+                Some(s) => Some(s.inventory(a.checksums).await),
+                None => None,
             }
-            ctx.events.log(format!("job: {line}"));
-            tail.push(line);
-            if tail.len() > 5 {
-                tail.remove(0);
-            }
-        });
-        let outcome = tokio::select! {
-            o = outcome => o?,
+        };
+        let (outcome, expected) = tokio::select! {
+            r = async { tokio::join!(run_job(ctx, &kube, &a, &name), expected) } => r,
             _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
         };
-        match outcome {
-            Outcome::Complete => Ok(outputs(&name)),
-            Outcome::Failed(why) => Err(StepError::Failed(format!(
-                "the refresh Job {}/{name} failed ({why}); last log lines: {}. {}",
-                a.target.namespace,
-                tail.join(" | "),
-                match a.mode {
-                    Mode::Atomic => format!(
-                        "{} was left as it was (the clean and restore are one transaction)",
-                        a.target.describe()
-                    ),
-                    Mode::Parallel => format!(
-                        "{} may be partly restored (parallel mode is not atomic)",
-                        a.target.describe()
-                    ),
-                }
-            ))),
+        outcome?;
+        if let Some(inv) = expected {
+            let inv = inv.map_err(pg_failed)?;
+            out = out.with(
+                "source_inventory",
+                serde_json::to_value(inv).unwrap_or_default(),
+            );
         }
+        Ok(finished(out, &a, &name))
     }
+}
+
+fn pg_failed(e: crate::pg::PgError) -> StepError {
+    StepError::Failed(crate::k8s::error::chain(&e))
+}
+
+fn finished(out: Outputs, a: &Args, name: &str) -> Outputs {
+    out.with("job", format!("{}/{name}", a.target.namespace))
+        .with(
+            "finished_at",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+}
+
+/// Follows the Job (log lines through the redactor into progress, PostgreSQL's progress views
+/// meanwhile) until it ends; a failure names the Job, its last lines, and what it left.
+async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result<(), StepError> {
+    let mut tracker = Tracker::new(a.tables);
+    let mut tail: Vec<String> = Vec::new();
+    let followed = follow(kube, &a.target.namespace, name, |line| {
+        let line = ctx.redactor.redact(line).into_owned();
+        if let Some((message, done, total)) = tracker.feed(&line) {
+            ctx.events.progress(message, Some(done), Some(total));
+        }
+        if !crate::refresh::progress::chatter(&line) {
+            ctx.events.log(format!("job: {line}"));
+        }
+        tail.push(line);
+        if tail.len() > 5 {
+            tail.remove(0);
+        }
+    });
+    let outcome = tokio::select! {
+        o = followed => o?,
+        _ = watch(ctx, kube, a) => unreachable!("watch never ends"),
+    };
+    let Outcome::Failed(why) = outcome else {
+        return Ok(());
+    };
+    let left = match a.mode {
+        Mode::Atomic | Mode::Stream => format!(
+            "{} was left as it was (the clean and restore are one transaction)",
+            a.target.describe()
+        ),
+        Mode::Parallel => format!(
+            "{} may be partly restored (parallel mode is not atomic)",
+            a.target.describe()
+        ),
+    };
+    Err(StepError::Failed(format!(
+        "the refresh Job {}/{name} failed ({why}); last log lines: {}. {left}",
+        a.target.namespace,
+        tail.join(" | ")
+    )))
 }
 
 /// This run's newest Job of this step and its outcome (`None`: still running).
@@ -232,6 +318,7 @@ async fn create(
     jobs: &Api<Job>,
     a: &Args,
     run_id: &str,
+    snapshot: Option<String>,
 ) -> Result<String, StepError> {
     let spec = Spec {
         name: manifest::name(&a.target.cluster, run_id, ctx.attempt),
@@ -245,6 +332,8 @@ async fn create(
         jobs: a.jobs,
         mode: a.mode,
         deadline_secs: a.deadline_secs,
+        snapshot,
+        mask_sql: a.mask_sql.clone(),
     };
     let job: Job = serde_json::from_value(manifest::manifest(&spec))
         .map_err(|e| StepError::Failed(format!("failed to build the Job: {e}")))?;
@@ -278,4 +367,56 @@ async fn ca(kube: &Kube, t: &Target) -> Result<Option<String>, StepError> {
         .await
         .map_err(K8sError::api("read", &object))?;
     Ok(found.map(|_| name))
+}
+
+/// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes copied of
+/// the source's size, index builds); never returns. A side it cannot watch is left alone.
+async fn watch(ctx: &StepContext, kube: &Kube, a: &Args) {
+    use crate::pg::progress;
+    let src = a.source.open(kube, &ctx.redactor, true).await.ok();
+    let dst = a.target.open(kube, &ctx.redactor, false).await.ok();
+    let total = u64::try_from(a.bytes).ok().filter(|b| *b > 0);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        for (side, client) in [("dump", &src), ("restore", &dst)] {
+            let Some(client) = client else { continue };
+            let Ok(r) = progress::read(client).await else {
+                continue;
+            };
+            if r.copies > 0 {
+                let done = u64::try_from(r.copied).unwrap_or(0);
+                let of = total
+                    .map(|t| format!(" of ~{}", super::refresh_preflight::human_bytes(t as i64)))
+                    .unwrap_or_default();
+                ctx.events.progress(
+                    format!(
+                        "{side}: COPY {}{of} (pg_stat_progress_copy)",
+                        super::refresh_preflight::human_bytes(r.copied)
+                    ),
+                    Some(done),
+                    total,
+                );
+            }
+            if !r.indexes.is_empty() {
+                ctx.events.progress(
+                    format!(
+                        "{side}: index builds {} (pg_stat_progress_create_index)",
+                        r.indexes
+                    ),
+                    None,
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// The `masking` input, when given.
+pub fn masking(i: &Inputs) -> Result<Option<Masking>, StepError> {
+    i.get("masking")
+        .map(|v| {
+            serde_json::from_value(v.clone())
+                .map_err(|e| StepError::input("masking", &format!("expected {{rules, safe}}: {e}")))
+        })
+        .transpose()
 }

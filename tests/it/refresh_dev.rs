@@ -3,7 +3,7 @@
 //! was and `resume` finishes the refresh; refusals and bad input change nothing.
 
 use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cnpgops::pg::inventory::compare;
 
@@ -18,7 +18,11 @@ fn leak_scan(w: &World, kube: &Kube, texts: &[&str]) {
     let mut all: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
     all.extend(w.checkpoints());
     for kind in ["Job", "Pod"] {
-        all.extend(kube.list(kind, "databases", "cnpgops.io/step").iter().map(|o| o.to_string()));
+        all.extend(
+            kube.list(kind, "databases", "cnpgops.io/step")
+                .iter()
+                .map(|o| o.to_string()),
+        );
     }
     all.push(serde_json::to_string(&kube.list("Event", "databases", "")).unwrap());
     for text in &all {
@@ -35,15 +39,29 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
     let prod_before = rw::inventory(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
     assert_eq!(prod_before.tables["shop.orders"].rows, i64::from(ROWS));
     let t0 = Instant::now();
-    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes", "--verify", "checksums"]);
+    let ran = kube.run(
+        &w,
+        &["refresh-dev", "shop", "--yes", "--verify", "checksums"],
+    );
     let took = t0.elapsed();
     ran.code(0);
     eprintln!("refresh-dev of {ROWS} orders took {took:?}");
     let dev = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     let prod_after = rw::inventory(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
-    assert_eq!(compare(&prod_before, &prod_after), Vec::<String>::new(), "prod unchanged");
-    assert_eq!(compare(&prod_after, &dev), Vec::<String>::new(), "dev equals prod");
-    assert!(!dev.tables.contains_key("public.dev_only"), "the dev-only table is gone");
+    assert_eq!(
+        compare(&prod_before, &prod_after),
+        Vec::<String>::new(),
+        "prod unchanged"
+    );
+    assert_eq!(
+        compare(&prod_after, &dev),
+        Vec::<String>::new(),
+        "dev equals prod"
+    );
+    assert!(
+        !dev.tables.contains_key("public.dev_only"),
+        "the dev-only table is gone"
+    );
     assert_eq!(dev.sequences["shop.invoice_no"], (1234, true));
     assert!(dev.matviews["shop.daily"].rows > 0 && dev.views.contains("shop.paid_orders"));
     let addr = rw::address(&kube, "shop-dev-cnpg");
@@ -52,20 +70,55 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
         let rows = c.query("SELECT DISTINCT tableowner::text FROM pg_tables WHERE schemaname IN ('shop','audit','public')", &[]).await.unwrap();
         rows.iter().map(|r| r.get(0)).collect()
     });
-    assert_eq!(owners, ["shop"], "restored as the dev owner, whose password still works");
+    assert_eq!(
+        owners,
+        ["shop"],
+        "restored as the dev owner, whose password still works"
+    );
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
     let cluster = kube.get("Cluster", "databases", "shop-dev-cnpg").unwrap();
     let ann = &cluster["metadata"]["annotations"];
     let run_id = w.only_run()["run_id"].as_str().unwrap().to_string();
     assert_eq!(ann["cnpgops.io/refreshed-from"], "databases/shop-cnpg");
+
     assert_eq!(ann["cnpgops.io/refreshed-run-id"], run_id.as_str());
-    assert!(ann["cnpgops.io/refreshed-at"].as_str().unwrap().starts_with("20"));
+    assert!(ann["cnpgops.io/refreshed-at"]
+        .as_str()
+        .unwrap()
+        .starts_with("20"));
     let events = kube.list("Event", "databases", "");
-    assert!(events.iter().any(|e| e["reason"] == "Refreshed" && e["involvedObject"]["name"] == "shop-dev-cnpg"), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "Refreshed" && e["involvedObject"]["name"] == "shop-dev-cnpg"),
+        "{events:#?}"
+    );
     let job = &kube.list("Job", "databases", "cnpgops.io/step=restore")[0];
     assert_eq!(job["spec"]["backoffLimit"], 0);
     assert!(ran.stderr.contains("identical"), "{}", ran.stderr);
-    leak_scan(&w, &kube, &[&ran.stdout, &ran.stderr]);
+    assert!(
+        ran.stderr.contains("as dumped (the exported snapshot)"),
+        "{}",
+        ran.stderr
+    );
+    let mut outputs = vec![ran.stdout, ran.stderr];
+    // Again, in the other modes (and trace-level logs for the leak scan): still equal.
+    for mode in ["stream", "parallel"] {
+        let again = kube.run(
+            &w,
+            &["-vvv", "refresh-dev", "shop", "--yes", "--mode", mode],
+        );
+        again.code(0);
+        let dev = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+        assert_eq!(
+            compare(&prod_after, &dev),
+            Vec::<String>::new(),
+            "--mode {mode}"
+        );
+        outputs.extend([again.stdout, again.stderr]);
+    }
+    let texts: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    leak_scan(&w, &kube, &texts);
 }
 
 #[test]
@@ -88,28 +141,58 @@ fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
         if killed.is_none() && line.contains("restore started") {
             let pods = kube.list("Pod", "databases", "cnpgops.io/step=restore");
             let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
-            assert!(cnpgops_sandbox::operators::pods::kill("databases", &pod), "killed {pod}");
+            assert!(
+                cnpgops_sandbox::operators::pods::kill("databases", &pod),
+                "killed {pod}"
+            );
             killed = Some(pod);
         }
     }
     let out = child.wait_with_output().unwrap();
     assert!(killed.is_some(), "never saw the restore start: {seen:#?}");
-    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("step `restore` failed"), "{stderr}");
     assert!(stderr.contains("was left as it was"), "{stderr}");
-    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "scaled back after the failure");
+    assert_eq!(
+        replicas(&kube, "web-shop-dev", "web"),
+        2,
+        "scaled back after the failure"
+    );
     let lease = kube.get("Lease", "databases", "cnpgops-lock-databases-shop-dev-cnpg");
-    assert!(lease.is_none_or(|l| l["spec"]["holderIdentity"].as_str().unwrap_or("").is_empty()), "lock released");
+    assert!(
+        lease.is_none_or(|l| l["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()),
+        "lock released"
+    );
     let dev_after_kill = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert_eq!(compare(&dev_before, &dev_after_kill), Vec::<String>::new(), "dev as it was");
+    assert_eq!(
+        compare(&dev_before, &dev_after_kill),
+        Vec::<String>::new(),
+        "dev as it was"
+    );
 
     let run_id = w.only_run()["run_id"].as_str().unwrap().to_string();
     let resumed = kube.run(&w, &["resume", &run_id, "--yes"]);
     resumed.code(0);
     let prod = rw::inventory(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
     let dev = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert_eq!(compare(&prod, &dev), Vec::<String>::new(), "the resumed run finished the refresh");
+    assert_eq!(
+        compare(&prod, &dev),
+        Vec::<String>::new(),
+        "the resumed run finished the refresh"
+    );
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
-    leak_scan(&w, &kube, &[&seen.join("\n"), &stderr, &resumed.stdout, &resumed.stderr]);
+    leak_scan(
+        &w,
+        &kube,
+        &[&seen.join("\n"), &stderr, &resumed.stdout, &resumed.stderr],
+    );
 }

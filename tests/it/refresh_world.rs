@@ -19,8 +19,16 @@ pub fn world(kube: &Kube, app: &str, rows: u32) {
     kube.namespace(&format!("web-{app}-dev"));
     let owner = app.replace('-', "_");
     for (cluster, secret, password) in [
-        (format!("{app}-cnpg"), format!("{app}-prod-owner"), PROD_PASSWORD),
-        (format!("{app}-dev-cnpg"), format!("{app}-dev-owner"), DEV_PASSWORD),
+        (
+            format!("{app}-cnpg"),
+            format!("{app}-prod-owner"),
+            PROD_PASSWORD,
+        ),
+        (
+            format!("{app}-dev-cnpg"),
+            format!("{app}-dev-owner"),
+            DEV_PASSWORD,
+        ),
     ] {
         kube.create(&format!(
             "apiVersion: v1\nkind: Secret\nmetadata: {{name: {secret}, namespace: databases}}\ntype: kubernetes.io/basic-auth\nstringData: {{username: {owner}, password: {password}}}\n"
@@ -38,11 +46,20 @@ pub fn world(kube: &Kube, app: &str, rows: u32) {
     }
     if rows > 0 {
         let prod = include_str!("fixtures/refresh/prod.sql").replace("ROWS", &rows.to_string());
-        let (p, d) = (address(kube, &format!("{app}-cnpg")), address(kube, &format!("{app}-dev-cnpg")));
+        let (p, d) = (
+            address(kube, &format!("{app}-cnpg")),
+            address(kube, &format!("{app}-dev-cnpg")),
+        );
         kube.block_on(async {
-            connect(&p, &owner, PROD_PASSWORD).await.batch_execute(&prod).await.unwrap();
+            connect(&p, &owner, PROD_PASSWORD)
+                .await
+                .batch_execute(&prod)
+                .await
+                .unwrap();
             let dev = connect(&d, &owner, DEV_PASSWORD).await;
-            dev.batch_execute(include_str!("fixtures/refresh/dev.sql")).await.unwrap();
+            dev.batch_execute(include_str!("fixtures/refresh/dev.sql"))
+                .await
+                .unwrap();
         });
     }
 }
@@ -54,15 +71,23 @@ pub fn wait_healthy(kube: &Kube, cluster: &str) {
         if c["status"]["phase"] == "Cluster in healthy state" {
             return;
         }
-        assert!(t0.elapsed() < Duration::from_secs(120), "never healthy: {c:#}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "never healthy: {c:#}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 /// The sandbox's loopback address of `<cluster>-rw`.
 pub fn address(kube: &Kube, cluster: &str) -> String {
-    let svc = kube.get("Service", "databases", &format!("{cluster}-rw")).unwrap();
-    svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"].as_str().unwrap().to_string()
+    let svc = kube
+        .get("Service", "databases", &format!("{cluster}-rw"))
+        .unwrap();
+    svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A direct connection to `addr`, database named like the user.
@@ -70,7 +95,11 @@ pub async fn connect(addr: &str, user: &str, password: &str) -> Client {
     try_connect(addr, user, password).await.expect("connects")
 }
 
-pub async fn try_connect(addr: &str, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+pub async fn try_connect(
+    addr: &str,
+    user: &str,
+    password: &str,
+) -> Result<Client, tokio_postgres::Error> {
     let (host, port) = addr.rsplit_once(':').unwrap();
     let db = user;
     let (client, conn) = tokio_postgres::Config::new()

@@ -56,6 +56,12 @@ impl Kube {
         self.rt.block_on(f)
     }
 
+    /// The sandbox's S3 server (moto, SigV4 enforced), started on first use.
+    pub fn s3(&self) -> cnpgops_sandbox::world::s3::S3Info {
+        let sandbox = self.sandbox.as_ref().expect("running");
+        self.block_on(sandbox.world.s3()).expect("S3 server")
+    }
+
     /// The Api for a listed kind (see `cnpgops::k8s::resources`) in `ns`.
     pub fn api(&self, kind: &str, ns: &str) -> Api<DynamicObject> {
         let kind = resources::known(kind, None).expect("a listed kind");
@@ -107,6 +113,22 @@ impl Kube {
                 .patch_status(name, &PatchParams::default(), &patch),
         )
         .unwrap_or_else(|e| panic!("status of {kind} {ns}/{name}: {e}"));
+    }
+
+    /// Brings up a scenario of `sandbox/scenarios/` (platform first, then the Argo CD
+    /// Applications, each synced once) and waits until it is ready.
+    pub fn scenario(&self, name: &str) {
+        let path = crate::harness::root().join("sandbox/scenarios").join(name);
+        let sandbox = self.sandbox.as_ref().unwrap();
+        let objects = cnpgops_sandbox::scenario::load(&path).unwrap();
+        let up = cnpgops_sandbox::scenario::up(
+            &sandbox.api,
+            &sandbox.world,
+            objects,
+            Duration::from_secs(240),
+        );
+        self.block_on(up)
+            .unwrap_or_else(|e| panic!("scenario {name}: {e:#}"));
     }
 
     /// Every object the server holds, as sorted JSON lines, and its resourceVersion counter.

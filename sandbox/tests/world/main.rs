@@ -3,6 +3,7 @@
 mod harness;
 
 mod backup;
+mod cli;
 mod cluster;
 mod init_sql;
 mod lifecycle;

@@ -22,6 +22,8 @@ fn spec(mode: Mode) -> Spec {
         jobs: 2,
         mode,
         deadline_secs: 3600,
+        snapshot: Some("00000003-0000001B-1".into()),
+        mask_sql: Some("UPDATE t SET c = 'x';".into()),
     }
 }
 
@@ -59,6 +61,12 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
     assert!(
         s.contains("PGSSLROOTCERT=/tls/target/ca.crt"),
         "TLS verified with the CA: {s}"
+    );
+    assert!(s.contains("${SNAPSHOT:+--snapshot=$SNAPSHOT}"), "{s}");
+    let mask = s.find("MASK_SQL").unwrap();
+    assert!(
+        s.find("pg_restore").unwrap() < mask && mask < s.find("COMMIT").unwrap(),
+        "masking inside the transaction: {s}"
     );
     let p = script(&spec(Mode::Parallel));
     assert!(p.contains("--jobs=\"$JOBS\" --dbname"), "{p}");

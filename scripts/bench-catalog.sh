@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Times `cnpgops backups` against `barman-cloud-backup-list` on one object store in barman
+# layout, written straight to the sandbox's S3 server (moto, SigV4): BENCH_BACKUPS base backups
+# (default 1000) and BENCH_WALS WAL segments (default 100000). Prints both times, the ratio and
+# cnpgops's S3 request count at a tenth of the WAL and at all of it (they must be equal).
+#   scripts/bench-catalog.sh                      # 1,000 backups, 100,000 WAL objects
+#   BENCH_BACKUPS=100 BENCH_WALS=5000 scripts/bench-catalog.sh
+# The sandbox, its S3 server and the store live only for the run (tests/it/catalog/bench.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BENCH_BACKUPS=${BENCH_BACKUPS:-1000} BENCH_WALS=${BENCH_WALS:-100000}
+cargo build -q -p cnpgops --tests
+exec cargo test -q -p cnpgops --test it catalog::bench::bench_catalog -- --ignored --nocapture

@@ -1,0 +1,283 @@
+//! Argo CD `Application`s as cnpgops reads and drives them: sync / health / last operation, and
+//! the sync operation `argocd app sync --prune` writes (the top-level `operation` field, Argo CD
+//! docs `user-guide/sync-kubectl.md`; reference section 10.2).
+
+use kube::api::Patch;
+use kube::core::DynamicObject;
+use kube::Api;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::error::{K8sError, ObjectRef};
+use super::resources;
+use super::{params, Kube};
+use crate::engine::Mode;
+
+/// `argocd.argoproj.io/hook`: the hook phases of a resource (`Sync`, `PreSync`, ...).
+pub const HOOK: &str = "argocd.argoproj.io/hook";
+/// The finalizer Argo CD (v3.3+) holds a running hook with.
+pub const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
+/// The `operation.info[]` entry naming the cnpgops run that started an operation.
+pub const RUN_INFO: &str = "cnpgops-run";
+
+/// One `status.operationState.syncResult.resources[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncedResource {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `Synced`, `SyncFailed`, `Pruned`, ...
+    pub status: String,
+    /// Set for hooks: `Running`, `Succeeded`, `Failed`, ...
+    pub hook_phase: Option<String>,
+    pub hook_type: Option<String>,
+    pub message: String,
+}
+
+/// What `argocd app get` shows: sync, health and the last (or current) operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppState {
+    pub sync: String,
+    pub health: String,
+    pub revision: Option<String>,
+    /// The top-level `operation` is set: requested and not finished.
+    pub operation_pending: bool,
+    /// `status.operationState.phase`.
+    pub phase: Option<String>,
+    pub message: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub initiated_by: Option<String>,
+    /// The cnpgops run that started the current or last operation, if one did.
+    pub run: Option<String>,
+    pub resources: Vec<SyncedResource>,
+}
+
+fn text(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer).and_then(Value::as_str).map(String::from)
+}
+
+impl AppState {
+    /// Reads an Application object.
+    pub fn of(app: &DynamicObject) -> Self {
+        let d = &app.data;
+        let pending = d.get("operation").is_some_and(|o| !o.is_null());
+        let op_state = d.pointer("/status/operationState");
+        let op = match (pending, op_state) {
+            (true, _) => d.get("operation"),
+            (false, Some(s)) => s.get("operation"),
+            (false, None) => None,
+        };
+        let resources = d
+            .pointer("/status/operationState/syncResult/resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(resource)
+            .collect();
+        Self {
+            sync: text(d, "/status/sync/status").unwrap_or_else(|| "Unknown".into()),
+            health: text(d, "/status/health/status").unwrap_or_else(|| "Unknown".into()),
+            revision: text(d, "/status/sync/revision"),
+            operation_pending: pending,
+            phase: text(d, "/status/operationState/phase"),
+            message: text(d, "/status/operationState/message"),
+            started_at: text(d, "/status/operationState/startedAt"),
+            finished_at: text(d, "/status/operationState/finishedAt"),
+            initiated_by: op.and_then(initiator),
+            run: op.and_then(run_of),
+            resources,
+        }
+    }
+
+    /// An operation is requested or running (`argocd app sync` would refuse).
+    pub fn busy(&self) -> bool {
+        self.operation_pending || matches!(self.phase.as_deref(), Some("Running" | "Terminating"))
+    }
+
+    /// The last operation ended (`Succeeded`, `Failed` or `Error`) and none is requested.
+    pub fn completed(&self) -> bool {
+        !self.operation_pending
+            && matches!(
+                self.phase.as_deref(),
+                Some("Succeeded" | "Failed" | "Error")
+            )
+    }
+
+    /// Hooks whose phase is `Failed` or `Error` in the last operation.
+    pub fn failed_hooks(&self) -> impl Iterator<Item = &SyncedResource> {
+        self.resources
+            .iter()
+            .filter(|r| matches!(r.hook_phase.as_deref(), Some("Failed" | "Error")))
+    }
+
+    /// One line: `OutOfSync/Degraded, last operation Failed: one or more ...`.
+    pub fn summary(&self) -> String {
+        let op = match (&self.phase, self.operation_pending) {
+            (_, true) if self.phase.as_deref() != Some("Running") => "operation requested".into(),
+            (Some(p), _) => format!(
+                "last operation {p}{}",
+                self.message
+                    .as_ref()
+                    .filter(|m| !m.is_empty())
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+            (None, _) => "no operation yet".into(),
+        };
+        format!("{}/{}, {op}", self.sync, self.health)
+    }
+}
+
+fn resource(r: &Value) -> SyncedResource {
+    let s = |k: &str| r.get(k).and_then(Value::as_str).map(String::from);
+    SyncedResource {
+        kind: s("kind").unwrap_or_default(),
+        namespace: s("namespace").unwrap_or_default(),
+        name: s("name").unwrap_or_default(),
+        status: s("status").unwrap_or_default(),
+        hook_phase: s("hookPhase"),
+        hook_type: s("hookType"),
+        message: s("message").unwrap_or_default(),
+    }
+}
+
+fn initiator(op: &Value) -> Option<String> {
+    match op
+        .pointer("/initiatedBy/automated")
+        .and_then(Value::as_bool)
+    {
+        Some(true) => Some("automated sync".into()),
+        _ => text(op, "/initiatedBy/username").filter(|u| !u.is_empty()),
+    }
+}
+
+fn run_of(op: &Value) -> Option<String> {
+    op.get("info")?
+        .as_array()?
+        .iter()
+        .find(|i| i.get("name").and_then(Value::as_str) == Some(RUN_INFO))
+        .and_then(|i| text(i, "/value"))
+}
+
+/// The `operation` `argocd app sync APP --prune` writes, marked with the cnpgops run id.
+pub fn sync_operation(username: &str, prune: bool, run_id: &str) -> Value {
+    json!({
+        "sync": {"prune": prune, "syncStrategy": {"hook": {}}},
+        "initiatedBy": {"username": username},
+        "info": [{"name": RUN_INFO, "value": run_id}],
+    })
+}
+
+/// An Application, opened.
+pub struct App {
+    pub api: Api<DynamicObject>,
+    pub object: ObjectRef,
+}
+
+impl App {
+    pub fn new(kube: &Kube, namespace: &str, name: &str) -> Self {
+        let kind = resources::known("Application", Some("argoproj.io/v1alpha1"))
+            .unwrap_or_else(|| unreachable!("Application is listed"));
+        Self {
+            api: kind.api(kube, namespace),
+            object: kind.object(namespace, name),
+        }
+    }
+
+    /// The Application (an error naming it when it does not exist).
+    pub async fn get(&self) -> Result<DynamicObject, K8sError> {
+        self.api
+            .get_opt(&self.object.name)
+            .await
+            .map_err(K8sError::api("read", &self.object))?
+            .ok_or_else(|| K8sError::NotFound {
+                object: self.object.clone(),
+            })
+    }
+
+    /// Writes `operation` on `app` as it was read (resourceVersion-checked, so a concurrent
+    /// `argocd app sync` cannot be overwritten) and clears the old `status.operationState`, as
+    /// Argo CD's `SetAppOperation` does. `Ok(false)`: the object changed since; read it again.
+    pub async fn start(
+        &self,
+        app: &DynamicObject,
+        operation: Value,
+        mode: Mode,
+    ) -> Result<bool, K8sError> {
+        let body = json!({
+            "metadata": {"resourceVersion": app.metadata.resource_version},
+            "operation": operation,
+            "status": {"operationState": null},
+        });
+        match self
+            .api
+            .patch(&self.object.name, &params::patch(mode), &Patch::Merge(body))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if super::error::status_code(&e) == Some(409) => Ok(false),
+            Err(e) => Err(K8sError::api("start a sync operation on", &self.object)(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(yaml: &str) -> DynamicObject {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    const FAILED: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web-x-dev, namespace: argocd}
+status:
+  sync: {status: OutOfSync, revision: abc}
+  health: {status: Degraded}
+  operationState:
+    phase: Failed
+    message: one or more synchronization tasks completed unsuccessfully
+    operation: {initiatedBy: {username: "", automated: true}}
+    syncResult:
+      resources:
+        - {kind: Deployment, namespace: web-x-dev, name: web, status: Synced}
+        - {kind: Job, namespace: web-x-dev, name: web-migrate, status: Synced, hookType: Sync, hookPhase: Failed, message: BackoffLimitExceeded}
+"#;
+
+    #[test]
+    fn a_failed_sync_is_completed_and_names_its_failed_hook() {
+        let s = AppState::of(&app(FAILED));
+        assert!(s.completed() && !s.busy());
+        assert_eq!(s.initiated_by.as_deref(), Some("automated sync"));
+        let hooks: Vec<&str> = s.failed_hooks().map(|r| r.name.as_str()).collect();
+        assert_eq!(hooks, ["web-migrate"]);
+        assert_eq!(
+            s.summary(),
+            "OutOfSync/Degraded, last operation Failed: one or more synchronization tasks completed unsuccessfully"
+        );
+    }
+
+    #[test]
+    fn a_requested_or_running_operation_is_busy() {
+        let mut a = app(FAILED);
+        a.data["operation"] = sync_operation("me", true, "run-1");
+        let s = AppState::of(&a);
+        assert!(s.busy() && !s.completed());
+        assert_eq!(s.run.as_deref(), Some("run-1"));
+        assert_eq!(s.initiated_by.as_deref(), Some("me"));
+        let mut b = app(FAILED);
+        b.data["status"]["operationState"]["phase"] = json!("Running");
+        assert!(AppState::of(&b).busy());
+    }
+
+    #[test]
+    fn the_operation_is_what_argocd_app_sync_prune_writes() {
+        let op = sync_operation("alice", true, "r");
+        assert_eq!(op["sync"]["prune"], true);
+        assert_eq!(op["sync"]["syncStrategy"], json!({"hook": {}}));
+        assert_eq!(op["initiatedBy"]["username"], "alice");
+    }
+}

@@ -1,0 +1,259 @@
+//! `deploy/`: the kustomize base parses as k8s-openapi types, the sandbox accepts every object
+//! with `dryRun=All`, the CronJob is shaped for an unattended night, and its RBAC is proven:
+//! the CronJob's exact command succeeds with the `cnpgops` ServiceAccount's token, and a
+//! request outside its Roles is forbidden.
+
+use std::process::Command;
+
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use serde_json::Value;
+
+use crate::harness::{root, World};
+use crate::sandbox::Kube;
+
+/// One object of `deploy/base`, as its k8s-openapi type.
+#[derive(Debug)]
+enum Manifest {
+    Namespace(Namespace),
+    ServiceAccount(ServiceAccount),
+    Role(Role),
+    RoleBinding(RoleBinding),
+    CronJob(Box<CronJob>),
+}
+
+/// The rendered base: `kubectl kustomize deploy/base` when kubectl is installed, else the files
+/// its kustomization lists.
+fn rendered() -> Vec<Value> {
+    let base = root().join("deploy/base");
+    let kubectl = Command::new("kubectl").arg("kustomize").arg(&base).output();
+    let text = match kubectl {
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap(),
+        _ => {
+            let k: Value = serde_saphyr::from_str(
+                &std::fs::read_to_string(base.join("kustomization.yaml")).unwrap(),
+            )
+            .unwrap();
+            let files = k["resources"].as_array().unwrap().iter();
+            files
+                .map(|f| {
+                    std::fs::read_to_string(base.join(f.as_str().unwrap())).unwrap() + "\n---\n"
+                })
+                .collect()
+        }
+    };
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    docs.into_iter().filter(|d| d.is_object()).collect()
+}
+
+fn parse(doc: &Value) -> Manifest {
+    fn typed<T: serde::de::DeserializeOwned>(d: &Value) -> Result<T, serde_json::Error> {
+        serde_json::from_value(d.clone())
+    }
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let m = match kind {
+        "Namespace" => typed(doc).map(Manifest::Namespace),
+        "ServiceAccount" => typed(doc).map(Manifest::ServiceAccount),
+        "Role" => typed(doc).map(Manifest::Role),
+        "RoleBinding" => typed(doc).map(Manifest::RoleBinding),
+        "CronJob" => typed(doc).map(|c| Manifest::CronJob(Box::new(c))),
+        other => panic!("unexpected kind {other} in deploy/base"),
+    };
+    m.unwrap_or_else(|e| panic!("{kind} does not parse as k8s-openapi: {e}"))
+}
+
+fn manifests() -> Vec<Manifest> {
+    rendered().iter().map(parse).collect()
+}
+
+/// Creates `m` (dry run: `dryRun=All`), panicking with the server's answer.
+fn create(kube: &Kube, m: &Manifest, dry_run: bool) {
+    let pp = PostParams {
+        dry_run,
+        ..Default::default()
+    };
+    let c = kube.client.clone();
+    let ns = |meta: &kube::api::ObjectMeta| {
+        meta.namespace
+            .clone()
+            .expect("namespaced objects name their namespace")
+    };
+    let result = kube.block_on(async {
+        match m {
+            Manifest::Namespace(o) => Api::<Namespace>::all(c).create(&pp, o).await.map(|_| ()),
+            Manifest::ServiceAccount(o) => Api::namespaced(c, &ns(&o.metadata))
+                .create(&pp, o)
+                .await
+                .map(|_| ()),
+            Manifest::Role(o) => Api::namespaced(c, &ns(&o.metadata))
+                .create(&pp, o)
+                .await
+                .map(|_| ()),
+            Manifest::RoleBinding(o) => Api::namespaced(c, &ns(&o.metadata))
+                .create(&pp, o)
+                .await
+                .map(|_| ()),
+            Manifest::CronJob(o) => Api::namespaced(c, &ns(&o.metadata))
+                .create(&pp, o.as_ref())
+                .await
+                .map(|_| ()),
+        }
+    });
+    result.unwrap_or_else(|e| panic!("the sandbox refused {m:?}: {e}"));
+}
+
+fn cronjob() -> CronJob {
+    manifests()
+        .into_iter()
+        .find_map(|m| match m {
+            Manifest::CronJob(c) => Some(*c),
+            _ => None,
+        })
+        .expect("a CronJob")
+}
+
+#[test]
+fn the_cronjob_is_shaped_for_an_unattended_night() {
+    let cj = cronjob();
+    let spec = cj.spec;
+    assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
+    assert!(spec.starting_deadline_seconds.is_some_and(|s| s > 0));
+    let job = spec.job_template.spec.unwrap();
+    assert_eq!(job.backoff_limit, Some(0));
+    let pod = job.template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("cnpgops"));
+    let c = &pod.containers[0];
+    let limits = c
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.as_ref())
+        .expect("limits");
+    assert!(limits.contains_key("cpu") && limits.contains_key("memory"));
+    let args = c.args.clone().unwrap().join(" ");
+    for part in [
+        "refresh-dev synestra-io",
+        "--yes",
+        "--state kubernetes",
+        "-o json",
+    ] {
+        assert!(args.contains(part), "`{part}` missing from `{args}`");
+    }
+}
+
+#[test]
+fn the_sandbox_accepts_every_object_as_a_dry_run() {
+    let kube = Kube::start();
+    let all = manifests();
+    assert!(all.len() >= 8, "{all:?}");
+    for m in all.iter().filter(|m| matches!(m, Manifest::Namespace(_))) {
+        create(&kube, m, true);
+    }
+    // Namespaced objects need their namespace to exist, dry run or not.
+    for ns in ["cnpgops", "databases", "web-synestra-io-dev"] {
+        kube.namespace(ns);
+    }
+    for m in all.iter().filter(|m| !matches!(m, Manifest::Namespace(_))) {
+        create(&kube, m, true);
+    }
+    assert!(
+        kube.get("CronJob", "cnpgops", "refresh-dev-synestra-io")
+            .is_none(),
+        "a dry run creates nothing"
+    );
+}
+
+/// A kubeconfig for the sandbox authenticating as `cnpgops/cnpgops` (what the Pod would mount).
+fn service_account_kubeconfig(kube: &Kube, w: &World) -> (std::path::PathBuf, Client) {
+    let sas: Api<ServiceAccount> = Api::namespaced(kube.client.clone(), "cnpgops");
+    let tr: TokenRequest =
+        serde_json::from_value(serde_json::json!({"spec": {"audiences": []}})).unwrap();
+    let token = kube
+        .block_on(sas.create_token_request("cnpgops", &PostParams::default(), &tr))
+        .unwrap()
+        .status
+        .unwrap()
+        .token
+        .unwrap();
+    let admin = std::fs::read_to_string(&kube.kubeconfig).unwrap();
+    let text = admin
+        .replace("  user: {}", &format!("  user: {{token: {token}}}"))
+        .replace("namespace: default", "namespace: cnpgops");
+    assert!(text.contains(&token), "{admin}");
+    let path = w.path("sa-kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    let client = kube.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        Client::try_from(config).unwrap()
+    });
+    (path, client)
+}
+
+#[test]
+fn the_cronjob_command_succeeds_with_its_service_account_and_nothing_more() {
+    let (w, kube) = (World::new(), Kube::start());
+    kube.scenario("synestra.yaml");
+    // Everything but the CronJob itself: its command is run below, as its Pod would run it.
+    for m in manifests()
+        .iter()
+        .filter(|m| !matches!(m, Manifest::CronJob(_)))
+    {
+        create(&kube, m, false);
+    }
+    let (kubeconfig, sa) = service_account_kubeconfig(&kube, &w);
+    let args = cronjob()
+        .spec
+        .job_template
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap();
+    let mut cmd = w.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.env("KUBECONFIG", &kubeconfig);
+    let ran = w.run_with(cmd);
+    ran.code(0);
+    assert!(
+        ran.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .contains(r#""status":"succeeded""#),
+        "{}",
+        ran.stdout
+    );
+    let states: Api<ConfigMap> = Api::namespaced(kube.client.clone(), "cnpgops");
+    let runs = kube.block_on(states.list(&ListParams::default())).unwrap();
+    assert!(
+        !runs.items.is_empty(),
+        "the run state is in a ConfigMap of the cnpgops namespace"
+    );
+    kube.create("apiVersion: v1\nkind: Secret\nmetadata: {name: unrelated, namespace: databases}\nstringData: {k: v}\n");
+    let forbidden =
+        |r: Result<Secret, kube::Error>| matches!(r, Err(kube::Error::Api(s)) if s.code == 403);
+    let db: Api<Secret> = Api::namespaced(sa.clone(), "databases");
+    assert!(
+        forbidden(kube.block_on(db.get("unrelated"))),
+        "a Secret not named in the Role"
+    );
+    let app: Api<Secret> = Api::namespaced(sa, "web-synestra-io-dev");
+    assert!(
+        forbidden(kube.block_on(app.get("web-synestra-io-dev-env"))),
+        "the app's runtime Secret"
+    );
+    let list = kube.block_on(db.list(&ListParams::default()));
+    assert!(
+        matches!(list, Err(kube::Error::Api(s)) if s.code == 403),
+        "listing Secrets"
+    );
+}
