@@ -12,6 +12,7 @@ scripts/setup.sh
 dir=$PWD/.sandbox
 rows=${ROWS:-200000}
 scripts/sandbox.sh down "$dir" >/dev/null 2>&1 || true
+rm -rf "$dir" # a fresh world every time (the data of an earlier demo would be reused)
 scripts/sandbox.sh up "$dir" sandbox/scenarios/synestra.yaml
 trap 'scripts/sandbox.sh down "$dir" >/dev/null' EXIT
 export KUBECONFIG=$dir/kubeconfig
@@ -36,10 +37,10 @@ sql synestra-io-dev-cnpg -c "select 'dev_only' as t, count(*) from public.dev_on
 kubectl -n web-synestra-io-dev get deployments
 
 echo "== cnpgops refresh-dev synestra-io --yes --verify checksums"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 "$cnpgops" refresh-dev synestra-io --yes --verify checksums --kubeconfig "$KUBECONFIG"
-end=$(date +%s.%N)
-printf '== refresh took %.1fs\n' "$(echo "$end - $start" | bc)"
+end=$(date +%s%N)
+echo "== refresh took $(( (end - start) / 1000000 )) ms"
 
 echo "== dev after"
 sql synestra-io-dev-cnpg -c "select count(*) as orders, (select count(*) from shop.customers) as customers, to_regclass('public.dev_only') as dev_only from shop.orders"
