@@ -13,6 +13,8 @@ use crate::sandbox::{replicas, Kube};
 
 /// Orders in the big table: 200k keeps CI fast (the issue's ~1M works the same, just slower).
 const ROWS: u32 = 200_000;
+/// The issue's ~1M-row table, for the main refresh test (the kill test keeps the smaller world).
+const BIG_ROWS: u32 = 1_000_000;
 
 fn leak_scan(w: &World, kube: &Kube, texts: &[&str]) {
     let mut all: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
@@ -35,9 +37,9 @@ fn leak_scan(w: &World, kube: &Kube, texts: &[&str]) {
 #[test]
 fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
     let (w, kube) = (World::new(), Kube::start());
-    rw::world(&kube, "shop", ROWS);
+    rw::world(&kube, "shop", BIG_ROWS);
     let prod_before = rw::inventory(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
-    assert_eq!(prod_before.tables["shop.orders"].rows, i64::from(ROWS));
+    assert_eq!(prod_before.tables["shop.orders"].rows, i64::from(BIG_ROWS));
     let t0 = Instant::now();
     let ran = kube.run(
         &w,
@@ -45,7 +47,7 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
     );
     let took = t0.elapsed();
     ran.code(0);
-    eprintln!("refresh-dev of {ROWS} orders took {took:?}");
+    eprintln!("refresh-dev of {BIG_ROWS} orders took {took:?}");
     let dev = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     let prod_after = rw::inventory(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
     assert_eq!(
