@@ -2,6 +2,7 @@
 //! or a resource path) and hands it to the module for that verb.
 pub mod admission;
 pub mod auth;
+pub mod columns;
 pub mod defaults;
 pub mod delete;
 pub mod discovery;

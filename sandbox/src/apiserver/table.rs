@@ -59,6 +59,14 @@ pub fn table(rt: &ResourceType, items: &[Value], rv: &Value, q: &Query) -> Value
             pc.priority as i64,
         ));
     }
+    let builtin = if rt.is_custom() {
+        &[][..]
+    } else {
+        super::columns::builtin(&rt.plural)
+    };
+    for (name, _) in builtin {
+        cols.push(column(name, "string", "", "", 0));
+    }
     if !printer.iter().any(|pc| pc.name == "Age") {
         cols.push(column("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0));
     }
@@ -69,6 +77,9 @@ pub fn table(rt: &ResourceType, items: &[Value], rv: &Value, q: &Query) -> Value
             let mut cells = vec![o["metadata"]["name"].clone()];
             for pc in printer {
                 cells.push(cell(o, &pc.json_path, &pc.type_));
+            }
+            for (_, f) in builtin {
+                cells.push(f(o));
             }
             if !printer.iter().any(|pc| pc.name == "Age") {
                 cells.push(json!(age(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str))));

@@ -90,6 +90,15 @@ async fn kubectl_drives_the_sandbox() {
                 && again.contains("cluster.postgresql.cnpg.io/app-cnpg unchanged"),
             "{again}"
         );
+        let table = ok(kubectl(
+            &kc2,
+            &["-n", "kctl", "get", "configmap", "settings"],
+            None,
+        ));
+        assert!(
+            table.starts_with("NAME") && table.contains("DATA") && table.contains("AGE"),
+            "{table}"
+        );
         let yaml = ok(kubectl(
             &kc2,
             &["-n", "kctl", "get", "configmap", "settings", "-o", "yaml"],
