@@ -129,19 +129,7 @@ async fn failing_job_reports_exit_code_and_backoff_limit() {
     )
     .await
     .unwrap();
-    let done = within(20, await_condition(jobs.clone(), "bad", failed()))
-        .await
-        .unwrap()
-        .unwrap();
-    let cond = done
-        .status
-        .unwrap()
-        .conditions
-        .unwrap()
-        .into_iter()
-        .find(|c| c.type_ == "Failed")
-        .unwrap();
-    assert_eq!(cond.reason.as_deref(), Some("BackoffLimitExceeded"));
+    assert_eq!(failed_reason(&jobs, "bad").await, "BackoffLimitExceeded");
     let pod = pod_of(&w, &ns, "bad").await;
     let term = pod.status.unwrap().container_statuses.unwrap()[0]
         .state
@@ -250,25 +238,8 @@ async fn deadline_and_deletion_kill_the_process() {
     )
     .await
     .unwrap();
-    let done = within(20, await_condition(jobs.clone(), "slow", failed()))
-        .await
-        .unwrap()
-        .unwrap();
-    let cond = done
-        .status
-        .unwrap()
-        .conditions
-        .unwrap()
-        .into_iter()
-        .find(|c| c.type_ == "Failed")
-        .unwrap();
-    assert_eq!(cond.reason.as_deref(), Some("DeadlineExceeded"));
-    within(10, async {
-        while running("sleep 301.5") {
-            tokio::time::sleep(Duration::from_millis(100)).await
-        }
-    })
-    .await;
+    assert_eq!(failed_reason(&jobs, "slow").await, "DeadlineExceeded");
+    process_gone("sleep 301.5").await;
 
     jobs.create(
         &PostParams::default(),
@@ -276,12 +247,7 @@ async fn deadline_and_deletion_kill_the_process() {
     )
     .await
     .unwrap();
-    within(10, async {
-        while !running("sleep 302.5") {
-            tokio::time::sleep(Duration::from_millis(100)).await
-        }
-    })
-    .await;
+    process_started("sleep 302.5").await;
     jobs.delete("doomed", &DeleteParams::background())
         .await
         .unwrap();
@@ -444,15 +410,37 @@ async fn stopping_the_sandbox_kills_the_pods_processes() {
     )
     .await
     .unwrap();
+    process_started("sleep 305.5").await;
+    w.sandbox.stop().await;
+    process_gone("sleep 305.5").await;
+}
+
+/// The reason of a Job's `Failed` condition, once it has one.
+async fn failed_reason(jobs: &Api<Job>, name: &str) -> String {
+    let done = within(20, await_condition(jobs.clone(), name, failed()))
+        .await
+        .unwrap()
+        .unwrap();
+    let conds = done.status.unwrap().conditions.unwrap();
+    conds
+        .into_iter()
+        .find(|c| c.type_ == "Failed")
+        .and_then(|c| c.reason)
+        .unwrap_or_default()
+}
+
+async fn process_started(marker: &str) {
     within(10, async {
-        while !running("sleep 305.5") {
+        while !running(marker) {
             tokio::time::sleep(Duration::from_millis(100)).await
         }
     })
     .await;
-    w.sandbox.stop().await;
-    within(10, async {
-        while running("sleep 305.5") {
+}
+
+async fn process_gone(marker: &str) {
+    within(15, async {
+        while running(marker) {
             tokio::time::sleep(Duration::from_millis(100)).await
         }
     })
