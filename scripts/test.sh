@@ -8,10 +8,22 @@ scripts/setup.sh
 start=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
-# Processes that belong to sandboxes started by the tests (not a sandbox someone runs by hand
-# under .sandbox/, whose paths do not contain the test temp dirs).
-leaks() { pgrep -af '(postgres -D /tmp/\.tmp|moto.*server|cnpgops-sandbox up --dir /tmp/\.tmp)' || true; }
-before=$(leaks)
+# Every test's temp dirs live under one run directory (traversable by the postgres user), and
+# every process the tests start inherits CNPGOPS_TEST_RUN: the leak check looks only at this
+# run's processes, not at a sandbox someone runs by hand or another test run on the machine.
+run_dir=$(mktemp -d /tmp/cnpgops-test.XXXXXX)
+chmod 0755 "$run_dir"
+export TMPDIR=$run_dir CNPGOPS_TEST_RUN=$run_dir
+trap 'rm -rf "$run_dir"' EXIT
+leaks() {
+  local pid
+  for pid in $(pgrep -f 'postgres -D|moto_server|cnpgops-sandbox up' || true); do
+    if grep -qaF "CNPGOPS_TEST_RUN=$run_dir" "/proc/$pid/environ" 2>/dev/null \
+      || grep -qaF "$run_dir" "/proc/$pid/cmdline" 2>/dev/null; then
+      echo "$pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+    fi
+  done
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,10 +36,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "process leak check"
 sleep 1
-after=$(leaks)
-if [ "$after" != "$before" ]; then
+left=$(leaks)
+if [ -n "$left" ]; then
   echo "tests left processes behind:" >&2
-  echo "$after" >&2
+  echo "$left" >&2
   exit 1
 fi
 step "all tests passed"
