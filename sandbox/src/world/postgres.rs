@@ -134,6 +134,9 @@ impl PgInstance {
     /// Starts the server with `extra` settings and `env` in the postmaster's environment (e.g.
     /// S3 credentials for `archive_command`); waits until it accepts connections.
     pub async fn start(&self, extra: &str, env: &[(String, String)]) -> Result<()> {
+        // A server this instance started before and that still runs (e.g. its data dir vanished
+        // under it) is stopped by pid first, or it would be orphaned when the slot is reused.
+        self.reap();
         let conf = self.data.join("sandbox.conf");
         std::fs::write(&conf, self.settings(extra))
             .map_err(|e| WorldError::io(&self.what, &conf, e))?;
