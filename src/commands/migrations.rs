@@ -3,18 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
-
-use super::{cancel_on_signals, finish_run, Context};
+use super::{start_run, Context};
 use crate::cli::{MigrationsCommand, MigrationsResyncArgs, MigrationsTarget};
-use crate::engine::Mode;
 use crate::error::Error;
 use crate::k8s::argo::{App, AppState};
 use crate::k8s::hook_jobs::{self, HookJob};
 use crate::profile::{EnvNames, Resolved};
 use crate::runbook::params;
 use crate::ui::Format;
+use serde_json::json;
 
 pub async fn run(ctx: &Context, cmd: MigrationsCommand) -> Result<(), Error> {
     match cmd {
@@ -45,17 +42,8 @@ async fn resync(ctx: &Context, args: MigrationsResyncArgs) -> Result<(), Error> 
     ]);
     let rb = &loaded.runbook;
     let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
-    let cancel = CancellationToken::new();
     let profile = ctx.profile_scope(&values)?;
-    let engine = ctx.engine_with(args.confirm, cancel.clone(), profile)?;
-    cancel_on_signals(cancel);
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Real
-    };
-    let report = engine.start(&loaded, values, mode).await?;
-    finish_run(ctx, &report)
+    start_run(ctx, &loaded, values, args.confirm, profile, args.dry_run).await
 }
 
 async fn status(ctx: &Context, target: MigrationsTarget) -> Result<(), Error> {

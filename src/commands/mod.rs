@@ -230,6 +230,28 @@ pub fn cancel_on_signals(token: CancellationToken) {
 }
 
 /// Prints the report in text mode (JSON mode already streamed it) and maps it to a result.
+/// Runs a loaded runbook with its parameters to the end: the shared body of `run`,
+/// `refresh-dev` and `migrations resync` (engine, signal handling, mode, exit code).
+pub async fn start_run(
+    ctx: &Context,
+    loaded: &Loaded,
+    values: ParamValues,
+    confirm: ConfirmArgs,
+    profile: BTreeMap<String, serde_json::Value>,
+    dry_run: bool,
+) -> Result<(), Error> {
+    let cancel = CancellationToken::new();
+    let engine = ctx.engine_with(confirm, cancel.clone(), profile)?;
+    cancel_on_signals(cancel);
+    let mode = if dry_run {
+        crate::engine::Mode::DryRun
+    } else {
+        crate::engine::Mode::Real
+    };
+    let report = engine.start(loaded, values, mode).await?;
+    finish_run(ctx, &report)
+}
+
 pub fn finish_run(ctx: &Context, report: &crate::engine::Report) -> Result<(), Error> {
     if let Ok(mut last) = ctx.last_report.lock() {
         *last = Some(report.clone());

@@ -4,11 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use tokio_util::sync::CancellationToken;
-
-use super::{cancel_on_signals, finish_run, Context};
+use super::{start_run, Context};
 use crate::cli::{ConfirmArgs, RefreshDevArgs};
-use crate::engine::Mode;
 use crate::error::Error;
 use crate::profile::Resolved;
 use crate::runbook::params;
@@ -45,18 +42,17 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
     ]);
     let rb = &loaded.runbook;
     let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
-    let cancel = CancellationToken::new();
     let confirm = ConfirmArgs {
         yes: args.yes,
         allow_prod: false,
     };
-    let engine = ctx.engine_with(confirm, cancel.clone(), resolved.scope())?;
-    cancel_on_signals(cancel);
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Real
-    };
-    let report = engine.start(&loaded, values, mode).await?;
-    finish_run(ctx, &report)
+    start_run(
+        ctx,
+        &loaded,
+        values,
+        confirm,
+        resolved.scope(),
+        args.dry_run,
+    )
+    .await
 }
