@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod reap;
 pub mod restore;
 pub mod s3;
+pub mod s3_faults;
 pub mod state;
 pub mod tools;
 
@@ -39,6 +40,7 @@ pub struct World {
     pub tools: Arc<Tools>,
     instances: Mutex<BTreeMap<InstanceKey, Instance>>,
     s3: tokio::sync::Mutex<Option<S3Server>>,
+    s3_faults: Arc<s3_faults::S3Faults>,
 }
 
 impl World {
@@ -57,6 +59,7 @@ impl World {
             tools,
             instances: Mutex::new(BTreeMap::new()),
             s3: tokio::sync::Mutex::new(None),
+            s3_faults: Arc::default(),
         }))
     }
 
@@ -129,7 +132,7 @@ impl World {
         if let Some(server) = guard.as_ref() {
             return Ok(server.info.clone());
         }
-        let server = S3Server::start(&self.tools, &self.dir).await?;
+        let server = S3Server::start(&self.tools, &self.dir, self.s3_faults.clone()).await?;
         let info = server.info.clone();
         *guard = Some(server);
         state::update(&self.dir, |s| {
@@ -140,6 +143,11 @@ impl World {
             );
         })?;
         Ok(info)
+    }
+
+    /// The S3 fault proxy's plan and request log (the S3 endpoint goes through it).
+    pub fn s3_faults(&self) -> Arc<s3_faults::S3Faults> {
+        self.s3_faults.clone()
     }
 
     /// Stops every server (fast shutdown) and the S3 server; leaves the data dirs.

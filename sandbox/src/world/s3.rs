@@ -1,16 +1,19 @@
 //! The S3 server: moto on a free loopback port with SigV4 enforced. The first few requests are
 //! unauthenticated (`INITIAL_NO_AUTH_ACTION_COUNT`), used to mint one IAM user with an access
 //! key; from then on moto rejects wrong keys. The keys are secrets: never logged, written only
-//! to a 0600 credentials file.
+//! to a 0600 credentials file. Clients reach moto through the fault proxy ([`super::s3_faults`]):
+//! the endpoint clients get is the proxy's.
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
 use super::error::{Result, WorldError};
+use super::s3_faults::{self, S3Faults};
 use super::tools::{run, Tools};
 
 /// IAM calls made before auth is enforced: create_user, put_user_policy, create_access_key.
@@ -52,11 +55,12 @@ pub struct S3Info {
 pub struct S3Server {
     pub info: S3Info,
     child: Child,
+    proxy: Option<s3_faults::ProxyHandle>,
 }
 
 impl S3Server {
-    /// Starts moto under `dir/s3` and mints the keys.
-    pub async fn start(tools: &Tools, dir: &Path) -> Result<S3Server> {
+    /// Starts moto under `dir/s3`, mints the keys and puts the fault proxy in front.
+    pub async fn start(tools: &Tools, dir: &Path, faults: Arc<S3Faults>) -> Result<S3Server> {
         let s3_dir = dir.join("s3");
         std::fs::create_dir_all(&s3_dir).map_err(|e| WorldError::io("S3 server", &s3_dir, e))?;
         let port = free_port()?;
@@ -91,9 +95,13 @@ impl S3Server {
                 credentials_file: s3_dir.join("credentials"),
             },
             child,
+            proxy: None,
         };
         wait_listening(port, Duration::from_secs(30)).await?;
         server.info.keys = mint_keys(tools, &server.info.endpoint).await?;
+        let (proxy, task) = s3_faults::start(faults, server.info.endpoint.clone())?;
+        server.info.endpoint = proxy;
+        server.proxy = Some(task);
         write_credentials(&server.info)?;
         tracing::info!(endpoint = %server.info.endpoint, "S3 server (moto) ready");
         Ok(server)
@@ -101,6 +109,9 @@ impl S3Server {
 
     /// Kills moto (its state is in memory only).
     pub async fn stop(&mut self) {
+        if let Some(mut proxy) = self.proxy.take() {
+            proxy.stop();
+        }
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }

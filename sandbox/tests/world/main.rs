@@ -11,6 +11,7 @@ mod pg_jobs;
 mod recovery;
 mod recovery_support;
 mod s3;
+mod s3_faults;
 mod scheduled;
 mod shared;
 mod synestra;
