@@ -4,7 +4,8 @@
 //! requested or running; then follow `status.operationState` until it ends and wait for
 //! `Synced` + `Healthy`. If a hook fails, its Pods' logs are reported and the step fails.
 //!
-//! On resume, an operation this run already started is followed, not started again.
+//! On resume, an operation this run already started is followed, not started again, unless it
+//! ended `Failed` or `Error`: the step failed, and running it again means syncing again.
 
 use std::time::{Duration, Instant};
 
@@ -144,14 +145,22 @@ async fn start(ctx: &StepContext, app: &App, run_id: &str) -> Result<bool, StepE
     for _ in 0..5 {
         let obj = app.get().await?;
         let state = AppState::of(&obj);
-        if state.run.as_deref() == Some(run_id) {
+        let ours = state.run.as_deref() == Some(run_id);
+        if ours && !(state.completed() && state.phase.as_deref() != Some("Succeeded")) {
             ctx.events.log(format!(
                 "{} already has this run's sync operation: following it",
                 app.object
             ));
             return Ok(true);
         }
-        if state.busy() {
+        if ours {
+            // The step is run again after it failed (`resume`): sync again, as a person would.
+            ctx.events.log(format!(
+                "{}: this run's earlier sync ended {}: syncing again",
+                app.object,
+                state.phase.as_deref().unwrap_or_default()
+            ));
+        } else if state.busy() {
             return Err(StepError::Refused(busy_message(app, &state)));
         }
         let op = sync_operation(

@@ -7,6 +7,7 @@ mod confirm_step;
 mod crash;
 mod deploy;
 mod examples;
+mod faults;
 mod flags;
 mod harness;
 mod kube_steps;

@@ -62,6 +62,11 @@ impl Kube {
         self.block_on(sandbox.world.s3()).expect("S3 server")
     }
 
+    /// The running sandbox (its API server's fault injection, its world's S3 fault proxy).
+    pub fn sandbox(&self) -> &Sandbox {
+        self.sandbox.as_ref().expect("running")
+    }
+
     /// The Api for a listed kind (see `cnpgops::k8s::resources`) in `ns`.
     pub fn api(&self, kind: &str, ns: &str) -> Api<DynamicObject> {
         let kind = resources::known(kind, None).expect("a listed kind");

@@ -34,6 +34,8 @@ fn one() -> u32 {
 #[derive(Default)]
 pub struct Faults {
     planned: Mutex<Vec<Fault>>,
+    /// How many requests got an injected fault (tests assert retries with it).
+    served: std::sync::atomic::AtomicU64,
 }
 
 fn reason(status: u16) -> &'static str {
@@ -67,6 +69,17 @@ impl Faults {
             .clear();
     }
 
+    /// How many requests have got an injected fault so far.
+    pub fn served(&self) -> u64 {
+        self.served.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many planned uses are left.
+    pub fn pending(&self) -> u32 {
+        let planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        planned.iter().map(|f| f.count).sum()
+    }
+
     /// The error a request must get, consuming one use of the first matching fault.
     pub fn check(&self, method: &str, path: &str) -> Option<ApiError> {
         let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
@@ -74,6 +87,8 @@ impl Faults {
             (f.verb == "*" || f.verb.eq_ignore_ascii_case(method)) && path.contains(&f.path)
         })?;
         let f = planned[i].clone();
+        self.served
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if f.count <= 1 {
             planned.remove(i);
         } else {

@@ -1,0 +1,117 @@
+//! The CronJob's exact run (`deploy/base`: `refresh-dev synestra-io --yes --state kubernetes
+//! --state-namespace cnpgops -o json`) SIGKILLed at every step boundary of refresh-dev, each
+//! followed by `resume`: the refresh finishes once, prod untouched, the app back, the lock free.
+//! `--lock-ttl 3s` only shortens how long a killed run's Lease outlives it (default 30s).
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const STEPS: &[&str] = &[
+    "source",
+    "target",
+    "preflight",
+    "stop_app",
+    "terminate",
+    "restore",
+    "verify",
+    "analyze",
+    "annotate",
+    "event",
+    "start_app",
+];
+
+const STATE: &[&str] = &["--state", "kubernetes", "--state-namespace", "cnpgops"];
+
+/// The run states in the `cnpgops` namespace.
+fn states(kube: &Kube) -> Vec<Value> {
+    let cms = kube.list(
+        "ConfigMap",
+        "cnpgops",
+        "app.kubernetes.io/managed-by=cnpgops",
+    );
+    cms.iter()
+        .map(|c| serde_json::from_str(c["data"]["state.json"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// Starts the CronJob's command parked after `stop`, waits for that checkpoint and SIGKILLs it.
+fn kill_after(kube: &Kube, w: &World, stop: &str, before: usize) -> Value {
+    let mut args = vec!["refresh-dev", "synestra-io", "--yes"];
+    args.extend(STATE);
+    args.extend(["-o", "json", "--lock-ttl", "3s"]);
+    let mut child = kube
+        .cmd(w, &args)
+        .env(cnpgops::engine::crash_point::ENV, stop)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let all = states(kube);
+        if all.len() > before {
+            let state = all.into_iter().find(|s| s["status"] == "running");
+            if let Some(state) = state.filter(|s| step(s, stop)["status"] == "succeeded") {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                return state;
+            }
+        }
+        assert!(Instant::now() < deadline, "step {stop} never finished");
+        assert!(child.try_wait().unwrap().is_none(), "cnpgops exited early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `resume`, waiting out the killed run's own Lease (refused with exit 3 until it expires).
+fn resume(kube: &Kube, w: &World, id: &str) -> Ran {
+    let mut args = vec!["resume", id, "--yes"];
+    args.extend(STATE);
+    args.extend(["-o", "json"]);
+    let t0 = Instant::now();
+    loop {
+        let ran = kube.run(w, &args);
+        if ran.code != 3 || t0.elapsed() > Duration::from_secs(20) {
+            return ran;
+        }
+        assert!(ran.stderr.contains("is locked by"), "{}", ran.stderr);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn the_cronjob_run_killed_at_every_step_boundary_resumes_and_refreshes_once() {
+    let kube = Kube::start();
+    kube.scenario("synestra.yaml");
+    kube.namespace("cnpgops");
+    let prod0 = fingerprint(&kube, PROD);
+    let w = World::new();
+    for (k, stop) in STEPS.iter().enumerate() {
+        dev_sql(&kube, &format!("CREATE TABLE stale_{k} (id int)"));
+        let state = kill_after(&kube, &w, stop, k);
+        let id = state["run_id"].as_str().unwrap().to_string();
+        if let Some(next) = STEPS.get(k + 1) {
+            assert_eq!(
+                step(&state, next)["status"],
+                "pending",
+                "killed after {stop}"
+            );
+        }
+        let ran = resume(&kube, &w, &id);
+        ran.code(0);
+        let done = states(&kube)
+            .into_iter()
+            .find(|s| s["run_id"] == id.as_str());
+        let done = done.expect("the run's state");
+        assert_eq!(done["status"], "succeeded", "killed after {stop}");
+        for destructive in ["terminate", "restore"] {
+            assert_eq!(
+                step(&done, destructive)["attempts"],
+                1,
+                "{destructive} once, killed after {stop}"
+            );
+        }
+        refreshed_once(&kube, &id, &prod0);
+    }
+}
