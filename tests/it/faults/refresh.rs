@@ -44,15 +44,15 @@ fn refresh_dev_under_api_and_postgres_faults() {
     assert_eq!(step(&state, "restore")["attempts"], 1, "restored once");
     refreshed_once(&kube, &id, &prod0);
 
-    // 409 Conflict on a write (the Event): the step fails naming itself; resume finishes.
+    // 409 (AlreadyExists) on a write (the Event): the step fails naming itself; resume records it.
     dev_sql(&kube, "CREATE TABLE stale_3 (id int)");
     api_fault(&kube, "POST", "/namespaces/databases/events", 409, 1);
     let (w, ran) = run_local(&kube, REFRESH);
     let id = run_id(&w);
-    if ran.code != 0 {
-        failed_naming_step(&ran, "event", &id);
-        kube.run(&w, &["resume", &id, "--yes"]).code(0);
-    }
+    failed_naming_step(&ran, "event", &id);
+    assert_eq!(replicas(&kube, APP_NS, "web"), 2, "scaled back after the failure");
+    assert!(lock_released(&kube), "lock released after the failure");
+    kube.run(&w, &["resume", &id, "--yes"]).code(0);
     assert_eq!(step(&w.only_run(), "restore")["attempts"], 1);
     refreshed_once(&kube, &id, &prod0);
 
