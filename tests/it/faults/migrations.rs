@@ -92,6 +92,9 @@ fn migration_resync_under_api_and_postgres_faults() {
         old,
         "the failed hook is still there"
     );
+    let app = kube.get("Application", "argocd", APP_NS).unwrap();
+    assert!(app["operation"].is_null(), "nothing synced");
+    assert_eq!(app["status"]["operationState"]["phase"], "Failed");
     assert!(lock_released(&kube));
     kube.run(&w, &["resume", &id, "--yes"]).code(0);
     assert_eq!(

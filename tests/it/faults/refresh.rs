@@ -50,7 +50,11 @@ fn refresh_dev_under_api_and_postgres_faults() {
     let (w, ran) = run_local(&kube, REFRESH);
     let id = run_id(&w);
     failed_naming_step(&ran, "event", &id);
-    assert_eq!(replicas(&kube, APP_NS, "web"), 2, "scaled back after the failure");
+    assert_eq!(
+        replicas(&kube, APP_NS, "web"),
+        2,
+        "scaled back after the failure"
+    );
     assert!(lock_released(&kube), "lock released after the failure");
     kube.run(&w, &["resume", &id, "--yes"]).code(0);
     assert_eq!(step(&w.only_run(), "restore")["attempts"], 1);
