@@ -4,7 +4,9 @@
 //! `<run-id>@<host>`. It is taken when absent, released (no holder) or expired (`renewTime` +
 //! `leaseDurationSeconds` in the past), renewed every third of its duration while the run lasts,
 //! and deleted on release only if it is still ours (resourceVersion precondition). Every write
-//! is resourceVersion-checked, so two runs racing for it cannot both win.
+//! is resourceVersion-checked, so two runs racing for it cannot both win. A resume finding the
+//! lease held by an earlier process of its own run (killed, maybe on another host) waits up to
+//! twice the TTL for it to expire instead of refusing; a holder that keeps renewing is refused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +51,13 @@ pub fn identity(run_id: &str) -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".into());
     format!("{run_id}@{host}")
+}
+
+/// Whether a lease holder is a process of run `run_id` (any host).
+fn same_run(holder: &str, run_id: &str) -> bool {
+    holder
+        .strip_prefix(run_id)
+        .is_some_and(|rest| rest.starts_with('@'))
 }
 
 fn micro(t: DateTime<Utc>) -> MicroTime {
@@ -177,7 +186,27 @@ impl Locker for LeaseLocker {
             .await
             .map_err(|e| self.failed(target, &lease_name(target), e))?;
         let api: Api<Lease> = Api::namespaced(kube.client, &target.namespace);
-        let lease = self.take(&api, target, &identity(run_id)).await?;
+        let me = identity(run_id);
+        let deadline = Utc::now() + chrono::Duration::from_std(self.ttl * 2).unwrap_or_default();
+        let lease = loop {
+            match self.take(&api, target, &me).await {
+                // Held by an earlier process of this very run (a resume after a kill, maybe on
+                // another host): wait for it to expire rather than refuse, but never take it
+                // over early — if that process still lives it keeps renewing, and we refuse.
+                Err(LockError::Held {
+                    holder, expires, ..
+                }) if same_run(&holder, run_id) && Utc::now() < deadline => {
+                    tracing::warn!(
+                        lease = %lease_name(target), %holder,
+                        "the lock is held by an earlier process of this run (killed?): waiting until it expires at {}",
+                        expires.format("%H:%M:%S")
+                    );
+                    let wait = (expires - Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(wait + Duration::from_millis(250)).await;
+                }
+                other => break other?,
+            }
+        };
         Ok(Box::new(LeaseGuard::start(
             api, target, lease, self.ttl, lost,
         )))
@@ -314,6 +343,23 @@ mod tests {
                 ..Default::default()
             }),
         }
+    }
+
+    #[test]
+    fn a_holder_of_the_same_run_is_recognised_on_any_host() {
+        assert!(same_run(
+            "20260101-000000-abcd@pod-1",
+            "20260101-000000-abcd"
+        ));
+        assert!(same_run(
+            "20260101-000000-abcd@laptop",
+            "20260101-000000-abcd"
+        ));
+        assert!(!same_run(
+            "20260101-000000-abcde@pod",
+            "20260101-000000-abcd"
+        ));
+        assert!(!same_run("other@pod", "20260101-000000-abcd"));
     }
 
     #[test]

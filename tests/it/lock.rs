@@ -169,3 +169,57 @@ fn a_run_that_loses_its_lock_stops_as_interrupted() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("lost the run lock"), "{stderr}");
 }
+
+#[test]
+fn a_resume_right_after_a_kill_waits_for_its_own_lease_to_expire() {
+    let (w, kube) = (World::new(), Kube::start());
+    kube.namespace("databases");
+    let mut child = kube
+        .cmd(&w, &["run", &fixture("locked.yaml"), "--lock-ttl", "4s"])
+        .env("CNPGOPS_PAUSE_AFTER_STEP", "hold")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let state = loop {
+        let state: serde_json::Value = w
+            .checkpoints()
+            .first()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        if state["steps"][0]["status"] == "succeeded" {
+            child.kill().unwrap(); // SIGKILL: the lease stays behind, held
+            child.wait().unwrap();
+            break state;
+        }
+        assert!(Instant::now() < deadline, "the run never finished `hold`");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let holder = lease(&kube).expect("the killed run's lease")["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = state["run_id"].as_str().unwrap();
+    assert!(holder.starts_with(&format!("{id}@")), "{holder}");
+
+    // A different run is still refused while the lease lives...
+    kube.run(&w, &["run", &fixture("locked.yaml"), "-p", "pause=0s"])
+        .code(3);
+    // ...but the run's own resume waits for it to expire, then finishes.
+    let resumed = kube.run(&w, &["resume", id, "--lock-ttl", "4s"]);
+    resumed.code(0);
+    assert!(
+        resumed.stderr.contains("earlier process of this run"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(lease(&kube).is_none(), "released at the end");
+    let states: Vec<serde_json::Value> = w
+        .checkpoints()
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    let resumed = states.iter().find(|s| s["run_id"] == id).expect("the run");
+    assert_eq!(resumed["status"], "succeeded");
+}
