@@ -188,18 +188,17 @@ fn a_resume_right_after_a_kill_waits_for_its_own_lease_to_expire() {
             .first()
             .and_then(|t| serde_json::from_str(t).ok())
             .unwrap_or_default();
-        if state["steps"][0]["status"] == "succeeded" {
-            child.kill().unwrap(); // SIGKILL: the lease stays behind, held
-            child.wait().unwrap();
+        if state["steps"][0]["status"] == "succeeded" || Instant::now() > deadline {
             break state;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("the run never finished `hold`");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    child.kill().unwrap(); // SIGKILL: the lease stays behind, held
+    child.wait().unwrap();
+    assert_eq!(
+        state["steps"][0]["status"], "succeeded",
+        "never finished `hold`"
+    );
     let holder = lease(&kube).expect("the killed run's lease")["spec"]["holderIdentity"]
         .as_str()
         .unwrap()
