@@ -1,6 +1,7 @@
 //! `cnpgops restore APP --env ENV [--target-time T | --target-lsn L | --backup-id ID |
 //! --latest] [--to-cluster NAME | --in-place]`: the `restore` runbook with its parameters and
-//! the naming profile's names for ENV (`profile.target.*`).
+//! the naming profile's names for ENV (`profile.target.*`). In place on production needs
+//! `--allow-prod`, checked here before anything is contacted.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,16 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
         crate::profile::load(ctx.global.config.as_deref(), ctx.global.profile.as_deref())
             .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
     let resolved = Resolved::new(&name, &profile, &args.app, &profile.prod_env, &args.env);
+    let in_place = args.to_cluster.is_none();
+    if in_place && resolved.is_prod(&resolved.target) && !args.confirm.allow_prod && !args.dry_run {
+        // Said before anything is read or paused (the runbook decides in place at run time).
+        return Err(Error::Refused {
+            message: format!(
+                "refused: restoring Cluster {}/{} in place deletes a production cluster; pass --allow-prod (or restore into a new cluster with --to-cluster NAME). Nothing was changed",
+                resolved.target.namespace, resolved.target.cluster
+            ),
+        });
+    }
     let loaded = ctx.load("restore")?;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let given = BTreeMap::from([

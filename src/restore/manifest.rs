@@ -144,15 +144,22 @@ mod tests {
         let live = live();
         let r = Recovery {
             name: "db",
-            origin: Origin { form: &Form::InTree, cluster: &live, server: "db" },
+            origin: Origin {
+                form: &Form::InTree,
+                cluster: &live,
+                server: "db",
+            },
             server_name: "db-20261124-010000-abcd",
             recovery_target: &target,
         };
         let m = build(&live, &r);
         assert!(m.get("status").is_none());
-        assert_eq!(m["metadata"], json!({"name": "db", "namespace": "databases",
+        assert_eq!(
+            m["metadata"],
+            json!({"name": "db", "namespace": "databases",
             "labels": {"team": "web"},
-            "annotations": {"argocd.argoproj.io/tracking-id": "web:postgresql.cnpg.io/Cluster:databases/db"}}));
+            "annotations": {"argocd.argoproj.io/tracking-id": "web:postgresql.cnpg.io/Cluster:databases/db"}})
+        );
         let rec = &m["spec"]["bootstrap"]["recovery"];
         assert_eq!(rec["database"], "site");
         assert_eq!(rec["owner"], "site_owner");
@@ -162,8 +169,14 @@ mod tests {
         assert!(m["spec"]["bootstrap"].get("initdb").is_none());
         let origin = &m["spec"]["externalClusters"][0];
         assert_eq!(origin["barmanObjectStore"]["serverName"], "db");
-        assert_eq!(origin["barmanObjectStore"]["destinationPath"], "s3://b/cnpg");
-        assert_eq!(m["spec"]["backup"]["barmanObjectStore"]["serverName"], "db-20261124-010000-abcd");
+        assert_eq!(
+            origin["barmanObjectStore"]["destinationPath"],
+            "s3://b/cnpg"
+        );
+        assert_eq!(
+            m["spec"]["backup"]["barmanObjectStore"]["serverName"],
+            "db-20261124-010000-abcd"
+        );
         assert_eq!(m["spec"]["backup"]["retentionPolicy"], "30d");
         assert_eq!(archives(&m["spec"]), Some(Form::InTree));
     }
@@ -174,20 +187,31 @@ mod tests {
         live["spec"]["backup"] = Value::Null;
         live["spec"]["plugins"] = json!([{"name": PLUGIN, "isWALArchiver": true,
             "parameters": {"barmanObjectName": "store"}}]);
-        let form = Form::Plugin { object_store: "store".into() };
+        let form = Form::Plugin {
+            object_store: "store".into(),
+        };
         let target = json!({"backupID": "20261124T010000", "targetImmediate": true});
         let r = Recovery {
             name: "db-copy",
-            origin: Origin { form: &form, cluster: &live, server: "db" },
+            origin: Origin {
+                form: &form,
+                cluster: &live,
+                server: "db",
+            },
             server_name: "db-copy-x",
             recovery_target: &target,
         };
         let m = build(&live, &r);
         assert_eq!(m["metadata"]["name"], "db-copy");
         assert!(m["metadata"]["annotations"].is_null(), "{m:#}");
-        assert_eq!(m["spec"]["externalClusters"][0]["plugin"],
-            json!({"name": PLUGIN, "parameters": {"barmanObjectName": "store", "serverName": "db"}}));
-        assert_eq!(m["spec"]["plugins"][0]["parameters"]["serverName"], "db-copy-x");
+        assert_eq!(
+            m["spec"]["externalClusters"][0]["plugin"],
+            json!({"name": PLUGIN, "parameters": {"barmanObjectName": "store", "serverName": "db"}})
+        );
+        assert_eq!(
+            m["spec"]["plugins"][0]["parameters"]["serverName"],
+            "db-copy-x"
+        );
         assert_eq!(archives(&m["spec"]), Some(form));
     }
 }

@@ -97,7 +97,10 @@ pub fn choose(catalog: &Catalog, asked: &Asked) -> Result<Chosen, String> {
     }
 }
 
-fn lsn_of(b: &Backup, field: fn(&crate::catalog::backup_info::BackupInfo) -> Option<&String>) -> Option<u64> {
+fn lsn_of(
+    b: &Backup,
+    field: fn(&crate::catalog::backup_info::BackupInfo) -> Option<&String>,
+) -> Option<u64> {
     b.info.as_ref().and_then(field).and_then(|l| parse_lsn(l))
 }
 
@@ -121,7 +124,9 @@ fn by_lsn(catalog: &Catalog, text: &str) -> Result<Chosen, String> {
         })?;
     let info = base.info.as_ref();
     let timeline = info.and_then(|i| i.timeline).unwrap_or(1);
-    let seg_size = info.and_then(|i| i.segment_size).unwrap_or(16 * 1024 * 1024);
+    let seg_size = info
+        .and_then(|i| i.segment_size)
+        .unwrap_or(16 * 1024 * 1024);
     let archived_end = catalog
         .archive
         .timelines
@@ -141,8 +146,8 @@ fn by_lsn(catalog: &Catalog, text: &str) -> Result<Chosen, String> {
             archived_end & 0xFFFF_FFFF
         ));
     }
-    let mut resolved = target::resolve(catalog, &Target::BackupId(base.id.clone()))
-        .map_err(|e| e.to_string())?;
+    let mut resolved =
+        target::resolve(catalog, &Target::BackupId(base.id.clone())).map_err(|e| e.to_string())?;
     resolved.target_time = None;
     Ok(Chosen {
         recovery_target: json!({"backupID": base.id, "targetLSN": text.trim()}),

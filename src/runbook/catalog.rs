@@ -19,10 +19,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "refresh-dev-recovery.yaml",
         include_str!("../../runbooks/refresh-dev-recovery.yaml"),
     ),
-    (
-        "restore.yaml",
-        include_str!("../../runbooks/restore.yaml"),
-    ),
+    ("restore.yaml", include_str!("../../runbooks/restore.yaml")),
     (
         "selftest.yaml",
         include_str!("../../runbooks/selftest.yaml"),

@@ -160,7 +160,11 @@ async fn write(ctx: &StepContext, app: &App, value: Value) -> Result<bool, StepE
         if now == value {
             return Ok(false);
         }
-        let rv = current.metadata.resource_version.clone().unwrap_or_default();
+        let rv = current
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
         // A merge patch merges objects: keys of `now` that `value` lacks are removed explicitly,
         // so restoring writes exactly `value`.
         let mut automated = value.clone();

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use kube::core::DynamicObject;
 use crate::catalog;
 use crate::k8s::{params, Connector, K8sError, ObjectRef};
 use crate::runbook::{InputSpec, KindSignature};
+use kube::core::DynamicObject;
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -100,7 +100,8 @@ impl Step for CnpgBackup {
             .map_err(K8sError::api("read", &object))?
             .is_some();
         if exists {
-            ctx.events.log(format!("adopting {object} from an earlier attempt"));
+            ctx.events
+                .log(format!("adopting {object} from an earlier attempt"));
         } else {
             let manifest =
                 crate::commands::backup::manifest(&located.cluster, &located.spec.form, &name);
@@ -111,7 +112,8 @@ impl Step for CnpgBackup {
                 .map_err(K8sError::api("create", &object))?;
         }
         if params::dry(ctx.mode) {
-            ctx.events.log(format!("dry run: server accepted creating {object}"));
+            ctx.events
+                .log(format!("dry run: server accepted creating {object}"));
             return Ok(Outputs::default()
                 .with("skipped", false)
                 .with("name", name)
@@ -121,7 +123,10 @@ impl Step for CnpgBackup {
             "created {object} ({})",
             located.spec.form.describe()
         ));
-        let progress = |phase: &str| ctx.events.progress(format!("{object}: phase {phase}"), None, None);
+        let progress = |phase: &str| {
+            ctx.events
+                .progress(format!("{object}: phase {phase}"), None, None)
+        };
         let waited = tokio::select! {
             r = crate::commands::backup::wait(&api, &object, limit, &progress) => r,
             _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),

@@ -98,7 +98,8 @@ impl Step for CnpgDeleteCluster {
                 }
                 ctx.events
                     .progress(format!("waiting for {object} to be gone"), None, None);
-                let waited = wait::until(&api, &object, Condition::Deleted, Some(uid.clone()), limit);
+                let waited =
+                    wait::until(&api, &object, Condition::Deleted, Some(uid.clone()), limit);
                 tokio::select! {
                     r = waited => { r?; }
                     _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
@@ -137,7 +138,11 @@ async fn children_gone(
             )));
         }
         ctx.events.progress(
-            format!("waiting for {} Pods and {} PVCs of Cluster {ns}/{name} to be gone", pods.len(), pvcs.len()),
+            format!(
+                "waiting for {} Pods and {} PVCs of Cluster {ns}/{name} to be gone",
+                pods.len(),
+                pvcs.len()
+            ),
             None,
             None,
         );
@@ -146,7 +151,12 @@ async fn children_gone(
 }
 
 /// `Kind ns/name` of each object matching `lp` owned by `uid`.
-async fn owned<K>(kube: &Kube, ns: &str, lp: &ListParams, uid: &str) -> Result<Vec<String>, StepError>
+async fn owned<K>(
+    kube: &Kube,
+    ns: &str,
+    lp: &ListParams,
+    uid: &str,
+) -> Result<Vec<String>, StepError>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -155,10 +165,10 @@ where
 {
     let api: Api<K> = Api::namespaced(kube.client.clone(), ns);
     let kind = K::kind(&()).to_string();
-    let list = api
-        .list(lp)
-        .await
-        .map_err(K8sError::api("list", &ObjectRef::new(&kind, Some(ns), "(cluster's)")))?;
+    let list = api.list(lp).await.map_err(K8sError::api(
+        "list",
+        &ObjectRef::new(&kind, Some(ns), "(cluster's)"),
+    ))?;
     Ok(list
         .items
         .iter()

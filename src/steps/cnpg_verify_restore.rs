@@ -16,7 +16,8 @@ pub struct CnpgVerifyRestore(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.verify_restore",
-    summary: "check a recovered cluster: app credentials log in, not in recovery, timeline advanced",
+    summary:
+        "check a recovered cluster: app credentials log in, not in recovery, timeline advanced",
     inputs: &[
         InputSpec {
             name: "on",

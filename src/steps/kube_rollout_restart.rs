@@ -73,7 +73,8 @@ impl Step for KubeRolloutRestart {
             &ObjectRef::new("Deployment", Some(&ns), "(all)"),
         ))?;
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let patch = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}});
+        let patch =
+            json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}});
         let mut restarted = Vec::new();
         for d in &list.items {
             let name = d.metadata.name.clone().unwrap_or_default();

@@ -77,9 +77,15 @@ pub fn registry_with(kube: Connector) -> Registry {
     // The restore kinds (issue 6).
     r.register(Arc::new(argo_autosync::ArgoAutosync(kube.clone())));
     r.register(Arc::new(cnpg_backup::CnpgBackup(kube.clone())));
-    r.register(Arc::new(cnpg_delete_cluster::CnpgDeleteCluster(kube.clone())));
-    r.register(Arc::new(cnpg_verify_restore::CnpgVerifyRestore(kube.clone())));
-    r.register(Arc::new(kube_rollout_restart::KubeRolloutRestart(kube.clone())));
+    r.register(Arc::new(cnpg_delete_cluster::CnpgDeleteCluster(
+        kube.clone(),
+    )));
+    r.register(Arc::new(cnpg_verify_restore::CnpgVerifyRestore(
+        kube.clone(),
+    )));
+    r.register(Arc::new(kube_rollout_restart::KubeRolloutRestart(
+        kube.clone(),
+    )));
     r.register(Arc::new(restore_plan::RestorePlan(kube)));
     r.register(Arc::new(log::Log));
     r.register(Arc::new(secret_env::SecretEnv));

@@ -37,18 +37,51 @@ static SIGNATURE: KindSignature = KindSignature {
     summary: "check a restore target against the object store and build the recovery Cluster",
     inputs: &[
         input("namespace", true, "the clusters' namespace"),
-        input("source", true, "the Cluster whose object store is restored from"),
-        input("base", false, "the live Cluster whose spec the new one copies (default: source)"),
-        input("name", false, "the new Cluster's name (default: base, i.e. in place)"),
-        input("target_time", false, "recoveryTarget.targetTime (explicit offset)"),
+        input(
+            "source",
+            true,
+            "the Cluster whose object store is restored from",
+        ),
+        input(
+            "base",
+            false,
+            "the live Cluster whose spec the new one copies (default: source)",
+        ),
+        input(
+            "name",
+            false,
+            "the new Cluster's name (default: base, i.e. in place)",
+        ),
+        input(
+            "target_time",
+            false,
+            "recoveryTarget.targetTime (explicit offset)",
+        ),
         input("target_lsn", false, "recoveryTarget.targetLSN"),
-        input("backup_id", false, "a barman backup ID or name: that backup as it ended"),
+        input(
+            "backup_id",
+            false,
+            "a barman backup ID or name: that backup as it ended",
+        ),
         input("latest", false, "replay every archived WAL"),
-        input("argo_namespace", false, "where Argo CD Applications live (default argocd)"),
+        input(
+            "argo_namespace",
+            false,
+            "where Argo CD Applications live (default argocd)",
+        ),
     ],
     outputs: &[
-        "manifest", "target", "backup_id", "source_timeline", "server_name", "in_place",
-        "uid", "app", "argo_namespace", "connection", "store",
+        "manifest",
+        "target",
+        "backup_id",
+        "source_timeline",
+        "server_name",
+        "in_place",
+        "uid",
+        "app",
+        "argo_namespace",
+        "connection",
+        "store",
     ],
     idempotent: true,
 };
@@ -161,9 +194,9 @@ impl Step for RestorePlan {
         let base = if n.base == n.source {
             located.object.clone()
         } else {
-            get_cluster(&kube, &n.ns, &n.base).await?.ok_or_else(|| {
-                bad(format!("failed to find Cluster {}/{}", n.ns, n.base))
-            })?
+            get_cluster(&kube, &n.ns, &n.base)
+                .await?
+                .ok_or_else(|| bad(format!("failed to find Cluster {}/{}", n.ns, n.base)))?
         };
         let in_place = n.name == n.base;
         if !in_place && get_cluster(&kube, &n.ns, &n.name).await?.is_some() {
@@ -314,12 +347,12 @@ async fn validate(kube: &Kube, n: &Names, built: &Value, in_place: bool) -> Resu
     match api.create(&dry, &body).await {
         Ok(_) => Ok(()),
         Err(e) if in_place && crate::k8s::error::status_code(&e) == Some(409) => Ok(()),
-        Err(e) if matches!(crate::k8s::error::status_code(&e), Some(400 | 422)) => Err(bad(
-            format!(
+        Err(e) if matches!(crate::k8s::error::status_code(&e), Some(400 | 422)) => {
+            Err(bad(format!(
                 "the recovery Cluster is invalid; nothing was changed: {}",
                 crate::k8s::error::chain(&e)
-            ),
-        )),
+            )))
+        }
         Err(e) => Err(K8sError::api("dry-run create", &object)(e).into()),
     }
 }
