@@ -155,3 +155,92 @@ fn by_lsn(catalog: &Catalog, text: &str) -> Result<Chosen, String> {
         resolved,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::base::judge;
+    use crate::catalog::wal::{Archive, TimelineExtent};
+    use crate::catalog::window;
+
+    /// Two completed backups (ending at 0/3000100 and 0/5000100) and WAL up to segment 8.
+    fn catalog() -> Catalog {
+        let done = |id: &str, end_lsn: &str, end: &str| {
+            judge(
+                id.into(),
+                Some(format!("status=DONE\ntimeline=1\nend_wal=000000010000000000000003\nend_xlog={end_lsn}\nend_time={end}\n")),
+            )
+        };
+        let backups = vec![
+            done("20261124T010000", "0/3000100", "2026-11-24 01:00:30+00:00"),
+            done("20261124T030000", "0/5000100", "2026-11-24 03:00:30+00:00"),
+        ];
+        let archive = Archive {
+            timelines: vec![TimelineExtent {
+                timeline: 1,
+                first: Some("000000010000000000000001".into()),
+                last: Some("000000010000000000000008".into()),
+                last_archived_at: chrono::DateTime::parse_from_rfc3339("2026-11-24T05:00:00Z")
+                    .ok()
+                    .map(|t| t.with_timezone(&chrono::Utc)),
+                ends_partial: false,
+            }],
+            histories: vec![],
+        };
+        Catalog {
+            url: "s3://b/cnpg/db".into(),
+            window: window::compute(&backups, &archive),
+            backups,
+            archive,
+            requests: 0,
+        }
+    }
+
+    #[test]
+    fn each_target_becomes_the_recovery_target_cnpg_reads() {
+        let c = catalog();
+        let lsn = choose(&c, &Asked::Lsn("0/4000000".into())).unwrap();
+        assert_eq!(
+            lsn.recovery_target,
+            json!({"backupID": "20261124T010000", "targetLSN": "0/4000000"})
+        );
+        let late = choose(&c, &Asked::Lsn("0/9000001".into())).unwrap_err();
+        assert!(
+            late.contains("past the archived WAL") && late.contains("0/9000000"),
+            "{late}"
+        );
+        let early = choose(&c, &Asked::Lsn("0/1000000".into())).unwrap_err();
+        assert!(
+            early.contains("before the end of every completed backup"),
+            "{early}"
+        );
+        assert!(choose(&c, &Asked::Lsn("nonsense".into())).is_err());
+
+        let time = choose(&c, &Asked::Time("2026-11-24T05:00:00+01:00".into())).unwrap();
+        assert_eq!(time.recovery_target["backupID"], "20261124T030000");
+        assert_eq!(
+            time.recovery_target["targetTime"],
+            "2026-11-24T05:00:00+01:00"
+        );
+        let id = choose(&c, &Asked::BackupId("20261124T010000".into())).unwrap();
+        assert_eq!(
+            id.recovery_target,
+            json!({"backupID": "20261124T010000", "targetImmediate": true})
+        );
+        let latest = choose(&c, &Asked::Latest).unwrap();
+        assert_eq!(
+            latest.recovery_target,
+            json!({"backupID": "20261124T030000"})
+        );
+    }
+
+    #[test]
+    fn exactly_one_target() {
+        assert_eq!(
+            Asked::one_of(None, None, None, true).unwrap(),
+            Asked::Latest
+        );
+        assert!(Asked::one_of(None, None, None, false).is_err());
+        assert!(Asked::one_of(Some("t".into()), None, None, true).is_err());
+    }
+}
