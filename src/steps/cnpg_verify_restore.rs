@@ -2,11 +2,13 @@
 //! `connection` Secret) log in to its database, the server is out of recovery
 //! (`pg_is_in_recovery()` false, i.e. promoted), and it runs on a timeline after the source
 //! backup's (`timeline_id` of `pg_control_checkpoint()`, or of the current WAL file when that
-//! function is not granted). A read-only session; runs in `--dry-run` too.
+//! function is not granted). A read-only session, to the Cluster's `status.currentPrimary`;
+//! `--dry-run` only says what it would check (the recovered cluster was only dry-run created).
 
+use kube::core::DynamicObject;
 use serde_json::Value;
 
-use crate::k8s::Connector;
+use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
 use crate::pg::connect::Target;
 use crate::runbook::{InputSpec, KindSignature};
 
@@ -58,9 +60,17 @@ impl Step for CnpgVerifyRestore {
     }
 
     async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
-        let on = Target::from_input(&ctx.inputs, "on")?;
+        let mut on = Target::from_input(&ctx.inputs, "on")?;
         let source = ctx.inputs.int("source_timeline")?;
+        if crate::k8s::params::dry(ctx.mode) {
+            ctx.events.log(format!(
+                "dry run: would log in to {} and check it is out of recovery on a timeline after {source}",
+                on.describe()
+            ));
+            return Ok(Outputs::default());
+        }
         let kube = self.0.get().await?;
+        on.pod = primary(&kube, &on).await?;
         let client = on.open(&kube, &ctx.redactor, true).await.map_err(|e| {
             StepError::Failed(format!(
                 "the app credentials (Secret {}/{}) do not log in to {}: {e}",
@@ -105,4 +115,25 @@ impl Step for CnpgVerifyRestore {
             .with("timeline", timeline)
             .with("in_recovery", Value::Bool(false)))
     }
+}
+
+/// The Cluster's current primary Pod (`status.currentPrimary`), else the one `on` names.
+async fn primary(kube: &Kube, on: &Target) -> Result<String, StepError> {
+    let object = ObjectRef::new("Cluster", Some(&on.namespace), &on.cluster);
+    let api = kube::Api::<DynamicObject>::namespaced_with(
+        kube.client.clone(),
+        &on.namespace,
+        &resources::cnpg_cluster(),
+    );
+    let found = api
+        .get_opt(&on.cluster)
+        .await
+        .map_err(K8sError::api("read", &object))?
+        .ok_or_else(|| StepError::Failed(format!("failed to find {object}")))?;
+    Ok(found
+        .data
+        .pointer("/status/currentPrimary")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .unwrap_or_else(|| on.pod.clone()))
 }

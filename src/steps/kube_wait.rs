@@ -91,20 +91,26 @@ impl Step for KubeWait {
             None,
             None,
         );
-        // While it waits, each new `status.phase` (a Cluster's "Setting up primary", ...) is
-        // progress.
+        // While it waits, each change of `status.phase` (a Cluster's "Setting up primary",
+        // ...) is progress.
+        let phase_of = |o: &kube::core::DynamicObject| {
+            o.data
+                .pointer("/status/phase")
+                .and_then(|p| p.as_str())
+                .map(String::from)
+        };
+        let first = now.as_ref().and_then(phase_of).unwrap_or_default();
         let phases = async {
-            let mut last = String::new();
+            let mut last = first;
             loop {
+                tokio::time::sleep(PHASE_POLL).await;
                 if let Ok(Some(o)) = opened.get().await {
-                    let phase = o.data.pointer("/status/phase").and_then(|p| p.as_str());
-                    if let Some(phase) = phase.filter(|p| *p != last) {
+                    if let Some(phase) = phase_of(&o).filter(|p| *p != last) {
                         ctx.events
                             .progress(format!("{}: {phase}", opened.object), None, None);
-                        last = phase.to_string();
+                        last = phase;
                     }
                 }
-                tokio::time::sleep(PHASE_POLL).await;
             }
         };
         let found = tokio::select! {

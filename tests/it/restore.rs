@@ -392,6 +392,24 @@ fn plugin_store_restores_a_backup_and_the_latest_wal_into_new_clusters() {
         ran.stderr
     );
 
+    // A dry run reads for real, sends every write as a dry run: nothing changes.
+    let before = identities(&kube);
+    for to in [&["--to-cluster", "web-d"][..], &[]] {
+        let args = [
+            &["restore", "web", "--env", "prod", "--latest", "--dry-run"][..],
+            to,
+        ]
+        .concat();
+        let ran = kube.run(&w, &args);
+        ran.code(0);
+        assert!(
+            ran.stderr.contains("dry run: would log in"),
+            "{}",
+            ran.stderr
+        );
+    }
+    assert_eq!(identities(&kube), before, "a dry run changes nothing");
+
     let ran = kube.run(
         &w,
         &[
