@@ -206,6 +206,26 @@ fn in_tree_point_in_time_in_place_resumes_after_a_kill_and_bad_input_changes_not
         &["SignatureDoesNotMatch", "Secret databases/s3-creds"],
     );
     set_secret_key(&kube, "ACCESS_SECRET_KEY", &s3.secret);
+    // Two targets: a usage error; in place on production without --allow-prod: refused (3)
+    // before anything is read.
+    let two = [
+        "restore",
+        "shop",
+        "--env",
+        "prod",
+        "--latest",
+        "--backup-id",
+        "x",
+    ];
+    let ran = kube.run(&w, &two);
+    ran.code(2);
+    assert!(ran.stderr.contains("cannot be used with"), "{}", ran.stderr);
+    let ran = kube.run(
+        &w,
+        &["restore", "shop", "--env", "prod", "--latest", "--yes"],
+    );
+    ran.code(3);
+    assert!(ran.stderr.contains("pass --allow-prod"), "{}", ran.stderr);
     assert_eq!(identities(&kube), before, "bad input changed nothing");
     assert_eq!(automated(&kube, "shop-prod"), sync);
 
