@@ -107,6 +107,9 @@ pub enum Command {
     Backups(BackupsArgs),
     /// Take an on-demand backup (a CNPG `Backup`, method matching the cluster's store).
     Backup(BackupArgs),
+    /// Restore an app's cluster from its object store (the `restore` runbook): a point in time,
+    /// a backup or the latest WAL, in place or into a new cluster.
+    Restore(RestoreArgs),
     /// Failed migration hook Jobs: delete them and sync the Argo CD Application again, or show them.
     #[command(subcommand)]
     Migrations(MigrationsCommand),
@@ -214,12 +217,59 @@ pub struct RefreshDevArgs {
     /// The Job's image (default: the source Cluster's, so pg_dump matches its major).
     #[arg(long)]
     pub image: Option<String>,
+    /// `dump` (pg_dump/pg_restore Job into the existing dev cluster) or `recovery` (recreate
+    /// the dev cluster from prod's object store, `runbooks/refresh-dev-recovery.yaml`).
+    #[arg(long, default_value = "dump", value_parser = ["dump", "recovery"])]
+    pub method: String,
+    /// With `--method recovery`: recover to this time (explicit offset) instead of the latest WAL.
+    #[arg(long)]
+    pub target_time: Option<String>,
     /// Reads for real, every write as a server-side dry run; no Pod, no SQL write.
     #[arg(long)]
     pub dry_run: bool,
     /// Confirm without asking (for CronJobs). A production target is refused even so.
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+/// `cnpgops restore APP --env ENV`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["target_time", "target_lsn", "backup_id", "latest"])))]
+pub struct RestoreArgs {
+    /// The application, as the naming profile knows it (e.g. `synestra-io`).
+    pub app: String,
+    /// The environment whose cluster is restored.
+    #[arg(long)]
+    pub env: String,
+    /// Recover to this time: RFC 3339 with an explicit offset (`2026-11-24T01:30:00Z`).
+    #[arg(long)]
+    pub target_time: Option<String>,
+    /// Recover to this LSN (`0/3000060`).
+    #[arg(long)]
+    pub target_lsn: Option<String>,
+    /// Restore this backup (barman ID or name) as it ended.
+    #[arg(long)]
+    pub backup_id: Option<String>,
+    /// Replay every archived WAL.
+    #[arg(long)]
+    pub latest: bool,
+    /// Restore into a new Cluster of this name (the source is left as it is).
+    #[arg(long, value_name = "NAME", conflicts_with = "in_place")]
+    pub to_cluster: Option<String>,
+    /// Replace the Cluster itself (the default): safety backup, confirmation, delete, recover.
+    #[arg(long)]
+    pub in_place: bool,
+    /// In place: take no safety backup first (the report says so).
+    #[arg(long)]
+    pub skip_safety_backup: bool,
+    /// How long the safety backup and the recovery may each take.
+    #[arg(long, default_value = "30m")]
+    pub timeout: String,
+    /// Reads for real (the target checked, the manifest validated); every write a dry run.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
 }
 
 /// `cnpgops migrations ...`.

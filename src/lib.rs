@@ -23,6 +23,7 @@
 //! - [`pg`]: tokio-postgres from cnpgops itself (port-forward or in-cluster, TLS from the
 //!   cluster's CA): inventories and comparisons that verify a refresh, progress views.
 //! - [`refresh`]: the dev <- prod refresh's Job (manifest, script) and its log's progress.
+//! - [`restore`]: recovery from the object store: the recovery Cluster, targets, Argo CD owner.
 //! - [`redact`]: secret types and the redactor every sink passes through.
 //! - [`notify`]: `--notify URL`, one redacted Slack-compatible webhook message per run.
 //! - [`logging`]: tracing diagnostics (`-v`, `-q`, `RUST_LOG`, `--log-format text|json`),
@@ -40,6 +41,7 @@ pub mod pg;
 pub mod profile;
 pub mod redact;
 pub mod refresh;
+pub mod restore;
 pub mod runbook;
 pub mod steps;
 pub mod ui;

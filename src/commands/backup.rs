@@ -41,7 +41,7 @@ pub fn manifest(cluster: &ObjectRef, form: &Form, name: &str) -> Value {
     })
 }
 
-fn backups_api(kube: &crate::k8s::Kube, ns: &str) -> Result<Api<DynamicObject>, Error> {
+pub(crate) fn backups_api(kube: &crate::k8s::Kube, ns: &str) -> Result<Api<DynamicObject>, Error> {
     let kind = resources::known("Backup", None).ok_or_else(|| {
         Error::NotSupported("the Backup kind is not listed in k8s::resources".into())
     })?;
@@ -84,16 +84,25 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
         return Ok(());
     }
     let t0 = Instant::now();
-    let done = wait(&api, &object, args.timeout, reporter.as_ref()).await;
+    let progress = |phase: &str| {
+        reporter.event(&Event::StepProgress {
+            step: STEP.into(),
+            message: format!("phase {phase}"),
+            done: None,
+            total: None,
+        })
+    };
+    let done = wait(&api, &object, args.timeout, &progress).await;
     finish(ctx, reporter.as_ref(), &object, done, t0)
 }
 
-/// Polls the Backup until its phase is `completed` or `failed`, reporting each new phase.
-async fn wait(
+/// Polls the Backup until its phase is `completed` or `failed`, telling `progress` each new
+/// phase; its status.
+pub(crate) async fn wait(
     api: &Api<DynamicObject>,
     object: &ObjectRef,
     timeout: Duration,
-    reporter: &dyn Reporter,
+    progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, Error> {
     let t0 = Instant::now();
     let mut last = String::from("(none)");
@@ -109,12 +118,7 @@ async fn wait(
             .unwrap_or(Value::Null);
         let phase = status["phase"].as_str().unwrap_or("(none)").to_string();
         if phase != last {
-            reporter.event(&Event::StepProgress {
-                step: STEP.into(),
-                message: format!("phase {phase}"),
-                done: None,
-                total: None,
-            });
+            progress(&phase);
             last = phase.clone();
         }
         if phase == "completed" || phase == "failed" {

@@ -1,11 +1,12 @@
 //! One function per command; this module holds the dispatch and what commands share.
 
-mod backup;
+pub(crate) mod backup;
 mod backups;
 mod completions;
 mod migrations;
 mod plan;
 mod refresh_dev;
+mod restore;
 mod resume;
 mod run;
 mod runbooks;
@@ -43,6 +44,7 @@ pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
         Command::RefreshDev(args) => refresh_dev::run(&ctx, args).await,
         Command::Backups(args) => backups::run(&ctx, args).await,
         Command::Backup(args) => backup::run(&ctx, args).await,
+        Command::Restore(args) => restore::run(&ctx, args).await,
         Command::Migrations(cmd) => migrations::run(&ctx, cmd).await,
         Command::Completions { shell } => completions::run(&ctx, shell),
     };
@@ -58,6 +60,7 @@ fn notified_as(command: &Command) -> Option<&'static str> {
         Command::Run(_) => Some("run"),
         Command::Resume(_) => Some("resume"),
         Command::RefreshDev(_) => Some("refresh-dev"),
+        Command::Restore(_) => Some("restore"),
         Command::Migrations(crate::cli::MigrationsCommand::Resync(_)) => Some("migrations resync"),
         _ => None,
     }

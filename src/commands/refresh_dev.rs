@@ -30,6 +30,14 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
             crate::refresh::Mode::Parallel.promise()
         );
     }
+    if args.method == "recovery" {
+        return recovery(ctx, &args, resolved).await;
+    }
+    if args.target_time.is_some() {
+        return Err(Error::Usage(
+            "--target-time needs --method recovery (a dump is always of now)".into(),
+        ));
+    }
     let loaded = ctx.load("refresh-dev")?;
     let given = BTreeMap::from([
         ("app".to_string(), args.app.clone()),
@@ -39,6 +47,35 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
         ("mode".to_string(), args.mode.clone()),
         ("jobs".to_string(), args.jobs.to_string()),
         ("image".to_string(), args.image.clone().unwrap_or_default()),
+    ]);
+    let rb = &loaded.runbook;
+    let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+    let confirm = ConfirmArgs {
+        yes: args.yes,
+        allow_prod: false,
+    };
+    start_run(
+        ctx,
+        &loaded,
+        values,
+        confirm,
+        resolved.scope(),
+        args.dry_run,
+    )
+    .await
+}
+
+/// `--method recovery`: the `refresh-dev-recovery` runbook (dev recreated from prod's store).
+async fn recovery(ctx: &Context, args: &RefreshDevArgs, resolved: Resolved) -> Result<(), Error> {
+    let loaded = ctx.load("refresh-dev-recovery")?;
+    let given = BTreeMap::from([
+        ("app".to_string(), args.app.clone()),
+        ("from".to_string(), args.from.clone()),
+        ("to".to_string(), args.to.clone()),
+        (
+            "target_time".to_string(),
+            args.target_time.clone().unwrap_or_default(),
+        ),
     ]);
     let rb = &loaded.runbook;
     let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;

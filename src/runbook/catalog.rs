@@ -16,6 +16,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../runbooks/refresh-dev.yaml"),
     ),
     (
+        "refresh-dev-recovery.yaml",
+        include_str!("../../runbooks/refresh-dev-recovery.yaml"),
+    ),
+    ("restore.yaml", include_str!("../../runbooks/restore.yaml")),
+    (
         "selftest.yaml",
         include_str!("../../runbooks/selftest.yaml"),
     ),

@@ -1,7 +1,8 @@
 //! `uses: kube.wait`: wait for a named condition on one object, with an explicit timeout.
 //!
 //! Conditions are listed in `crate::k8s::conditions`. In `--dry-run` it checks once and does
-//! not wait (what it waits for was only dry-run created).
+//! not wait (what it waits for was only dry-run created). While waiting, each new
+//! `status.phase` of the object is reported as progress.
 
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
@@ -11,6 +12,9 @@ use crate::runbook::{InputSpec, KindSignature};
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct KubeWait(pub Connector);
+
+/// How often the object's `status.phase` is read for progress while waiting.
+const PHASE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.wait",
@@ -87,7 +91,32 @@ impl Step for KubeWait {
             None,
             None,
         );
-        let found = wait::until(&opened.api, &opened.object, cond, uid, timeout).await?;
+        // While it waits, each change of `status.phase` (a Cluster's "Setting up primary",
+        // ...) is progress.
+        let phase_of = |o: &kube::core::DynamicObject| {
+            o.data
+                .pointer("/status/phase")
+                .and_then(|p| p.as_str())
+                .map(String::from)
+        };
+        let first = now.as_ref().and_then(phase_of).unwrap_or_default();
+        let phases = async {
+            let mut last = first;
+            loop {
+                tokio::time::sleep(PHASE_POLL).await;
+                if let Ok(Some(o)) = opened.get().await {
+                    if let Some(phase) = phase_of(&o).filter(|p| *p != last) {
+                        ctx.events
+                            .progress(format!("{}: {phase}", opened.object), None, None);
+                        last = phase;
+                    }
+                }
+            }
+        };
+        let found = tokio::select! {
+            found = wait::until(&opened.api, &opened.object, cond, uid, timeout) => found?,
+            never = phases => never,
+        };
         let meta = found.map(|o| o.metadata).unwrap_or_default();
         Ok(Outputs::default()
             .with("uid", meta.uid.unwrap_or_default())

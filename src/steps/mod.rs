@@ -4,11 +4,15 @@
 //! (which, for Kubernetes kinds, import kube).
 
 mod argo_app;
+mod argo_autosync;
 mod argo_delete_hooks;
 mod argo_failed_hooks;
 mod argo_sync;
 mod assert;
+mod cnpg_backup;
 mod cnpg_cluster;
+mod cnpg_delete_cluster;
+mod cnpg_verify_restore;
 mod confirm;
 mod file_append;
 mod kube_annotate;
@@ -16,6 +20,7 @@ mod kube_apply;
 mod kube_delete;
 mod kube_event;
 mod kube_get;
+mod kube_rollout_restart;
 mod kube_scale;
 mod kube_scale_all;
 mod kube_secret;
@@ -26,6 +31,7 @@ mod pg_terminate;
 mod pg_verify;
 mod refresh_job;
 mod refresh_preflight;
+mod restore_plan;
 mod secret_env;
 mod sleep;
 
@@ -67,7 +73,20 @@ pub fn registry_with(kube: Connector) -> Registry {
     r.register(Arc::new(pg_terminate::PgTerminate(kube.clone())));
     r.register(Arc::new(pg_verify::PgVerify(kube.clone())));
     r.register(Arc::new(refresh_job::RefreshJob(kube.clone())));
-    r.register(Arc::new(refresh_preflight::RefreshPreflight(kube)));
+    r.register(Arc::new(refresh_preflight::RefreshPreflight(kube.clone())));
+    // The restore kinds (issue 6).
+    r.register(Arc::new(argo_autosync::ArgoAutosync(kube.clone())));
+    r.register(Arc::new(cnpg_backup::CnpgBackup(kube.clone())));
+    r.register(Arc::new(cnpg_delete_cluster::CnpgDeleteCluster(
+        kube.clone(),
+    )));
+    r.register(Arc::new(cnpg_verify_restore::CnpgVerifyRestore(
+        kube.clone(),
+    )));
+    r.register(Arc::new(kube_rollout_restart::KubeRolloutRestart(
+        kube.clone(),
+    )));
+    r.register(Arc::new(restore_plan::RestorePlan(kube)));
     r.register(Arc::new(log::Log));
     r.register(Arc::new(secret_env::SecretEnv));
     r.register(Arc::new(sleep::Sleep));

@@ -15,18 +15,18 @@ use crate::sandbox::Kube;
 
 mod bench;
 
-const NS: &str = "databases";
+pub(crate) const NS: &str = "databases";
 const FAILED_INFO: &str = include_str!("../../src/catalog/backup_info/failed.info");
 
 /// The S3 server with bucket `backups`, and Secret `s3-creds` in `databases` holding its keys.
-struct Store {
-    endpoint: String,
-    key_id: String,
-    secret: String,
+pub(crate) struct Store {
+    pub endpoint: String,
+    pub key_id: String,
+    pub secret: String,
     client: aws_sdk_s3::Client,
 }
 
-fn store(kube: &Kube) -> Store {
+pub(crate) fn store(kube: &Kube) -> Store {
     let info = kube.s3();
     let creds = Credentials::new(
         &info.keys.access_key_id,
@@ -58,7 +58,7 @@ fn store(kube: &Kube) -> Store {
 }
 
 impl Store {
-    fn put(&self, kube: &Kube, key: &str, body: &str) {
+    pub(crate) fn put(&self, kube: &Kube, key: &str, body: &str) {
         let put = self
             .client
             .put_object()
@@ -70,20 +70,20 @@ impl Store {
 }
 
 /// A `BarmanObjectStoreConfiguration` as flow YAML, keys from `secret`.
-fn store_config(endpoint: &str, prefix: &str, secret: &str) -> String {
+pub(crate) fn store_config(endpoint: &str, prefix: &str, secret: &str) -> String {
     format!(
         "{{destinationPath: 's3://backups/{prefix}', endpointURL: '{endpoint}', s3Credentials: {{accessKeyId: {{name: {secret}, key: ACCESS_KEY_ID}}, secretAccessKey: {{name: {secret}, key: ACCESS_SECRET_KEY}}}}, wal: {{compression: gzip}}, data: {{immediateCheckpoint: true}}}}"
     )
 }
 
-fn cluster(kube: &Kube, name: &str, extra: &str) {
+pub(crate) fn cluster(kube: &Kube, name: &str, extra: &str) {
     kube.create(&format!(
         "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  instances: 1\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n{extra}"
     ));
 }
 
 /// Waits until the Cluster reports WAL archiving working.
-fn wait_archiving(kube: &Kube, name: &str) {
+pub(crate) fn wait_archiving(kube: &Kube, name: &str) {
     wait_healthy(kube, name);
     let t0 = Instant::now();
     loop {
@@ -131,7 +131,7 @@ fn statuses(listing: &Value) -> Vec<(String, String)> {
 }
 
 /// Forces `n` WAL switches (with a write before each) and waits until all are archived.
-fn switch_wal(kube: &Kube, cluster: &str, n: usize) {
+pub(crate) fn switch_wal(kube: &Kube, cluster: &str, n: usize) {
     let secret = kube
         .get("Secret", NS, &format!("{cluster}-superuser"))
         .unwrap();

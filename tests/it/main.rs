@@ -19,6 +19,7 @@ mod refresh_dev;
 mod refresh_masking;
 mod refresh_refusals;
 mod refresh_world;
+mod restore;
 mod resume;
 mod run;
 mod runbooks;

@@ -178,12 +178,14 @@ pub fn create(
     if let Some(ns) = &t.namespace {
         namespace_open(&txn, ns)?;
     }
+    // Admission first (schema, then the webhooks' rules), as kube-apiserver validates before
+    // its storage layer answers AlreadyExists: an invalid object is 422 even if its name is
+    // taken, so a `dryRun=All` create validates a manifest whose name exists.
+    drop_status(t.rt, &mut obj);
+    let admitted = admit(t.rt, obj, q.field_validation)?;
     if txn.get(&res, &key).is_some() {
         return Err(ApiError::already_exists(&t.rt.group, &t.rt.plural, &name));
     }
-    // Admission first: the server's defaults below assume the shapes it checks.
-    drop_status(t.rt, &mut obj);
-    let admitted = admit(t.rt, obj, q.field_validation)?;
     let mut obj = admitted.object;
     prepare_create(t.rt, &mut obj);
     writer(t, manager, false).record_update(None, &mut obj);

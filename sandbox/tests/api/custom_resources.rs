@@ -34,6 +34,27 @@ async fn valid_cluster_is_stored_with_schema_defaults() {
     assert_eq!(made.metadata.generation, Some(1));
     let got = api.get("synestra-io-cnpg").await.unwrap();
     assert_eq!(got.data["spec"]["bootstrap"]["initdb"]["database"], "app");
+
+    // kube-apiserver validates before its storage answers AlreadyExists: a taken name with an
+    // invalid body is 422 (also as a dry run), a valid one 409.
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let invalid = json!({"instances": "three", "storage": {"size": "1Gi"}});
+    let err = api_err(
+        api.create(&dry, &cluster("synestra-io-cnpg", invalid))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    let valid = json!({"instances": 1, "storage": {"size": "1Gi"}});
+    let err = api_err(
+        api.create(&dry, &cluster("synestra-io-cnpg", valid))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (409, "AlreadyExists"));
 }
 
 #[tokio::test]

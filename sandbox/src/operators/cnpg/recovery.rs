@@ -3,9 +3,9 @@
 //! (`recovery.backup.name`): the base backup picked from the source's catalog,
 //! `barman-cloud-restore`, WAL replayed through `barman-cloud-wal-restore` up to the target,
 //! promotion, then the application database and owner ensured (CNPG's
-//! `ConfigureInstanceAfterRestore`). While it runs the recovered server archives only where the
-//! new Cluster's own spec says, or nowhere (after the empty-archive check of that archive). It
-//! runs in the `<cluster>-1-full-recovery` Job ([`super::recovery_job`]). A recovery that cannot
+//! `ConfigureInstanceAfterRestore`); no init SQL (that is initdb's). While it runs the
+//! recovered server archives only where the new Cluster's own spec says, or nowhere (after
+//! the empty-archive check of that archive). It runs in the `<cluster>-1-full-recovery` Job ([`super::recovery_job`]). A recovery that cannot
 //! succeed (archive not empty, no backup, target not reached) is not retried: its Job fails
 //! with the error in its Pod's log, and the Cluster stays in "Setting up primary", as CNPG's does.
 use std::time::{Duration, Instant};
@@ -211,7 +211,8 @@ async fn restore(
         return Err(permanent(c, message));
     }
     configure_after_restore(c, inst).await?;
-    bootstrap::run_init_sql(c, inst).await?;
+    // No `sandbox.cnpgops.io/init-sql` here: it stands for initdb's post-init SQL, which
+    // CNPG runs only for `bootstrap.initdb` (a recovered database already has its objects).
     pg.stop().await?;
     let ms = t0.elapsed().as_millis() as u64;
     job.log(ctx, &format!("recovery done in {ms} ms: promoted"));

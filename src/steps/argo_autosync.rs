@@ -1,0 +1,196 @@
+//! `uses: argo.autosync`: pause an Argo CD Application's automated sync for the duration of a
+//! runbook, and put it back exactly as it was.
+//!
+//! `action: pause` records `spec.syncPolicy.automated` (in the checkpoint before it writes, and
+//! as the output `automated`) and removes it; `action: restore` writes back what `recorded`
+//! holds (run it as an `always` step, so a failed run restores it too). Both are JSON merge
+//! patches carrying the resourceVersion they read (a concurrent edit is re-read, not
+//! overwritten). An empty `name` (no Application manages the target) does nothing.
+
+use kube::api::Patch;
+use serde_json::{json, Value};
+
+use crate::k8s::argo::App;
+use crate::k8s::{params, Connector, K8sError};
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct ArgoAutosync(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "argo.autosync",
+    summary: "pause an Argo CD Application's automated sync, or restore what was recorded",
+    inputs: &[
+        InputSpec {
+            name: "namespace",
+            required: true,
+            description: "the Application's namespace (argocd)",
+        },
+        InputSpec {
+            name: "name",
+            required: true,
+            description: "the Application; empty: nothing to do",
+        },
+        InputSpec {
+            name: "action",
+            required: true,
+            description: "pause or restore",
+        },
+        InputSpec {
+            name: "recorded",
+            required: false,
+            description: "restore: the `automated` output of the pause step",
+        },
+    ],
+    outputs: &["automated", "changed"],
+    idempotent: true,
+};
+
+/// Attempts when another writer changes the Application between read and patch.
+const CONFLICT_RETRIES: usize = 5;
+
+fn action(i: &Inputs) -> Result<bool, StepError> {
+    match i.str("action")?.as_str() {
+        "pause" => Ok(true),
+        "restore" => Ok(false),
+        _ => Err(StepError::input("action", "expected pause or restore")),
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for ArgoAutosync {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let pause = action(inputs)?;
+        let (ns, name) = (inputs.str("namespace")?, inputs.opt_str("name")?);
+        let description = match (name.filter(|n| !n.is_empty()), pause) {
+            (None, _) => "no Argo CD Application to pause or restore".to_string(),
+            (Some(n), true) => format!("pause automated sync of Argo CD Application {ns}/{n}"),
+            (Some(n), false) => {
+                format!("restore automated sync of Argo CD Application {ns}/{n} as recorded")
+            }
+        };
+        Ok(StepPlan {
+            description,
+            writes: true,
+            prod: false,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let pause = action(&ctx.inputs)?;
+        let ns = ctx.inputs.str("namespace")?;
+        let Some(name) = ctx.inputs.opt_str("name")?.filter(|n| !n.is_empty()) else {
+            ctx.events
+                .log("no Argo CD Application manages the target: nothing to do");
+            return Ok(Outputs::default()
+                .with("automated", Value::Null)
+                .with("changed", false));
+        };
+        let kube = self.0.get().await?;
+        let app = App::new(&kube, &ns, &name);
+        let wanted = if pause {
+            let noted = ctx.checkpoint.notes(&ctx.step_id).await;
+            let current = app.get().await?;
+            let recorded = match noted.get("automated") {
+                Some(v) => v.clone(),
+                None => {
+                    let v = current
+                        .data
+                        .pointer("/spec/syncPolicy/automated")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    if !params::dry(ctx.mode) {
+                        ctx.checkpoint
+                            .note(&ctx.step_id, "automated", v.clone())
+                            .await
+                            .map_err(|e| {
+                                StepError::Failed(format!("failed to record the sync policy: {e}"))
+                            })?;
+                    }
+                    v
+                }
+            };
+            let changed = write(ctx, &app, Value::Null).await?;
+            let verb = if changed { "paused" } else { "already paused:" };
+            ctx.events.log(format!(
+                "{verb} automated sync of {} (recorded: {recorded})",
+                app.object
+            ));
+            return Ok(Outputs::default()
+                .with("automated", recorded)
+                .with("changed", changed));
+        } else {
+            ctx.inputs.get("recorded").cloned().unwrap_or(Value::Null)
+        };
+        if wanted.is_null() {
+            ctx.events.log(format!(
+                "{} had no automated sync: nothing to restore",
+                app.object
+            ));
+            return Ok(Outputs::default()
+                .with("automated", Value::Null)
+                .with("changed", false));
+        }
+        let changed = write(ctx, &app, wanted.clone()).await?;
+        ctx.events.log(format!(
+            "restored automated sync of {}: {wanted}",
+            app.object
+        ));
+        Ok(Outputs::default()
+            .with("automated", wanted)
+            .with("changed", changed))
+    }
+}
+
+/// Sets `spec.syncPolicy.automated` to `value` (null removes it) unless it already is;
+/// resourceVersion-checked, re-read on a conflict. Whether it wrote.
+async fn write(ctx: &StepContext, app: &App, value: Value) -> Result<bool, StepError> {
+    for _ in 0..CONFLICT_RETRIES {
+        let current = app.get().await?;
+        let now = current
+            .data
+            .pointer("/spec/syncPolicy/automated")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if now == value {
+            return Ok(false);
+        }
+        let rv = current
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
+        // A merge patch merges objects: keys of `now` that `value` lacks are removed explicitly,
+        // so restoring writes exactly `value`.
+        let mut automated = value.clone();
+        if let (Some(n), Some(v)) = (now.as_object(), automated.as_object_mut()) {
+            for k in n.keys() {
+                v.entry(k.clone()).or_insert(Value::Null);
+            }
+        }
+        let body = json!({"metadata": {"resourceVersion": rv},
+            "spec": {"syncPolicy": {"automated": automated}}});
+        match app
+            .api
+            .patch(
+                &app.object.name,
+                &params::patch(ctx.mode),
+                &Patch::Merge(&body),
+            )
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(e) if crate::k8s::error::status_code(&e) == Some(409) => continue,
+            Err(e) => return Err(K8sError::api("patch", &app.object)(e).into()),
+        }
+    }
+    Err(StepError::Failed(format!(
+        "{} kept changing while its sync policy was written ({CONFLICT_RETRIES} conflicts)",
+        app.object
+    )))
+}

@@ -1,0 +1,184 @@
+//! `uses: cnpg.delete_cluster`: delete a CNPG Cluster and wait until it, its Pods and its PVCs
+//! are gone, only if it is still the object that was planned (`uid`).
+//!
+//! The delete carries a UID precondition: a Cluster of the same name created since (a resumed
+//! restore's recovered cluster) is never deleted; a resumed attempt whose Cluster is already
+//! gone only waits for the Pods and PVCs. In `--dry-run` the delete is a server-side dry run.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{ListParams, PropagationPolicy};
+use kube::core::DynamicObject;
+use kube::{Api, Resource};
+
+use crate::k8s::conditions::Condition;
+use crate::k8s::{params, resources, wait, Connector, K8sError, Kube, ObjectRef};
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct CnpgDeleteCluster(pub Connector);
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "cnpg.delete_cluster",
+    summary: "delete a CNPG Cluster (only the planned one, by UID) and wait until its Pods and PVCs are gone",
+    inputs: &[
+        InputSpec { name: "namespace", required: true, description: "the Cluster's namespace" },
+        InputSpec { name: "name", required: true, description: "the Cluster" },
+        InputSpec { name: "uid", required: true, description: "the UID of the Cluster that was planned; another is never deleted" },
+        InputSpec { name: "timeout", required: false, description: "how long to wait until everything is gone (default 10m)" },
+        InputSpec { name: "prod", required: false, description: "whether it is production (needs --allow-prod)" },
+    ],
+    outputs: &["deleted", "uid"],
+    idempotent: true,
+};
+
+/// How often Pods and PVCs are listed while waiting.
+const POLL: Duration = Duration::from_millis(500);
+
+fn timeout(i: &Inputs) -> Result<Duration, StepError> {
+    match i.get("timeout") {
+        None => Ok(Duration::from_secs(600)),
+        Some(_) => i.duration("timeout"),
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for CnpgDeleteCluster {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let (ns, name) = (inputs.str("namespace")?, inputs.str("name")?);
+        inputs.str("uid")?;
+        timeout(inputs)?;
+        Ok(StepPlan {
+            description: format!(
+                "delete Cluster {ns}/{name} and wait until its Pods and PVCs are gone"
+            ),
+            writes: true,
+            prod: inputs.bool_or("prod", false)?,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let i = &ctx.inputs;
+        let (ns, name, uid) = (i.str("namespace")?, i.str("name")?, i.str("uid")?);
+        let limit = timeout(i)?;
+        let kube = self.0.get().await?;
+        let object = ObjectRef::new("Cluster", Some(&ns), &name);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(kube.client.clone(), &ns, &resources::cnpg_cluster());
+        let now = api
+            .get_opt(&name)
+            .await
+            .map_err(K8sError::api("read", &object))?;
+        let out = Outputs::default().with("uid", uid.clone());
+        match now.as_ref().and_then(|c| c.metadata.uid.clone()) {
+            None => ctx.events.log(format!("{object} is already gone")),
+            Some(found) if found != uid => {
+                ctx.events.log(format!(
+                    "{object} is not the planned cluster (uid {found}, planned {uid}): it is not deleted"
+                ));
+                return Ok(out.with("deleted", false));
+            }
+            Some(_) => {
+                let dp = params::delete(ctx.mode, PropagationPolicy::Background, Some(uid.clone()));
+                match api.delete(&name, &dp).await {
+                    Ok(_) => {}
+                    Err(e) if crate::k8s::error::status_code(&e) == Some(404) => {}
+                    Err(e) => return Err(K8sError::api("delete", &object)(e).into()),
+                }
+                if params::dry(ctx.mode) {
+                    ctx.events
+                        .log(format!("dry run: server accepted deleting {object}"));
+                    return Ok(out.with("deleted", false));
+                }
+                ctx.events
+                    .progress(format!("waiting for {object} to be gone"), None, None);
+                let waited =
+                    wait::until(&api, &object, Condition::Deleted, Some(uid.clone()), limit);
+                tokio::select! {
+                    r = waited => { r?; }
+                    _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+                }
+            }
+        }
+        children_gone(ctx, &kube, &ns, &name, &uid, limit).await?;
+        ctx.events
+            .log(format!("deleted {object} (uid {uid}), its Pods and PVCs"));
+        Ok(out.with("deleted", true))
+    }
+}
+
+/// Waits until no Pod or PVC of the Cluster with `uid` is left.
+async fn children_gone(
+    ctx: &StepContext,
+    kube: &Kube,
+    ns: &str,
+    name: &str,
+    uid: &str,
+    limit: Duration,
+) -> Result<(), StepError> {
+    let lp = ListParams::default().labels(&format!("cnpg.io/cluster={name}"));
+    let t0 = Instant::now();
+    loop {
+        let pods = owned::<Pod>(kube, ns, &lp, uid).await?;
+        let pvcs = owned::<PersistentVolumeClaim>(kube, ns, &lp, uid).await?;
+        if pods.is_empty() && pvcs.is_empty() {
+            return Ok(());
+        }
+        if t0.elapsed() > limit {
+            return Err(StepError::Failed(format!(
+                "Cluster {ns}/{name} is deleted but after {} these remain: {}",
+                humantime::format_duration(limit),
+                [pods, pvcs].concat().join(", ")
+            )));
+        }
+        ctx.events.progress(
+            format!(
+                "waiting for {} Pods and {} PVCs of Cluster {ns}/{name} to be gone",
+                pods.len(),
+                pvcs.len()
+            ),
+            None,
+            None,
+        );
+        ctx.sleep(POLL).await?;
+    }
+}
+
+/// `Kind ns/name` of each object matching `lp` owned by `uid`.
+async fn owned<K>(
+    kube: &Kube,
+    ns: &str,
+    lp: &ListParams,
+    uid: &str,
+) -> Result<Vec<String>, StepError>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(kube.client.clone(), ns);
+    let kind = K::kind(&()).to_string();
+    let list = api.list(lp).await.map_err(K8sError::api(
+        "list",
+        &ObjectRef::new(&kind, Some(ns), "(cluster's)"),
+    ))?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|o| {
+            o.meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == uid)
+        })
+        .map(|o| format!("{kind} {ns}/{}", o.meta().name.clone().unwrap_or_default()))
+        .collect())
+}

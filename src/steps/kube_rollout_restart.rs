@@ -1,0 +1,100 @@
+//! `uses: kube.rollout_restart`: `kubectl rollout restart` for the Deployments of a namespace
+//! (optionally those matching a label selector): the pod template annotation
+//! `kubectl.kubernetes.io/restartedAt` set to now, as kubectl writes it, so the pods are
+//! replaced and reconnect (e.g. after their database was restored). None found is not an error.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{ListParams, Patch};
+use kube::Api;
+use serde_json::{json, Value};
+
+use crate::k8s::{params, Connector, K8sError, ObjectRef};
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct KubeRolloutRestart(pub Connector);
+
+/// The annotation kubectl sets.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "kube.rollout_restart",
+    summary: "rollout-restart the Deployments of a namespace (like kubectl rollout restart)",
+    inputs: &[
+        InputSpec {
+            name: "namespace",
+            required: true,
+            description: "the app's namespace",
+        },
+        InputSpec {
+            name: "selector",
+            required: false,
+            description: "a label selector (default: every Deployment)",
+        },
+    ],
+    outputs: &["restarted", "at"],
+    idempotent: true,
+};
+
+fn selector(i: &Inputs) -> Result<Option<String>, StepError> {
+    Ok(i.opt_str("selector")?.filter(|s| !s.trim().is_empty()))
+}
+
+#[async_trait::async_trait]
+impl Step for KubeRolloutRestart {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let ns = inputs.str("namespace")?;
+        let which = match selector(inputs)? {
+            Some(s) => format!("the Deployments matching `{s}`"),
+            None => "every Deployment".into(),
+        };
+        Ok(StepPlan {
+            description: format!("rollout-restart {which} in namespace {ns}"),
+            writes: true,
+            prod: false,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let ns = ctx.inputs.str("namespace")?;
+        let kube = self.0.get().await?;
+        let api: Api<Deployment> = Api::namespaced(kube.client.clone(), &ns);
+        let mut lp = ListParams::default();
+        if let Some(s) = selector(&ctx.inputs)? {
+            lp = lp.labels(&s);
+        }
+        let list = api.list(&lp).await.map_err(K8sError::api(
+            "list",
+            &ObjectRef::new("Deployment", Some(&ns), "(all)"),
+        ))?;
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let patch =
+            json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}});
+        let mut restarted = Vec::new();
+        for d in &list.items {
+            let name = d.metadata.name.clone().unwrap_or_default();
+            let object = ObjectRef::new("Deployment", Some(&ns), &name);
+            api.patch(&name, &params::patch(ctx.mode), &Patch::Strategic(&patch))
+                .await
+                .map_err(K8sError::api("restart", &object))?;
+            restarted.push(Value::from(name));
+        }
+        let verb = if params::dry(ctx.mode) {
+            "dry run: server accepted restarting"
+        } else {
+            "restarted"
+        };
+        ctx.events.log(format!(
+            "{verb} {} Deployment(s) in {ns} ({RESTARTED_AT}={at})",
+            restarted.len()
+        ));
+        Ok(Outputs::default()
+            .with("restarted", Value::Array(restarted))
+            .with("at", at))
+    }
+}

@@ -1,0 +1,371 @@
+//! `uses: restore.plan`: everything a restore needs decided and checked before anything changes
+//! (a read, plus one server-side dry-run create).
+//!
+//! Reads the live source Cluster and its object store (in-tree or plugin), lists the catalog and
+//! checks the target against it (`crate::restore::target`); takes the LIVE spec of the cluster
+//! being replaced (`base`, the source unless refreshing another env) and builds the recovery
+//! Cluster (`crate::restore::manifest`) with a fresh server name `<name>-<run id>` whose prefix in
+//! the store must be empty; a new name (`--to-cluster`) must not exist yet; the manifest is sent
+//! as a `dryRun=All` create (schema and CNPG webhook: 422 is bad input; AlreadyExists, in
+//! place, means it passed). Finds the Argo CD Application managing the cluster. Every problem
+//! is bad input (exit 2) and nothing was changed. Outputs hold no secret.
+
+use kube::api::PostParams;
+use kube::core::DynamicObject;
+use serde_json::{json, Value};
+
+use crate::catalog::{self, CatalogError};
+use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
+use crate::restore::manifest::{self, Origin, Recovery};
+use crate::restore::target::{self, Asked};
+use crate::runbook::{InputSpec, KindSignature};
+
+use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+pub struct RestorePlan(pub Connector);
+
+const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
+    InputSpec {
+        name,
+        required,
+        description,
+    }
+}
+
+static SIGNATURE: KindSignature = KindSignature {
+    name: "restore.plan",
+    summary: "check a restore target against the object store and build the recovery Cluster",
+    inputs: &[
+        input("namespace", true, "the clusters' namespace"),
+        input(
+            "source",
+            true,
+            "the Cluster whose object store is restored from",
+        ),
+        input(
+            "base",
+            false,
+            "the live Cluster whose spec the new one copies (default: source)",
+        ),
+        input(
+            "name",
+            false,
+            "the new Cluster's name (default: base, i.e. in place)",
+        ),
+        input(
+            "target_time",
+            false,
+            "recoveryTarget.targetTime (explicit offset)",
+        ),
+        input("target_lsn", false, "recoveryTarget.targetLSN"),
+        input(
+            "backup_id",
+            false,
+            "a barman backup ID or name: that backup as it ended",
+        ),
+        input("latest", false, "replay every archived WAL"),
+        input(
+            "argo_namespace",
+            false,
+            "where Argo CD Applications live (default argocd)",
+        ),
+    ],
+    outputs: &[
+        "manifest",
+        "target",
+        "backup_id",
+        "source_timeline",
+        "server_name",
+        "in_place",
+        "uid",
+        "app",
+        "argo_namespace",
+        "connection",
+        "store",
+    ],
+    idempotent: true,
+};
+
+fn bad(e: impl std::fmt::Display) -> StepError {
+    StepError::BadInput(e.to_string())
+}
+
+fn catalog_err(e: CatalogError) -> StepError {
+    let text = crate::k8s::error::chain(&e);
+    if e.is_bad_input() {
+        StepError::BadInput(text)
+    } else {
+        StepError::Failed(text)
+    }
+}
+
+fn asked(i: &Inputs) -> Result<Asked, StepError> {
+    let text = |k: &str| -> Result<Option<String>, StepError> {
+        Ok(i.opt_str(k)?.filter(|s| !s.trim().is_empty()))
+    };
+    Asked::one_of(
+        text("target_time")?,
+        text("target_lsn")?,
+        text("backup_id")?,
+        i.bool_or("latest", false)?,
+    )
+    .map_err(|m| StepError::input("target", &m))
+}
+
+struct Names {
+    ns: String,
+    source: String,
+    base: String,
+    name: String,
+}
+
+fn names(i: &Inputs) -> Result<Names, StepError> {
+    let ns = i.str("namespace")?;
+    let source = i.str("source")?;
+    let nonempty = |k: &str| -> Result<Option<String>, StepError> {
+        Ok(i.opt_str(k)?.filter(|s| !s.is_empty()))
+    };
+    let base = nonempty("base")?.unwrap_or(source.clone());
+    let name = nonempty("name")?.unwrap_or(base.clone());
+    Ok(Names {
+        ns,
+        source,
+        base,
+        name,
+    })
+}
+
+#[async_trait::async_trait]
+impl Step for RestorePlan {
+    fn signature(&self) -> &'static KindSignature {
+        &SIGNATURE
+    }
+
+    fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
+        let n = names(inputs)?;
+        let what = match asked(inputs)? {
+            Asked::Time(t) => format!("point in time {t}"),
+            Asked::Lsn(l) => format!("LSN {l}"),
+            Asked::BackupId(b) => format!("backup {b}"),
+            Asked::Latest => "the latest archived WAL".into(),
+        };
+        let into = if n.name == n.base {
+            format!("Cluster {}/{} in place", n.ns, n.name)
+        } else {
+            format!("new Cluster {}/{}", n.ns, n.name)
+        };
+        Ok(StepPlan {
+            description: format!(
+                "check {what} against the object store of Cluster {}/{} and build the recovery of {into}",
+                n.ns, n.source
+            ),
+            writes: false,
+            prod: false,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let n = names(&ctx.inputs)?;
+        let asked = asked(&ctx.inputs)?;
+        let kube = self.0.get().await?;
+        let located = catalog::locate(&kube, &n.ns, &n.source)
+            .await
+            .map_err(catalog_err)?;
+        let s3 = catalog::connect(&kube, &located, &ctx.redactor)
+            .await
+            .map_err(catalog_err)?;
+        let mut cache = catalog::cache::Cache::disabled();
+        let cat = catalog::read(&s3, &located.spec.layout, &mut cache)
+            .await
+            .map_err(catalog_err)?;
+        ctx.events.log(format!(
+            "{}: {} backups ({} usable), window {}",
+            cat.url,
+            cat.backups.len(),
+            cat.usable().count(),
+            cat.window
+                .as_ref()
+                .map(|w| format!("{} .. {}", w.earliest.to_rfc3339(), w.latest.to_rfc3339()))
+                .unwrap_or_else(|| "none".into())
+        ));
+        let chosen = target::choose(&cat, &asked).map_err(bad)?;
+        ctx.events.log(format!("target: {}", chosen.describe));
+
+        let base = if n.base == n.source {
+            located.object.clone()
+        } else {
+            get_cluster(&kube, &n.ns, &n.base)
+                .await?
+                .ok_or_else(|| bad(format!("failed to find Cluster {}/{}", n.ns, n.base)))?
+        };
+        let in_place = n.name == n.base;
+        if !in_place && get_cluster(&kube, &n.ns, &n.name).await?.is_some() {
+            return Err(bad(format!(
+                "Cluster {}/{} already exists: a restore into another cluster needs a new name",
+                n.ns, n.name
+            )));
+        }
+        let run_id = ctx.checkpoint.snapshot().await.run_id;
+        let server_name = format!("{}-{run_id}", n.name);
+        let built = manifest::build(
+            &base,
+            &Recovery {
+                name: &n.name,
+                origin: Origin {
+                    form: &located.spec.form,
+                    cluster: &located.object,
+                    server: &located.spec.layout.server,
+                },
+                server_name: &server_name,
+                recovery_target: &chosen.recovery_target,
+            },
+        );
+        own_archive_is_empty(ctx, &kube, &n, &located, &s3, &built, &server_name).await?;
+        validate(&kube, &n, &built, in_place).await?;
+        ctx.events.log(format!(
+            "Cluster {}/{} validated by the API server (dry run): recovery from {} ({}), own archive serverName {server_name}",
+            n.ns, n.name, located.spec.layout.url(), located.spec.form.describe()
+        ));
+
+        let argo_ns = ctx
+            .inputs
+            .opt_str("argo_namespace")?
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "argocd".into());
+        let app = managing_app(&kube, &argo_ns, &base).await?;
+        match &app {
+            Some(a) => ctx.events.log(format!(
+                "Cluster {}/{} is managed by Argo CD Application {argo_ns}/{a}",
+                n.ns, n.base
+            )),
+            None => ctx.events.log(format!(
+                "no Argo CD Application manages Cluster {}/{}",
+                n.ns, n.base
+            )),
+        }
+        let creds = manifest::app_credentials(&base);
+        let database = creds
+            .get("database")
+            .and_then(Value::as_str)
+            .unwrap_or("app");
+        let secret = creds
+            .get("secret")
+            .and_then(|s| s["name"].as_str())
+            .map(String::from)
+            .unwrap_or(format!("{}-app", n.name));
+        let connection = json!({"namespace": n.ns, "cluster": n.name, "pod": format!("{}-1", n.name),
+            "database": database, "secret": secret});
+        let mut target_out = serde_json::to_value(&chosen.resolved).unwrap_or(Value::Null);
+        target_out["describe"] = Value::from(chosen.describe.clone());
+        target_out["recoveryTarget"] = chosen.recovery_target.clone();
+        Ok(Outputs::default()
+            .with("manifest", built)
+            .with("target", target_out)
+            .with("backup_id", chosen.resolved.backup_id.clone())
+            .with("source_timeline", chosen.resolved.timeline.unwrap_or(1))
+            .with("server_name", server_name)
+            .with("in_place", in_place)
+            .with("uid", base["metadata"]["uid"].clone())
+            .with("app", app.unwrap_or_default())
+            .with("argo_namespace", argo_ns)
+            .with("connection", connection)
+            .with("store", cat.url))
+    }
+}
+
+async fn get_cluster(kube: &Kube, ns: &str, name: &str) -> Result<Option<Value>, StepError> {
+    let object = ObjectRef::new("Cluster", Some(ns), name);
+    let api = kube::Api::<DynamicObject>::namespaced_with(
+        kube.client.clone(),
+        ns,
+        &resources::cnpg_cluster(),
+    );
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(K8sError::api("read", &object))?;
+    Ok(found.and_then(|o| serde_json::to_value(o).ok()))
+}
+
+/// The new cluster's own archive prefix `<destinationPath>/<server_name>/` must hold nothing:
+/// barman-cloud-wal-archive would refuse to archive there ("Expected empty archive").
+async fn own_archive_is_empty(
+    ctx: &StepContext,
+    kube: &Kube,
+    n: &Names,
+    located: &catalog::Located,
+    source_s3: &catalog::s3::S3,
+    built: &Value,
+    server_name: &str,
+) -> Result<(), StepError> {
+    if manifest::archives(&built["spec"]).is_none() {
+        ctx.events
+            .log(format!("Cluster {}/{} archives nowhere", n.ns, n.name));
+        return Ok(());
+    }
+    let other;
+    let (mut layout, s3) = if n.base == n.source {
+        (located.spec.layout.clone(), source_s3)
+    } else {
+        let own = catalog::locate(kube, &n.ns, &n.base)
+            .await
+            .map_err(catalog_err)?;
+        other = catalog::connect(kube, &own, &ctx.redactor)
+            .await
+            .map_err(catalog_err)?;
+        (own.spec.layout.clone(), &other)
+    };
+    layout.server = server_name.to_string();
+    let found = s3
+        .list(&layout.root(), Some(1))
+        .await
+        .map_err(catalog_err)?;
+    if let Some(first) = found.first() {
+        return Err(bad(format!(
+            "the new cluster's archive {} is not empty (it holds {}): choose another server name; nothing was changed",
+            layout.url(),
+            first.key
+        )));
+    }
+    Ok(())
+}
+
+/// A server-side dry-run create: schema and the CNPG webhook, before anything changes.
+async fn validate(kube: &Kube, n: &Names, built: &Value, in_place: bool) -> Result<(), StepError> {
+    let object = ObjectRef::new("Cluster", Some(&n.ns), &n.name);
+    let api = kube::Api::<DynamicObject>::namespaced_with(
+        kube.client.clone(),
+        &n.ns,
+        &resources::cnpg_cluster(),
+    );
+    let body: DynamicObject = serde_json::from_value(built.clone())
+        .map_err(|e| StepError::Failed(format!("failed to build {object}: {e}")))?;
+    let dry = PostParams {
+        dry_run: true,
+        field_manager: Some(crate::k8s::FIELD_MANAGER.into()),
+    };
+    match api.create(&dry, &body).await {
+        Ok(_) => Ok(()),
+        Err(e) if in_place && crate::k8s::error::status_code(&e) == Some(409) => Ok(()),
+        Err(e) if matches!(crate::k8s::error::status_code(&e), Some(400 | 422)) => {
+            Err(bad(format!(
+                "the recovery Cluster is invalid; nothing was changed: {}",
+                crate::k8s::error::chain(&e)
+            )))
+        }
+        Err(e) => Err(K8sError::api("dry-run create", &object)(e).into()),
+    }
+}
+
+/// The Argo CD Application managing `cluster`, if it names one that exists.
+async fn managing_app(kube: &Kube, ns: &str, cluster: &Value) -> Result<Option<String>, StepError> {
+    let Some(name) = crate::restore::argo::managing_app(cluster) else {
+        return Ok(None);
+    };
+    let app = crate::k8s::argo::App::new(kube, ns, &name);
+    match app.get().await {
+        Ok(_) => Ok(Some(name)),
+        Err(K8sError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
