@@ -1,6 +1,7 @@
 //! CLI tests: one binary, one module per command or concern, insta snapshots with filters.
 
 mod bad_input;
+mod bad_input_table;
 mod catalog;
 mod confirm;
 mod confirm_step;
