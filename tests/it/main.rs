@@ -11,6 +11,8 @@ mod examples;
 mod flags;
 mod harness;
 mod kube_steps;
+mod leak_scan;
+mod leaks;
 mod lock;
 mod migrations;
 mod plan;
