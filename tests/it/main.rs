@@ -3,6 +3,7 @@
 mod bad_input;
 mod bad_input_table;
 mod catalog;
+mod concurrency;
 mod confirm;
 mod confirm_step;
 mod crash;
