@@ -44,7 +44,8 @@ for scale in $scales; do
 done
 
 last=${scales##* }
-if "$cnpgops" refresh-dev --help | grep -q -- '--method'; then
+help=$("$cnpgops" refresh-dev --help)
+if grep -q -- '--method' <<<"$help"; then
   t_rec=$(bench_cnpgops "recovery-$last" refresh-dev synestra-io --yes --method recovery)
   row "scale $last" "refresh via recovery vs via dump" "${t_rec}s vs ${t_atomic}s" "$(ratio "$t_rec" "$t_atomic")x"
 else
