@@ -98,4 +98,4 @@ bench_copy() {
 }
 
 min() { printf '%s\n' "$@" | sort -g | head -1; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }

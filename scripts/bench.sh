@@ -21,6 +21,7 @@ bench_up "$PWD/.sandbox-bench"
 bench_build
 rows=()
 row() { rows+=("$(printf '| %s | %s | %s | %s |' "$@")"); }
+f() { printf '%.2f' "$1"; } # seconds, two decimals
 
 for scale in $scales; do
   echo "scale $scale: loading pgbench into prod..." >&2
@@ -32,14 +33,14 @@ for scale in $scales; do
   t_copy=$(bench_copy)
   best=$(min "$t_dir" "$t_copy")
   s="scale $scale ($size)"
-  row "$s" "cnpgops refresh-dev --mode atomic" "${t_atomic}s" "$(ratio "$t_atomic" "$t_naive")x naive, $(ratio "$t_atomic" "$best")x best"
-  row "$s" "cnpgops refresh-dev --mode stream" "${t_stream}s" "$(ratio "$t_stream" "$t_naive")x naive, $(ratio "$t_stream" "$best")x best"
-  row "$s" "pg_dump -Fc \\| pg_restore (naive)" "${t_naive}s" "1.00x naive, $(ratio "$t_naive" "$best")x best"
-  row "$s" "pg_dump -Fd -j2 + pg_restore -j2" "${t_dir}s" "$(ratio "$t_dir" "$t_naive")x naive"
-  row "$s" "4 x COPY TO STDOUT \\| COPY FROM STDIN" "${t_copy}s" "$(ratio "$t_copy" "$t_naive")x naive"
+  row "$s" "cnpgops refresh-dev --mode atomic" "$(f "$t_atomic")s" "$(ratio "$t_atomic" "$t_naive")x naive, $(ratio "$t_atomic" "$best")x best"
+  row "$s" "cnpgops refresh-dev --mode stream" "$(f "$t_stream")s" "$(ratio "$t_stream" "$t_naive")x naive, $(ratio "$t_stream" "$best")x best"
+  row "$s" "pg_dump -Fc \\| pg_restore (naive)" "$(f "$t_naive")s" "1.00x naive, $(ratio "$t_naive" "$best")x best"
+  row "$s" "pg_dump -Fd -j2 + pg_restore -j2" "$(f "$t_dir")s" "$(ratio "$t_dir" "$t_naive")x naive"
+  row "$s" "4 x COPY TO STDOUT \\| COPY FROM STDIN" "$(f "$t_copy")s" "$(ratio "$t_copy" "$t_naive")x naive"
   for m in atomic stream; do
-    row "$s" "cnpgops --mode $m: peak RSS, CPU" "$(echo "scale=1; $(cat "$dir/$m-$scale.rss") / 1024" | bc) MiB" "$(cat "$dir/$m-$scale.cpu") CPU s"
-    row "$s" "cnpgops --mode $m: start to first step" "$(cat "$dir/$m-$scale.first")s" ""
+    row "$s" "cnpgops --mode $m: peak RSS, CPU" "$(echo "scale=1; $(cat "$dir/$m-$scale.rss") / 1024" | bc) MiB" "$(f "$(cat "$dir/$m-$scale.cpu")") CPU s"
+    row "$s" "cnpgops --mode $m: start to first step" "$(f "$(cat "$dir/$m-$scale.first")")s" ""
   done
 done
 
@@ -47,7 +48,7 @@ last=${scales##* }
 help=$("$cnpgops" refresh-dev --help)
 if grep -q -- '--method' <<<"$help"; then
   t_rec=$(bench_cnpgops "recovery-$last" refresh-dev synestra-io --yes --method recovery)
-  row "scale $last" "refresh via recovery vs via dump" "${t_rec}s vs ${t_atomic}s" "$(ratio "$t_rec" "$t_atomic")x"
+  row "scale $last" "refresh via recovery vs via dump" "$(f "$t_rec")s vs $(f "$t_atomic")s" "$(ratio "$t_rec" "$t_atomic")x"
 else
   row "scale $last" "refresh via recovery vs via dump" "n/a (needs --method recovery)" ""
 fi
