@@ -45,8 +45,9 @@ apt_install() {
 }
 
 missing_debs=()
-# procps: pgrep for the leak check; bsdutils: `script` for the pseudo-terminal tests.
-for pkg in postgresql-15 postgresql-client-15 python3-venv curl procps bsdutils; do
+# procps: pgrep for the leak check; bsdutils: `script` for the pseudo-terminal tests;
+# time, bc: scripts/bench.sh (peak RSS, CPU seconds, ratios).
+for pkg in postgresql-15 postgresql-client-15 python3-venv curl procps bsdutils time bc; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing_debs+=("$pkg")
 done
 # postgresql-contrib-15 is a virtual package (provided by postgresql-15): probe an extension.

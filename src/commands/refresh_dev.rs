@@ -23,6 +23,23 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
             ),
         });
     }
+    let (source, target) = (&resolved.source, &resolved.target);
+    if (
+        &source.namespace,
+        &source.cluster,
+        &source.database,
+        &source.database_resource,
+    ) == (
+        &target.namespace,
+        &target.cluster,
+        &target.database,
+        &target.database_resource,
+    ) {
+        return Err(Error::Usage(format!(
+            "--from `{}` and --to `{}` name the same database (Cluster {}/{}) in naming profile `{name}`; pick two environments, e.g. --from prod --to dev. Nothing was changed",
+            args.from, args.to, target.namespace, target.cluster
+        )));
+    }
     if args.mode == "parallel" {
         // Said before anyone is asked to type the target's name.
         eprintln!(

@@ -1,7 +1,9 @@
 //! CLI tests: one binary, one module per command or concern, insta snapshots with filters.
 
 mod bad_input;
+mod bad_input_table;
 mod catalog;
+mod concurrency;
 mod confirm;
 mod confirm_step;
 mod crash;
@@ -11,6 +13,8 @@ mod faults;
 mod flags;
 mod harness;
 mod kube_steps;
+mod leak_scan;
+mod leaks;
 mod lock;
 mod migrations;
 mod plan;

@@ -3,9 +3,6 @@
 //! (no database) for refusals, nothing-to-do, a secret-printing hook and `--notify`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -250,44 +247,11 @@ fn no_failed_jobs_is_nothing_to_do() {
     assert_eq!(step(&r, "sync")["status"], "skipped");
 }
 
-/// A webhook on loopback recording every request body; answers 200.
-fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}/services/T0/B0/Webhook7okenXyz",
-        listener.local_addr().unwrap()
-    );
-    let got: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            seen.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&body).into_owned());
-            let _ = reader
-                .get_mut()
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    (url, got)
-}
-
 #[test]
 fn a_hook_failing_again_is_reported_redacted_once_to_the_webhook() {
     let (w, kube) = (World::new(), Kube::start());
     small_world(&kube, "fail");
-    let (url, got) = webhook();
+    let (url, got) = crate::leaks::webhook("/services/T0/B0/Webhook7okenXyz");
     let ran = kube.run(
         &w,
         &[

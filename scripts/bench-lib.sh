@@ -1,0 +1,101 @@
+# Shared by scripts/bench-refresh.sh and scripts/bench.sh (sourced, not run): a synestra sandbox
+# for the run, the cnpgops binary, and timed refreshes (cnpgops and direct pipelines) between the
+# sandbox's real prod and dev PostgreSQL servers. Every timing prints seconds on stdout.
+#   bench_up DIR            sandbox with the synestra world in DIR (stopped on exit)
+#   bench_build             sets $cnpgops (PROFILE=release|debug, or CNPGOPS=path as is)
+#   bench_load SCALE        pgbench -i -s SCALE into prod
+#   bench_cnpgops NAME ARGS time `cnpgops ARGS` (-o json): $dir/NAME.{rss,cpu,first}
+#   bench_naive | bench_dir | bench_copy   the direct pipelines
+# Needs bc, /usr/bin/time (Debian `time`), pgbench and psql (scripts/setup.sh installs them).
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc; }
+
+bench_up() { # DIR
+  dir=$1
+  scripts/sandbox.sh down "$dir" >/dev/null 2>&1 || true
+  scripts/sandbox.sh up "$dir" sandbox/scenarios/synestra.yaml >/dev/null
+  trap 'scripts/sandbox.sh down "$dir" >/dev/null' EXIT
+  export KUBECONFIG=$dir/kubeconfig CNPGOPS_STATE_DIR=$dir/runs
+  owner=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.username}' | base64 -d)
+  export PGPASSWORD
+  PGPASSWORD=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.password}' | base64 -d)
+  src=$(bench_conn synestra-io-cnpg)
+  dst=$(bench_conn synestra-io-dev-cnpg)
+}
+
+bench_conn() { # CLUSTER -> libpq connection string to its -rw address
+  local addr
+  addr=$(kubectl -n databases get service "$1-rw" -o jsonpath='{.metadata.annotations.sandbox\.cnpgops\.io/address}')
+  echo "host=${addr%:*} port=${addr##*:} user=$owner dbname=synestra_io"
+}
+
+bench_build() {
+  local profile=${PROFILE:-release} # PROFILE=debug skips the long release build
+  cnpgops=${CNPGOPS:-}
+  if [ -z "$cnpgops" ]; then
+    if [ "$profile" = release ]; then cargo build -q --release -p cnpgops; else cargo build -q -p cnpgops; fi
+    cnpgops=${CARGO_TARGET_DIR:-target}/$profile/cnpgops
+  fi
+}
+
+bench_load() { # SCALE
+  pgbench -q -i -s "$1" "$src" 2>&1 | tail -1 >&2
+  psql -X -q -At "$src" -c "select pg_size_pretty(pg_database_size(current_database()))"
+}
+
+reset_dev() { psql -X -q "$dst" -c "DROP OWNED BY CURRENT_USER CASCADE; CREATE SCHEMA IF NOT EXISTS public;" >/dev/null; }
+
+# Runs `cnpgops ARGS -o json` under /usr/bin/time; prints the wall seconds. Leaves peak RSS
+# (KiB) in $dir/NAME.rss, user+system CPU seconds in $dir/NAME.cpu, and the seconds from the
+# start to the first `step_started` JSON event (line arrival time) in $dir/NAME.first.
+bench_cnpgops() { # NAME ARGS...
+  local name=$1 t0 first
+  shift
+  reset_dev
+  t0=$(now)
+  if ! /usr/bin/time -v -o "$dir/$name.time" "$cnpgops" "$@" -o json 2>"$dir/$name.err" |
+    while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done >"$dir/$name.events"; then
+    tail -20 "$dir/$name.err" >&2
+    echo "cnpgops $* failed" >&2
+    exit 1
+  fi
+  secs "$t0" "$(now)"
+  awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/$name.time" >"$dir/$name.rss"
+  awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u + s}' "$dir/$name.time" >"$dir/$name.cpu"
+  first=$(grep -m1 '"event":"step_started"' "$dir/$name.events" | cut -d' ' -f1)
+  secs "$t0" "$first" >"$dir/$name.first"
+}
+
+bench_naive() {
+  reset_dev
+  local t0
+  t0=$(now)
+  pg_dump -Fc "$src" | pg_restore --clean --if-exists --no-owner --no-privileges -d "$dst"
+  secs "$t0" "$(now)"
+}
+
+bench_dir() {
+  reset_dev
+  rm -rf "$dir/dump"
+  local t0
+  t0=$(now)
+  pg_dump -Fd -j2 -f "$dir/dump" "$src"
+  pg_restore -Fd -j2 --clean --if-exists --no-owner --no-privileges -d "$dst" "$dir/dump"
+  secs "$t0" "$(now)"
+}
+
+# Raw COPY of the pgbench tables into the tables bench_dir just made (emptied first), 4 at once.
+bench_copy() {
+  local t0 t tables="pgbench_accounts pgbench_branches pgbench_history pgbench_tellers"
+  psql -X -q "$dst" -c "TRUNCATE $(echo $tables | tr ' ' ',')"
+  t0=$(now)
+  for t in $tables; do
+    psql -X -q "$src" -c "COPY $t TO STDOUT" | psql -X -q "$dst" -c "COPY $t FROM STDIN" &
+  done
+  wait
+  secs "$t0" "$(now)"
+}
+
+min() { printf '%s\n' "$@" | sort -g | head -1; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }

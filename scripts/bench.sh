@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The performance table of issue 8 (not a test): every figure measured in this one run, on the
+# sandbox's real PostgreSQL 15 servers (synestra world) and its S3 server.
+#   scripts/bench.sh                    # pgbench scales 10 and 100, 1,000 backups / 100,000 WAL
+#   SCALES="10" scripts/bench.sh        # shorter
+#   BENCH_BACKUPS=100 BENCH_WALS=5000 scripts/bench.sh   # a smaller catalog
+#   PROFILE=debug | CNPGOPS=path        # as scripts/bench-refresh.sh
+# Rows, per scale: cnpgops refresh-dev (atomic, stream) vs naive `pg_dump -Fc | pg_restore` vs
+# the hand-tuned pipelines (`pg_dump -Fd -j2 + pg_restore -j2`, 4 parallel raw COPY pipes);
+# "best" is the fastest direct pipeline at that size (naive included: at small sizes it wins); at the largest scale refresh via recovery vs via dump (n/a until
+# `refresh-dev --method` exists); `cnpgops backups` vs `barman-cloud-backup-list` with S3
+# request counts (scripts/bench-catalog.sh); cnpgops peak RSS and CPU seconds; the time from
+# the command's start to its first `step_started` JSON event (its line's arrival time: the
+# events carry no timestamps).
+# Works on a fresh machine after scripts/setup.sh (PostgreSQL 15 client, pgbench, bc, time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
+scales=${SCALES:-10 100}
+bench_up "$PWD/.sandbox-bench"
+bench_build
+rows=()
+row() { rows+=("$(printf '| %s | %s | %s | %s |' "$@")"); }
+f() { printf '%.2f' "$1"; } # seconds, two decimals
+
+for scale in $scales; do
+  echo "scale $scale: loading pgbench into prod..." >&2
+  size=$(bench_load "$scale")
+  t_atomic=$(bench_cnpgops "atomic-$scale" refresh-dev synestra-io --yes --mode atomic)
+  t_stream=$(bench_cnpgops "stream-$scale" refresh-dev synestra-io --yes --mode stream)
+  t_naive=$(bench_naive)
+  t_dir=$(bench_dir)
+  t_copy=$(bench_copy)
+  best=$(min "$t_naive" "$t_dir" "$t_copy") # the best direct pipeline at this size
+  s="scale $scale ($size)"
+  row "$s" "cnpgops refresh-dev --mode atomic" "$(f "$t_atomic")s" "$(ratio "$t_atomic" "$t_naive")x naive, $(ratio "$t_atomic" "$best")x best"
+  row "$s" "cnpgops refresh-dev --mode stream" "$(f "$t_stream")s" "$(ratio "$t_stream" "$t_naive")x naive, $(ratio "$t_stream" "$best")x best"
+  row "$s" "pg_dump -Fc \\| pg_restore (naive)" "$(f "$t_naive")s" "1.00x naive, $(ratio "$t_naive" "$best")x best"
+  row "$s" "pg_dump -Fd -j2 + pg_restore -j2" "$(f "$t_dir")s" "$(ratio "$t_dir" "$t_naive")x naive"
+  row "$s" "4 x COPY TO STDOUT \\| COPY FROM STDIN" "$(f "$t_copy")s" "$(ratio "$t_copy" "$t_naive")x naive"
+  for m in atomic stream; do
+    row "$s" "cnpgops --mode $m: peak RSS, CPU" "$(echo "scale=1; $(cat "$dir/$m-$scale.rss") / 1024" | bc) MiB" "$(f "$(cat "$dir/$m-$scale.cpu")") CPU s"
+    row "$s" "cnpgops --mode $m: start to first step" "$(f "$(cat "$dir/$m-$scale.first")")s" ""
+  done
+done
+
+last=${scales##* }
+help=$("$cnpgops" refresh-dev --help)
+if grep -q -- '--method' <<<"$help"; then
+  t_rec=$(bench_cnpgops "recovery-$last" refresh-dev synestra-io --yes --method recovery)
+  row "scale $last" "refresh via recovery vs via dump" "$(f "$t_rec")s vs $(f "$t_atomic")s" "$(ratio "$t_rec" "$t_atomic")x"
+else
+  row "scale $last" "refresh via recovery vs via dump" "n/a (needs --method recovery)" ""
+fi
+scripts/sandbox.sh down "$dir" >/dev/null
+trap - EXIT
+
+echo "catalog: ${BENCH_BACKUPS:-1000} backups, ${BENCH_WALS:-100000} WAL..." >&2
+scripts/bench-catalog.sh >"$dir/catalog.txt" 2>"$dir/catalog.err" ||
+  { tail -20 "$dir/catalog.err" >&2; echo "bench-catalog.sh failed" >&2; exit 1; }
+val() { grep -F "$1" "$dir/catalog.txt" | grep -oE '[0-9.]+s$|[0-9.]+x$' | head -1; }
+store=$(grep '^store:' "$dir/catalog.txt" | cut -d' ' -f2-)
+requests=$(grep -F 'S3 requests (--no-cache)' "$dir/catalog.txt" | cut -d: -f2-)
+cached=$(grep -F 'S3 requests with backup.info cached' "$dir/catalog.txt" | cut -d: -f2-)
+row "$store" "cnpgops backups --no-cache" "$(val 'cnpgops backups --no-cache')" "S3 requests:$requests"
+row "$store" "cnpgops backups (backup.info cached)" "$(val 'cnpgops backups, backup.info cached')" "S3 requests:$cached"
+row "$store" "barman-cloud-backup-list --format json" "$(val 'barman-cloud-backup-list --format json')" "$(val 'ratio barman json / cnpgops --no-cache') cnpgops --no-cache; S3 requests not counted"
+
+printf '\n| dataset | measurement | value | ratio / notes |\n| --- | --- | --- | --- |\n'
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,184 @@
+//! Leak scan for every shipped runbook and command (issue 8): in the synestra world, with known
+//! secrets planted — the app's owner password (also inside the apps' `DATABASE_URI`s), the apps'
+//! `PAYLOAD_SECRET`s, a superuser password, the S3 keys the prod cluster archives with, and a
+//! webhook URL token — run selftest, refresh-dev, migration-resync, `backups` and `backup` at
+//! trace level, once with text output and logs (file state), once with `-o json` and JSON logs
+//! (`--state kubernetes`), each telling the webhook. No secret, as is, base64 or URL-encoded,
+//! may appear in stdout, stderr, the checkpoint files, `runs list`, the webhook bodies, or any
+//! object in the cluster but the Secrets themselves (run-state ConfigMaps, Events, annotations,
+//! Jobs' and Pods' specs and args).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use crate::harness::World;
+use crate::leaks::{self, forms};
+use crate::sandbox::Kube;
+
+const OWNER_PASSWORD: &str = "sandbox-initdb-Pa55";
+const PAYLOAD_SECRETS: [&str; 2] = ["sandbox-payload-dev-secret", "sandbox-payload-prod-secret"];
+const SUPERUSER_PASSWORD: &str = "Su-PLANTED-pw-31415";
+const WEBHOOK_TOKEN: &str = "T0KEN-secret-27182818";
+
+/// The S3 keys the loader minted into the prod cluster's backup Secret.
+fn s3_keys(kube: &Kube) -> Vec<String> {
+    let secret = kube
+        .get("Secret", "databases", "synestra-io-backup-s3")
+        .unwrap();
+    ["ACCESS_KEY_ID", "ACCESS_SECRET_KEY"]
+        .iter()
+        .map(|k| {
+            let b64 = secret["data"][k].as_str().expect("an S3 key");
+            String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+/// Every shipped runbook or command, with its arguments.
+fn commands(marker: &str) -> Vec<(&'static str, Vec<String>)> {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    vec![
+        (
+            "selftest",
+            v(&[
+                "run",
+                "selftest",
+                "-p",
+                "target=leak",
+                "-p",
+                &format!("marker={marker}"),
+                "--yes",
+            ]),
+        ),
+        (
+            "refresh-dev",
+            v(&[
+                "refresh-dev",
+                "synestra-io",
+                "--yes",
+                "--verify",
+                "checksums",
+            ]),
+        ),
+        (
+            "migration-resync",
+            v(&["migrations", "resync", "synestra-io", "--yes"]),
+        ),
+        ("backups", v(&["backups", "synestra-io", "--no-cache"])),
+        (
+            "backup",
+            v(&["backup", "synestra-io", "--wait", "--timeout", "5m"]),
+        ),
+    ]
+}
+
+#[test]
+fn no_runbook_leaks_a_planted_secret_anywhere() {
+    let (w, kube) = (World::new(), Kube::start());
+    kube.scenario("synestra.yaml");
+    kube.namespace("cnpgops");
+    // What CNPG creates with `enableSuperuserAccess`; every Secret cnpgops could read is planted.
+    kube.create(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: synestra-io-cnpg-superuser, namespace: databases}}\ntype: kubernetes.io/basic-auth\nstringData: {{username: postgres, password: {SUPERUSER_PASSWORD}, uri: 'postgresql://postgres:{SUPERUSER_PASSWORD}@synestra-io-cnpg-rw.databases:5432/*'}}\n"
+    ));
+    let (url, bodies) = leaks::webhook(&format!("/hooks/{WEBHOOK_TOKEN}"));
+    let mut secrets = vec![
+        OWNER_PASSWORD.to_string(),
+        SUPERUSER_PASSWORD.to_string(),
+        WEBHOOK_TOKEN.to_string(),
+    ];
+    secrets.extend(PAYLOAD_SECRETS.map(String::from));
+    secrets.extend(s3_keys(&kube));
+    let needles: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
+
+    // The scanner finds what is there: every secret but the flag's token is in a Secret.
+    let (objects, _) = kube.everything();
+    let secret_objects: Vec<(String, String)> = objects
+        .iter()
+        .filter(|o| serde_json::from_str::<serde_json::Value>(o).unwrap()["kind"] == "Secret")
+        .map(|o| ("a Secret".to_string(), o.clone()))
+        .collect();
+    for secret in secrets.iter().filter(|s| *s != WEBHOOK_TOKEN) {
+        let found = leaks::scan(&forms(secret), &secret_objects);
+        assert!(!found.is_empty(), "{secret} was not planted");
+    }
+
+    let marker = w.path("marker.log").display().to_string();
+    let json = [
+        "-o",
+        "json",
+        "--log-format",
+        "json",
+        "--state",
+        "kubernetes",
+        "--state-namespace",
+        "cnpgops",
+    ];
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut ran_any_trace = false;
+    for (format, extra) in [("text", &[][..]), ("json", &json[..])] {
+        for (name, args) in commands(&marker) {
+            let mut argv: Vec<&str> = vec!["-vvv", "--notify", &url];
+            argv.extend(args.iter().map(String::as_str));
+            argv.extend_from_slice(extra);
+            let ran = kube.run(&w, &argv);
+            assert_eq!(
+                ran.code, 0,
+                "{name} ({format}) failed:\n{}\n{}",
+                ran.stdout, ran.stderr
+            );
+            ran_any_trace |= ran.stderr.contains("TRACE") || ran.stderr.contains("\"TRACE\"");
+            outputs.push((format!("{name} {format} stdout"), ran.stdout));
+            outputs.push((format!("{name} {format} stderr"), ran.stderr));
+        }
+        let mut list = vec!["runs", "list"];
+        list.extend_from_slice(extra);
+        let ran = kube.run(&w, &list);
+        ran.code(0);
+        outputs.push((format!("runs list {format}"), ran.stdout));
+    }
+    assert!(ran_any_trace, "no trace-level logs were produced");
+    let json_events = outputs
+        .iter()
+        .filter(|(what, _)| what.contains("json stdout"))
+        .flat_map(|(_, t)| t.lines())
+        .filter(|l| l.starts_with('{'))
+        .count();
+    assert!(json_events > 10, "few JSON events: {json_events}");
+
+    for (i, checkpoint) in w.checkpoints().into_iter().enumerate() {
+        outputs.push((format!("checkpoint file {i}"), checkpoint));
+    }
+    let bodies = bodies.lock().unwrap().clone();
+    assert!(
+        bodies.len() >= 6,
+        "a webhook message per run (3 runbooks x 2): {bodies:?}"
+    );
+    for (i, body) in bodies.into_iter().enumerate() {
+        outputs.push((format!("webhook body {i}"), body));
+    }
+    let (objects, _) = kube.everything();
+    let cms = objects
+        .iter()
+        .filter(|o| o.contains("cnpgops-run-") && o.contains(r#""kind":"ConfigMap""#))
+        .count();
+    assert!(cms >= 3, "run-state ConfigMaps: {cms}");
+    for o in &objects {
+        let v: serde_json::Value = serde_json::from_str(o).unwrap();
+        if v["kind"] == "Secret" {
+            continue;
+        }
+        let what = format!(
+            "{} {}/{}",
+            v["kind"], v["metadata"]["namespace"], v["metadata"]["name"]
+        );
+        outputs.push((what, o.clone()));
+    }
+    eprintln!(
+        "leak scan: {} secrets ({} forms) over {} outputs",
+        secrets.len(),
+        needles.len(),
+        outputs.len()
+    );
+    leaks::assert_clean(&needles, &outputs);
+}
