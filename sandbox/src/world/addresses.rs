@@ -1,5 +1,5 @@
 //! Loopback addresses for database servers: each server gets its own 127.10.x.y on port 5432.
-//! A lease is an exclusive lock on a file under the temp dir, so sandboxes in other processes
+//! A lease is an exclusive lock on a file in one machine-wide directory, so sandboxes in other processes
 //! never get the same address; a server leaked by a killed sandbox is stopped when its address
 //! is leased again.
 use std::fs::{File, OpenOptions};
@@ -36,8 +36,10 @@ impl Lease {
     }
 }
 
+/// One directory for the whole machine, whatever `TMPDIR` says: two test runs with their own
+/// temp dirs (scripts/test.sh gives each run one) must still never lease the same address.
 fn lock_dir() -> PathBuf {
-    std::env::temp_dir().join("cnpgops-sandbox-addresses")
+    PathBuf::from("/tmp/cnpgops-sandbox-addresses")
 }
 
 /// Leases the lowest free address from 127.10.0.2 on.
