@@ -86,6 +86,9 @@ pub enum LockError {
         location: String,
         break_with: String,
     },
+    /// The cluster cannot even be reached as configured (kubeconfig, context): bad input.
+    #[error("failed to lock {target}: {message}; check --kubeconfig / --context (or KUBECONFIG)")]
+    Config { target: String, message: String },
     #[error("failed to lock {target} ({location})")]
     Failed {
         target: String,
@@ -152,6 +155,7 @@ impl Engine {
                 Ok(Some(guard))
             }
             Err(e @ LockError::Held { .. }) => Err((RunStatus::Refused, e.to_string())),
+            Err(e @ LockError::Config { .. }) => Err((RunStatus::BadInput, e.to_string())),
             Err(e) => Err(failed(chain(&e))),
         }
     }

@@ -105,3 +105,25 @@ async fn newest_pod(
     items.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
     Ok(items.pop().and_then(|p| p.metadata.name))
 }
+
+/// The first Job with labels `selector` in `namespace` that has failed: its name and the Failed
+/// condition's reason (e.g. a CNPG Cluster's `<cluster>-1-full-recovery` bootstrap Job, which
+/// CNPG never reports in the Cluster's status: the Cluster stays "Setting up primary").
+pub async fn failed_with_labels(
+    kube: &Kube,
+    namespace: &str,
+    selector: &str,
+) -> Result<Option<(String, String)>, K8sError> {
+    let api: Api<Job> = Api::namespaced(kube.client.clone(), namespace);
+    let jobs = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(K8sError::api(
+            "list",
+            &ObjectRef::new("Job", Some(namespace), selector),
+        ))?;
+    Ok(jobs.items.iter().find_map(|j| match outcome(j) {
+        Some(Outcome::Failed(why)) => Some((j.metadata.name.clone().unwrap_or_default(), why)),
+        _ => None,
+    }))
+}

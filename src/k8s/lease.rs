@@ -180,11 +180,13 @@ impl Locker for LeaseLocker {
         run_id: &str,
         lost: CancellationToken,
     ) -> Result<Box<dyn LockGuard>, LockError> {
-        let kube = self
-            .connector
-            .get()
-            .await
-            .map_err(|e| self.failed(target, &lease_name(target), e))?;
+        let kube = self.connector.get().await.map_err(|e| match e {
+            K8sError::Config { .. } => LockError::Config {
+                target: target.to_string(),
+                message: super::error::chain(&e),
+            },
+            e => self.failed(target, &lease_name(target), e),
+        })?;
         let api: Api<Lease> = Api::namespaced(kube.client, &target.namespace);
         let me = identity(run_id);
         let deadline = Utc::now() + chrono::Duration::from_std(self.ttl * 2).unwrap_or_default();

@@ -6,7 +6,7 @@
 
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
-use crate::k8s::{params, wait, Connector};
+use crate::k8s::{job, params, wait, Connector};
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -92,7 +92,9 @@ impl Step for KubeWait {
             None,
         );
         // While it waits, each change of `status.phase` (a Cluster's "Setting up primary",
-        // ...) is progress.
+        // ...) is progress; a Cluster whose bootstrap Job (e.g. `<name>-1-full-recovery`) has
+        // failed will never be healthy — CNPG leaves its phase as it was — so that fails the
+        // wait at once instead of at the timeout.
         let phase_of = |o: &kube::core::DynamicObject| {
             o.data
                 .pointer("/status/phase")
@@ -100,6 +102,10 @@ impl Step for KubeWait {
                 .map(String::from)
         };
         let first = now.as_ref().and_then(phase_of).unwrap_or_default();
+        let cluster = (args.kind == "Cluster").then(|| {
+            let ns = opened.object.namespace.clone().unwrap_or_default();
+            (ns, format!("cnpg.io/cluster={}", opened.object.name))
+        });
         let phases = async {
             let mut last = first;
             loop {
@@ -111,11 +117,21 @@ impl Step for KubeWait {
                         last = phase;
                     }
                 }
+                let Some((ns, selector)) = &cluster else {
+                    continue;
+                };
+                if let Ok(Some((job, why))) = job::failed_with_labels(&kube, ns, selector).await {
+                    return Err(StepError::Failed(format!(
+                        "{} will not become {}: its Job {ns}/{job} failed ({why}); see `kubectl -n {ns} logs job/{job}`",
+                        opened.object,
+                        cond.name()
+                    )));
+                }
             }
         };
         let found = tokio::select! {
             found = wait::until(&opened.api, &opened.object, cond, uid, timeout) => found?,
-            never = phases => never,
+            failed = phases => failed?,
         };
         let meta = found.map(|o| o.metadata).unwrap_or_default();
         Ok(Outputs::default()

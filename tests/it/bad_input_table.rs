@@ -76,6 +76,7 @@ const ROWS: &[Row] = &[
     ("config", "config file not YAML", &["refresh-dev", "synestra-io", "--yes", "--config", "{dir}/badconfig.yaml"], 2, &["failed to parse config file", "badconfig.yaml", "line 1 column 11"]),
     ("config", "unknown profile field", &["refresh-dev", "synestra-io", "--yes", "--config", "{dir}/typo.yaml", "--profile", "typo"], 2, &["typo.yaml", "line 3 column 5", "unknown field `clustr`", "expected one of"]),
     ("config", "unknown profile", &["refresh-dev", "synestra-io", "--yes", "--profile", "nope"], 2, &["failed to find profile `nope`", "known: default"]),
+    ("config", "unknown kubeconfig context", &["refresh-dev", "synestra-io", "--yes", "--context", "nope"], 2, &["failed to load current context: nope", "check --kubeconfig / --context"]),
     ("config", "unknown app (backups)", &["backups", "nope"], 2, &["failed to find Cluster databases/nope-cnpg", "naming profile"]),
     ("config", "unknown env (backups)", &["backups", "synestra-io", "--env", "staging"], 2, &["failed to find Cluster databases/synestra-io-staging-cnpg"]),
     ("config", "unknown app (migrations status)", &["migrations", "status", "nope"], 2, &["failed to find Application argocd/web-nope-dev"]),

@@ -30,3 +30,4 @@ mod runbooks;
 mod sandbox;
 mod secret_leak;
 mod state_kubernetes;
+mod wait_recovery;
