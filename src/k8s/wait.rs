@@ -1,10 +1,16 @@
 //! Waiting for a named [`Condition`] on one object with an explicit timeout, via kube-runtime's
-//! `await_condition` (a watch, not polling).
+//! `watch_object` watcher (a watch, not polling) with its default backoff. A dropped watch, a
+//! 410 Gone (history compacted) or a 5xx/429 re-lists and goes on waiting, as a controller
+//! would (kube-runtime's `await_condition` fails on the first watch error instead); other API
+//! errors (403, 404 of the kind, ...) fail the wait at once.
 
+use std::pin::pin;
 use std::time::Duration;
 
+use futures::StreamExt;
 use kube::core::DynamicObject;
-use kube::runtime::wait::await_condition;
+use kube::runtime::watcher::{self, watch_object};
+use kube::runtime::WatchStreamExt;
 use kube::Api;
 
 use super::conditions::{Check, Condition};
@@ -19,12 +25,7 @@ pub async fn until(
     uid: Option<String>,
     timeout: Duration,
 ) -> Result<Option<DynamicObject>, K8sError> {
-    let uid_for_watch = uid.clone();
-    let watch = await_condition(
-        api.clone(),
-        &object.name,
-        move |o: Option<&DynamicObject>| condition.settled(o, uid_for_watch.as_deref()),
-    );
+    let watch = settled(api, &object.name, condition, uid.as_deref());
     let found = match tokio::time::timeout(timeout, watch).await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
@@ -46,6 +47,37 @@ pub async fn until(
             object: object.clone(),
             message: format!("the watch ended while it was {now}"),
         }),
+    }
+}
+
+/// The object (or its absence) once `condition` has settled; transient watch errors retried.
+async fn settled(
+    api: &Api<DynamicObject>,
+    name: &str,
+    condition: Condition,
+    uid: Option<&str>,
+) -> Result<Option<DynamicObject>, watcher::Error> {
+    let mut stream = pin!(watch_object(api.clone(), name).default_backoff());
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(o) if condition.settled(o.as_ref(), uid) => return Ok(o),
+            Ok(_) => {}
+            Err(e) if transient(&e) => tracing::debug!(error = %e, "watch interrupted; re-listing"),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(watcher::Error::NoResourceVersion)
+}
+
+/// A watch error worth re-listing for: 410 Gone, 5xx, 429, or no answer at all.
+fn transient(e: &watcher::Error) -> bool {
+    let retry = |code: u16| code == 410 || code == 429 || code >= 500;
+    match e {
+        watcher::Error::WatchError(status) => retry(status.code),
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => super::error::status_code(e).is_none_or(retry),
+        watcher::Error::NoResourceVersion => false,
     }
 }
 

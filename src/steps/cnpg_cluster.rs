@@ -1,7 +1,7 @@
 //! `uses: cnpg.cluster`: inspect a CNPG Cluster a runbook is about to use (a read).
 //!
 //! Finds the Cluster, its database and owner (from the input, a CNPG `Database` resource, or
-//! `bootstrap.initdb`), the owner's credentials Secret (which must exist), the primary Pod,
+//! `bootstrap.initdb`, or `bootstrap.recovery` for a recovered cluster), the owner's credentials Secret (which must exist), the primary Pod,
 //! the image's major version and the storage size. A missing Cluster, `Database` or Secret is
 //! bad input (exit 2, naming namespace/name); an unhealthy Cluster, or a production one given
 //! with `refuse_prod`, is a refusal (exit 3). Outputs `connection` for the `pg.*` kinds.
@@ -85,7 +85,7 @@ impl Step for CnpgCluster {
         let (database, owner) = database(&kube, i, &ns, &cluster).await?;
         let secret = match i.opt_str("secret")?.filter(|s| !s.is_empty()) {
             Some(s) => s,
-            None => spec("/spec/bootstrap/initdb/secret/name").unwrap_or(format!("{name}-app")),
+            None => boot_text(&cluster, "secret").unwrap_or(format!("{name}-app")),
         };
         let secrets: Api<Secret> = Api::namespaced(kube.client.clone(), &ns);
         let object = ObjectRef::new("Secret", Some(&ns), &secret);
@@ -160,6 +160,15 @@ async fn get(
         .map_err(K8sError::api("read", &object))?)
 }
 
+/// `database`, `owner` or `secret` (its name) of the Cluster's bootstrap: `initdb`, or the
+/// `recovery` it was recreated by (a restored or recovery-refreshed cluster).
+fn boot_text(cluster: &DynamicObject, key: &str) -> Option<String> {
+    let creds = crate::restore::manifest::app_credentials(&cluster.data);
+    let v = creds.get(key)?;
+    let v = if key == "secret" { &v["name"] } else { v };
+    v.as_str().map(String::from)
+}
+
 /// The database and its owner: the input, else the `Database` resource, else bootstrap.
 async fn database(
     kube: &Kube,
@@ -168,7 +177,7 @@ async fn database(
     cluster: &DynamicObject,
 ) -> Result<(String, String), StepError> {
     let text = |o: &Value, p: &str| o.pointer(p).and_then(Value::as_str).map(String::from);
-    let boot = |p: &str| text(&cluster.data, &format!("/spec/bootstrap/initdb/{p}"));
+    let boot = |p: &str| boot_text(cluster, p);
     let boot_db = boot("database").unwrap_or_else(|| "app".into());
     let boot_owner = boot("owner").unwrap_or_else(|| boot_db.clone());
     if let Some(db) = i.opt_str("database")?.filter(|s| !s.is_empty()) {
@@ -247,6 +256,30 @@ mod tests {
         assert_eq!(quantity_bytes("500M"), Some(500_000_000));
         assert_eq!(quantity_bytes("1024"), Some(1024));
         assert_eq!(quantity_bytes("lots"), None);
+    }
+
+    #[test]
+    fn a_recovered_cluster_names_its_owner_and_secret_in_bootstrap_recovery() {
+        let c = |boot: Value| -> DynamicObject {
+            serde_json::from_value(
+                json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                "metadata": {"name": "x"}, "spec": {"bootstrap": boot}}),
+            )
+            .unwrap()
+        };
+        let rec = c(
+            json!({"recovery": {"source": "o", "database": "site", "owner": "site_o",
+            "secret": {"name": "site-creds"}}}),
+        );
+        assert_eq!(boot_text(&rec, "secret").as_deref(), Some("site-creds"));
+        assert_eq!(boot_text(&rec, "owner").as_deref(), Some("site_o"));
+        let init = c(json!({"initdb": {"database": "db", "secret": {"name": "s"}}}));
+        assert_eq!(boot_text(&init, "secret").as_deref(), Some("s"));
+        assert_eq!(boot_text(&init, "database").as_deref(), Some("db"));
+        assert_eq!(
+            boot_text(&c(json!({"recovery": {"source": "o"}})), "secret"),
+            None
+        );
     }
 
     #[tokio::test]

@@ -92,6 +92,19 @@ const ROWS: &[Row] = &[
     ("cluster", "no backup config (backup)", &["backup", "synestra-io", "--env", "dev"], 2, &["Cluster databases/synestra-io-dev-cnpg has no backup configuration"]),
     ("cluster", "migrations resync of an unknown app", &["migrations", "resync", "nope", "--yes"], 2, &["failed to find Application argocd/web-nope-dev"]),
     ("cluster", "migrations resync in prod without --allow-prod", &["migrations", "resync", "synestra-io", "--env", "prod", "--yes"], 3, &["is production", "--allow-prod"]),
+    // restore and refresh-dev --method recovery: refused before anything is written.
+    ("restore", "target time outside the window", &["restore", "synestra-io", "--env", "prod", "--target-time", "2001-01-01T00:00:00Z", "--to-cluster", "synestra-io-r", "--yes"], 2, &["outside the recoverability window of s3://synestra-io-backups/cnpg/synestra-io-cnpg", " .. "]),
+    ("restore", "malformed target time", &["restore", "synestra-io", "--env", "prod", "--target-time", "yesterday", "--to-cluster", "synestra-io-r", "--yes"], 2, &["target time `yesterday` is not a time", "RFC 3339"]),
+    ("restore", "target time without timezone", &["restore", "synestra-io", "--env", "prod", "--target-time", "2026-11-24 01:00:00", "--to-cluster", "synestra-io-r", "--yes"], 2, &["has no timezone"]),
+    ("restore", "unknown backup id", &["restore", "synestra-io", "--env", "prod", "--backup-id", "20000101T000000", "--to-cluster", "synestra-io-r", "--yes"], 2, &["backup `20000101T000000` is not in s3://"]),
+    ("restore", "two targets", &["restore", "synestra-io", "--env", "prod", "--latest", "--backup-id", "x", "--yes"], 2, &["cannot be used with"]),
+    ("restore", "no target", &["restore", "synestra-io", "--env", "prod", "--yes"], 2, &["required arguments were not provided"]),
+    ("restore", "--to-cluster names an existing Cluster", &["restore", "synestra-io", "--env", "prod", "--latest", "--to-cluster", "synestra-io-dev-cnpg", "--yes"], 2, &["Cluster databases/synestra-io-dev-cnpg already exists"]),
+    ("restore", "--to-cluster not a name", &["restore", "synestra-io", "--env", "prod", "--latest", "--to-cluster", "Bad_Name", "--yes"], 2, &["param `to_cluster`", "does not match pattern"]),
+    ("restore", "unknown app", &["restore", "nope", "--env", "prod", "--latest", "--to-cluster", "nope-r", "--yes"], 2, &["failed to find Cluster databases/nope-cnpg"]),
+    ("restore", "no backup configuration", &["restore", "synestra-io", "--env", "dev", "--latest", "--to-cluster", "synestra-io-r", "--yes"], 2, &["Cluster databases/synestra-io-dev-cnpg has no backup configuration"]),
+    ("restore", "prod in place without --allow-prod", &["restore", "synestra-io", "--env", "prod", "--latest", "--yes"], 3, &["pass --allow-prod"]),
+    ("restore", "refresh-dev --method recovery outside the window", &["refresh-dev", "synestra-io", "--method", "recovery", "--target-time", "2001-01-01T00:00:00Z", "--yes"], 2, &["outside the recoverability window of s3://"]),
 ];
 
 /// Both databases' fingerprint: every user table's row count and checksum, and the schema.

@@ -1,7 +1,8 @@
 //! Leak scan for every shipped runbook and command (issue 8): in the synestra world, with known
 //! secrets planted — the app's owner password (also inside the apps' `DATABASE_URI`s), the apps'
 //! `PAYLOAD_SECRET`s, a superuser password, the S3 keys the prod cluster archives with, and a
-//! webhook URL token — run selftest, refresh-dev, migration-resync, `backups` and `backup` at
+//! webhook URL token — run selftest, refresh-dev, migration-resync, `backups`, `backup`,
+//! `restore` (into a new Cluster) and refresh-dev `--method recovery` at
 //! trace level, once with text output and logs (file state), once with `-o json` and JSON logs
 //! (`--state kubernetes`), each telling the webhook. No secret, as is, base64 or URL-encoded,
 //! may appear in stdout, stderr, the checkpoint files, `runs list`, the webhook bodies, or any
@@ -35,7 +36,8 @@ fn s3_keys(kube: &Kube) -> Vec<String> {
 }
 
 /// Every shipped runbook or command, with its arguments.
-fn commands(marker: &str) -> Vec<(&'static str, Vec<String>)> {
+/// `format` names the run's output form (restores go to a new Cluster per form).
+fn commands(marker: &str, format: &str) -> Vec<(&'static str, Vec<String>)> {
     let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         (
@@ -68,6 +70,29 @@ fn commands(marker: &str) -> Vec<(&'static str, Vec<String>)> {
         (
             "backup",
             v(&["backup", "synestra-io", "--wait", "--timeout", "5m"]),
+        ),
+        (
+            "restore",
+            v(&[
+                "restore",
+                "synestra-io",
+                "--env",
+                "prod",
+                "--latest",
+                "--to-cluster",
+                &format!("synestra-io-leak-{format}"),
+                "--yes",
+            ]),
+        ),
+        (
+            "refresh-dev-recovery",
+            v(&[
+                "refresh-dev",
+                "synestra-io",
+                "--method",
+                "recovery",
+                "--yes",
+            ]),
         ),
     ]
 }
@@ -117,7 +142,7 @@ fn no_runbook_leaks_a_planted_secret_anywhere() {
     let mut outputs: Vec<(String, String)> = Vec::new();
     let mut ran_any_trace = false;
     for (format, extra) in [("text", &[][..]), ("json", &json[..])] {
-        for (name, args) in commands(&marker) {
+        for (name, args) in commands(&marker, format) {
             let mut argv: Vec<&str> = vec!["-vvv", "--notify", &url];
             argv.extend(args.iter().map(String::as_str));
             argv.extend_from_slice(extra);
@@ -151,8 +176,8 @@ fn no_runbook_leaks_a_planted_secret_anywhere() {
     }
     let bodies = bodies.lock().unwrap().clone();
     assert!(
-        bodies.len() >= 6,
-        "a webhook message per run (3 runbooks x 2): {bodies:?}"
+        bodies.len() >= 10,
+        "a webhook message per run (5 runbooks x 2): {bodies:?}"
     );
     for (i, body) in bodies.into_iter().enumerate() {
         outputs.push((format!("webhook body {i}"), body));

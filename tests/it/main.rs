@@ -24,6 +24,7 @@ mod refresh_masking;
 mod refresh_refusals;
 mod refresh_world;
 mod restore;
+mod restore_world;
 mod resume;
 mod run;
 mod runbooks;

@@ -5,140 +5,23 @@
 //! resumes, applies the recovery and never deletes twice; Argo CD auto-sync comes back even
 //! when the restore fails; the plugin form restores a backup and the latest WAL.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use kube::api::{DeleteParams, Patch, PatchParams};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::catalog::{cluster, store, store_config, switch_wal, wait_archiving, NS};
+use crate::catalog::{cluster, store, store_config, switch_wal, NS};
+use crate::faults::step;
 use crate::harness::World;
-use crate::refresh_world::{address, connect, wait_healthy};
-use crate::sandbox::{deployment, Kube};
-
-/// The password in `<cluster>-app` (the `app` owner of database `app`).
-fn app_password(kube: &Kube, cluster: &str) -> String {
-    let secret = kube
-        .get("Secret", NS, &format!("{cluster}-app"))
-        .unwrap_or_else(|| panic!("{cluster}-app"));
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(secret["data"]["password"].as_str().unwrap())
-        .unwrap();
-    String::from_utf8(bytes).unwrap()
-}
-
-/// Runs `sql` as `user` on the cluster's database named like the user; the first column of
-/// every row.
-fn query(kube: &Kube, cluster: &str, user: &str, password: &str, sql: &str) -> Vec<String> {
-    let addr = address(kube, cluster);
-    kube.block_on(async {
-        let c = connect(&addr, user, password).await;
-        let rows = c.simple_query(sql).await.unwrap();
-        rows.iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("").into()),
-                _ => None,
-            })
-            .collect()
-    })
-}
-
-fn app_sql(kube: &Kube, cluster: &str, sql: &str) -> Vec<String> {
-    query(kube, cluster, "app", &app_password(kube, cluster), sql)
-}
-
-fn marks(kube: &Kube, cluster: &str) -> Vec<String> {
-    app_sql(kube, cluster, "select label from marks order by id")
-}
-
-/// The database server's clock now, RFC 3339 UTC.
-const NOW: &str =
-    "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
-
-/// Every object's kind, namespace, name and UID, except Leases and Events (runs lock and tell).
-fn identities(kube: &Kube) -> BTreeSet<String> {
-    kube.everything()
-        .0
-        .iter()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|o| !matches!(o["kind"].as_str(), Some("Lease" | "Event")))
-        .map(|o| {
-            let m = &o["metadata"];
-            format!(
-                "{} {}/{} {}",
-                o["kind"], m["namespace"], m["name"], m["uid"]
-            )
-        })
-        .collect()
-}
-
-/// Namespace `argocd`, an empty "Git" and Application `name` with automated sync.
-fn argo_app(kube: &Kube, name: &str, dest: &str) {
-    kube.namespace("argocd");
-    kube.create(&format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}-git, namespace: argocd}}\ndata: {{}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd, annotations: {{sandbox.cnpgops.io/manifests: {name}-git}}}}\nspec:\n  project: default\n  source: {{repoURL: 'https://git.example/web.git', path: deploy, targetRevision: main}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: {dest}}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}}}\n"
-    ));
-}
-
-fn automated(kube: &Kube, app: &str) -> Value {
-    kube.get("Application", "argocd", app).unwrap()["spec"]["syncPolicy"]["automated"].clone()
-}
-
-/// The run (of any state) whose runbook is `name` and status `status`.
-fn run_with(w: &World, runbook: &str, status: &str) -> Option<Value> {
-    w.checkpoints()
-        .iter()
-        .filter_map(|t| serde_json::from_str::<Value>(t).ok())
-        .find(|s| s["runbook"]["name"] == runbook && s["status"] == status)
-}
-
-fn step<'a>(state: &'a Value, id: &str) -> &'a Value {
-    state["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no step {id}"))
-}
-
-/// Sets a key of Secret `s3-creds` (data, base64).
-fn set_secret_key(kube: &Kube, key: &str, value: &str) {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(value);
-    let patch = Patch::Merge(json!({"data": {key: b64}}));
-    kube.block_on(
-        kube.api("Secret", NS)
-            .patch("s3-creds", &PatchParams::default(), &patch),
-    )
-    .unwrap();
-}
-
-fn delete_cluster(kube: &Kube, name: &str) {
-    kube.block_on(
-        kube.api("Cluster", NS)
-            .delete(name, &DeleteParams::default()),
-    )
-    .unwrap();
-}
+use crate::refresh_world::wait_healthy;
+use crate::restore_world::*;
+use crate::sandbox::Kube;
 
 #[test]
 fn in_tree_point_in_time_in_place_resumes_after_a_kill_and_bad_input_changes_nothing() {
     let (kube, w) = (Kube::start(), World::new());
-    kube.namespace(NS);
-    let s3 = store(&kube);
-    argo_app(&kube, "shop-prod", "web-shop-prod");
-    kube.namespace("web-shop-prod");
-    deployment(&kube, "web-shop-prod", "web", 1);
-    let cfg = store_config(&s3.endpoint, "cnpg", "s3-creds");
-    kube.create(&format!(
-        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: shop-cnpg\n  namespace: {NS}\n  annotations: {{argocd.argoproj.io/tracking-id: 'shop-prod:postgresql.cnpg.io/Cluster:{NS}/shop-cnpg'}}\nspec:\n  instances: 1\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n  backup:\n    barmanObjectStore: {cfg}\n"
-    ));
+    let (s3, sync) = shop_world(&kube);
     cluster(&kube, "plain-cnpg", "");
-    wait_archiving(&kube, "shop-cnpg");
     wait_healthy(&kube, "plain-cnpg");
-    let sync = automated(&kube, "shop-prod");
-    assert!(sync.is_object(), "{sync}");
-
     app_sql(&kube, "shop-cnpg", "create table marks (id serial primary key, label text); insert into marks (label) values ('before-backup')");
     kube.run(&w, &["backup", "shop", "--wait"]).code(0);
     app_sql(
@@ -307,12 +190,7 @@ fn in_tree_point_in_time_in_place_resumes_after_a_kill_and_bad_input_changes_not
     let resumed = kube.run(&w, &["resume", id, "--yes", "--allow-prod"]);
     resumed.code(0);
 
-    let done = w
-        .checkpoints()
-        .iter()
-        .filter_map(|t| serde_json::from_str::<Value>(t).ok())
-        .find(|s| s["run_id"] == id)
-        .unwrap();
+    let done = run_state(&w, id);
     assert_eq!(done["status"], "succeeded");
     assert_eq!(step(&done, "delete")["attempts"], 1, "deleted once");
     let restored = kube.get("Cluster", NS, "shop-cnpg").unwrap();

@@ -9,6 +9,8 @@
 mod cronjob;
 mod migrations;
 mod refresh;
+mod restore;
+mod restore_kill;
 mod s3;
 
 use std::sync::atomic::{AtomicBool, Ordering};
