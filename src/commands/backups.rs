@@ -14,9 +14,7 @@ use crate::k8s::{Kube, ObjectRef};
 
 /// The Cluster of `app` in `env` (naming profile), and a connected client.
 pub async fn target(ctx: &Context, app: &str, env: &str) -> Result<(Kube, ObjectRef), Error> {
-    let (_, profile) =
-        crate::profile::load(ctx.global.config.as_deref(), ctx.global.profile.as_deref())
-            .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+    let (_, profile) = ctx.naming_profile()?;
     let names = profile.env(app, env);
     let kube = ctx
         .kube

@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::k8s::argo::{App, AppState};
 use crate::k8s::hook_jobs::{self, HookJob};
 use crate::profile::{EnvNames, Resolved};
-use crate::runbook::params;
 use crate::ui::Format;
 use serde_json::json;
 
@@ -22,9 +21,7 @@ pub async fn run(ctx: &Context, cmd: MigrationsCommand) -> Result<(), Error> {
 
 /// The profile's names of the app in `env`.
 fn names(ctx: &Context, target: &MigrationsTarget) -> Result<EnvNames, Error> {
-    let (name, profile) =
-        crate::profile::load(ctx.global.config.as_deref(), ctx.global.profile.as_deref())
-            .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+    let (name, profile) = ctx.naming_profile()?;
     let resolved = Resolved::new(&name, &profile, &target.app, &profile.prod_env, &target.env);
     let mut env = resolved.target.clone();
     env.prod = resolved.is_prod(&resolved.target);
@@ -33,15 +30,13 @@ fn names(ctx: &Context, target: &MigrationsTarget) -> Result<EnvNames, Error> {
 
 async fn resync(ctx: &Context, args: MigrationsResyncArgs) -> Result<(), Error> {
     let t = &args.target;
-    let loaded = ctx.load("migration-resync")?;
     let given = BTreeMap::from([
         ("app".to_string(), t.app.clone()),
         ("env".to_string(), t.env.clone()),
         ("selector".to_string(), t.selector.clone()),
         ("timeout".to_string(), args.timeout.clone()),
     ]);
-    let rb = &loaded.runbook;
-    let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+    let (loaded, values) = ctx.load_given("migration-resync", &given)?;
     let profile = ctx.profile_scope(&values)?;
     start_run(ctx, &loaded, values, args.confirm, profile, args.dry_run).await
 }

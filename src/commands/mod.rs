@@ -122,11 +122,29 @@ impl Context {
 
     /// Loads a runbook and converts its `-p` parameters.
     pub fn load_with_params(&self, args: &RunbookArgs) -> Result<(Loaded, ParamValues), Error> {
-        let loaded = self.load(&args.runbook)?;
         let given = params::parse_pairs(&args.params).map_err(Error::Usage)?;
+        self.load_given(&args.runbook, &given)
+    }
+
+    /// Loads a runbook and converts the parameters a command gives it.
+    pub fn load_given(
+        &self,
+        name_or_path: &str,
+        given: &BTreeMap<String, String>,
+    ) -> Result<(Loaded, ParamValues), Error> {
+        let loaded = self.load(name_or_path)?;
         let rb = &loaded.runbook;
-        let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+        let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, given)?;
         Ok((loaded, values))
+    }
+
+    /// The naming profile chosen by `--config` / `--profile`, with its name.
+    pub fn naming_profile(&self) -> Result<(String, crate::profile::Profile), Error> {
+        crate::profile::load(
+            self.global.config.as_deref(),
+            self.global.profile.as_deref(),
+        )
+        .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))
     }
 
     /// The run state store chosen by `--state`.
@@ -232,9 +250,8 @@ pub fn cancel_on_signals(token: CancellationToken) {
     });
 }
 
-/// Prints the report in text mode (JSON mode already streamed it) and maps it to a result.
 /// Runs a loaded runbook with its parameters to the end: the shared body of `run`,
-/// `refresh-dev` and `migrations resync` (engine, signal handling, mode, exit code).
+/// `refresh-dev`, `restore` and `migrations resync` (engine, signal handling, mode, exit code).
 pub async fn start_run(
     ctx: &Context,
     loaded: &Loaded,
@@ -255,6 +272,7 @@ pub async fn start_run(
     finish_run(ctx, &report)
 }
 
+/// Prints the report in text mode (JSON mode already streamed it) and maps it to a result.
 pub fn finish_run(ctx: &Context, report: &crate::engine::Report) -> Result<(), Error> {
     if let Ok(mut last) = ctx.last_report.lock() {
         *last = Some(report.clone());

@@ -1,5 +1,5 @@
-//! `cnpgops refresh-dev APP [--from prod] [--to dev]`: the `refresh-dev` runbook with its
-//! parameters, after the naming profile's prod guard (a production target is refused here,
+//! `cnpgops refresh-dev APP [--from prod] [--to dev] [--method dump|recovery]`: the
+//! `refresh-dev` runbook (or `refresh-dev-recovery`) with its parameters, after the naming profile's prod guard (a production target is refused here,
 //! before anything is contacted, whatever the flags).
 
 use std::collections::BTreeMap;
@@ -8,12 +8,9 @@ use super::{start_run, Context};
 use crate::cli::{ConfirmArgs, RefreshDevArgs};
 use crate::error::Error;
 use crate::profile::Resolved;
-use crate::runbook::params;
 
 pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
-    let (name, profile) =
-        crate::profile::load(ctx.global.config.as_deref(), ctx.global.profile.as_deref())
-            .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+    let (name, profile) = ctx.naming_profile()?;
     let resolved = Resolved::new(&name, &profile, &args.app, &args.from, &args.to);
     if resolved.is_prod(&resolved.target) {
         return Err(Error::Refused {
@@ -47,26 +44,16 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
             crate::refresh::Mode::Parallel.promise()
         );
     }
-    if args.method == "recovery" {
-        return recovery(ctx, &args, resolved).await;
-    }
-    if args.target_time.is_some() {
+    let (runbook, given) = if args.method == "recovery" {
+        ("refresh-dev-recovery", recovery_params(&args))
+    } else if args.target_time.is_some() {
         return Err(Error::Usage(
             "--target-time needs --method recovery (a dump is always of now)".into(),
         ));
-    }
-    let loaded = ctx.load("refresh-dev")?;
-    let given = BTreeMap::from([
-        ("app".to_string(), args.app.clone()),
-        ("from".to_string(), args.from.clone()),
-        ("to".to_string(), args.to.clone()),
-        ("verify".to_string(), args.verify.clone()),
-        ("mode".to_string(), args.mode.clone()),
-        ("jobs".to_string(), args.jobs.to_string()),
-        ("image".to_string(), args.image.clone().unwrap_or_default()),
-    ]);
-    let rb = &loaded.runbook;
-    let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+    } else {
+        ("refresh-dev", dump_params(&args))
+    };
+    let (loaded, values) = ctx.load_given(runbook, &given)?;
     let confirm = ConfirmArgs {
         yes: args.yes,
         allow_prod: false,
@@ -82,10 +69,23 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
     .await
 }
 
-/// `--method recovery`: the `refresh-dev-recovery` runbook (dev recreated from prod's store).
-async fn recovery(ctx: &Context, args: &RefreshDevArgs, resolved: Resolved) -> Result<(), Error> {
-    let loaded = ctx.load("refresh-dev-recovery")?;
-    let given = BTreeMap::from([
+/// The `refresh-dev` runbook's parameters (dump and restore through a Job).
+fn dump_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app".to_string(), args.app.clone()),
+        ("from".to_string(), args.from.clone()),
+        ("to".to_string(), args.to.clone()),
+        ("verify".to_string(), args.verify.clone()),
+        ("mode".to_string(), args.mode.clone()),
+        ("jobs".to_string(), args.jobs.to_string()),
+        ("image".to_string(), args.image.clone().unwrap_or_default()),
+    ])
+}
+
+/// `--method recovery`: the `refresh-dev-recovery` runbook's parameters (dev recreated from
+/// prod's object store).
+fn recovery_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
+    BTreeMap::from([
         ("app".to_string(), args.app.clone()),
         ("from".to_string(), args.from.clone()),
         ("to".to_string(), args.to.clone()),
@@ -93,20 +93,5 @@ async fn recovery(ctx: &Context, args: &RefreshDevArgs, resolved: Resolved) -> R
             "target_time".to_string(),
             args.target_time.clone().unwrap_or_default(),
         ),
-    ]);
-    let rb = &loaded.runbook;
-    let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
-    let confirm = ConfirmArgs {
-        yes: args.yes,
-        allow_prod: false,
-    };
-    start_run(
-        ctx,
-        &loaded,
-        values,
-        confirm,
-        resolved.scope(),
-        args.dry_run,
-    )
-    .await
+    ])
 }

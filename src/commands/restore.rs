@@ -9,12 +9,9 @@ use super::{start_run, Context};
 use crate::cli::RestoreArgs;
 use crate::error::Error;
 use crate::profile::Resolved;
-use crate::runbook::params;
 
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
-    let (name, profile) =
-        crate::profile::load(ctx.global.config.as_deref(), ctx.global.profile.as_deref())
-            .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+    let (name, profile) = ctx.naming_profile()?;
     let resolved = Resolved::new(&name, &profile, &args.app, &profile.prod_env, &args.env);
     let in_place = args.to_cluster.is_none();
     if in_place && resolved.is_prod(&resolved.target) && !args.confirm.allow_prod && !args.dry_run {
@@ -26,7 +23,6 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
             ),
         });
     }
-    let loaded = ctx.load("restore")?;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let given = BTreeMap::from([
         ("app".to_string(), args.app.clone()),
@@ -42,8 +38,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
         ),
         ("timeout".to_string(), args.timeout.clone()),
     ]);
-    let rb = &loaded.runbook;
-    let values = params::resolve(&loaded.source.display, &rb.params, rb.name_pos, &given)?;
+    let (loaded, values) = ctx.load_given("restore", &given)?;
     start_run(
         ctx,
         &loaded,
