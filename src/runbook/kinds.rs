@@ -10,6 +10,15 @@ pub struct InputSpec {
     pub description: &'static str,
 }
 
+/// An [`InputSpec`] in one line, for kinds' signature tables.
+pub const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
+    InputSpec {
+        name,
+        required,
+        description,
+    }
+}
+
 /// The static description of a step kind.
 #[derive(Debug, Clone, Copy)]
 pub struct KindSignature {

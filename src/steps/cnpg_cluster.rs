@@ -14,19 +14,12 @@ use serde_json::{json, Value};
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::resources;
 use crate::k8s::{Connector, K8sError, Kube, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::kinds::input;
+use crate::runbook::KindSignature;
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct CnpgCluster(pub Connector);
-
-const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
-    InputSpec {
-        name,
-        required,
-        description,
-    }
-}
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.cluster",

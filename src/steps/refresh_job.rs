@@ -19,19 +19,12 @@ use crate::refresh::job::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
 use crate::refresh::progress::Tracker;
 use crate::refresh::Mode;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::kinds::input;
+use crate::runbook::KindSignature;
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct RefreshJob(pub Connector);
-
-const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
-    InputSpec {
-        name,
-        required,
-        description,
-    }
-}
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "refresh.job",

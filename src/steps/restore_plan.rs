@@ -18,19 +18,12 @@ use crate::catalog::{self, CatalogError};
 use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
 use crate::restore::manifest::{self, Origin, Recovery};
 use crate::restore::target::{self, Asked};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::kinds::input;
+use crate::runbook::KindSignature;
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct RestorePlan(pub Connector);
-
-const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
-    InputSpec {
-        name,
-        required,
-        description,
-    }
-}
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "restore.plan",
