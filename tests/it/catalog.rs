@@ -70,6 +70,15 @@ impl Store {
 }
 
 /// A `BarmanObjectStoreConfiguration` as flow YAML, keys from `secret`.
+/// An `ObjectStore` (barman-cloud plugin) named `name` in [`NS`] on the sandbox's S3 under
+/// `prefix`, with the credentials Secret `s3-creds`.
+pub(crate) fn object_store(kube: &Kube, name: &str, endpoint: &str, prefix: &str) {
+    let cfg = store_config(endpoint, prefix, "s3-creds");
+    kube.create(&format!(
+        "apiVersion: barmancloud.cnpg.io/v1\nkind: ObjectStore\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  configuration: {cfg}\n"
+    ));
+}
+
 pub(crate) fn store_config(endpoint: &str, prefix: &str, secret: &str) -> String {
     format!(
         "{{destinationPath: 's3://backups/{prefix}', endpointURL: '{endpoint}', s3Credentials: {{accessKeyId: {{name: {secret}, key: ACCESS_KEY_ID}}, secretAccessKey: {{name: {secret}, key: ACCESS_SECRET_KEY}}}}, wal: {{compression: gzip}}, data: {{immediateCheckpoint: true}}}}"
@@ -278,10 +287,7 @@ fn plugin_store_lists_real_backups_and_the_object_store_view() {
     let (kube, w) = (Kube::start(), World::new());
     kube.namespace(NS);
     let s3 = store(&kube);
-    let cfg = store_config(&s3.endpoint, "plug", "s3-creds");
-    kube.create(&format!(
-        "apiVersion: barmancloud.cnpg.io/v1\nkind: ObjectStore\nmetadata: {{name: store, namespace: {NS}}}\nspec:\n  configuration: {cfg}\n"
-    ));
+    object_store(&kube, "store", &s3.endpoint, "plug");
     let plugin = "  plugins:\n  - {name: barman-cloud.cloudnative-pg.io, isWALArchiver: true, parameters: {barmanObjectName: store, serverName: web-a}}\n";
     cluster(&kube, "web-cnpg", plugin);
     wait_healthy(&kube, "web-cnpg");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::catalog::{cluster, store, store_config, switch_wal, NS};
+use crate::catalog::{cluster, object_store, store, switch_wal, NS};
 use crate::faults::step;
 use crate::harness::World;
 use crate::refresh_world::wait_healthy;
@@ -235,10 +235,7 @@ fn plugin_store_restores_a_backup_and_the_latest_wal_into_new_clusters() {
     let (kube, w) = (Kube::start(), World::new());
     kube.namespace(NS);
     let s3 = store(&kube);
-    let cfg = store_config(&s3.endpoint, "plug", "s3-creds");
-    kube.create(&format!(
-        "apiVersion: barmancloud.cnpg.io/v1\nkind: ObjectStore\nmetadata: {{name: store, namespace: {NS}}}\nspec:\n  configuration: {cfg}\n"
-    ));
+    object_store(&kube, "store", &s3.endpoint, "plug");
     let plugin = "  plugins:\n  - {name: barman-cloud.cloudnative-pg.io, isWALArchiver: true, parameters: {barmanObjectName: store}}\n";
     cluster(&kube, "web-cnpg", plugin);
     wait_healthy(&kube, "web-cnpg");

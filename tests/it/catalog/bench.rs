@@ -125,10 +125,7 @@ fn bench_catalog() {
     let (kube, w) = (Kube::start(), World::new());
     kube.namespace(NS);
     let s3 = store(&kube);
-    kube.create(&format!(
-        "apiVersion: barmancloud.cnpg.io/v1\nkind: ObjectStore\nmetadata: {{name: bench, namespace: {NS}}}\nspec:\n  configuration: {}\n",
-        super::store_config(&s3.endpoint, PREFIX, "s3-creds")
-    ));
+    super::object_store(&kube, "bench", &s3.endpoint, PREFIX);
     // Not the WAL archiver: the sandbox leaves the store alone; cnpgops reads it all the same.
     let plugin = format!("  plugins:\n  - {{name: barman-cloud.cloudnative-pg.io, isWALArchiver: false, parameters: {{barmanObjectName: bench, serverName: {SERVER}}}}}\n");
     cluster(&kube, "bench-cnpg", &plugin);

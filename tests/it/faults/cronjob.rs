@@ -1,9 +1,10 @@
 //! The CronJob's exact run (`deploy/base`: `refresh-dev synestra-io --yes --state kubernetes
 //! --state-namespace cnpgops -o json`) SIGKILLed at every step boundary of refresh-dev, each
 //! followed by `resume`: the refresh finishes once, prod untouched, the app back, the lock free.
-//! `--lock-ttl 3s` only shortens how long a killed run's Lease outlives it (default 30s).
+//! `--lock-ttl 3s` only shortens how long a killed run's Lease outlives it (default 30s), which
+//! each `resume` waits out by itself.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::*;
 
@@ -36,48 +37,16 @@ fn states(kube: &Kube) -> Vec<Value> {
 }
 
 /// Starts the CronJob's command parked after `stop`, waits for that checkpoint and SIGKILLs it.
-fn kill_after(kube: &Kube, w: &World, stop: &str, before: usize) -> Value {
+fn kill_cronjob_after(kube: &Kube, w: &World, stop: &str, before: usize) -> Value {
     let mut args = vec!["refresh-dev", "synestra-io", "--yes"];
     args.extend(STATE);
     args.extend(["-o", "json", "--lock-ttl", "3s"]);
-    let mut child = kube
-        .cmd(w, &args)
-        .env(cnpgops::engine::crash_point::ENV, stop)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    kill_after(kube.cmd(w, &args), stop, Duration::from_secs(60), || {
         let all = states(kube);
-        if all.len() > before {
-            let state = all.into_iter().find(|s| s["status"] == "running");
-            if let Some(state) = state.filter(|s| step(s, stop)["status"] == "succeeded") {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                return state;
-            }
-        }
-        assert!(Instant::now() < deadline, "step {stop} never finished");
-        assert!(child.try_wait().unwrap().is_none(), "cnpgops exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `resume`, waiting out the killed run's own Lease (refused with exit 3 until it expires).
-fn resume(kube: &Kube, w: &World, id: &str) -> Ran {
-    let mut args = vec!["resume", id, "--yes"];
-    args.extend(STATE);
-    args.extend(["-o", "json"]);
-    let t0 = Instant::now();
-    loop {
-        let ran = kube.run(w, &args);
-        if ran.code != 3 || t0.elapsed() > Duration::from_secs(20) {
-            return ran;
-        }
-        assert!(ran.stderr.contains("is locked by"), "{}", ran.stderr);
-        std::thread::sleep(Duration::from_millis(500));
-    }
+        (all.len() > before)
+            .then(|| all.into_iter().find(|s| s["status"] == "running"))
+            .flatten()
+    })
 }
 
 #[test]
@@ -89,7 +58,7 @@ fn the_cronjob_run_killed_at_every_step_boundary_resumes_and_refreshes_once() {
     let w = World::new();
     for (k, stop) in STEPS.iter().enumerate() {
         dev_sql(&kube, &format!("CREATE TABLE stale_{k} (id int)"));
-        let state = kill_after(&kube, &w, stop, k);
+        let state = kill_cronjob_after(&kube, &w, stop, k);
         let id = state["run_id"].as_str().unwrap().to_string();
         if let Some(next) = STEPS.get(k + 1) {
             assert_eq!(
@@ -98,7 +67,9 @@ fn the_cronjob_run_killed_at_every_step_boundary_resumes_and_refreshes_once() {
                 "killed after {stop}"
             );
         }
-        let ran = resume(&kube, &w, &id);
+        let mut extra = STATE.to_vec();
+        extra.extend(["-o", "json"]);
+        let ran = resume(&kube, &w, &id, &extra);
         ran.code(0);
         let done = states(&kube)
             .into_iter()

@@ -181,3 +181,37 @@ pub fn run_local(kube: &Kube, args: &[&str]) -> (World, Ran) {
     let ran = kube.run(&w, args);
     (w, ran)
 }
+
+/// Starts `cmd` parked after step `stop` (`CNPGOPS_PAUSE_AFTER_STEP`), waits until `running`
+/// finds the run's state with `stop` succeeded, then SIGKILLs it; that state.
+pub fn kill_after(
+    mut cmd: std::process::Command,
+    stop: &str,
+    patience: Duration,
+    mut running: impl FnMut() -> Option<Value>,
+) -> Value {
+    let mut child = cmd
+        .env(cnpgops::engine::crash_point::ENV, stop)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + patience;
+    let state = loop {
+        let found = running().filter(|s| step(s, stop)["status"] == "succeeded");
+        let exited = child.try_wait().unwrap().is_some();
+        if found.is_some() || exited || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    state.unwrap_or_else(|| panic!("step {stop} never finished (or cnpgops exited early)"))
+}
+
+/// `cnpgops resume ID --yes EXTRA...` right after a kill: it waits for the killed process's
+/// Lease to expire by itself.
+pub fn resume(kube: &Kube, w: &World, id: &str, extra: &[&str]) -> Ran {
+    kube.run(w, &[&["resume", id, "--yes"][..], extra].concat())
+}

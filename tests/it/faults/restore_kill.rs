@@ -29,44 +29,13 @@ const STEPS: &[&str] = &[
 
 /// Starts `args` parked after step `stop`, waits for that checkpoint of the running
 /// `runbook` run and SIGKILLs it; the run's state then.
-fn kill_after(kube: &Kube, w: &World, args: &[&str], runbook: &str, stop: &str) -> Value {
-    let mut child = kube
-        .cmd(w, args)
-        .env(cnpgops::engine::crash_point::ENV, stop)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let running = w
-            .checkpoints()
+fn kill_run_after(kube: &Kube, w: &World, args: &[&str], runbook: &str, stop: &str) -> Value {
+    kill_after(kube.cmd(w, args), stop, Duration::from_secs(180), || {
+        w.checkpoints()
             .iter()
             .filter_map(|t| serde_json::from_str::<Value>(t).ok())
-            .find(|s| s["runbook"]["name"] == runbook && s["status"] == "running");
-        if let Some(state) = running.filter(|s| step(s, stop)["status"] == "succeeded") {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            return state;
-        }
-        assert!(Instant::now() < deadline, "step {stop} never finished");
-        assert!(child.try_wait().unwrap().is_none(), "cnpgops exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `resume`, waiting out the killed run's own Lease (refused with exit 3 until it expires).
-fn resume(kube: &Kube, w: &World, id: &str, extra: &[&str]) -> Ran {
-    let args = [&["resume", id, "--yes"][..], extra].concat();
-    let t0 = Instant::now();
-    loop {
-        let ran = kube.run(w, &args);
-        if ran.code != 3 || t0.elapsed() > Duration::from_secs(20) {
-            return ran;
-        }
-        assert!(ran.stderr.contains("is locked by"), "{}", ran.stderr);
-        std::thread::sleep(Duration::from_millis(500));
-    }
+            .find(|s| s["runbook"]["name"] == runbook && s["status"] == "running")
+    })
 }
 
 #[test]
@@ -100,7 +69,7 @@ fn restore_killed_at_every_step_boundary_resumes_and_deletes_once() {
         if !matches!(*stop, "safety_backup" | "delete") {
             args.push("--skip-safety-backup");
         }
-        let state = kill_after(&kube, &w, &args, "restore", stop);
+        let state = kill_run_after(&kube, &w, &args, "restore", stop);
         let id = state["run_id"].as_str().unwrap().to_string();
         if let Some(next) = STEPS.get(k + 1) {
             assert_eq!(
@@ -169,7 +138,7 @@ fn refresh_dev_by_recovery_killed_after_its_delete_resumes_and_leaves_prod_alone
         "recovery",
         "--yes",
     ];
-    let state = kill_after(&kube, &w, &args, "refresh-dev-recovery", "delete");
+    let state = kill_run_after(&kube, &w, &args, "refresh-dev-recovery", "delete");
     assert!(
         kube.get("Cluster", NS, DEV).is_none(),
         "deleted before the kill"
