@@ -25,7 +25,19 @@ pub async fn until(
     uid: Option<String>,
     timeout: Duration,
 ) -> Result<Option<DynamicObject>, K8sError> {
-    let watch = settled(api, &object.name, condition, uid.as_deref());
+    until_seeing(api, object, condition, uid, timeout, |_| {}).await
+}
+
+/// [`until`], showing `seen` every version of the object the watch delivers (for progress).
+pub async fn until_seeing(
+    api: &Api<DynamicObject>,
+    object: &ObjectRef,
+    condition: Condition,
+    uid: Option<String>,
+    timeout: Duration,
+    seen: impl FnMut(&DynamicObject),
+) -> Result<Option<DynamicObject>, K8sError> {
+    let watch = settled(api, &object.name, condition, uid.as_deref(), seen);
     let found = match tokio::time::timeout(timeout, watch).await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
@@ -56,9 +68,13 @@ async fn settled(
     name: &str,
     condition: Condition,
     uid: Option<&str>,
+    mut seen: impl FnMut(&DynamicObject),
 ) -> Result<Option<DynamicObject>, watcher::Error> {
     let mut stream = pin!(watch_object(api.clone(), name).default_backoff());
     while let Some(event) = stream.next().await {
+        if let Ok(Some(o)) = &event {
+            seen(o);
+        }
         match event {
             Ok(o) if condition.settled(o.as_ref(), uid) => return Ok(o),
             Ok(_) => {}

@@ -6,7 +6,7 @@
 
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
-use crate::k8s::{job, params, wait, Connector};
+use crate::k8s::{job, params, wait, Connector, Kube, ObjectRef};
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -14,7 +14,8 @@ use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 pub struct KubeWait(pub Connector);
 
 /// How often the object's `status.phase` is read for progress while waiting.
-const PHASE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a waited-for Cluster's Jobs are checked for a failed bootstrap.
+const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.wait",
@@ -91,52 +92,53 @@ impl Step for KubeWait {
             None,
             None,
         );
-        // While it waits, each change of `status.phase` (a Cluster's "Setting up primary",
-        // ...) is progress; a Cluster whose bootstrap Job (e.g. `<name>-1-full-recovery`) has
-        // failed will never be healthy — CNPG leaves its phase as it was — so that fails the
-        // wait at once instead of at the timeout.
-        let phase_of = |o: &kube::core::DynamicObject| {
-            o.data
-                .pointer("/status/phase")
-                .and_then(|p| p.as_str())
-                .map(String::from)
-        };
-        let first = now.as_ref().and_then(phase_of).unwrap_or_default();
-        let cluster = (args.kind == "Cluster").then(|| {
-            let ns = opened.object.namespace.clone().unwrap_or_default();
-            (ns, format!("cnpg.io/cluster={}", opened.object.name))
-        });
-        let phases = async {
-            let mut last = first;
-            loop {
-                tokio::time::sleep(PHASE_POLL).await;
-                if let Ok(Some(o)) = opened.get().await {
-                    if let Some(phase) = phase_of(&o).filter(|p| *p != last) {
-                        ctx.events
-                            .progress(format!("{}: {phase}", opened.object), None, None);
-                        last = phase;
-                    }
-                }
-                let Some((ns, selector)) = &cluster else {
-                    continue;
-                };
-                if let Ok(Some((job, why))) = job::failed_with_labels(&kube, ns, selector).await {
-                    return Err(StepError::Failed(format!(
-                        "{} will not become {}: its Job {ns}/{job} failed ({why}); see `kubectl -n {ns} logs job/{job}`",
-                        opened.object,
-                        cond.name()
-                    )));
-                }
+        // While it waits, each change of `status.phase` the watch delivers (a Cluster's
+        // "Setting up primary", ...) is progress; a Cluster whose bootstrap Job (e.g.
+        // `<name>-1-full-recovery`) has failed will never be healthy — CNPG leaves its phase as
+        // it was — so that fails the wait at once instead of at the timeout.
+        let mut last = now.as_ref().and_then(phase_of).unwrap_or_default();
+        let progress = |o: &kube::core::DynamicObject| {
+            if let Some(phase) = phase_of(o).filter(|p| *p != last) {
+                ctx.events
+                    .progress(format!("{}: {phase}", opened.object), None, None);
+                last = phase;
             }
         };
-        let found = tokio::select! {
-            found = wait::until(&opened.api, &opened.object, cond, uid, timeout) => found?,
-            failed = phases => failed?,
+        let watch = wait::until_seeing(&opened.api, &opened.object, cond, uid, timeout, progress);
+        let found = match args.kind.as_str() {
+            "Cluster" => tokio::select! {
+                found = watch => found?,
+                failed = failed_bootstrap(&kube, &opened.object) => return Err(failed),
+            },
+            _ => watch.await?,
         };
         let meta = found.map(|o| o.metadata).unwrap_or_default();
         Ok(Outputs::default()
             .with("uid", meta.uid.unwrap_or_default())
             .with("resourceVersion", meta.resource_version.unwrap_or_default()))
+    }
+}
+
+/// A Cluster's `status.phase`.
+fn phase_of(o: &kube::core::DynamicObject) -> Option<String> {
+    o.data
+        .pointer("/status/phase")
+        .and_then(|p| p.as_str())
+        .map(String::from)
+}
+
+/// Returns (as the step's failure) once a Job of the Cluster (`cnpg.io/cluster=NAME`: its
+/// bootstrap Jobs) has failed; never returns otherwise.
+async fn failed_bootstrap(kube: &Kube, cluster: &ObjectRef) -> StepError {
+    let ns = cluster.namespace.clone().unwrap_or_default();
+    let selector = format!("cnpg.io/cluster={}", cluster.name);
+    loop {
+        tokio::time::sleep(JOB_POLL).await;
+        if let Ok(Some((job, why))) = job::failed_with_labels(kube, &ns, &selector).await {
+            return StepError::Failed(format!(
+                "{cluster} will not become healthy: its Job {ns}/{job} failed ({why}); see `kubectl -n {ns} logs job/{job}`"
+            ));
+        }
     }
 }
 
