@@ -7,8 +7,11 @@
 //! - [`logs`]: container logs served by `pods/log`.
 //! - [`server`]: starting it on loopback and writing `kubeconfig` / `state.json`.
 pub mod apiserver;
+pub mod cluster;
+pub mod control_plane;
 pub mod controllers;
 pub mod logs;
+pub mod node;
 pub mod operators;
 pub mod scenario;
 pub mod schema;

@@ -1,6 +1,10 @@
-//! Container logs: what pods (run as processes) write, kept per (namespace, pod, container) and
-//! served by `pods/log`, including `follow` until the container finishes.
+//! Container logs: what pods (run as processes) write, kept per (namespace, pod, container),
+//! and mirrored to files the node agent's kubelet API serves to the apiserver (`kubectl logs`):
+//! `DIR/logs/<ns>/<pod>/<container>.log`, a line `<RFC3339Nano> <text>` per line, and
+//! `<container>.done` once the container has exited.
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -19,6 +23,8 @@ struct Log {
 #[derive(Default)]
 pub struct LogStore {
     logs: Mutex<HashMap<LogKey, Log>>,
+    /// Where the files are mirrored, if anywhere.
+    dir: Option<PathBuf>,
 }
 
 fn tail(text: &str, lines: Option<i64>) -> String {
@@ -33,6 +39,36 @@ fn tail(text: &str, lines: Option<i64>) -> String {
 }
 
 impl LogStore {
+    /// A store that also writes every log under `dir`.
+    pub fn with_dir(dir: PathBuf) -> Self {
+        LogStore {
+            logs: Mutex::default(),
+            dir: Some(dir),
+        }
+    }
+
+    fn file(&self, key: &LogKey, ext: &str) -> Option<PathBuf> {
+        let (ns, pod, container) = key;
+        let dir = self.dir.as_ref()?.join(ns).join(pod);
+        std::fs::create_dir_all(&dir).ok()?;
+        Some(dir.join(format!("{container}.{ext}")))
+    }
+
+    fn mirror(&self, key: &LogKey, text: &str) {
+        let Some(path) = self.file(key, "log") else {
+            return;
+        };
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let lines: String = text.lines().map(|l| format!("{ts} {l}\n")).collect();
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        if let Err(e) = f.and_then(|mut f| f.write_all(lines.as_bytes())) {
+            tracing::warn!(path = %path.display(), "failed to write a container log: {e}");
+        }
+    }
+
     fn with<R>(&self, key: &LogKey, f: impl FnOnce(&mut Log) -> R) -> R {
         let mut g = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let log = g.entry(key.clone()).or_insert_with(|| Log {
@@ -45,6 +81,7 @@ impl LogStore {
 
     /// Appends output of a container.
     pub fn append(&self, key: &LogKey, text: &str) {
+        self.mirror(key, text);
         self.with(key, |l| {
             l.text.push_str(text);
             l.changed.send_modify(|n| *n += 1);
@@ -53,6 +90,9 @@ impl LogStore {
 
     /// Marks a container finished: followers get the rest and their stream ends.
     pub fn finish(&self, key: &LogKey) {
+        if let Some(done) = self.file(key, "done") {
+            let _ = std::fs::write(done, "");
+        }
         self.with(key, |l| {
             l.finished = true;
             l.changed.send_modify(|n| *n += 1);

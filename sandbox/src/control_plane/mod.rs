@@ -1,0 +1,175 @@
+//! The real Kubernetes control plane under the sandbox: etcd, kube-apiserver and
+//! kube-controller-manager built from their Go modules (`world/`), each a child process on the
+//! sandbox's own loopback address, with a fresh PKI, the real CRDs loaded, and an admin
+//! kubeconfig at `DIR/kubeconfig`.
+pub mod binaries;
+pub mod crds;
+pub mod flags;
+pub mod kubeconfig;
+pub mod lease;
+pub mod pki;
+pub mod process;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use binaries::Binaries;
+use lease::{AddressLease, APISERVER_PORT};
+use pki::{Identity, Pki};
+use process::Component;
+
+/// How long the apiserver may take to become ready (cold caches, a loaded machine).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A running control plane.
+pub struct ControlPlane {
+    pub url: String,
+    pub ip: Ipv4Addr,
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub client: Client,
+    pub pki: Pki,
+    /// Started first, stopped last.
+    components: Vec<Component>,
+    _lease: AddressLease,
+}
+
+impl ControlPlane {
+    /// Starts etcd, the apiserver and the controller manager under `dir`, and waits until the
+    /// apiserver is ready. Dropping the future part-way kills what it started.
+    pub async fn start(dir: &Path) -> anyhow::Result<ControlPlane> {
+        let bins = Binaries::find()?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let lease = lease::lease()?;
+        let ip = lease.ip;
+        let url = format!("https://{ip}:{APISERVER_PORT}");
+        let pki = Pki::create(&dir.join("pki"))?;
+        let names = pki::apiserver_names(&[IpAddr::V4(ip)], IpAddr::V4(flags::SERVICE_IP));
+        let serving = pki.serving("apiserver", "kube-apiserver", &names)?;
+        let kubelet_client = pki.client(
+            "apiserver-kubelet-client",
+            &Identity {
+                user: "kube-apiserver-kubelet-client",
+                groups: &["system:masters"],
+            },
+        )?;
+        let admin = pki.client(
+            "admin",
+            &Identity {
+                user: "cnpgops-sandbox-admin",
+                groups: &["system:masters"],
+            },
+        )?;
+        let kcm = pki.client(
+            "controller-manager",
+            &Identity {
+                user: "system:kube-controller-manager",
+                groups: &[],
+            },
+        )?;
+        let kubeconfig = dir.join("kubeconfig");
+        kubeconfig::write_atomic(
+            &kubeconfig,
+            &kubeconfig::render(&url, &pki.ca.cert, &admin)?,
+        )?;
+        let kcm_config = pki.dir.join("controller-manager.kubeconfig");
+        kubeconfig::write_atomic(&kcm_config, &kubeconfig::render(&url, &pki.ca.cert, &kcm)?)?;
+
+        let logs = dir.join("logs");
+        let mut components = vec![Component::spawn(
+            "etcd",
+            &bins.etcd,
+            &flags::etcd(ip, &dir.join("etcd")),
+            &logs,
+        )?];
+        let files = flags::ApiserverFiles {
+            ca: &pki.ca.cert,
+            serving: &serving,
+            kubelet_client: &kubelet_client,
+            sa_key: &pki.sa_key(),
+            sa_pub: &pki.sa_pub(),
+        };
+        components.push(Component::spawn(
+            "kube-apiserver",
+            &bins.kube_apiserver,
+            &flags::apiserver(ip, &files),
+            &logs,
+        )?);
+        let client = client_for(&kubeconfig).await?;
+        wait_ready(&client, &mut components).await?;
+        components.push(Component::spawn(
+            "kube-controller-manager",
+            &bins.kube_controller_manager,
+            &flags::controller_manager(&kcm_config, &pki.ca.cert, &pki.sa_key()),
+            &logs,
+        )?);
+        Ok(ControlPlane {
+            url,
+            ip,
+            dir: dir.to_path_buf(),
+            kubeconfig,
+            client,
+            pki,
+            components,
+            _lease: lease,
+        })
+    }
+
+    /// The components' process ids (for leak checks).
+    pub fn pids(&self) -> Vec<u32> {
+        self.components.iter().filter_map(Component::pid).collect()
+    }
+
+    /// `Err` naming the first component that has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        self.components
+            .iter_mut()
+            .try_for_each(Component::check_alive)
+    }
+
+    /// Stops the components, the last started first.
+    pub async fn stop(mut self) {
+        while let Some(c) = self.components.pop() {
+            c.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+/// A client from a kubeconfig file.
+pub async fn client_for(path: &Path) -> anyhow::Result<Client> {
+    let kc = Kubeconfig::read_from(path)?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// Polls `/readyz` until it answers `ok`, failing at once if a component exits.
+async fn wait_ready(client: &Client, components: &mut [Component]) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let mut last;
+    loop {
+        components.iter_mut().try_for_each(Component::check_alive)?;
+        let req = http::Request::get("/readyz").body(Vec::new())?;
+        match client.request_text(req).await {
+            Ok(body) if body.trim() == "ok" => return Ok(()),
+            Ok(body) => last = body,
+            Err(e) => last = e.to_string(),
+        }
+        if t0.elapsed() > READY_TIMEOUT {
+            anyhow::bail!(
+                "kube-apiserver not ready after {}s: {last}; see {}",
+                READY_TIMEOUT.as_secs(),
+                components
+                    .get(1)
+                    .map(|c| c.log.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

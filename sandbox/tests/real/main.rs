@@ -1,0 +1,7 @@
+//! The real control plane (etcd, kube-apiserver, kube-controller-manager built by
+//! `scripts/setup.sh`): what a cluster does that the product depends on, checked with the real
+//! kubectl and kube-rs.
+mod harness;
+mod kubectl;
+mod lifecycle;
+mod policy;
