@@ -17,7 +17,7 @@ export TMPDIR=$run_dir CNPGOPS_TEST_RUN=$run_dir
 trap 'rm -rf "$run_dir"' EXIT
 leaks() {
   local pid
-  for pid in $(pgrep -f 'postgres -D|moto_server|cnpgops-sandbox up' || true); do
+  for pid in $(pgrep -f 'postgres -D|moto_server|cnpgops-sandbox up|etcd --name=sandbox|kube-apiserver|kube-controller-manager|kubelet-api' || true); do
     if grep -qaF "CNPGOPS_TEST_RUN=$run_dir" "/proc/$pid/environ" 2>/dev/null \
       || grep -qaF "$run_dir" "/proc/$pid/cmdline" 2>/dev/null; then
       echo "$pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"

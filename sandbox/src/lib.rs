@@ -1,20 +1,24 @@
-//! The cnpgops sandbox: a local Kubernetes world for testing cnpgops without a real cluster.
+//! The cnpgops sandbox: a single-node Kubernetes for testing cnpgops, built from real parts where
+//! they can run here.
 //!
-//! - [`apiserver`]: the Kubernetes REST API (discovery, CRUD, patch, apply, watch, dryRun,
-//!   finalizers, Status errors) over an in-memory [`apiserver::store`], validating custom
-//!   resources against the real CRD schemas in [`schema`].
-//! - [`controllers`]: what every cluster runs (namespace finalization, garbage collection).
-//! - [`logs`]: container logs served by `pods/log`.
-//! - [`server`]: starting it on loopback and writing `kubeconfig` / `state.json`.
-pub mod apiserver;
+//! - [`control_plane`]: the real etcd, kube-apiserver and kube-controller-manager (built from
+//!   their Go modules by `scripts/setup.sh`), a fresh PKI, the real CRDs.
+//! - [`node`]: the node agent in place of the kubelet: registers the Node, binds Pods, runs them
+//!   as host processes, and serves the kubelet API (logs, port-forward) to the apiserver.
+//! - [`faults`]: API fault injection (a validating admission webhook), S3 faults live in `world`.
+//! - [`cluster`]: the API client the world's controllers share (informer caches, blocking writes).
+//! - [`operators`]: the simulated CloudNativePG operator and Argo CD application controller.
+//! - [`world`]: the real processes behind the objects: PostgreSQL 15, barman-cloud, S3 (moto).
+//! - [`scenario`]: YAML worlds applied at start and waited for.
+//! - [`logs`]: container logs, mirrored to files the kubelet API serves.
+//! - [`server`]: starting and stopping it all, writing `kubeconfig` / `state.json`.
 pub mod cluster;
 pub mod control_plane;
-pub mod controllers;
+pub mod faults;
 pub mod logs;
 pub mod node;
 pub mod operators;
 pub mod scenario;
-pub mod schema;
 pub mod server;
 pub mod world;
 

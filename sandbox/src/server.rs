@@ -1,77 +1,98 @@
-//! Starting and stopping the sandbox: the HTTP listener on loopback, the controllers, and the
+//! Starting and stopping the sandbox: the real control plane, the cluster client the world's
+//! controllers share, the node agent, the simulated operators, the world's processes, and the
 //! files clients read (`DIR/kubeconfig`, `DIR/state.json`).
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::json;
-use tokio::sync::oneshot;
+use serde_json::{json, Value};
 
-use crate::apiserver::{handle, ApiServer};
+use crate::cluster::Cluster;
+use crate::control_plane::kubeconfig::write_atomic;
+use crate::control_plane::{client_for, crds, ControlPlane, ADMIN_USER};
+use crate::faults::{webhook, Faults};
+use crate::logs::LogStore;
+use crate::node::pods::{self, RunnerConfig};
+use crate::node::NodeAgent;
+use crate::world::World;
+
+/// The CRDs the sandbox serves (CNPG, the barman-cloud plugin's ObjectStore, Argo CD).
+pub fn crd_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crds")
+}
 
 /// A running sandbox.
 pub struct Sandbox {
-    pub api: Arc<ApiServer>,
+    /// The cluster as the sandbox's own controllers see it (an admin API client).
+    pub api: Arc<Cluster>,
     pub url: String,
     pub dir: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
+    cp: Option<ControlPlane>,
+    node: Option<NodeAgent>,
     controllers: Vec<tokio::task::JoinHandle<()>>,
     /// The real processes behind the objects (database servers, S3).
-    pub world: Arc<crate::world::World>,
-}
-
-/// The kubeconfig clients use: cluster, user and context all named `sandbox`.
-pub fn kubeconfig(url: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}\nusers:\n- name: sandbox\n  user: {{}}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\npreferences: {{}}\n"
-    )
+    pub world: Arc<World>,
+    /// Planned API failures for clients (see [`crate::faults`]).
+    pub faults: Arc<Faults>,
 }
 
 impl Sandbox {
-    /// Starts the API server on 127.0.0.1:`port` (0 picks a free port) and writes `dir`'s files.
-    pub async fn start(dir: &Path, port: u16) -> anyhow::Result<Sandbox> {
+    /// Starts everything under `dir` and writes its files (the port is that of the apiserver on
+    /// the sandbox's own address; `_port` is kept for the command line and ignored). Needs a
+    /// multi-thread runtime: the controllers block on their writes.
+    pub async fn start(dir: &Path, _port: u16) -> anyhow::Result<Sandbox> {
+        let world = World::new(dir)?;
+        Self::start_with(dir, world).await
+    }
+
+    /// As `start`, with a world the caller holds (so it can stop the world's processes if it
+    /// gives up on a start part-way, e.g. on SIGTERM).
+    pub async fn start_with(dir: &Path, world: Arc<World>) -> anyhow::Result<Sandbox> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
-            .await
-            .with_context(|| format!("failed to listen on 127.0.0.1:{port}"))?;
-        let addr = listener.local_addr()?;
-        let url = format!("http://{addr}");
-        let api = ApiServer::new();
-        let app = axum::Router::new().fallback(handle).with_state(api.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        let mut controllers = vec![crate::controllers::spawn(api.clone())];
-        controllers.extend(crate::operators::spawn_all(&api, dir));
-        let world = crate::world::World::new(dir)?;
+        let cp = ControlPlane::start(dir).await?;
+        crds::load_dir(&cp.client, &crd_dir()).await?;
+        let node_dir = dir.join("node");
+        let logs = Arc::new(LogStore::with_dir(node_dir.join("logs")));
+        let faults = Arc::new(Faults::default());
+        let (hook, hook_task) =
+            webhook::serve(faults.clone(), ADMIN_USER.into(), &cp.pki, cp.ip.into()).await?;
+        webhook::register(&cp.client, hook, &cp.pki).await?;
+        let client = client_for(&cp.world_kubeconfig).await?;
+        let api = Cluster::connect(client, logs).await?;
+        let node = NodeAgent::start(&api, &cp, &node_dir).await?;
+        let mut controllers = vec![
+            hook_task,
+            pods::spawn(
+                api.clone(),
+                RunnerConfig::new(
+                    dir.to_path_buf(),
+                    cp.ip,
+                    crate::control_plane::lease::APISERVER_PORT,
+                ),
+            ),
+        ];
+        controllers.push(crate::operators::argocd::spawn(api.clone()));
         controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
         controllers.push(crate::operators::cnpg::database::spawn(
             api.clone(),
             world.clone(),
         ));
-        write_atomic(&dir.join("kubeconfig"), &kubeconfig(&url))?;
-        let state =
-            json!({"api": url, "kubeconfig": dir.join("kubeconfig"), "pid": std::process::id()});
+        let state = json!({"api": cp.url, "kubeconfig": cp.kubeconfig, "pid": std::process::id()});
         write_atomic(
             &dir.join("state.json"),
             &serde_json::to_string_pretty(&state)?,
         )?;
         Ok(Sandbox {
             api,
-            url,
+            url: cp.url.clone(),
             dir: dir.to_path_buf(),
-            stop: Some(tx),
-            server,
+            cp: Some(cp),
+            node: Some(node),
             controllers,
             world,
+            faults,
         })
     }
 
@@ -79,25 +100,55 @@ impl Sandbox {
         self.dir.join("kubeconfig")
     }
 
-    /// Stops accepting requests; open watches end when the task is dropped.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+    /// The sandbox's own address (the apiserver's, etcd's and the node's).
+    pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
+        self.cp.as_ref().map(|cp| cp.ip)
+    }
+
+    /// Compacts etcd (older resourceVersions get 410 Gone); the revision compacted to.
+    pub async fn compact(&self) -> anyhow::Result<i64> {
+        match &self.cp {
+            Some(cp) => cp.compact().await,
+            None => anyhow::bail!("the sandbox is stopped"),
         }
-        self.api.drop_watches();
+    }
+
+    /// Every object (see [`Cluster::everything`]) and etcd's current revision, which grows with
+    /// every write.
+    pub async fn everything(&self) -> anyhow::Result<(Vec<Value>, u64)> {
+        let objects = self.api.everything().await;
+        let rev = crate::control_plane::etcd_revision(self.ip().context("the sandbox is stopped")?)
+            .await?;
+        Ok((objects, rev as u64))
+    }
+
+    /// The process ids of the control plane's components.
+    pub fn control_plane_pids(&self) -> Vec<u32> {
+        self.cp.as_ref().map(ControlPlane::pids).unwrap_or_default()
+    }
+
+    /// Stops the controllers, the Pods' processes, the world, the node agent and the control
+    /// plane, in that order.
+    pub async fn stop(mut self) {
         for c in &self.controllers {
             c.abort();
         }
-        crate::operators::pods::kill_all(&self.dir);
+        self.api.close();
+        pods::kill_all(&self.dir);
         self.world.shutdown().await;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await;
+        if let Some(n) = self.node.take() {
+            n.stop().await;
+        }
+        if let Some(cp) = self.cp.take() {
+            cp.stop().await;
+        }
     }
 }
 
-fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("failed to write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("failed to rename to {}", path.display()))?;
-    Ok(())
+/// Stops what a start that was given up part-way may have left: the Pods' processes and the
+/// world's servers (the control plane's processes die with the sandbox: PR_SET_PDEATHSIG).
+pub async fn abandon(dir: &Path, world: &World) {
+    pods::kill_all(dir);
+    world.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {}).await;
 }

@@ -144,7 +144,7 @@ fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
             let pods = kube.list("Pod", "databases", "cnpgops.io/step=restore");
             let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
             assert!(
-                cnpgops_sandbox::operators::pods::kill("databases", &pod),
+                cnpgops_sandbox::node::pods::kill("databases", &pod),
                 "killed {pod}"
             );
             killed = Some(pod);

@@ -136,17 +136,18 @@ impl Kube {
             .unwrap_or_else(|e| panic!("scenario {name}: {e:#}"));
     }
 
-    /// Every object the server holds, as sorted JSON lines, and its resourceVersion counter.
+    /// Every object the cluster holds, as sorted JSON lines, and etcd's revision.
     pub fn everything(&self) -> (Vec<String>, u64) {
-        let api = &self.sandbox.as_ref().unwrap().api;
-        let txn = api.store.lock();
-        let mut all: Vec<String> = txn
-            .all()
+        let sandbox = self.sandbox.as_ref().unwrap();
+        let (objects, rev) = self
+            .block_on(sandbox.everything())
+            .expect("everything lists");
+        let mut all: Vec<String> = objects
             .iter()
-            .map(|(_, v)| serde_json::to_string(v).unwrap())
+            .map(|v| serde_json::to_string(v).unwrap())
             .collect();
         all.sort();
-        (all, txn.current_rv())
+        (all, rev)
     }
 
     /// Waits until the controllers stop writing (no new resourceVersion for 2s).

@@ -94,10 +94,9 @@ func (f forwarder) PortForward(ctx context.Context, _ string, _ string, port int
 		return fmt.Errorf("failed to connect to %s:%d: %w", f.ip, port, err)
 	}
 	defer conn.Close()
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(conn, stream); conn.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-	go func() { io.Copy(stream, conn); done <- struct{}{} }()
-	<-done
-	<-done
-	return nil
+	// Client to pod in the background; once the pod's side ends, the stream is closed (the
+	// deferred Close), which the client reads as the end of the data.
+	go func() { io.Copy(conn, stream); conn.(*net.TCPConn).CloseWrite() }()
+	_, err = io.Copy(stream, conn)
+	return err
 }

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "cnpgops-sandbox",
-    about = "A local Kubernetes API server and CNPG world for testing cnpgops",
+    about = "A single-node Kubernetes (real control plane, node agent) and CNPG world for testing cnpgops",
     version
 )]
 struct Cli {
@@ -58,17 +58,37 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// SIGTERM or SIGINT.
+async fn signalled(term: &mut tokio::signal::unix::Signal) {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 async fn up(
     dir: PathBuf,
     port: u16,
     scenario: Option<PathBuf>,
     ready_timeout: u64,
 ) -> anyhow::Result<()> {
+    // Signals are ours from the first moment: a SIGTERM during startup stops what has started.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let objects = scenario
         .as_deref()
         .map(cnpgops_sandbox::scenario::load)
         .transpose()?;
-    let sandbox = cnpgops_sandbox::Sandbox::start(&dir, port).await?;
+    std::fs::create_dir_all(&dir)?;
+    let world = cnpgops_sandbox::world::World::new(&dir)?;
+    let _ = port;
+    let sandbox = tokio::select! {
+        s = cnpgops_sandbox::Sandbox::start_with(&dir, world.clone()) => s?,
+        _ = signalled(&mut term) => {
+            eprintln!("sandbox: interrupted while starting; stopping what started");
+            cnpgops_sandbox::server::abandon(&dir, &world).await;
+            return Ok(());
+        }
+    };
     eprintln!(
         "sandbox API at {} (kubeconfig: {})",
         sandbox.url,
@@ -82,23 +102,28 @@ async fn up(
             objects,
             Duration::from_secs(ready_timeout),
         );
-        match ready.await {
-            Ok(took) => eprintln!(
+        let outcome = tokio::select! {
+            r = ready => Some(r),
+            _ = signalled(&mut term) => None,
+        };
+        match outcome {
+            Some(Ok(took)) => eprintln!(
                 "scenario ready: {count} objects in {:.1}s",
                 took.as_secs_f64()
             ),
-            Err(e) => {
+            Some(Err(e)) => {
                 sandbox.stop().await;
                 return Err(e);
+            }
+            None => {
+                eprintln!("sandbox: interrupted while loading the scenario; stopping");
+                sandbox.stop().await;
+                return Ok(());
             }
         }
     }
     std::fs::write(dir.join("ready"), "")?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    signalled(&mut term).await;
     eprintln!("sandbox stopping");
     let _ = std::fs::remove_file(dir.join("ready"));
     sandbox.stop().await;

@@ -23,7 +23,8 @@ use tokio::sync::broadcast;
 
 use cache::Cache;
 pub use error::ApiError;
-use resources::{ResourceType, Resources};
+pub use resources::ResourceType;
+use resources::Resources;
 
 use crate::logs::LogStore;
 
@@ -130,6 +131,11 @@ impl Cluster {
         for w in &self.watchers {
             w.abort();
         }
+    }
+
+    /// The served type of a kind, if any.
+    pub fn kind(&self, group: &str, kind: &str) -> Option<&ResourceType> {
+        self.resources.by_kind(group, kind)
     }
 
     fn resource(&self, group: &str, plural: &str) -> Result<&ResourceType, ApiError> {
@@ -286,8 +292,76 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Removes a Pod for good (grace period 0, only if it still has `uid`): what the kubelet
+    /// does once a deleted Pod's containers have stopped.
+    pub fn delete_now(&self, ns: &str, name: &str, uid: &str) -> Result<(), ApiError> {
+        let api: Api<DynamicObject> = self.api(self.resource("", "pods")?, Some(ns));
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.into()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        self.block(async move { api.delete(name, &dp).await })?;
+        Ok(())
+    }
+
+    /// A ServiceAccount token bound to a Pod (the TokenRequest API), as the kubelet mounts it.
+    pub fn pod_token(&self, ns: &str, sa: &str, pod: &str, uid: &str) -> Result<String, ApiError> {
+        let api: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(self.client.clone(), ns);
+        let req: k8s_openapi::api::authentication::v1::TokenRequest =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": [], "expirationSeconds": 3607,
+                    "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": uid}}
+            }))
+            .map_err(|e| ApiError::other(e.to_string()))?;
+        let out: k8s_openapi::api::authentication::v1::TokenRequest = self.block(async move {
+            api.create_token_request(sa, &Default::default(), &req)
+                .await
+        })?;
+        out.status
+            .and_then(|s| s.token)
+            .ok_or_else(|| ApiError::other("a TokenRequest without a token"))
+    }
+}
+
+impl Cluster {
+    /// Every object of every listable type, as JSON (a test's "nothing changed" and leak scans),
+    /// but the apiserver's own identity Leases, which it renews every few seconds.
+    pub async fn everything(&self) -> Vec<Value> {
+        let mut all = vec![];
+        for t in &self.resources.listable {
+            let api = Api::<DynamicObject>::all_with(self.client.clone(), &t.ar);
+            let Ok(list) = api.list(&Default::default()).await else {
+                continue;
+            };
+            for o in list.items {
+                if t.ar.plural == "leases" && o.metadata.namespace.as_deref() == Some("kube-system")
+                {
+                    continue;
+                }
+                let mut v = serde_json::to_value(o).unwrap_or_default();
+                v["apiVersion"] = t.ar.api_version.clone().into();
+                v["kind"] = t.ar.kind.clone().into();
+                all.push(v);
+            }
+        }
+        all
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Now, as Kubernetes writes times (RFC 3339, seconds).
+pub fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

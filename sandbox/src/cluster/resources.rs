@@ -17,6 +17,8 @@ pub struct ResourceType {
 pub struct Resources {
     by_plural: HashMap<(String, String), ResourceType>,
     by_kind: HashMap<(String, String), ResourceType>,
+    /// Every type that can be listed (for a dump of everything).
+    pub listable: Vec<ResourceType>,
 }
 
 impl Resources {

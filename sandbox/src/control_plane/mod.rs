@@ -23,6 +23,11 @@ use lease::{AddressLease, APISERVER_PORT};
 use pki::{Identity, Pki};
 use process::Component;
 
+/// The user `DIR/kubeconfig` authenticates as (clients: cnpgops, kubectl, tests).
+pub const ADMIN_USER: &str = "cnpgops-sandbox-admin";
+/// The user the sandbox's own controllers act as (never faulted).
+pub const WORLD_USER: &str = "cnpgops-sandbox-world";
+
 /// How long the apiserver may take to become ready (cold caches, a loaded machine).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -32,6 +37,8 @@ pub struct ControlPlane {
     pub ip: Ipv4Addr,
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
+    /// The sandbox's own controllers' kubeconfig (user [`WORLD_USER`]).
+    pub world_kubeconfig: PathBuf,
     pub client: Client,
     pub pki: Pki,
     /// Started first, stopped last.
@@ -62,7 +69,14 @@ impl ControlPlane {
         let admin = pki.client(
             "admin",
             &Identity {
-                user: "cnpgops-sandbox-admin",
+                user: ADMIN_USER,
+                groups: &["system:masters"],
+            },
+        )?;
+        let world = pki.client(
+            "world",
+            &Identity {
+                user: WORLD_USER,
                 groups: &["system:masters"],
             },
         )?;
@@ -77,6 +91,11 @@ impl ControlPlane {
         kubeconfig::write_atomic(
             &kubeconfig,
             &kubeconfig::render(&url, &pki.ca.cert, &admin)?,
+        )?;
+        let world_kubeconfig = pki.dir.join("world.kubeconfig");
+        kubeconfig::write_atomic(
+            &world_kubeconfig,
+            &kubeconfig::render(&url, &pki.ca.cert, &world)?,
         )?;
         let kcm_config = pki.dir.join("controller-manager.kubeconfig");
         kubeconfig::write_atomic(&kcm_config, &kubeconfig::render(&url, &pki.ca.cert, &kcm)?)?;
@@ -114,6 +133,7 @@ impl ControlPlane {
             ip,
             dir: dir.to_path_buf(),
             kubeconfig,
+            world_kubeconfig,
             client,
             pki,
             components,
@@ -124,6 +144,12 @@ impl ControlPlane {
     /// The components' process ids (for leak checks).
     pub fn pids(&self) -> Vec<u32> {
         self.components.iter().filter_map(Component::pid).collect()
+    }
+
+    /// Compacts etcd's history up to now (what etcd's periodic compaction does): watches and
+    /// lists from an older resourceVersion then get 410 Gone.
+    pub async fn compact(&self) -> anyhow::Result<i64> {
+        compact_etcd(self.ip).await
     }
 
     /// `Err` naming the first component that has exited.
@@ -139,6 +165,51 @@ impl ControlPlane {
             c.stop(Duration::from_secs(5)).await;
         }
     }
+}
+
+/// Compacts the history of the etcd on `ip` up to its current revision (through etcd's JSON
+/// gateway); returns that revision.
+pub async fn compact_etcd(ip: Ipv4Addr) -> anyhow::Result<i64> {
+    let url = format!("http://{ip}:{}/v3/kv", lease::ETCD_CLIENT_PORT);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let post = |path: &str, body: serde_json::Value| {
+        let req = http::Request::post(format!("{url}/{path}")).body(http_body_util::Full::new(
+            bytes::Bytes::from(body.to_string()),
+        ));
+        let client = client.clone();
+        async move {
+            let resp = client.request(req?).await?;
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await?
+                .to_bytes();
+            anyhow::Ok(serde_json::from_slice::<serde_json::Value>(&bytes)?)
+        }
+    };
+    // The current revision, from the header of any read ("/" base64-encoded).
+    let range = post("range", serde_json::json!({"key": "Lw==", "limit": 1})).await?;
+    let rev: i64 = range["header"]["revision"]
+        .as_str()
+        .unwrap_or("0")
+        .parse()?;
+    post("compaction", serde_json::json!({"revision": rev})).await?;
+    Ok(rev)
+}
+
+/// etcd's current revision (it grows with every write to the cluster).
+pub async fn etcd_revision(ip: Ipv4Addr) -> anyhow::Result<i64> {
+    let url = format!("http://{ip}:{}/v3/kv/range", lease::ETCD_CLIENT_PORT);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    // The header of any read carries the revision ("/" base64-encoded as the key).
+    let body = serde_json::json!({"key": "Lw==", "limit": 1}).to_string();
+    let req = http::Request::post(url).body(http_body_util::Full::new(bytes::Bytes::from(body)))?;
+    let resp = client.request(req).await?;
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await?
+        .to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok(v["header"]["revision"].as_str().unwrap_or("0").parse()?)
 }
 
 /// A client from a kubeconfig file.

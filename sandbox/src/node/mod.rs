@@ -4,6 +4,7 @@
 //! `kubectl logs` and port-forward (`world/node`, Go: the kubelet's own SPDY port-forward).
 pub mod binder;
 pub mod kubelet_api;
+pub mod pods;
 pub mod registration;
 
 use std::path::{Path, PathBuf};

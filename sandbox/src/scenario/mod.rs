@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
 use crate::world::World;
 
 /// Reads the objects of a scenario file.
@@ -34,7 +34,7 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Value>> {
 }
 
 /// Creates every object (those that exist are left as they are).
-pub fn apply(api: &ApiServer, objects: &[Value]) -> anyhow::Result<()> {
+pub fn apply(api: &Cluster, objects: &[Value]) -> anyhow::Result<()> {
     for obj in objects {
         let what = format!(
             "{} {}",
@@ -53,7 +53,7 @@ pub fn apply(api: &ApiServer, objects: &[Value]) -> anyhow::Result<()> {
 }
 
 /// Why an object is not ready yet (None when it is).
-fn not_ready(api: &ApiServer, obj: &Value) -> Option<String> {
+fn not_ready(api: &Cluster, obj: &Value) -> Option<String> {
     let ns = obj
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -108,7 +108,7 @@ fn not_ready(api: &ApiServer, obj: &Value) -> Option<String> {
 }
 
 /// A Backup of the scenario that failed (it will never complete), with its error.
-fn failed_backup(api: &ApiServer, obj: &Value) -> Option<String> {
+fn failed_backup(api: &Cluster, obj: &Value) -> Option<String> {
     if obj["kind"] != "Backup" {
         return None;
     }
@@ -126,7 +126,7 @@ fn failed_backup(api: &ApiServer, obj: &Value) -> Option<String> {
 
 /// Waits until every object is ready, or fails naming those that are not.
 pub async fn wait_ready(
-    api: &ApiServer,
+    api: &Cluster,
     objects: &[Value],
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
@@ -153,7 +153,7 @@ pub async fn wait_ready(
 /// Brings a scenario up: S3 placeholders filled, the platform applied and waited for, then the
 /// Argo CD Applications; returns the total time.
 pub async fn up(
-    api: &ApiServer,
+    api: &Cluster,
     world: &World,
     objects: Vec<Value>,
     timeout: Duration,

@@ -128,7 +128,7 @@ async fn finished(w: &World) -> Value {
     app.data
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn failing_then_succeeding_migration_hook() {
     let w = world(false).await;
     let app = sync(&w).await;
@@ -191,7 +191,7 @@ async fn failing_then_succeeding_migration_hook() {
     w.sandbox.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn prune_removes_what_git_no_longer_holds() {
     let w = world(false).await;
     set_mode(&w, "ok").await;
@@ -220,7 +220,7 @@ async fn prune_removes_what_git_no_longer_holds() {
     assert!(cms.get_opt("extra").await.unwrap().is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn automated_sync_runs_a_revision_once() {
     let w = world(true).await;
     let app = finished(&w).await;

@@ -1,5 +1,5 @@
-//! Fault injection: planned request failures (in-process and over `/sandbox/faults`), killed
-//! pod processes.
+//! Fault injection: planned failures of clients' writes (the fault webhook), killed pod
+//! processes.
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
@@ -9,16 +9,16 @@ use kube::runtime::wait::await_condition;
 use kube::Api;
 use serde_json::json;
 
-use cnpgops_sandbox::apiserver::faults::Fault;
+use cnpgops_sandbox::faults::Fault;
 
 use crate::harness::{api_err, start};
 
-#[tokio::test]
-async fn planned_failures_hit_the_next_matching_requests_only() {
+#[tokio::test(flavor = "multi_thread")]
+async fn planned_failures_hit_the_next_matching_client_writes_only() {
     let w = start().await;
     let ns = w.namespace("faulty").await;
     let api: Api<ConfigMap> = Api::namespaced(w.client.clone(), &ns);
-    w.sandbox.api.faults.add(Fault {
+    w.sandbox.faults.add(Fault {
         verb: "POST".into(),
         path: "/configmaps".into(),
         status: 500,
@@ -28,32 +28,48 @@ async fn planned_failures_hit_the_next_matching_requests_only() {
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "c"}})).unwrap();
     for _ in 0..2 {
         let err = api_err(api.create(&PostParams::default(), &cm).await.unwrap_err());
-        assert_eq!((err.code, err.reason.as_str()), (500, "InternalError"));
+        assert_eq!(err.code, 500, "{err:?}");
+        assert!(err.message.contains("injected fault: 500"), "{err:?}");
     }
-    api.list(&ListParams::default()).await.unwrap();
     api.create(&PostParams::default(), &cm).await.unwrap();
-    // kube-rs retries a 503 by itself: one injected 503 is invisible to the caller.
-    w.sandbox.api.faults.add(Fault {
-        verb: "POST".into(),
+    assert_eq!(w.sandbox.faults.served(), 2);
+    // A PATCH is told from a PUT (both are UPDATEs to admission), and a 409 comes through.
+    w.sandbox.faults.add(Fault {
+        verb: "PATCH".into(),
+        path: format!("/namespaces/{ns}/configmaps/c"),
+        status: 409,
+        count: 1,
+        message: Some("someone else wrote it".into()),
+    });
+    let patch = kube::api::Patch::Merge(json!({"data": {"k": "v"}}));
+    let err = api_err(
+        api.patch("c", &Default::default(), &patch)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.contains("someone else wrote it")),
+        (409, true),
+        "{err:?}"
+    );
+    api.patch("c", &Default::default(), &patch).await.unwrap();
+    // The sandbox's own controllers (another identity) are never faulted.
+    w.sandbox.faults.add(Fault {
+        verb: "*".into(),
         path: "/configmaps".into(),
-        status: 503,
+        status: 500,
         count: 1,
         message: None,
     });
-    let other: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "d"}})).unwrap();
-    api.create(&PostParams::default(), &other).await.unwrap();
-
-    let fault =
-        json!({"verb": "GET", "path": format!("/namespaces/{ns}/configmaps/c"), "status": 500})
-            .to_string();
-    w.raw("POST", "/sandbox/faults", "application/json", &fault)
-        .await
-        .unwrap();
-    assert_eq!(api_err(api.get("c").await.unwrap_err()).code, 500);
-    api.get("c").await.unwrap();
+    let own = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "own", "namespace": ns}});
+    w.sandbox
+        .api
+        .create_obj(&own, "test")
+        .expect("the world's write is not faulted");
+    assert_eq!(w.sandbox.faults.pending(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_killed_pod_process_fails_the_pod_and_its_job() {
     let w = start().await;
     let ns = w.namespace("kill").await;
@@ -80,14 +96,9 @@ async fn a_killed_pod_process_fails_the_pod_and_its_job() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let body = json!({"namespace": ns, "name": name}).to_string();
     let mut killed = false;
     for _ in 0..50 {
-        killed = w
-            .raw("POST", "/sandbox/kill-pod", "application/json", &body)
-            .await
-            .unwrap()
-            .contains("true");
+        killed = cnpgops_sandbox::node::pods::kill(&ns, &name);
         if killed {
             break;
         }

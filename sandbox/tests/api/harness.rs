@@ -38,23 +38,6 @@ impl World {
             .expect("namespace created");
         name.to_string()
     }
-
-    /// A raw request, for bodies kube-rs would never send: the body text or the error Status.
-    pub async fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: &str,
-        body: &str,
-    ) -> Result<String, Status> {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", content_type)
-            .body(body.as_bytes().to_vec())
-            .expect("request");
-        self.client.request_text(req).await.map_err(api_err)
-    }
 }
 
 /// The API error behind a kube-rs error (panics if it is another kind of error).

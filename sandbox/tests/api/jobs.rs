@@ -52,7 +52,7 @@ async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
         .expect("in time")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn job_runs_with_secret_env_and_completes() {
     let w = start().await;
     let ns = w.namespace("jobs").await;
@@ -114,7 +114,7 @@ async fn job_runs_with_secret_env_and_completes() {
     assert_eq!(pod.metadata.owner_references.unwrap()[0].kind, "Job");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn failing_job_reports_exit_code_and_backoff_limit() {
     let w = start().await;
     let ns = w.namespace("jobs").await;
@@ -140,7 +140,7 @@ async fn failing_job_reports_exit_code_and_backoff_limit() {
     assert_eq!((term.exit_code, term.reason.as_deref()), (3, Some("Error")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn retries_up_to_backoff_limit() {
     let w = start().await;
     let ns = w.namespace("jobs").await;
@@ -151,14 +151,15 @@ async fn retries_up_to_backoff_limit() {
     )
     .await
     .unwrap();
-    let done = within(30, await_condition(jobs.clone(), "flaky", failed()))
+    // The real Job controller backs off between attempts (10 s, 20 s, ...).
+    let done = within(120, await_condition(jobs.clone(), "flaky", failed()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(done.status.unwrap().failed, Some(3));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn missing_secret_is_a_config_error_until_it_exists() {
     let w = start().await;
     let ns = w.namespace("jobs").await;
@@ -223,7 +224,7 @@ fn running(marker: &str) -> bool {
         .unwrap_or(false)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn deadline_and_deletion_kill_the_process() {
     let w = start().await;
     let ns = w.namespace("jobs").await;
@@ -259,7 +260,7 @@ async fn deadline_and_deletion_kill_the_process() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn service_names_resolve_and_volumes_mount() {
     let w = start().await;
     let ns = w.namespace("dns").await;
@@ -294,7 +295,7 @@ async fn service_names_resolve_and_volumes_mount() {
     assert!(logs.contains("data"), "{logs}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn deployment_pods_follow_replicas() {
     let w = start().await;
     let ns = w.namespace("web").await;
@@ -350,7 +351,7 @@ async fn deployment_pods_follow_replicas() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_service_created_after_the_pod_started_resolves() {
     let w = start().await;
     let ns = w.namespace("late").await;
@@ -399,7 +400,7 @@ async fn a_service_created_after_the_pod_started_resolves() {
     assert!(logs.contains("127.10.0.78"), "{logs}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn stopping_the_sandbox_kills_the_pods_processes() {
     let w = start().await;
     let ns = w.namespace("stop").await;

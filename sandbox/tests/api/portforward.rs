@@ -18,7 +18,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn portforward_reaches_a_process_in_the_pod() {
     let w = start().await;
     let ns = w.namespace("pf").await;
@@ -65,7 +65,7 @@ async fn portforward_reaches_a_process_in_the_pod() {
     assert_eq!(reply, "echo:ping");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn portforward_to_a_closed_port_reports_on_the_error_channel() {
     let w = start().await;
     let ns = w.namespace("pf").await;

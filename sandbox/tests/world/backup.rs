@@ -94,7 +94,7 @@ pub fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
         .find(|c| c["type"] == kind)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn in_tree_backup_completes_and_lands_in_s3() {
     let w = start().await;
     namespace(&w.client, "databases").await;
@@ -202,7 +202,7 @@ async fn check_empty_archive_clash(w: &World, endpoint: &str) {
     assert!(!dir.join("data").exists(), "no initdb ran");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn plugin_backup_records_the_window_on_the_object_store() {
     let w = start().await;
     namespace(&w.client, "databases").await;
@@ -265,7 +265,7 @@ async fn plugin_backup_records_the_window_on_the_object_store() {
     w.sandbox.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_backup_of_a_cluster_without_a_store_fails() {
     let w = start().await;
     namespace(&w.client, "dev").await;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn cluster_comes_up_healthy_and_its_app_secret_logs_in() {
     let w = start().await;
     namespace(&w.client, "databases").await;
@@ -151,7 +151,7 @@ async fn check_pod_and_pvc(w: &World, addr: &str, cluster_uid: &str) {
     assert_eq!(pvc.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn initdb_secret_and_superuser_access_are_honoured() {
     let w = start().await;
     namespace(&w.client, "databases").await;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn init_sql_runs_as_the_owner_before_the_cluster_is_healthy() {
     let w = start().await;
     namespace(&w.client, "databases").await;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn deleting_a_cluster_leaves_no_process_and_no_data_dir() {
     let w = start().await;
     namespace(&w.client, "dev").await;
@@ -68,7 +68,7 @@ async fn deleting_a_cluster_leaves_no_process_and_no_data_dir() {
     w.sandbox.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_recreated_cluster_gets_a_fresh_server_and_password() {
     let w = start().await;
     namespace(&w.client, "dev").await;
@@ -118,7 +118,7 @@ async fn a_recreated_cluster_gets_a_fresh_server_and_password() {
     w.sandbox.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn stopping_the_sandbox_stops_its_servers() {
     let w = start().await;
     namespace(&w.client, "dev").await;
@@ -169,7 +169,7 @@ fn dropping_the_sandbox_stops_its_servers() {
 
 /// A test that drops its temp dir before the sandbox (field order, a panic) deletes the data
 /// dir under a running server: stopping still finds the server, by pid.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_server_whose_data_dir_vanished_is_still_stopped() {
     let w = start().await;
     namespace(&w.client, "dev").await;

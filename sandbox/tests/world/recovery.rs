@@ -23,7 +23,7 @@ fn assert_no_new_timeline(keys: &[String], wals: &str) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn in_tree_point_in_time_recovery() {
     let w = start().await;
     namespace(&w.client, NS).await;
@@ -106,7 +106,7 @@ async fn recovery_into_the_source_archive_is_refused(w: &World, origin: Value) {
     assert!(!dir.join("data").exists(), "nothing restored");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn plugin_point_in_time_recovery() {
     let w = start().await;
     namespace(&w.client, NS).await;

@@ -40,7 +40,7 @@ except ClientError as e:
     print("refused:" + e.response["Error"]["Code"])
 "#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn s3_accepts_the_minted_key_and_refuses_others() {
     let w = start().await;
     let t0 = std::time::Instant::now();

@@ -38,7 +38,7 @@ s3.create_bucket(Bucket="faults")
 s3.put_object(Bucket="faults", Key="wal/000000010000000000000001", Body=b"x" * 1024)
 "#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_s3_proxy_injects_slowdown_internal_error_and_delay_and_counts() {
     let w = start().await;
     let info = w.sandbox.world.s3().await.expect("S3 server starts");

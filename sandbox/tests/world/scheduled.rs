@@ -30,7 +30,7 @@ async fn scheduled_backups(w: &World, sb: &str) -> Vec<Value> {
     v
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn scheduled_backups_run_on_the_six_field_cron() {
     let w = start().await;
     namespace(&w.client, NS).await;

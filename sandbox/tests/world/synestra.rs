@@ -35,7 +35,7 @@ async fn sql(w: &World, cluster: &str, query: &str) -> String {
     psql(&addr, "synestra_io", PASSWORD, "synestra_io", query).expect("psql")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn synestra_scenario_comes_up_with_backups() {
     let w = start().await;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/synestra.yaml");

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cnpgops::pg::inventory::{compare, Inventory};
-use cnpgops_sandbox::apiserver::faults::Fault;
+use cnpgops_sandbox::faults::Fault;
 use serde_json::Value;
 
 use crate::harness::{Ran, World};
@@ -49,7 +49,7 @@ pub fn dev_sql(kube: &Kube, sql: &str) {
 
 /// Plans an API fault: the next `count` requests `verb path` get `status`.
 pub fn api_fault(kube: &Kube, verb: &str, path: &str, status: u16, count: u32) {
-    kube.sandbox().api.faults.add(Fault {
+    kube.sandbox().faults.add(Fault {
         verb: verb.into(),
         path: path.into(),
         status,
@@ -60,11 +60,11 @@ pub fn api_fault(kube: &Kube, verb: &str, path: &str, status: u16, count: u32) {
 
 /// The API faults served so far.
 pub fn served(kube: &Kube) -> u64 {
-    kube.sandbox().api.faults.served()
+    kube.sandbox().faults.served()
 }
 
-/// Drops every open watch and compacts the watch history (older resourceVersions get 410
-/// Gone) every 300ms until dropped: every wait of a run meanwhile loses its watch.
+/// Compacts etcd's history every 300ms until dropped (resourceVersions older than the last
+/// compaction get 410 Gone from etcd; the apiserver's watch cache still serves its own window).
 pub struct WatchChaos {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<u32>>,
@@ -72,14 +72,18 @@ pub struct WatchChaos {
 
 impl WatchChaos {
     pub fn start(kube: &Kube) -> Self {
-        let api = kube.sandbox().api.clone();
+        let ip = kube.sandbox().ip().expect("running");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let mut rounds = 0;
             while !flag.load(Ordering::SeqCst) {
-                api.drop_watches();
-                api.store.compact();
+                rt.block_on(cnpgops_sandbox::control_plane::compact_etcd(ip))
+                    .expect("etcd compacts");
                 rounds += 1;
                 std::thread::sleep(Duration::from_millis(300));
             }

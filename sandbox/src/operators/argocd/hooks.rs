@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::MANAGER;
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
 
 pub const HOOK: &str = "argocd.argoproj.io/hook";
 const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
@@ -43,7 +43,7 @@ fn finished(job: &Value) -> Option<(bool, String)> {
     })
 }
 
-async fn wait_gone(api: &ApiServer, ns: &str, name: &str) {
+async fn wait_gone(api: &Cluster, ns: &str, name: &str) {
     for _ in 0..300 {
         if api.get_obj("batch", "jobs", ns, name).is_none() {
             return;
@@ -52,7 +52,7 @@ async fn wait_gone(api: &ApiServer, ns: &str, name: &str) {
     }
 }
 
-fn drop_finalizer(api: &ApiServer, ns: &str, name: &str) {
+fn drop_finalizer(api: &Cluster, ns: &str, name: &str) {
     if let Some(job) = api.get_obj("batch", "jobs", ns, name) {
         let rest: Vec<Value> = job
             .pointer("/metadata/finalizers")
@@ -76,7 +76,7 @@ fn drop_finalizer(api: &ApiServer, ns: &str, name: &str) {
 
 /// Runs one hook Job for `phase`; returns its `syncResult.resources[]` entry and success.
 pub async fn run(
-    api: &ApiServer,
+    api: &Cluster,
     app: &str,
     revision: &str,
     mut doc: Value,

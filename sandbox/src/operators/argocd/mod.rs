@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
 
 /// Annotation naming the ConfigMap that holds an Application's manifests.
 pub const MANIFESTS: &str = "sandbox.cnpgops.io/manifests";
 const MANAGER: &str = "argocd-application-controller";
 
 /// The manifests of an Application and their revision (a digest of the ConfigMap's data).
-pub fn source(api: &ApiServer, app: &Value) -> Result<(Vec<Value>, String), String> {
+pub fn source(api: &Cluster, app: &Value) -> Result<(Vec<Value>, String), String> {
     let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
     let Some(name) = app
         .pointer("/metadata/annotations")
@@ -57,7 +57,7 @@ pub fn source(api: &ApiServer, app: &Value) -> Result<(Vec<Value>, String), Stri
 }
 
 /// Runs the controller until the sandbox stops.
-pub fn spawn(api: Arc<ApiServer>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(api: Arc<Cluster>) -> tokio::task::JoinHandle<()> {
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
     super::on_changes(api, &[], Duration::from_secs(1), move |api| {
         for app in api.list_objs("argoproj.io", "applications", None) {
@@ -66,7 +66,7 @@ pub fn spawn(api: Arc<ApiServer>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn reconcile(api: &Arc<ApiServer>, busy: &Arc<Mutex<HashSet<String>>>, app: Value) {
+fn reconcile(api: &Arc<Cluster>, busy: &Arc<Mutex<HashSet<String>>>, app: Value) {
     if app.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
@@ -99,7 +99,7 @@ fn reconcile(api: &Arc<ApiServer>, busy: &Arc<Mutex<HashSet<String>>>, app: Valu
 }
 
 /// With `syncPolicy.automated`, a revision not yet synced (nor attempted) gets an operation.
-fn automated_operation(api: &ApiServer, app: &Value) -> Option<Value> {
+fn automated_operation(api: &Cluster, app: &Value) -> Option<Value> {
     app.pointer("/spec/syncPolicy/automated")?;
     let (_, revision) = source(api, app).ok()?;
     let synced = app.pointer("/status/sync/revision").and_then(Value::as_str);

@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 
 use super::hooks;
 use super::MANAGER;
-use crate::apiserver::meta::now;
-use crate::apiserver::ApiServer;
+use crate::cluster::now;
+use crate::cluster::Cluster;
 
 const INSTANCE: &str = "app.kubernetes.io/instance";
 
-fn write(api: &ApiServer, app: &Value, patch: &Value) {
+fn write(api: &Cluster, app: &Value, patch: &Value) {
     let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = app["metadata"]["name"].as_str().unwrap_or_default();
     if let Err(e) = api.merge_patch(
@@ -38,12 +38,11 @@ fn group_version(doc: &Value) -> (String, String) {
 }
 
 /// Creates or updates one manifest in `ns`; returns its `syncResult.resources[]` entry.
-fn apply(api: &ApiServer, app: &str, mut doc: Value, ns: &str) -> (Value, bool) {
+fn apply(api: &Cluster, app: &str, mut doc: Value, ns: &str) -> (Value, bool) {
     let (group, version) = group_version(&doc);
     let kind = doc["kind"].as_str().unwrap_or_default().to_string();
     let namespaced = api
-        .registry
-        .by_kind(&group, &kind)
+        .kind(&group, &kind)
         .map(|t| t.namespaced)
         .unwrap_or(true);
     if namespaced && doc.pointer("/metadata/namespace").is_none() {
@@ -61,9 +60,8 @@ fn apply(api: &ApiServer, app: &str, mut doc: Value, ns: &str) -> (Value, bool) 
         .to_string();
     let mut result = json!({"group": group, "version": version, "kind": kind, "namespace": obj_ns, "name": name, "syncPhase": "Sync", "status": "Synced"});
     let plural = api
-        .registry
-        .by_kind(&group, &kind)
-        .map(|t| t.plural.clone())
+        .kind(&group, &kind)
+        .map(|t| t.ar.plural.clone())
         .unwrap_or_default();
     let outcome = match api.get_obj(&group, &plural, &obj_ns, &name) {
         None => api.create_obj(&doc, MANAGER).map(|_| "created"),
@@ -84,7 +82,7 @@ fn apply(api: &ApiServer, app: &str, mut doc: Value, ns: &str) -> (Value, bool) 
 }
 
 /// Deletes objects labelled for this app that the manifests no longer hold.
-fn prune(api: &ApiServer, app: &str, ns: &str, keep: &[(String, String, String)]) -> Vec<Value> {
+fn prune(api: &Cluster, app: &str, ns: &str, keep: &[(String, String, String)]) -> Vec<Value> {
     let mut out = vec![];
     for (group, plural, kind) in [
         ("", "configmaps", "ConfigMap"),
@@ -116,7 +114,7 @@ fn prune(api: &ApiServer, app: &str, ns: &str, keep: &[(String, String, String)]
 }
 
 /// Health of the applied resources: Deployments must have their replicas available.
-async fn health(api: &ApiServer, results: &[Value]) -> &'static str {
+async fn health(api: &Cluster, results: &[Value]) -> &'static str {
     for _ in 0..30 {
         let pending = results
             .iter()
@@ -149,7 +147,7 @@ async fn health(api: &ApiServer, results: &[Value]) -> &'static str {
 }
 
 /// Runs the Application's pending operation to its end.
-pub async fn run(api: &Arc<ApiServer>, app: Value) {
+pub async fn run(api: &Arc<Cluster>, app: Value) {
     let op = app["operation"].clone();
     let started = now();
     let name = app["metadata"]["name"]

@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
 use crate::world::postgres::{quote_ident, quote_literal};
 use crate::world::World;
 
 const MANAGER: &str = "cnpg-database-controller";
 
 /// Runs the Database controller until the sandbox stops.
-pub fn spawn(api: Arc<ApiServer>, world: Arc<World>) -> tokio::task::JoinHandle<()> {
-    let mut changes = api.store.subscribe();
+pub fn spawn(api: Arc<Cluster>, world: Arc<World>) -> tokio::task::JoinHandle<()> {
+    let mut changes = api.subscribe();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -101,7 +101,7 @@ async fn apply(world: &World, ns: &str, spec: &Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn reconcile(api: &ApiServer, world: &World, db: &Value) {
+async fn reconcile(api: &Cluster, world: &World, db: &Value) {
     let generation = db
         .pointer("/metadata/generation")
         .cloned()

@@ -1,5 +1,5 @@
 //! Errors of the simulated CNPG operator, each naming the Cluster it is about.
-use crate::apiserver::status::ApiError;
+use crate::cluster::ApiError;
 use crate::world::WorldError;
 
 #[derive(Debug, thiserror::Error)]

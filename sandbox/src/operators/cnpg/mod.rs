@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::apiserver::store::Change;
-use crate::apiserver::ApiServer;
+use crate::cluster::Change;
+use crate::cluster::Cluster;
 use crate::world::World;
 use cluster::GROUP;
 
@@ -43,13 +43,13 @@ type RoleKey = (String, String, String);
 /// What a reconcile needs: the API, the world, and which Secret version each role's password
 /// was last set from.
 pub struct Ctx {
-    pub api: Arc<ApiServer>,
+    pub api: Arc<Cluster>,
     pub world: Arc<World>,
     applied: Mutex<HashMap<RoleKey, String>>,
 }
 
 impl Ctx {
-    pub fn new(api: Arc<ApiServer>, world: Arc<World>) -> Self {
+    pub fn new(api: Arc<Cluster>, world: Arc<World>) -> Self {
         Ctx {
             api,
             world,
@@ -85,7 +85,7 @@ enum Work {
 
 /// Starts the operator; abort the handle to stop it (the world's servers stay until
 /// [`World::shutdown`]).
-pub fn spawn(api: Arc<ApiServer>, world: Arc<World>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(api: Arc<Cluster>, world: Arc<World>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(runner::run(Arc::new(Ctx::new(api, world))))
 }
 

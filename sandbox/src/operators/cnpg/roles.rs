@@ -4,11 +4,11 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
 use crate::world::postgres::{quote_ident, quote_literal};
 use crate::world::World;
 
-fn password(api: &ApiServer, ns: &str, role: &Value) -> Option<String> {
+fn password(api: &Cluster, ns: &str, role: &Value) -> Option<String> {
     let name = role.pointer("/passwordSecret/name")?.as_str()?;
     let secret = api.get_obj("", "secrets", ns, name)?;
     let b64 = secret.pointer("/data/password")?.as_str()?;
@@ -45,7 +45,7 @@ fn role_sql(role: &Value, password: Option<&str>) -> Option<String> {
 }
 
 /// Applies the Cluster's managed roles once its server runs; returns the roles reconciled.
-pub async fn reconcile(api: &ApiServer, world: &World, cluster: &Value) -> Option<Vec<String>> {
+pub async fn reconcile(api: &Cluster, world: &World, cluster: &Value) -> Option<Vec<String>> {
     let roles = cluster.pointer("/spec/managed/roles")?.as_array()?.clone();
     let ns = cluster["metadata"]["namespace"].as_str()?;
     let name = cluster["metadata"]["name"].as_str()?;

@@ -50,7 +50,7 @@ impl Pace {
 type Outcome = (Work, Result<(), CnpgError>);
 
 pub async fn run(ctx: Arc<Ctx>) {
-    let mut changes = ctx.api.store.subscribe();
+    let mut changes = ctx.api.subscribe();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
     let mut tick = tokio::time::interval(RESYNC);

@@ -51,7 +51,9 @@ pub fn argv(container: &Value, env: &[(String, String)]) -> Result<Vec<String>, 
     let mut argv = list("command");
     argv.extend(list("args"));
     if argv.is_empty() {
-        return Err("the sandbox runs containers by their command: set command (the image's entrypoint is unknown here)".into());
+        // No image can be had here, so an image's own entrypoint is unknown: an application
+        // image without a command runs as an idle stand-in that stays up until stopped.
+        argv = vec!["/bin/sleep".into(), "infinity".into()];
     }
     Ok(argv)
 }

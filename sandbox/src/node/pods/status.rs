@@ -9,10 +9,10 @@ use tokio::sync::watch;
 
 use super::process::{pump_logs, signal_group, spawn, Launch};
 use super::{env, volumes, RunnerConfig};
-use crate::apiserver::meta::now;
-use crate::apiserver::ApiServer;
+use crate::cluster::now;
+use crate::cluster::Cluster;
 
-fn patch_status(api: &ApiServer, pod: &Value, status: Value) {
+fn patch_status(api: &Cluster, pod: &Value, status: Value) {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = pod["metadata"]["name"].as_str().unwrap_or_default();
     let _ = api.merge_patch(
@@ -70,10 +70,76 @@ impl Exit {
     }
 }
 
+/// Why an image cannot be pulled, if it cannot: the sandbox has no registry, and takes an image
+/// from a registry under `.invalid` (RFC 2606) as one that does not resolve.
+fn pull_error(image: &str) -> Option<String> {
+    let host = image
+        .split('/')
+        .next()
+        .filter(|h| h.contains('.') || h.contains(':'))?;
+    let host = host.split(':').next().unwrap_or(host);
+    host.ends_with(".invalid").then(|| {
+        format!("failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": dial tcp: lookup {host}: no such host")
+    })
+}
+
+/// Reports `ErrImagePull` then `ImagePullBackOff` for as long as the pod exists, if one of its
+/// images cannot be pulled. True when it could not (the pod never runs).
+async fn unpullable(api: &Cluster, pod: &Value, stop: &mut watch::Receiver<bool>) -> bool {
+    let all: Vec<Value> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|k| pod["spec"][k].as_array().cloned().unwrap_or_default())
+        .collect();
+    let Some((bad, message)) = all.iter().find_map(|c| {
+        let image = c["image"].as_str().unwrap_or_default();
+        pull_error(image).map(|m| (c["name"].as_str().unwrap_or_default().to_string(), m))
+    }) else {
+        return false;
+    };
+    let mut round = 0u32;
+    loop {
+        let (reason, msg) = if round % 2 == 0 {
+            ("ErrImagePull", message.clone())
+        } else {
+            let image = all
+                .iter()
+                .find(|c| c["name"] == bad.as_str())
+                .and_then(|c| c["image"].as_str())
+                .unwrap_or_default();
+            (
+                "ImagePullBackOff",
+                format!("Back-off pulling image \"{image}\""),
+            )
+        };
+        let statuses: Vec<Value> = all
+            .iter()
+            .map(|c| {
+                let name = c["name"].as_str().unwrap_or_default();
+                let image = c["image"].as_str().unwrap_or_default();
+                if name == bad {
+                    waiting(name, image, reason, &msg)
+                } else {
+                    waiting(name, image, "PodInitializing", "")
+                }
+            })
+            .collect();
+        patch_status(
+            api,
+            pod,
+            json!({"phase": "Pending", "containerStatuses": statuses}),
+        );
+        round += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.changed() => return true,
+        }
+    }
+}
+
 /// Waits until every container's environment and volumes resolve, reporting
 /// `CreateContainerConfigError` meanwhile. None when the pod is stopped first.
 async fn resolve_all(
-    api: &ApiServer,
+    api: &Cluster,
     pod: &Value,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<Vec<(Value, Vec<(String, String)>)>> {
@@ -124,11 +190,14 @@ async fn resolve_all(
 
 /// Runs the pod to completion (or until it is deleted).
 pub async fn run_pod(
-    api: &Arc<ApiServer>,
+    api: &Arc<Cluster>,
     cfg: &RunnerConfig,
     pod: Value,
     mut stop: watch::Receiver<bool>,
 ) {
+    if unpullable(api, &pod, &mut stop).await {
+        return;
+    }
     let Some(containers) = resolve_all(api, &pod, &mut stop).await else {
         return;
     };
@@ -241,7 +310,7 @@ pub async fn run_pod(
 
 #[allow(clippy::too_many_arguments)]
 async fn run_container(
-    api: &Arc<ApiServer>,
+    api: &Arc<Cluster>,
     cfg: &RunnerConfig,
     pod: &Value,
     c: &Value,
@@ -275,7 +344,7 @@ async fn run_container(
         let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|mounts| {
             spawn(&Launch {
                 container: c,
-                env: env.clone(),
+                env: cfg.service_env().into_iter().chain(env.clone()).collect(),
                 workdir: pod_dir,
                 hosts: Some(hosts),
                 mounts,

@@ -1,6 +1,8 @@
-//! The kubelet of the sandbox: every Pod that nobody else runs (no `sandbox.cnpgops.io/process`
-//! annotation) has its containers run as local processes, with phases, container statuses,
-//! exit codes and logs as the kubelet reports them; deleting the Pod kills the processes.
+//! The node agent's pod runner (the kubelet's part): every Pod bound to the node that nobody
+//! else runs (no `sandbox.cnpgops.io/process` annotation) has its containers run as local
+//! processes, with phases, container statuses, exit codes and logs as the kubelet reports them.
+//! A Pod being deleted gets its processes stopped (SIGTERM, SIGKILL after the grace period) and
+//! is then removed for good (the kubelet's final delete with grace period 0).
 mod env;
 mod process;
 mod status;
@@ -13,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::apiserver::store::EventType;
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
+use crate::cluster::EventType;
 
 /// Annotation with a server's loopback address (`IP:PORT`) on Services and Pods.
 pub const ADDRESS: &str = "sandbox.cnpgops.io/address";
@@ -26,10 +28,13 @@ pub const PROCESS: &str = "sandbox.cnpgops.io/process";
 pub struct RunnerConfig {
     pub dir: PathBuf,
     pub pg_bin: PathBuf,
+    /// Where Pods reach the apiserver (`KUBERNETES_SERVICE_HOST/PORT`): its own address, as
+    /// there is no kube-proxy to route the `kubernetes` Service's ClusterIP.
+    pub apiserver: (std::net::Ipv4Addr, u16),
 }
 
 impl RunnerConfig {
-    pub fn new(dir: PathBuf) -> Self {
+    pub fn new(dir: PathBuf, ip: std::net::Ipv4Addr, port: u16) -> Self {
         let pg_bin = std::process::Command::new("pg_config")
             .arg("--bindir")
             .output()
@@ -37,12 +42,31 @@ impl RunnerConfig {
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
             .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"));
-        RunnerConfig { dir, pg_bin }
+        RunnerConfig {
+            dir,
+            pg_bin,
+            apiserver: (ip, port),
+        }
+    }
+
+    /// The variables the kubelet gives every container for the `kubernetes` Service.
+    pub fn service_env(&self) -> Vec<(String, String)> {
+        let (ip, port) = self.apiserver;
+        vec![
+            ("KUBERNETES_SERVICE_HOST".into(), ip.to_string()),
+            ("KUBERNETES_SERVICE_PORT".into(), port.to_string()),
+            ("KUBERNETES_SERVICE_PORT_HTTPS".into(), port.to_string()),
+            ("KUBERNETES_PORT".into(), format!("tcp://{ip}:{port}")),
+        ]
     }
 }
 
 /// Running pods by uid: sending `true` stops them.
 type Running = Arc<Mutex<HashMap<String, watch::Sender<bool>>>>;
+
+fn on_node(pod: &Value) -> bool {
+    pod.pointer("/spec/nodeName").and_then(Value::as_str) == Some(super::NODE)
+}
 
 fn runnable(pod: &Value) -> bool {
     let ann = pod
@@ -52,7 +76,10 @@ fn runnable(pod: &Value) -> bool {
         .pointer("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending");
-    ann.is_none() && phase == "Pending" && pod.pointer("/metadata/deletionTimestamp").is_none()
+    on_node(pod)
+        && ann.is_none()
+        && phase == "Pending"
+        && pod.pointer("/metadata/deletionTimestamp").is_none()
 }
 
 fn uid(pod: &Value) -> String {
@@ -63,9 +90,9 @@ fn uid(pod: &Value) -> String {
 }
 
 /// Runs pods until the sandbox stops.
-pub fn spawn(api: Arc<ApiServer>, cfg: RunnerConfig) -> tokio::task::JoinHandle<()> {
+pub fn spawn(api: Arc<Cluster>, cfg: RunnerConfig) -> tokio::task::JoinHandle<()> {
     let running: Running = Arc::default();
-    let mut changes = api.store.subscribe();
+    let mut changes = api.subscribe();
     for pod in api.list_objs("", "pods", None) {
         start(&api, &cfg, &running, pod);
     }
@@ -89,15 +116,12 @@ pub fn spawn(api: Arc<ApiServer>, cfg: RunnerConfig) -> tokio::task::JoinHandle<
                 continue;
             }
             let pod = &change.object;
-            let gone = change.kind == EventType::Deleted
-                || pod.pointer("/metadata/deletionTimestamp").is_some();
-            if gone {
-                if let Some(stop) = running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&uid(pod))
-                {
-                    let _ = stop.send(true);
+            if change.kind == EventType::Deleted {
+                stop_pod(&running, pod);
+            } else if pod.pointer("/metadata/deletionTimestamp").is_some() {
+                // Running: the run's end removes it; otherwise there is nothing to stop.
+                if !stop_pod(&running, pod) && on_node(pod) {
+                    finalize(&api, pod);
                 }
             } else {
                 start(&api, &cfg, &running, pod.clone());
@@ -106,7 +130,7 @@ pub fn spawn(api: Arc<ApiServer>, cfg: RunnerConfig) -> tokio::task::JoinHandle<
     })
 }
 
-fn start(api: &Arc<ApiServer>, cfg: &RunnerConfig, running: &Running, pod: Value) {
+fn start(api: &Arc<Cluster>, cfg: &RunnerConfig, running: &Running, pod: Value) {
     if !runnable(&pod) {
         return;
     }
@@ -121,12 +145,42 @@ fn start(api: &Arc<ApiServer>, cfg: &RunnerConfig, running: &Running, pod: Value
     }
     let (api, cfg, running) = (api.clone(), cfg.clone(), running.clone());
     tokio::spawn(async move {
-        status::run_pod(&api, &cfg, pod, rx).await;
+        let stopped = rx.clone();
+        status::run_pod(&api, &cfg, pod.clone(), rx).await;
         running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        if *stopped.borrow() {
+            finalize(&api, &pod);
+        }
     });
+}
+
+/// Tells a running pod to stop; false if it was not running.
+fn stop_pod(running: &Running, pod: &Value) -> bool {
+    let stop = running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&uid(pod));
+    match stop {
+        Some(s) => {
+            let _ = s.send(true);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The kubelet's last word on a Pod being deleted: its processes are gone, remove it now.
+fn finalize(api: &Cluster, pod: &Value) {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    if let Err(e) = api.delete_now(ns, name, &uid(pod)) {
+        if e.code != 404 && e.code != 409 {
+            tracing::warn!(ns, name, "removing a deleted pod failed: {e}");
+        }
+    }
 }
 
 /// Process groups of running containers: (sandbox dir, namespace, pod name, pid).
@@ -152,7 +206,7 @@ pub fn kill_all(dir: &std::path::Path) {
 
 /// Rewrites the hosts file of every running pod in place (same inode, so the bind mount sees
 /// it): a Service created after a pod started resolves, as cluster DNS would.
-fn refresh_hosts(api: &ApiServer, cfg: &RunnerConfig) {
+fn refresh_hosts(api: &Cluster, cfg: &RunnerConfig) {
     let Ok(entries) = std::fs::read_dir(cfg.dir.join("pods")) else {
         return;
     };

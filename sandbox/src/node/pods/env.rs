@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde_json::Value;
 
-use crate::apiserver::ApiServer;
+use crate::cluster::Cluster;
 
 /// Why a container cannot start (reason, message), as the kubelet reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ pub fn expand(s: &str, env: &[(String, String)]) -> String {
     out
 }
 
-fn source(api: &ApiServer, ns: &str, secret: bool, name: &str) -> Option<Value> {
+fn source(api: &Cluster, ns: &str, secret: bool, name: &str) -> Option<Value> {
     api.get_obj("", if secret { "secrets" } else { "configmaps" }, ns, name)
 }
 
@@ -58,7 +58,7 @@ fn key_value(obj: &Value, secret: bool, key: &str) -> Option<String> {
 }
 
 fn key_ref(
-    api: &ApiServer,
+    api: &Cluster,
     ns: &str,
     r: &Value,
     secret: bool,
@@ -108,7 +108,7 @@ fn field_ref(pod: &Value, path: &str) -> String {
 
 /// The environment of `container` in `pod`, or why it cannot be built.
 pub fn resolve(
-    api: &ApiServer,
+    api: &Cluster,
     pod: &Value,
     container: &Value,
 ) -> Result<Vec<(String, String)>, ConfigError> {
