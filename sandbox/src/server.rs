@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::cluster::Cluster;
 use crate::control_plane::kubeconfig::write_atomic;
-use crate::control_plane::{client_for, crds, ControlPlane, ADMIN_USER};
+use crate::control_plane::{client_for, ControlPlane, ADMIN_USER};
 use crate::faults::{webhook, Faults};
 use crate::logs::LogStore;
 use crate::node::pods::{self, RunnerConfig};
@@ -51,8 +51,7 @@ impl Sandbox {
     pub async fn start_with(dir: &Path, world: Arc<World>) -> anyhow::Result<Sandbox> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
-        let cp = ControlPlane::start(dir).await?;
-        crds::load_dir(&cp.client, &crd_dir()).await?;
+        let cp = ControlPlane::start_with_crds(dir, Some(&crd_dir())).await?;
         let node_dir = dir.join("node");
         let logs = Arc::new(LogStore::with_dir(node_dir.join("logs")));
         let faults = Arc::new(Faults::default());
@@ -61,7 +60,7 @@ impl Sandbox {
         webhook::register(&cp.client, hook, &cp.pki).await?;
         let client = client_for(&cp.world_kubeconfig).await?;
         let api = Cluster::connect(client, logs).await?;
-        let node = NodeAgent::start(&api, &cp, &node_dir).await?;
+        let node = NodeAgent::start(&api, &cp, &node_dir, dir).await?;
         let mut controllers = vec![
             hook_task,
             pods::spawn(

@@ -1,10 +1,11 @@
 //! The node agent: the kubelet's job without containers or images. It registers the Node
-//! `sandbox` (Ready), binds the Pods no scheduler binds (there is none), runs the Pods bound to
+//! `sandbox` (Ready), binds the Pods no scheduler binds (there is none), provisions volumes for claims, runs the Pods bound to
 //! it as host processes (`pods`), and serves the kubelet API the apiserver calls for
 //! `kubectl logs` and port-forward (`world/node`, Go: the kubelet's own SPDY port-forward).
 pub mod binder;
 pub mod kubelet_api;
 pub mod pods;
+pub mod provisioner;
 pub mod registration;
 
 use std::path::{Path, PathBuf};
@@ -32,11 +33,15 @@ impl NodeAgent {
         cluster: &Arc<Cluster>,
         cp: &ControlPlane,
         dir: &Path,
+        sandbox_dir: &Path,
     ) -> anyhow::Result<NodeAgent> {
         std::fs::create_dir_all(dir)?;
         registration::register(cluster, cp.ip).await?;
         let kubelet_api = kubelet_api::start(cp, dir).await?;
-        let tasks = vec![binder::spawn(cluster.clone(), dir.to_path_buf())];
+        let tasks = vec![
+            binder::spawn(cluster.clone(), dir.to_path_buf()),
+            provisioner::spawn(cluster.clone(), sandbox_dir.to_path_buf()),
+        ];
         Ok(NodeAgent {
             dir: dir.to_path_buf(),
             kubelet_api: Some(kubelet_api),

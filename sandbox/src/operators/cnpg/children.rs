@@ -67,11 +67,6 @@ pub fn pvc(c: &ClusterView, serial: u32) -> Value {
     })
 }
 
-pub fn pvc_status(c: &ClusterView) -> Value {
-    json!({"status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
-        "capacity": {"storage": c.storage_size}}})
-}
-
 pub fn pod(c: &ClusterView, serial: u32, addr: &str) -> Value {
     let name = c.instance_name(serial);
     json!({

@@ -1,7 +1,7 @@
 //! One reconcile of one Cluster, idempotent: credentials, the server, children, status.
 use serde_json::Value;
 
-use super::children::{pod, pod_status, pvc, pvc_status, services};
+use super::children::{pod, pod_status, pvc, services};
 use super::cluster::{ClusterView, GROUP};
 use super::credentials::{
     app_credentials, apply_password, drop_superuser_secret, superuser_credentials,
@@ -100,21 +100,14 @@ fn patch_status(
         .map_err(|e| CnpgError::api(&c.id(), format!("writing the status of {plural} {name}"), e))
 }
 
-/// Services and PVCs (bound at once).
+/// Services and PVCs (the node agent's provisioner gives each a volume; the real
+/// persistentvolume-binder binds them).
 fn ensure_children(ctx: &Ctx, c: &ClusterView, addr: &str) -> Result<(), CnpgError> {
     for svc in services(c, addr) {
         create_missing(ctx, c, "services", &svc)?;
     }
     for serial in 1..=c.instances {
-        let name = c.instance_name(serial);
         create_missing(ctx, c, "persistentvolumeclaims", &pvc(c, serial))?;
-        let bound = ctx
-            .api
-            .get_obj("", "persistentvolumeclaims", &c.ns, &name)
-            .is_some_and(|p| p.pointer("/status/phase").is_some_and(|v| v == "Bound"));
-        if !bound {
-            patch_status(ctx, c, "persistentvolumeclaims", &name, &pvc_status(c))?;
-        }
     }
     Ok(())
 }
