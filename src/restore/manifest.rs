@@ -103,7 +103,9 @@ fn own_archive(spec: &mut Value, server: &str) {
     if spec["backup"]["barmanObjectStore"].is_object() {
         spec["backup"]["barmanObjectStore"]["serverName"] = Value::from(server);
     }
-    if let Some(plugins) = spec["plugins"].as_array_mut() {
+    // `get_mut`, not `spec["plugins"]`: indexing a missing key mutably inserts `null`, which the
+    // real apiserver refuses ("spec.plugins in body must be of type array").
+    if let Some(plugins) = spec.get_mut("plugins").and_then(Value::as_array_mut) {
         for p in plugins.iter_mut().filter(|p| p["name"] == PLUGIN) {
             if p["parameters"]["barmanObjectName"].is_string() {
                 p["parameters"]["serverName"] = Value::from(server);

@@ -178,11 +178,21 @@ fn service_account_kubeconfig(kube: &Kube, w: &World) -> (std::path::PathBuf, Cl
         .unwrap()
         .token
         .unwrap();
+    // The admin kubeconfig's cluster (server and CA), the ServiceAccount's token as the user.
     let admin = std::fs::read_to_string(&kube.kubeconfig).unwrap();
-    let text = admin
-        .replace("  user: {}", &format!("  user: {{token: {token}}}"))
-        .replace("namespace: default", "namespace: cnpgops");
-    assert!(text.contains(&token), "{admin}");
+    let field = |key: &str| {
+        admin
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {admin}"))
+            .trim()
+            .to_string()
+    };
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: cnpgops\n  user: {{token: {token}}}\ncontexts:\n- name: sandbox\n  context: {{cluster: sandbox, user: cnpgops, namespace: cnpgops}}\ncurrent-context: sandbox\n",
+        field("server:"),
+        field("certificate-authority-data:"),
+    );
     let path = w.path("sa-kubeconfig");
     std::fs::write(&path, text).unwrap();
     let client = kube.block_on(async {

@@ -17,7 +17,7 @@ pub struct ResourceType {
 pub struct Resources {
     by_plural: HashMap<(String, String), ResourceType>,
     by_kind: HashMap<(String, String), ResourceType>,
-    /// Every type that can be listed (for a dump of everything).
+    /// Every served type (for a dump of everything).
     pub listable: Vec<ResourceType>,
 }
 
@@ -42,7 +42,8 @@ impl Resources {
         self.by_plural
             .insert((t.ar.group.clone(), t.ar.plural.clone()), t.clone());
         self.by_kind
-            .insert((t.ar.group.clone(), t.ar.kind.clone()), t);
+            .insert((t.ar.group.clone(), t.ar.kind.clone()), t.clone());
+        self.listable.push(t);
     }
 
     pub fn by_plural(&self, group: &str, plural: &str) -> Option<&ResourceType> {

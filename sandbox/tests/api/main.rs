@@ -5,6 +5,7 @@
 mod harness;
 
 mod argocd;
+mod everything;
 mod faults;
 mod jobs;
 mod kubectl;

@@ -40,7 +40,7 @@ fn synced(kube: &Kube, old_hook_uid: &Value) {
 fn fail_again(kube: &Kube) {
     let cm = "web-synestra-io-dev-migrations";
     let set = |v: &str| {
-        let body = serde_json::json!({"metadata": {"name": cm}, "data": {"force-fail": v}});
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm}, "data": {"force-fail": v}});
         let api = kube.api("ConfigMap", APP_NS);
         let pp = kube::api::PatchParams::apply("fault-test").force();
         kube.block_on(api.patch(cm, &pp, &kube::api::Patch::Apply(body)))
