@@ -95,11 +95,13 @@ fn dry_run_reads_for_real_and_leaves_every_object_unchanged() {
     let ran = kube.run(&w, &["run", &fixture("writes.yaml"), "--dry-run"]);
     ran.code(0);
     let after = kube.everything();
+    let changed: Vec<&String> = after.0.iter().filter(|o| !before.0.contains(o)).collect();
+    assert!(changed.is_empty(), "objects changed: {changed:#?}");
+    assert_eq!(before.0, after.0, "objects changed");
     assert_eq!(
         before.1, after.1,
         "the resourceVersion counter moved: something was written"
     );
-    assert_eq!(before.0, after.0, "objects changed");
     for expected in [
         "dry run: server accepted scaling Deployment work/app from 3 to 0 replicas",
         "dry run: server accepted applying ConfigMap work/notice (would be created)",

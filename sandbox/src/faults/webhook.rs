@@ -22,40 +22,39 @@ use crate::control_plane::pki::Pki;
 /// The webhook's name (also the configuration's).
 pub const NAME: &str = "faults.sandbox.cnpgops.io";
 
-/// Rebuilds the request line a client sent from an AdmissionRequest: (verbs, path). Admission
-/// sees a PATCH as an UPDATE (with UpdateOptions), so an UPDATE stands for PATCH and PUT.
-pub fn request_line(req: &Value) -> (&'static [&'static str], String) {
+/// The request lines a client may have sent for an AdmissionRequest: (verb, path) each.
+/// Admission sees a PATCH as an UPDATE, and a server-side apply that creates as a CREATE, so an
+/// UPDATE stands for PATCH and PUT of the object, a CREATE for a POST to the collection or a
+/// PATCH of the object.
+pub fn request_lines(req: &Value) -> Vec<(&'static str, String)> {
     let op = req["operation"].as_str().unwrap_or_default();
-    let verbs: &'static [&'static str] = match op {
-        "CREATE" => &["POST"],
-        "DELETE" => &["DELETE"],
-        _ => &["PATCH", "PUT"],
-    };
     let r = &req["resource"];
     let (group, version, resource) = (
         r["group"].as_str().unwrap_or_default(),
         r["version"].as_str().unwrap_or_default(),
         r["resource"].as_str().unwrap_or_default(),
     );
-    let mut path = if group.is_empty() {
+    let mut collection = if group.is_empty() {
         format!("/api/{version}")
     } else {
         format!("/apis/{group}/{version}")
     };
     if let Some(ns) = req["namespace"].as_str().filter(|n| !n.is_empty()) {
-        path.push_str(&format!("/namespaces/{ns}"));
+        collection.push_str(&format!("/namespaces/{ns}"));
     }
-    path.push_str(&format!("/{resource}"));
-    if let Some(name) = req["name"]
-        .as_str()
-        .filter(|n| !n.is_empty() && op != "CREATE")
-    {
-        path.push_str(&format!("/{name}"));
+    collection.push_str(&format!("/{resource}"));
+    let mut object = collection.clone();
+    if let Some(name) = req["name"].as_str().filter(|n| !n.is_empty()) {
+        object.push_str(&format!("/{name}"));
     }
     if let Some(sub) = req["subResource"].as_str().filter(|s| !s.is_empty()) {
-        path.push_str(&format!("/{sub}"));
+        object.push_str(&format!("/{sub}"));
     }
-    (verbs, path)
+    match op {
+        "CREATE" => vec![("POST", collection), ("PATCH", object)],
+        "DELETE" => vec![("DELETE", object)],
+        _ => vec![("PATCH", object.clone()), ("PUT", object)],
+    }
 }
 
 /// The AdmissionReview answer for `review`: allowed, or denied with a planned fault.
@@ -64,8 +63,8 @@ pub fn answer(faults: &Faults, user: &str, review: &Value) -> Value {
     let uid = req["uid"].clone();
     let mut response = json!({"uid": uid, "allowed": true});
     if req.pointer("/userInfo/username").and_then(Value::as_str) == Some(user) {
-        let (verbs, path) = request_line(req);
-        if let Some((code, reason, message)) = verbs.iter().find_map(|v| faults.check(v, &path)) {
+        let lines = request_lines(req);
+        if let Some((code, reason, message)) = lines.iter().find_map(|(v, p)| faults.check(v, p)) {
             response = json!({"uid": uid, "allowed": false,
                 "status": {"status": "Failure", "code": code, "reason": reason, "message": message}});
         }
@@ -150,4 +149,59 @@ pub async fn register(client: &kube::Client, addr: SocketAddr, pki: &Pki) -> any
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn review(op: &str, sub: &str) -> Value {
+        json!({"request": {"uid": "u", "operation": op, "namespace": "databases", "name": "shop-a",
+            "subResource": sub, "userInfo": {"username": "admin"},
+            "resource": {"group": "postgresql.cnpg.io", "version": "v1", "resource": "clusters"}}})
+    }
+
+    #[test]
+    fn an_apply_that_creates_is_faulted_as_the_patch_the_client_sent() {
+        let faults = Faults::default();
+        faults.add(super::super::Fault {
+            verb: "PATCH".into(),
+            path: "/clusters/shop-a".into(),
+            status: 503,
+            count: 1,
+            message: None,
+        });
+        let out = answer(&faults, "admin", &review("CREATE", ""));
+        assert_eq!(out["response"]["allowed"], false);
+        assert_eq!(out["response"]["status"]["code"], 503);
+        assert_eq!(
+            answer(&faults, "admin", &review("CREATE", ""))["response"]["allowed"],
+            true,
+            "used up"
+        );
+    }
+
+    #[test]
+    fn other_users_and_unmatched_writes_pass() {
+        let faults = Faults::default();
+        faults.add(super::super::Fault {
+            verb: "PATCH".into(),
+            path: "/clusters/shop-a/status".into(),
+            status: 500,
+            count: 1,
+            message: None,
+        });
+        assert_eq!(
+            answer(&faults, "someone-else", &review("UPDATE", "status"))["response"]["allowed"],
+            true
+        );
+        assert_eq!(
+            answer(&faults, "admin", &review("UPDATE", ""))["response"]["allowed"],
+            true
+        );
+        assert_eq!(
+            answer(&faults, "admin", &review("UPDATE", "status"))["response"]["allowed"],
+            false
+        );
+    }
 }

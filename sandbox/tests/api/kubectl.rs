@@ -1,5 +1,6 @@
 //! The independent-client check: a real kubectl against the sandbox (discovery, client-side and
-//! server-side apply, get -o yaml, get -w, delete --wait of a ConfigMap, a Cluster, a namespace).
+//! server-side apply, get -o yaml, get -w, delete --wait of a ConfigMap, a Cluster, a namespace;
+//! run, wait, logs -f, rollout status, port-forward through the node agent).
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -275,4 +276,129 @@ async fn kubectl_drives_the_sandbox() {
     })
     .await
     .unwrap();
+}
+
+/// What an SRE types on a cluster, against the real apiserver and the node agent: `run`,
+/// `wait`, `logs -f`, `rollout status`, `port-forward`.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_runs_waits_follows_logs_rolls_out_and_port_forwards() {
+    let w = start().await;
+    let kc = w.sandbox.kubeconfig_path();
+    let k = |args: &[&str]| ok(kubectl(&kc, args, None));
+    k(&["create", "namespace", "ops"]);
+    // `run` a Pod that prints a line a second for 3 s; `logs -f` follows it to its end.
+    let script = "for i in 1 2 3; do echo tick $i; sleep 1; done";
+    for _ in 0..100 {
+        // The default ServiceAccount appears a moment after the namespace.
+        if kubectl(&kc, &["-n", "ops", "get", "sa", "default"], None)
+            .status
+            .success()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    k(&[
+        "-n",
+        "ops",
+        "run",
+        "ticker",
+        "--image=busybox",
+        "--restart=Never",
+        "--command",
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+    ]);
+    k(&[
+        "-n",
+        "ops",
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/ticker",
+        "--timeout=60s",
+    ]);
+    let followed = k(&["-n", "ops", "logs", "-f", "ticker"]);
+    assert_eq!(
+        followed, "tick 1\ntick 2\ntick 3\n",
+        "logs -f follows to the end"
+    );
+    k(&[
+        "-n",
+        "ops",
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/ticker",
+        "--timeout=60s",
+    ]);
+    assert_eq!(k(&["-n", "ops", "logs", "ticker", "--tail=1"]), "tick 3\n");
+
+    // A Deployment rolls out through the real deployment and replicaset controllers.
+    k(&[
+        "-n",
+        "ops",
+        "create",
+        "deployment",
+        "web",
+        "--image=ghcr.io/example/web:1",
+        "--replicas=2",
+    ]);
+    let status = k(&[
+        "-n",
+        "ops",
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout=90s",
+    ]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+
+    // port-forward through the apiserver to a process listening in a Pod.
+    // Pods share the host's network here: the listener takes a free port and logs it.
+    let server = "import socket\ns=socket.socket()\ns.bind(('127.0.0.1', 0)); s.listen()\nprint(s.getsockname()[1], flush=True)\nwhile True:\n  c,_=s.accept(); c.sendall(b'hello from the pod\\n'); c.close()\n";
+    k(&[
+        "-n",
+        "ops",
+        "run",
+        "listener",
+        "--image=python",
+        "--restart=Never",
+        "--command",
+        "--",
+        "python3",
+        "-c",
+        server,
+    ]);
+    k(&[
+        "-n",
+        "ops",
+        "wait",
+        "--for=condition=Ready",
+        "pod/listener",
+        "--timeout=60s",
+    ]);
+    let mut pf = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["-n", "ops", "port-forward", "pod/listener", "18091:18081"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut got = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect("127.0.0.1:18091") {
+            use std::io::Read;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.read_to_string(&mut got);
+            if !got.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = pf.kill();
+    let _ = pf.wait();
+    assert_eq!(got, "hello from the pod\n");
 }
