@@ -298,6 +298,21 @@ impl Target {
     }
 }
 
+/// Database `app` of Cluster `db/c` as user `app`, for tests.
+#[cfg(test)]
+pub(crate) fn endpoint_for_tests(password: &str, read_only: bool) -> Endpoint {
+    Endpoint {
+        namespace: "db".into(),
+        cluster: "c".into(),
+        pod: "c-1".into(),
+        database: "app".into(),
+        user: "app".into(),
+        password: SecretString::from(password.to_string()),
+        ca: None,
+        read_only,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,16 +344,7 @@ mod tests {
                 open.push(socket); // accepted, never answered
             }
         });
-        let ep = Endpoint {
-            namespace: "db".into(),
-            cluster: "c".into(),
-            pod: "c-1".into(),
-            database: "app".into(),
-            user: "app".into(),
-            password: SecretString::from("pw".to_string()),
-            ca: None,
-            read_only: false,
-        };
+        let ep = endpoint_for_tests("pw", false);
         let t0 = std::time::Instant::now();
         let err = connect_direct(&ep, "127.0.0.1", port).await.unwrap_err();
         let took = t0.elapsed();
@@ -357,16 +363,7 @@ mod tests {
 
     #[test]
     fn targets_describe_themselves_and_passwords_stay_hidden() {
-        let ep = Endpoint {
-            namespace: "db".into(),
-            cluster: "c".into(),
-            pod: "c-1".into(),
-            database: "app".into(),
-            user: "app".into(),
-            password: SecretString::from("hunter2-very-secret".to_string()),
-            ca: None,
-            read_only: true,
-        };
+        let ep = endpoint_for_tests("hunter2-very-secret", true);
         assert!(!format!("{ep:?}").contains("hunter2"));
     }
 }

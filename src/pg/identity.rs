@@ -60,26 +60,13 @@ fn compare(ep: &Endpoint, expected: &str, found: &str) -> Result<(), PgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::SecretString;
-
-    fn ep() -> Endpoint {
-        Endpoint {
-            namespace: "databases".into(),
-            cluster: "app-dev-cnpg".into(),
-            pod: "app-dev-cnpg-1".into(),
-            database: "app".into(),
-            user: "app".into(),
-            password: SecretString::from("x".to_string()),
-            ca: None,
-            read_only: false,
-        }
-    }
 
     #[test]
     fn another_server_is_refused_naming_both_identifiers() {
-        assert!(compare(&ep(), "7301", "7301").is_ok());
-        let err = compare(&ep(), "7301", "9999").unwrap_err().to_string();
-        assert!(err.contains("databases/app-dev-cnpg"), "{err}");
+        let ep = crate::pg::connect::endpoint_for_tests("x", false);
+        assert!(compare(&ep, "7301", "7301").is_ok());
+        let err = compare(&ep, "7301", "9999").unwrap_err().to_string();
+        assert!(err.contains("Cluster db/c"), "{err}");
         assert!(err.contains("7301") && err.contains("9999"), "{err}");
         assert!(err.contains("--context"), "{err}");
     }

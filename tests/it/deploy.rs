@@ -185,6 +185,13 @@ fn the_cronjob_is_shaped_for_an_unattended_night() {
     );
 }
 
+/// The Pods a NetworkPolicy applies to.
+fn selector(
+    p: &k8s_openapi::api::networking::v1::NetworkPolicy,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+    p.spec.as_ref().unwrap().pod_selector.clone().unwrap()
+}
+
 #[test]
 fn the_network_policies_let_the_cronjob_and_the_job_reach_only_dns_the_api_and_postgres() {
     use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -217,15 +224,7 @@ fn the_network_policies_let_the_cronjob_and_the_job_reach_only_dns_the_api_and_p
         .unwrap()
         .labels
         .unwrap();
-    let wanted = cron
-        .spec
-        .as_ref()
-        .unwrap()
-        .pod_selector
-        .clone()
-        .unwrap()
-        .match_labels
-        .unwrap();
+    let wanted = selector(cron).match_labels.unwrap();
     assert!(
         wanted.iter().all(|(k, v)| labels.get(k) == Some(v)),
         "selects the CronJob's Pod"
@@ -241,17 +240,9 @@ fn the_network_policies_let_the_cronjob_and_the_job_reach_only_dns_the_api_and_p
     }
     let job = &policies[1];
     assert_eq!(job.metadata.namespace.as_deref(), Some("databases"));
-    let selector = &job
-        .spec
-        .as_ref()
-        .unwrap()
-        .pod_selector
-        .clone()
-        .unwrap()
-        .match_expressions
-        .unwrap()[0];
+    let expressions = selector(job).match_expressions.unwrap();
     assert_eq!(
-        selector.key,
+        expressions[0].key,
         cnpgops::k8s::RUN_ID_LABEL,
         "the label every refresh Job Pod carries"
     );
