@@ -3,7 +3,8 @@
 //! grace budget with the app at its replicas, and `resume` stops it again and finishes; a run
 //! SIGKILLed after scaling the app to 0 leaves `cnpgops.io/replicas-before` on the Deployment,
 //! and the next run restores that count (not the 0 it finds); a Cluster whose `status.systemID`
-//! is not its server's is refused before anything is written.
+//! is not its server's is refused before anything is written; with the profile's
+//! `read_only_secret` the source is dumped and verified as a `pg_read_all_data` role.
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
@@ -69,6 +70,28 @@ fn sigterm_during_restore(kube: &Kube, w: &World) -> (Option<i32>, Duration, Vec
     let status = child.wait().unwrap();
     let t0 = signalled.unwrap_or_else(|| panic!("never saw the restore start: {seen:#?}"));
     (status.code(), t0.elapsed(), seen)
+}
+
+/// Creates role `shop_reader` (granted pg_read_all_data) in prod as its superuser (CNPG's
+/// `enableSuperuserAccess` with a Secret of ours).
+fn create_reader(kube: &Kube) {
+    kube.create("apiVersion: v1\nkind: Secret\nmetadata: {name: shop-cnpg-su, namespace: databases}\ntype: kubernetes.io/basic-auth\nstringData: {username: postgres, password: su-Pa55word-2}\n");
+    let patch = kube::api::Patch::Merge(serde_json::json!({"spec": {
+        "enableSuperuserAccess": true, "superuserSecret": {"name": "shop-cnpg-su"}}}));
+    let clusters = kube.api("Cluster", "databases");
+    kube.block_on(clusters.patch("shop-cnpg", &Default::default(), &patch))
+        .unwrap();
+    let prod = rw::address(kube, "shop-cnpg");
+    let t0 = Instant::now();
+    let su = loop {
+        match kube.block_on(rw::try_connect(&prod, "postgres", "su-Pa55word-2")) {
+            Ok(c) => break c,
+            Err(e) if t0.elapsed() > Duration::from_secs(60) => panic!("no superuser: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(300)),
+        }
+    };
+    let sql = "CREATE ROLE shop_reader LOGIN PASSWORD 'reader-Pa55word-1'; GRANT pg_read_all_data TO shop_reader";
+    kube.block_on(su.batch_execute(sql)).unwrap();
 }
 
 #[test]
@@ -187,5 +210,37 @@ fn interrupted_refreshes_bring_the_app_back_and_a_wrong_server_is_refused() {
         )
         .is_empty(),
         "no Job created"
+    );
+
+    // Item 8: the profile names a pg_read_all_data role's Secret; the refresh reads prod as it
+    // (the Job's source credentials are that Secret) and still makes dev equal to prod.
+    kube.set_status(
+        "Cluster",
+        "databases",
+        "shop-dev-cnpg",
+        serde_json::json!({"systemID": real}),
+    );
+    create_reader(&kube);
+    kube.create("apiVersion: v1\nkind: Secret\nmetadata: {name: shop-prod-readonly, namespace: databases}\ntype: kubernetes.io/basic-auth\nstringData: {username: shop_reader, password: reader-Pa55word-1}\n");
+    let w5 = World::new();
+    let config = w5.path("config.yaml");
+    let profile = "profile: ro\nprofiles:\n  ro:\n    read_only_secret: \"{app}-{env}-readonly\"\n";
+    std::fs::write(&config, profile).unwrap();
+    let config = config.display().to_string();
+    kube.run(&w5, &["--config", &config, "refresh-dev", "shop", "--yes"])
+        .code(0);
+    dev_equals_prod(&kube, "refreshed through the read-only role");
+    let id = w5.only_run()["run_id"].as_str().unwrap().to_string();
+    let job = &kube.list("Job", "databases", &format!("cnpgops.io/run-id={id}"))[0];
+    let env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let user = env
+        .iter()
+        .find(|e| e["name"] == "SRC_USER")
+        .expect("SRC_USER");
+    assert_eq!(
+        user["valueFrom"]["secretKeyRef"]["name"],
+        "shop-prod-readonly"
     );
 }
