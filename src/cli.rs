@@ -40,6 +40,12 @@ pub struct GlobalArgs {
     /// Namespace of the run-state ConfigMaps with `--state kubernetes` (default: the context's).
     #[arg(long, global = true)]
     pub state_namespace: Option<String>,
+    /// How long reaching a PostgreSQL server (TCP or port-forward, and the startup) may take.
+    #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, env = "CNPGOPS_PG_CONNECT_TIMEOUT")]
+    pub pg_connect_timeout: std::time::Duration,
+    /// `statement_timeout` of cnpgops's own PostgreSQL sessions (checks, verification, ANALYZE).
+    #[arg(long, global = true, default_value = "30m", value_parser = humantime::parse_duration, env = "CNPGOPS_PG_STATEMENT_TIMEOUT")]
+    pub pg_statement_timeout: std::time::Duration,
     /// How long a run's lock outlives its last renewal (a killed run's lock frees after this).
     #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration)]
     pub lock_ttl: std::time::Duration,
@@ -149,7 +155,7 @@ pub struct PlanArgs {
     pub runbook: RunbookArgs,
 }
 
-/// Flags that answer confirmations.
+/// Flags that answer confirmations, and the cleanup's grace budget.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct ConfirmArgs {
     /// Confirm destructive steps without asking (for CronJobs).
@@ -158,6 +164,10 @@ pub struct ConfirmArgs {
     /// Allow destructive steps on production targets.
     #[arg(long)]
     pub allow_prod: bool,
+    /// After SIGINT/SIGTERM, how long the cleanup (`always`) steps may run before exit 5;
+    /// keep it under the Pod's terminationGracePeriodSeconds.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -224,12 +234,21 @@ pub struct RefreshDevArgs {
     /// With `--method recovery`: recover to this time (explicit offset) instead of the latest WAL.
     #[arg(long)]
     pub target_time: Option<String>,
+    /// With `--method recovery`: re-enable the Argo CD automated sync recorded before the run even though the Cluster
+    /// was recreated and no longer matches Git (default: it stays paused, exit 3, with what to
+    /// commit).
+    #[arg(long)]
+    pub resume_autosync: bool,
     /// Reads for real, every write as a server-side dry run; no Pod, no SQL write.
     #[arg(long)]
     pub dry_run: bool,
     /// Confirm without asking (for CronJobs). A production target is refused even so.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// After SIGINT/SIGTERM, how long scaling the app back (and the other cleanup) may take
+    /// before exit 5; keep it under the Pod's terminationGracePeriodSeconds.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
 }
 
 /// `cnpgops restore APP --env ENV`.
@@ -268,6 +287,11 @@ pub struct RestoreArgs {
     /// Reads for real (the target checked, the manifest validated); every write a dry run.
     #[arg(long)]
     pub dry_run: bool,
+    /// Re-enable the Argo CD automated sync recorded before the run even though the Cluster
+    /// was recreated and no longer matches Git (default: it stays paused, exit 3, with what to
+    /// commit).
+    #[arg(long)]
+    pub resume_autosync: bool,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 }
@@ -302,6 +326,9 @@ pub struct MigrationsResyncArgs {
     /// How long the sync may take until Synced and Healthy.
     #[arg(long, default_value = "10m")]
     pub timeout: String,
+    /// Prune resources no longer in Git: `auto` (the default) prunes except in production.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
+    pub prune: String,
     /// Reads for real; the deletes and the sync are sent as server-side dry runs.
     #[arg(long)]
     pub dry_run: bool,

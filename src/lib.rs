@@ -2,7 +2,8 @@
 //!
 //! # Map
 //!
-//! A command line is parsed once ([`cli`]), dispatched to one function per command
+//! A command line is parsed once ([`cli`]; as `cnpgops` or the kubectl plugin
+//! `kubectl-cnpgops`, [`invocation`]), dispatched to one function per command
 //! ([`commands`]), and its result mapped to a documented exit code ([`error`]).
 //!
 //! - [`runbook`]: runbooks as data. YAML parsed with positions (serde-saphyr), typed params,
@@ -34,6 +35,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod invocation;
 pub mod k8s;
 pub mod logging;
 pub mod notify;
@@ -48,11 +50,9 @@ pub mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// The whole program: parse, run, print the error (redacted), exit with its code.
 pub fn main_entry() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = invocation::parse();
     let redactor = redact::Redactor::new();
     let color = ui::color_enabled(cli.global.no_color);
     console::set_colors_enabled(color);

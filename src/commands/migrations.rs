@@ -35,6 +35,7 @@ async fn resync(ctx: &Context, args: MigrationsResyncArgs) -> Result<(), Error> 
         ("env".to_string(), t.env.clone()),
         ("selector".to_string(), t.selector.clone()),
         ("timeout".to_string(), args.timeout.clone()),
+        ("prune".to_string(), args.prune.clone()),
     ]);
     let (loaded, values) = ctx.load_given("migration-resync", &given)?;
     let profile = ctx.profile_scope(&values)?;

@@ -33,6 +33,11 @@ use crate::runbook::{params, Loaded, ParamValues};
 /// Runs the parsed command.
 pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
     let notify = notified_as(&cli.command);
+    crate::pg::settings::set(crate::pg::settings::Limits {
+        connect_timeout: cli.global.pg_connect_timeout,
+        statement_timeout: cli.global.pg_statement_timeout,
+        ..Default::default()
+    });
     let ctx = Context::new(cli.global, redactor);
     let result = match cli.command {
         Command::Version => version::run(&ctx),
@@ -206,7 +211,8 @@ impl Context {
                 self.kube.clone(),
                 self.global.lock_ttl,
             ))),
-        }))
+        })
+        .with_grace(confirm.grace))
     }
 
     /// Writes text to stdout through the redactor.
@@ -226,7 +232,8 @@ impl Context {
     }
 }
 
-/// Cancels `token` on SIGINT or SIGTERM so the run checkpoints and exits with code 5.
+/// Cancels `token` on SIGINT or SIGTERM: the run checkpoints, runs its `always` steps within
+/// the grace budget (`--grace`) and exits with code 5.
 pub fn cancel_on_signals(token: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -245,7 +252,9 @@ pub fn cancel_on_signals(token: CancellationToken) {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("signal received: stopping after checkpointing the current step");
+        tracing::info!(
+            "signal received: stopping the current step; cleanup steps run within the grace budget"
+        );
         token.cancel();
     });
 }

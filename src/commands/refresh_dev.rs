@@ -57,6 +57,7 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
     let confirm = ConfirmArgs {
         yes: args.yes,
         allow_prod: false,
+        grace: args.grace,
     };
     start_run(
         ctx,
@@ -92,6 +93,10 @@ fn recovery_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
         (
             "target_time".to_string(),
             args.target_time.clone().unwrap_or_default(),
+        ),
+        (
+            "resume_autosync".to_string(),
+            args.resume_autosync.to_string(),
         ),
     ])
 }

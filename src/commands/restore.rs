@@ -37,6 +37,10 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
             args.skip_safety_backup.to_string(),
         ),
         ("timeout".to_string(), args.timeout.clone()),
+        (
+            "resume_autosync".to_string(),
+            args.resume_autosync.to_string(),
+        ),
     ]);
     let (loaded, values) = ctx.load_given("restore", &given)?;
     start_run(

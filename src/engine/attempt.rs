@@ -51,7 +51,7 @@ impl Run<'_> {
             let ctx = StepContext {
                 step_id: spec.id.clone(),
                 inputs: inputs.clone(),
-                cancel: self.engine.cancel.child_token(),
+                cancel: self.cancel.child_token(),
                 events: events.clone(),
                 redactor: self.engine.redactor.clone(),
                 mode: self.mode,

@@ -36,6 +36,11 @@ pub(super) struct Run<'a> {
     pub writes: BTreeMap<String, bool>,
     /// Targets the person already typed in this process: asked once per target and run.
     pub confirmed: BTreeSet<String>,
+    /// What steps are cancelled by: the engine's token, then the grace budget's after an
+    /// interruption (see [`super::interrupt`]).
+    pub cancel: tokio_util::sync::CancellationToken,
+    /// Cancelled when the run lock was lost (another run may own the target now).
+    pub lock_lost: tokio_util::sync::CancellationToken,
 }
 
 impl Engine {
@@ -60,7 +65,11 @@ impl Engine {
             profile: self.profile.clone(),
             steps: BTreeMap::new(),
         };
-        let guard = match self.take_lock(loaded, &state, &scope).await {
+        let lock_lost = tokio_util::sync::CancellationToken::new();
+        let guard = match self
+            .take_lock(loaded, &state, &scope, lock_lost.clone())
+            .await
+        {
             Ok(guard) => guard,
             Err((status, message)) => {
                 let no_writes = BTreeMap::new();
@@ -86,6 +95,8 @@ impl Engine {
             outcome: None,
             writes: BTreeMap::new(),
             confirmed: BTreeSet::new(),
+            cancel: self.cancel.clone(),
+            lock_lost,
         };
         let stop = run.all_steps().await;
         self.release_lock(guard).await;
@@ -162,13 +173,18 @@ pub fn mode_name(mode: Mode) -> &'static str {
 impl Run<'_> {
     /// Every step in order; `Some` when the run stopped early.
     async fn all_steps(&mut self) -> Result<Option<(RunStatus, String)>, EngineError> {
-        for spec in &self.loaded.runbook.steps {
+        let steps = &self.loaded.runbook.steps;
+        for (at, spec) in steps.iter().enumerate() {
             let flow = self.step(spec).await?;
             super::crash_point::pause_after(&spec.id, &self.engine.cancel).await;
             match flow {
                 Flow::Continue => {}
                 Flow::Failed(message) => {
                     self.failed.get_or_insert(message);
+                }
+                Flow::Stop(RunStatus::Interrupted, message) => {
+                    self.clean_up_within_grace(&steps[at..]).await?;
+                    return Ok(Some((RunStatus::Interrupted, message)));
                 }
                 Flow::Stop(status, message) => return Ok(Some((status, message))),
             }
@@ -177,8 +193,8 @@ impl Run<'_> {
     }
 
     /// Decides what to do with one step and does it.
-    async fn step(&mut self, spec: &StepSpec) -> Result<Flow, EngineError> {
-        if self.engine.cancel.is_cancelled() {
+    pub(super) async fn step(&mut self, spec: &StepSpec) -> Result<Flow, EngineError> {
+        if self.cancel.is_cancelled() {
             return Ok(Flow::Stop(
                 RunStatus::Interrupted,
                 format!("interrupted before step `{}`", spec.id),

@@ -127,6 +127,7 @@ impl Engine {
         loaded: &Loaded,
         state: &RunState,
         scope: &Scope,
+        lost: CancellationToken,
     ) -> Result<Option<Box<dyn LockGuard>>, (RunStatus, String)> {
         let Some(lock) = &loaded.runbook.lock else {
             return Ok(None);
@@ -146,10 +147,20 @@ impl Engine {
                 "failed to lock {target}: no lock backend is configured"
             )));
         };
-        match locker
-            .acquire(&target, &state.run_id, self.cancel.clone())
-            .await
-        {
+        // A lost lock stops the run (exit 5) like a signal, and marks `lost` so the
+        // interrupted run's cleanup does not touch a target another run may now hold.
+        let watch = CancellationToken::new();
+        let (cancel, signal) = (self.cancel.clone(), watch.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = signal.cancelled() => {
+                    lost.cancel();
+                    cancel.cancel();
+                }
+                _ = cancel.cancelled() => {}
+            }
+        });
+        match locker.acquire(&target, &state.run_id, watch).await {
             Ok(guard) => {
                 events.log(format!("locked {target} ({})", guard.location()));
                 Ok(Some(guard))

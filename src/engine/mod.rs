@@ -11,6 +11,7 @@ pub mod confirm;
 pub mod crash_point;
 pub mod events;
 mod execute;
+mod interrupt;
 pub mod lock;
 pub mod plan;
 pub mod registry;
@@ -48,7 +49,12 @@ pub struct Engine {
     cancel: CancellationToken,
     profile: BTreeMap<String, Value>,
     locker: Option<Arc<dyn Locker>>,
+    /// How long the `always` steps may take after an interruption (see [`interrupt`]).
+    grace: std::time::Duration,
 }
+
+/// The default grace budget: fits a Pod's default `terminationGracePeriodSeconds` (30 s).
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// The parts an [`Engine`] is built from.
 pub struct EngineParts {
@@ -82,7 +88,14 @@ impl Engine {
             cancel: parts.cancel,
             profile: parts.profile,
             locker: parts.locker,
+            grace: DEFAULT_GRACE,
         }
+    }
+
+    /// Sets the grace budget the `always` steps get after an interruption.
+    pub fn with_grace(mut self, grace: std::time::Duration) -> Self {
+        self.grace = grace;
+        self
     }
 }
 
@@ -110,6 +123,8 @@ pub enum EngineError {
     },
 }
 
+#[cfg(test)]
+mod interrupt_tests;
 #[cfg(test)]
 mod lock_tests;
 #[cfg(test)]

@@ -181,3 +181,32 @@ async fn rerun_on_resume_steps_run_again_before_the_resumed_step() {
         "the step the cleanup undid ran again, then the failed one, then the cleanup"
     );
 }
+
+#[tokio::test]
+async fn a_finished_cleanup_runs_again_when_a_step_it_undid_is_rerun() {
+    let h = H::new();
+    let rb = h.load(
+        "  - id: stop\n    uses: probe\n    rerun_on_resume: true\n  - id: work\n    uses: probe\n  - id: start\n    uses: probe\n    always: true\n  - id: unpause\n    uses: probe\n    always: true\n    with: {outcome: fail-once}\n",
+    );
+    let engine = h.engine(Arc::new(ScriptedConfirmer::new(false, &[])), true);
+    let report = engine
+        .start(&rb, Default::default(), Mode::Real)
+        .await
+        .unwrap();
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    let resumed = engine
+        .resume(&rb, &report.run_id, &ResumeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(resumed.status, RunStatus::Succeeded, "{resumed:?}");
+    assert_eq!(
+        (
+            h.runs("stop"),
+            h.runs("work"),
+            h.runs("start"),
+            h.runs("unpause")
+        ),
+        (2, 1, 2, 2),
+        "stopped again, so started again (not left stopped)"
+    );
+}

@@ -191,7 +191,11 @@ fn apply_options(
     Ok(())
 }
 
-/// Cleanup steps after the first unfinished step run again after the resumed work.
+/// Cleanup steps after the first unfinished step run again after the resumed work, and so do
+/// steps marked `rerun_on_resume` before it (their effect was undone by cleanup since, such
+/// as the app scaled down) — and then every cleanup step after the earliest of those too,
+/// even one that had finished (it must undo the new effect again: a run killed between
+/// `start_app` and a later cleanup step would otherwise stop the app and never start it).
 fn rearm_always_steps(state: &mut RunState, specs: &[StepSpec]) {
     let Some(first) = state
         .steps
@@ -200,16 +204,18 @@ fn rearm_always_steps(state: &mut RunState, specs: &[StepSpec]) {
     else {
         return;
     };
-    for (step, spec) in state.steps.iter_mut().zip(specs).skip(first + 1) {
-        if spec.always && step.status != StepStatus::Running {
-            *step = pending(spec);
-        }
-    }
     // Undone by cleanup since: done again, keeping the notes its kind adopts.
-    for (step, spec) in state.steps.iter_mut().zip(specs).take(first) {
+    let mut from = first;
+    for (at, (step, spec)) in state.steps.iter_mut().zip(specs).enumerate().take(first) {
         if spec.rerun_on_resume && step.status == StepStatus::Succeeded {
             step.status = StepStatus::Pending;
             step.attempts = 0;
+            from = from.min(at);
+        }
+    }
+    for (step, spec) in state.steps.iter_mut().zip(specs).skip(from + 1) {
+        if spec.always && step.status != StepStatus::Running {
+            *step = pending(spec);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Argo CD `Application`s as cnpgops reads and drives them: sync / health / last operation, and
-//! the sync operation `argocd app sync --prune` writes (the top-level `operation` field, Argo CD
+//! the sync operation `argocd app sync` makes the API server write (the top-level `operation` field, Argo CD
 //! docs `user-guide/sync-kubectl.md`; reference section 10.2).
 
 use kube::api::Patch;
@@ -160,13 +160,49 @@ fn run_of(op: &Value) -> Option<String> {
         .and_then(|i| text(i, "/value"))
 }
 
-/// The `operation` `argocd app sync APP --prune` writes, marked with the cnpgops run id.
-pub fn sync_operation(username: &str, prune: bool, run_id: &str) -> Value {
-    json!({
-        "sync": {"prune": prune, "syncStrategy": {"hook": {}}},
+/// The `operation` `argocd app sync APP [--prune]` makes the API server write for `app`
+/// (argo-cd `server/application/application.go` `Sync`), marked with the cnpgops run id:
+/// `sync` = {revision (`spec.source.targetRevision`; multi-source: `revisions`), prune (only
+/// when asked), syncOptions copied from `spec.syncPolicy.syncOptions`, the hook strategy,
+/// resources when given}, and `retry` from `spec.syncPolicy.retry`. The controller reads
+/// options only from the operation, so what is not copied here is not applied.
+pub fn sync_operation(app: &Value, username: &str, prune: bool, run_id: &str) -> Value {
+    let spec = app.get("spec").unwrap_or(&Value::Null);
+    let mut sync = json!({"prune": prune, "syncStrategy": {"hook": {}}});
+    if let Some(rev) = spec
+        .pointer("/source/targetRevision")
+        .filter(|v| v.is_string())
+    {
+        sync["revision"] = rev.clone();
+    }
+    if let Some(sources) = spec.get("sources").and_then(Value::as_array) {
+        let revisions: Vec<Value> = sources
+            .iter()
+            .map(|s| s.get("targetRevision").cloned().unwrap_or(json!("")))
+            .collect();
+        sync["revisions"] = json!(revisions);
+    }
+    let options = spec.pointer("/syncPolicy/syncOptions");
+    if let Some(options) = options.filter(|o| o.as_array().is_some_and(|a| !a.is_empty())) {
+        sync["syncOptions"] = options.clone();
+    }
+    let mut op = json!({
+        "sync": sync,
         "initiatedBy": {"username": username},
         "info": [{"name": RUN_INFO, "value": run_id}],
-    })
+    });
+    if let Some(retry) = spec.pointer("/syncPolicy/retry").filter(|r| r.is_object()) {
+        op["retry"] = retry.clone();
+    }
+    op
+}
+
+/// `sync_operation` limited to `resources` (`argocd app sync --resource GROUP:KIND:NAME`).
+pub fn with_resources(mut operation: Value, resources: &[Value]) -> Value {
+    if !resources.is_empty() {
+        operation["sync"]["resources"] = json!(resources);
+    }
+    operation
 }
 
 /// An Application, opened.
@@ -194,6 +230,16 @@ impl App {
             .ok_or_else(|| K8sError::NotFound {
                 object: self.object.clone(),
             })
+    }
+
+    /// Whether the Application exists (a missing Application CRD counts as no).
+    pub async fn exists(&self) -> Result<bool, K8sError> {
+        Ok(self
+            .api
+            .get_opt(&self.object.name)
+            .await
+            .map_err(K8sError::api("read", &self.object))?
+            .is_some())
     }
 
     /// Writes `operation` on `app` as it was read (resourceVersion-checked, so a concurrent
@@ -263,7 +309,7 @@ status:
     #[test]
     fn a_requested_or_running_operation_is_busy() {
         let mut a = app(FAILED);
-        a.data["operation"] = sync_operation("me", true, "run-1");
+        a.data["operation"] = sync_operation(&a.data, "me", true, "run-1");
         let s = AppState::of(&a);
         assert!(s.busy() && !s.completed());
         assert_eq!(s.run.as_deref(), Some("run-1"));
@@ -274,10 +320,39 @@ status:
     }
 
     #[test]
-    fn the_operation_is_what_argocd_app_sync_prune_writes() {
-        let op = sync_operation("alice", true, "r");
-        assert_eq!(op["sync"]["prune"], true);
-        assert_eq!(op["sync"]["syncStrategy"], json!({"hook": {}}));
-        assert_eq!(op["initiatedBy"]["username"], "alice");
+    fn the_operation_is_what_the_argocd_api_server_builds() {
+        let spec = json!({"spec": {
+        "source": {"repoURL": "https://git.example/x.git", "path": "app", "targetRevision": "main"},
+        "syncPolicy": {
+            "automated": {"prune": true, "selfHeal": true},
+            "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
+            "retry": {"limit": 3, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+        }}});
+        let op = sync_operation(&spec, "alice", false, "r");
+        assert_eq!(
+            op,
+            json!({
+                "sync": {
+                    "revision": "main",
+                    "prune": false,
+                    "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
+                    "syncStrategy": {"hook": {}}
+                },
+                "retry": {"limit": 3, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}},
+                "initiatedBy": {"username": "alice"},
+                "info": [{"name": RUN_INFO, "value": "r"}]
+            })
+        );
+        let bare = sync_operation(&json!({"spec": {}}), "bob", true, "r");
+        assert_eq!(
+            bare["sync"],
+            json!({"prune": true, "syncStrategy": {"hook": {}}})
+        );
+        assert!(bare.get("retry").is_none());
+        let one = with_resources(
+            bare,
+            &[json!({"group": "apps", "kind": "Deployment", "name": "web"})],
+        );
+        assert_eq!(one["sync"]["resources"][0]["kind"], "Deployment");
     }
 }

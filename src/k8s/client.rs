@@ -26,6 +26,9 @@ pub struct KubeOptions {
 pub struct Kube {
     pub client: Client,
     pub namespace: String,
+    /// The configuration is the Pod's own service account (in-cluster): Services resolve, so
+    /// databases are reached directly; otherwise through a port-forward.
+    pub in_cluster: bool,
 }
 
 /// Connects on first use and shares the client afterwards.
@@ -54,16 +57,23 @@ impl Connector {
 
 /// Builds a client from `options`.
 pub async fn connect(options: &KubeOptions) -> Result<Kube, K8sError> {
-    let config = config(options).await?;
+    let (config, in_cluster) = config(options).await?;
     let namespace = options
         .namespace
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
     let client = Client::try_from(config).map_err(K8sError::Client)?;
-    Ok(Kube { client, namespace })
+    Ok(Kube {
+        client,
+        namespace,
+        in_cluster,
+    })
 }
 
-async fn config(options: &KubeOptions) -> Result<Config, K8sError> {
+/// The configuration and whether it is the in-cluster one (decided here, from what was
+/// actually loaded, not from `KUBERNETES_SERVICE_HOST` alone: a `--kubeconfig` or `--context`
+/// given inside a Pod points elsewhere, where this Pod's Service names mean nothing).
+async fn config(options: &KubeOptions) -> Result<(Config, bool), K8sError> {
     let kc_options = KubeConfigOptions {
         context: options.context.clone(),
         ..Default::default()
@@ -82,16 +92,20 @@ async fn config(options: &KubeOptions) -> Result<Config, K8sError> {
         })?;
         return Config::from_custom_kubeconfig(kc, &kc_options)
             .await
+            .map(|c| (c, false))
             .map_err(boxed(&format!("kubeconfig {}", path.display())));
     }
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && options.context.is_none() {
-        return Config::incluster().map_err(|e| K8sError::Config {
-            what: "in-cluster service account".into(),
-            source: Box::new(e),
-        });
+        return Config::incluster()
+            .map(|c| (c, true))
+            .map_err(|e| K8sError::Config {
+                what: "in-cluster service account".into(),
+                source: Box::new(e),
+            });
     }
     Config::from_kubeconfig(&kc_options)
         .await
+        .map(|c| (c, false))
         .map_err(boxed("default kubeconfig"))
 }
 
@@ -112,9 +126,10 @@ mod tests {
         };
         let kube = connect(&options).await.unwrap();
         assert_eq!(kube.namespace, "ns-a");
+        assert!(!kube.in_cluster, "a kubeconfig is never in-cluster");
         options.context = Some("b".into());
         assert_eq!(
-            config(&options).await.unwrap().cluster_url.port_u16(),
+            config(&options).await.unwrap().0.cluster_url.port_u16(),
             Some(2)
         );
         assert_eq!(connect(&options).await.unwrap().namespace, "default");

@@ -9,7 +9,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::PgError;
 use crate::k8s::Kube;
-use crate::redact::{ExposeSecret, Redactor, SecretString};
+use crate::redact::{Redactor, SecretString};
 
 /// Where and as whom to connect. The password never prints (it is a [`SecretString`]).
 #[derive(Debug, Clone)]
@@ -91,45 +91,77 @@ pub async fn endpoint(
 }
 
 /// A connected client; its connection task (and port-forward) lives as long as the client.
+/// Within the connect timeout of [`super::settings`], with keepalives and a
+/// `statement_timeout`; in-cluster (the kube configuration is the Pod's own) straight to the
+/// `-rw` Service, else through a port-forward to the primary Pod.
 pub async fn connect(kube: &Kube, ep: &Endpoint) -> Result<Client, PgError> {
-    let mut config = tokio_postgres::Config::new();
-    config
-        .user(&ep.user)
-        .password(ep.password.expose_secret())
-        .dbname(&ep.database)
-        .application_name("cnpgops");
-    if ep.read_only {
-        config.options("-c default_transaction_read_only=on");
-    }
-    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let host = format!("{}-rw.{}.svc", ep.cluster, ep.namespace);
-    let via = if in_cluster {
-        format!("Service {host}:5432")
-    } else {
-        format!("port-forward to Pod {}/{}:5432", ep.namespace, ep.pod)
+    if kube.in_cluster {
+        return connect_direct(ep, &host, 5432).await;
+    }
+    let limits = super::settings::get();
+    let via = format!("port-forward to Pod {}/{}:5432", ep.namespace, ep.pod);
+    let fail = failure(ep, &via);
+    let work = async {
+        let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &ep.namespace);
+        let mut forward = pods
+            .portforward(&ep.pod, &[5432])
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        let stream = forward
+            .take_stream(5432)
+            .ok_or_else(|| fail("the port-forward gave no stream".into()))?;
+        handshake(&limits.config_for(ep), stream, ep, &host, forward, fail).await
     };
-    let fail = |source: Box<dyn std::error::Error + Send + Sync>| PgError::Connect {
+    within(limits.connect_timeout, work, || fail(late(&limits))).await
+}
+
+/// Straight to `host:port` (in-cluster: the `-rw` Service), with keepalives on the socket.
+pub async fn connect_direct(ep: &Endpoint, host: &str, port: u16) -> Result<Client, PgError> {
+    let limits = super::settings::get();
+    let via = format!("Service {host}:{port}");
+    let fail = failure(ep, &via);
+    let work = async {
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        limits.keep_alive(&stream).map_err(|e| fail(Box::new(e)))?;
+        handshake(&limits.config_for(ep), stream, ep, host, (), fail).await
+    };
+    within(limits.connect_timeout, work, || fail(late(&limits))).await
+}
+
+/// The error for `ep` reached `via` something.
+fn failure<'a>(
+    ep: &'a Endpoint,
+    via: &'a str,
+) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> PgError + Copy + 'a {
+    move |source| PgError::Connect {
         namespace: ep.namespace.clone(),
         cluster: ep.cluster.clone(),
         database: ep.database.clone(),
-        via: via.clone(),
+        via: via.to_string(),
         source,
-    };
-    if in_cluster {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), 5432))
-            .await
-            .map_err(|e| fail(Box::new(e)))?;
-        return handshake(&config, stream, ep, &host, (), fail).await;
     }
-    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &ep.namespace);
-    let mut forward = pods
-        .portforward(&ep.pod, &[5432])
+}
+
+fn late(limits: &super::settings::Limits) -> Box<dyn std::error::Error + Send + Sync> {
+    format!(
+        "no answer within the connect timeout of {} (--pg-connect-timeout)",
+        humantime::format_duration(limits.connect_timeout)
+    )
+    .into()
+}
+
+/// `work`, or `late()` once `limit` has passed.
+pub async fn within<T, E>(
+    limit: std::time::Duration,
+    work: impl std::future::Future<Output = Result<T, E>>,
+    late: impl FnOnce() -> E,
+) -> Result<T, E> {
+    tokio::time::timeout(limit, work)
         .await
-        .map_err(|e| fail(Box::new(e)))?;
-    let stream = forward
-        .take_stream(5432)
-        .ok_or_else(|| fail("the port-forward gave no stream".into()))?;
-    handshake(&config, stream, ep, &host, forward, fail).await
+        .unwrap_or_else(|_| Err(late()))
 }
 
 /// The startup (TLS when there is a CA) over `stream`; `keep` lives with the connection.
@@ -232,7 +264,8 @@ impl Target {
         )
     }
 
-    /// Connects as the owner in `secret` (read-only when asked).
+    /// Connects as the owner in `secret` (read-only when asked), and refuses a server that is
+    /// not the Cluster's (its system identifier differs from `status.systemID`).
     pub async fn open(
         &self,
         kube: &Kube,
@@ -250,9 +283,33 @@ impl Target {
         )
         .await?;
         ep.read_only = read_only;
-        connect(kube, &ep)
+        let client = connect(kube, &ep)
             .await
-            .map_err(|e| crate::engine::StepError::Failed(crate::k8s::error::chain(&e)))
+            .map_err(|e| crate::engine::StepError::Failed(crate::k8s::error::chain(&e)))?;
+        match super::identity::check(kube, &client, &ep).await {
+            Ok(()) => Ok(client),
+            Err(e @ PgError::WrongServer { .. }) => {
+                Err(crate::engine::StepError::Refused(e.to_string()))
+            }
+            Err(e) => Err(crate::engine::StepError::Failed(crate::k8s::error::chain(
+                &e,
+            ))),
+        }
+    }
+}
+
+/// Database `app` of Cluster `db/c` as user `app`, for tests.
+#[cfg(test)]
+pub(crate) fn endpoint_for_tests(password: &str, read_only: bool) -> Endpoint {
+    Endpoint {
+        namespace: "db".into(),
+        cluster: "c".into(),
+        pod: "c-1".into(),
+        database: "app".into(),
+        user: "app".into(),
+        password: SecretString::from(password.to_string()),
+        ca: None,
+        read_only,
     }
 }
 
@@ -273,18 +330,40 @@ mod tests {
         assert!(err.contains("Cluster c") && err.contains("ca.crt"), "{err}");
     }
 
+    #[tokio::test]
+    async fn a_server_that_accepts_but_never_answers_fails_within_the_connect_timeout() {
+        super::super::settings::set(super::super::settings::Limits {
+            connect_timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        });
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut open = vec![];
+            while let Ok((socket, _)) = silent.accept().await {
+                open.push(socket); // accepted, never answered
+            }
+        });
+        let ep = endpoint_for_tests("pw", false);
+        let t0 = std::time::Instant::now();
+        let err = connect_direct(&ep, "127.0.0.1", port).await.unwrap_err();
+        let took = t0.elapsed();
+        held.abort();
+        let text = crate::k8s::error::chain(&err);
+        assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+        assert!(
+            took >= std::time::Duration::from_millis(400),
+            "took {took:?}"
+        );
+        assert!(
+            text.contains("connect timeout") && text.contains("Cluster db/c"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn targets_describe_themselves_and_passwords_stay_hidden() {
-        let ep = Endpoint {
-            namespace: "db".into(),
-            cluster: "c".into(),
-            pod: "c-1".into(),
-            database: "app".into(),
-            user: "app".into(),
-            password: SecretString::from("hunter2-very-secret".to_string()),
-            ca: None,
-            read_only: true,
-        };
+        let ep = endpoint_for_tests("hunter2-very-secret", true);
         assert!(!format!("{ep:?}").contains("hunter2"));
     }
 }

@@ -2,12 +2,16 @@
 //! ([`connect`]), and the inventories a refresh is verified with ([`inventory`]).
 //!
 //! Outside the cluster the connection goes through a port-forward to the primary Pod; inside
-//! (a CronJob) straight to the `<cluster>-rw` Service. TLS is used when the cluster has a
+//! (a CronJob whose kube configuration is its own service account) straight to the
+//! `<cluster>-rw` Service. Every connection has the limits of [`settings`] and is checked to
+//! reach the Cluster's own server ([`identity`]). TLS is used when the cluster has a
 //! `<cluster>-ca` Secret (as real CNPG always does), verified against that CA; plain otherwise.
 
 pub mod connect;
+pub mod identity;
 pub mod inventory;
 pub mod progress;
+pub mod settings;
 pub mod snapshot;
 
 pub use connect::{connect, endpoint, Endpoint};
@@ -36,6 +40,21 @@ pub enum PgError {
     },
     #[error("failed to set up TLS for Cluster {cluster}: {message}")]
     Tls { cluster: String, message: String },
+    #[error("failed to read {object} to check the server's identity")]
+    Identity {
+        object: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "refused: the server reached for Cluster {namespace}/{cluster} has system identifier {found}, but the Cluster's status.systemID is {expected}: this connection leads to another cluster's database (a kube context or --context pointing elsewhere, or a Service name resolving in another cluster). Nothing was written; check --kubeconfig/--context"
+    )]
+    WrongServer {
+        namespace: String,
+        cluster: String,
+        expected: String,
+        found: String,
+    },
 }
 
 /// `"name"` with embedded quotes doubled.

@@ -38,6 +38,9 @@ pub struct Profile {
     /// The owner's credentials (`username`/`password`); empty: the Cluster's
     /// `bootstrap.initdb.secret`, else `<cluster>-app`.
     pub credentials_secret: String,
+    /// A Secret (`username`, `password`) of a role granted `pg_read_all_data` that a refresh
+    /// reads the SOURCE as (empty: the owner's credentials, read-only by session setting only).
+    pub read_only_secret: String,
     /// Where the app's Deployments run.
     pub app_namespace: String,
     /// Label selector of the Deployments to stop during a refresh; empty: all of them.
@@ -60,6 +63,7 @@ impl Default for Profile {
             database: String::new(),
             database_resource: String::new(),
             credentials_secret: String::new(),
+            read_only_secret: String::new(),
             app_namespace: "web-{app}-{env}".into(),
             app_selector: String::new(),
             app_secret: "web-{app}-{env}-env".into(),
@@ -81,6 +85,7 @@ pub struct EnvNames {
     pub database: String,
     pub database_resource: String,
     pub credentials_secret: String,
+    pub read_only_secret: String,
     pub app_namespace: String,
     pub app_selector: String,
     pub app_secret: String,
@@ -111,6 +116,7 @@ impl Profile {
             database: f(&self.database),
             database_resource: f(&self.database_resource),
             credentials_secret: f(&self.credentials_secret),
+            read_only_secret: f(&self.read_only_secret),
             app_namespace: f(&self.app_namespace),
             app_selector: f(&self.app_selector),
             app_secret: f(&self.app_secret),

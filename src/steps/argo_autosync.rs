@@ -5,7 +5,16 @@
 //! as the output `automated`) and removes it; `action: restore` writes back what `recorded`
 //! holds (run it as an `always` step, so a failed run restores it too). Both are JSON merge
 //! patches carrying the resourceVersion they read (a concurrent edit is re-read, not
-//! overwritten). An empty `name` (no Application manages the target) does nothing.
+//! overwritten). An empty `name` (no Application manages the target) does nothing; so does an
+//! Application that does not exist when `optional` is true (refresh-dev's app may have none).
+//!
+//! **Drift**: after a restore in place or a refresh by recovery the live Cluster carries
+//! `bootstrap.recovery`, an `externalClusters` origin and a new archive server name that Git
+//! does not have. Re-enabling a recorded `selfHeal` would re-apply Git's Cluster over it (CNPG
+//! refuses two bootstrap methods, and the old server name would archive into the old prefix).
+//! So `restore` with `drifted: true` does not re-enable anything unless the person approved it
+//! (`approved: true`, `--resume-autosync`): it leaves automated sync paused and refuses (exit 3)
+//! with `commit`, what to commit to Git, and the command that re-enables it afterwards.
 
 use kube::api::Patch;
 use serde_json::{json, Value};
@@ -41,6 +50,26 @@ static SIGNATURE: KindSignature = KindSignature {
             name: "recorded",
             required: false,
             description: "restore: the `automated` output of the pause step",
+        },
+        InputSpec {
+            name: "optional",
+            required: false,
+            description: "an Application that does not exist is nothing to do (default false)",
+        },
+        InputSpec {
+            name: "drifted",
+            required: false,
+            description: "restore: the managed object no longer matches Git (default false)",
+        },
+        InputSpec {
+            name: "approved",
+            required: false,
+            description: "restore: re-enable even though `drifted` (the person approved it)",
+        },
+        InputSpec {
+            name: "commit",
+            required: false,
+            description: "restore with drift: what to commit to Git, for the refusal message",
         },
     ],
     outputs: &["automated", "changed"],
@@ -93,6 +122,13 @@ impl Step for ArgoAutosync {
         };
         let kube = self.0.get().await?;
         let app = App::new(&kube, &ns, &name);
+        if ctx.inputs.bool_or("optional", false)? && !app.exists().await? {
+            ctx.events
+                .log(format!("{} does not exist: nothing to do", app.object));
+            return Ok(Outputs::default()
+                .with("automated", Value::Null)
+                .with("changed", false));
+        }
         let wanted = if pause {
             let noted = ctx.checkpoint.notes(&ctx.step_id).await;
             let current = app.get().await?;
@@ -136,6 +172,13 @@ impl Step for ArgoAutosync {
                 .with("automated", Value::Null)
                 .with("changed", false));
         }
+        if ctx.inputs.bool_or("drifted", false)? && !ctx.inputs.bool_or("approved", false)? {
+            return Err(StepError::Refused(held_message(
+                &app,
+                &wanted,
+                &ctx.inputs.opt_str("commit")?.unwrap_or_default(),
+            )));
+        }
         let changed = write(ctx, &app, wanted.clone()).await?;
         ctx.events.log(format!(
             "restored automated sync of {}: {wanted}",
@@ -145,6 +188,19 @@ impl Step for ArgoAutosync {
             .with("automated", wanted)
             .with("changed", changed))
     }
+}
+
+/// Why automated sync stays paused over a drifted object, and how to end that.
+fn held_message(app: &App, recorded: &Value, commit: &str) -> String {
+    let ns = app.object.namespace.clone().unwrap_or_default();
+    let patch = json!({"spec": {"syncPolicy": {"automated": recorded}}});
+    format!(
+        "automated sync of {} stays paused: the object it manages was recreated and no longer matches Git, \
+         and re-enabling {recorded} would re-apply Git's version over it. Commit to Git: {commit}; \
+         then re-enable it with `kubectl -n {ns} patch application {} --type merge -p '{patch}'` \
+         (or run again with --resume-autosync to re-enable it without the commit)",
+        app.object, app.object.name
+    )
 }
 
 /// Sets `spec.syncPolicy.automated` to `value` (null removes it) unless it already is;

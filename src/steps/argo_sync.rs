@@ -1,6 +1,7 @@
-//! `uses: argo.sync`: sync an Argo CD Application the way `argocd app sync APP --prune` does:
-//! write its top-level `operation` (`initiatedBy.username`, `sync.prune`, `syncStrategy.hook`,
-//! plus an `info` entry naming the cnpgops run), refusing (exit 3) if an operation is already
+//! `uses: argo.sync`: sync an Argo CD Application the way `argocd app sync APP [--prune]` does:
+//! write its top-level `operation` as the Argo CD API server builds it (revision, `prune` only
+//! when asked, the spec's `syncOptions` and `retry`, the hook strategy, an `info` entry naming
+//! the cnpgops run; see [`crate::k8s::argo::sync_operation`]), refusing (exit 3) if an operation is already
 //! requested or running; then follow `status.operationState` until it ends and wait for
 //! `Synced` + `Healthy`. If a hook fails, its Pods' logs are reported and the step fails.
 //!
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::argo_app::busy_message;
-use crate::k8s::argo::{sync_operation, App, AppState};
+use crate::k8s::argo::{sync_operation, with_resources, App, AppState};
 use crate::k8s::hook_jobs::{self, failing_lines};
 use crate::k8s::{params, Connector, Kube};
 use crate::runbook::{InputSpec, KindSignature};
@@ -39,7 +40,12 @@ static SIGNATURE: KindSignature = KindSignature {
         InputSpec {
             name: "prune",
             required: false,
-            description: "prune resources no longer in Git (default true)",
+            description: "prune resources no longer in Git (default false: only when asked)",
+        },
+        InputSpec {
+            name: "resources",
+            required: false,
+            description: "only these resources ({group, kind, name, namespace}); default all",
         },
         InputSpec {
             name: "username",
@@ -74,6 +80,19 @@ fn username(inputs: &Inputs) -> Result<String, StepError> {
     )
 }
 
+fn resources(inputs: &Inputs) -> Result<Vec<serde_json::Value>, StepError> {
+    match inputs.get("resources") {
+        None | Some(serde_json::Value::Null) => Ok(vec![]),
+        Some(serde_json::Value::Array(items)) if items.iter().all(|i| i.is_object()) => {
+            Ok(items.clone())
+        }
+        Some(_) => Err(StepError::input(
+            "resources",
+            "expected a list of {group, kind, name, namespace}",
+        )),
+    }
+}
+
 fn timeout(inputs: &Inputs) -> Result<Duration, StepError> {
     match inputs.get("timeout") {
         None => Ok(Duration::from_secs(600)),
@@ -89,7 +108,7 @@ impl Step for ArgoSync {
 
     fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
         timeout(inputs)?;
-        let prune = if inputs.bool_or("prune", true)? {
+        let prune = if inputs.bool_or("prune", false)? {
             " --prune"
         } else {
             ""
@@ -164,10 +183,17 @@ async fn start(ctx: &StepContext, app: &App, run_id: &str) -> Result<bool, StepE
             return Err(StepError::Refused(busy_message(app, &state)));
         }
         let op = sync_operation(
+            &obj.data,
             &username(&ctx.inputs)?,
-            ctx.inputs.bool_or("prune", true)?,
+            ctx.inputs.bool_or("prune", false)?,
             run_id,
         );
+        let op = with_resources(op, &resources(&ctx.inputs)?);
+        let prune = if op["sync"]["prune"] == true {
+            "prune, "
+        } else {
+            ""
+        };
         if app.start(&obj, op, ctx.mode).await? {
             if params::dry(ctx.mode) {
                 ctx.events.log(format!(
@@ -177,7 +203,7 @@ async fn start(ctx: &StepContext, app: &App, run_id: &str) -> Result<bool, StepE
                 return Ok(false);
             }
             ctx.events
-                .log(format!("started a sync of {} (prune, hooks)", app.object));
+                .log(format!("started a sync of {} ({prune}hooks)", app.object));
             return Ok(true);
         }
         ctx.events.log(format!(
@@ -332,7 +358,7 @@ mod tests {
     #[test]
     fn plan_is_a_write_like_argocd_app_sync_prune() {
         let inputs = Inputs(
-            json!({"namespace": "argocd", "name": "web-x-dev"})
+            json!({"namespace": "argocd", "name": "web-x-dev", "prune": true})
                 .as_object()
                 .cloned()
                 .unwrap(),

@@ -2,6 +2,11 @@
 //! selector) to `replicas`, or back to the counts in `restore`, and wait until the Pods of the
 //! ones scaled to zero are gone. Outputs `previous` (name -> replicas before), noted in the
 //! checkpoint on the first attempt so a resumed run restores the original counts.
+//!
+//! The count before is also written on each Deployment as the annotation
+//! [`REPLICAS_BEFORE`] before it is scaled down, and removed when `restore` scales it back. A
+//! later run that finds the annotation (an earlier run was killed before it could scale the
+//! app back) records the annotated count as `previous`, never the 0 that run left.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,6 +23,9 @@ use crate::runbook::{InputSpec, KindSignature};
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct KubeScaleAll(pub Connector);
+
+/// The annotation holding a Deployment's replicas from before cnpgops scaled it down.
+pub const REPLICAS_BEFORE: &str = "cnpgops.io/replicas-before";
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.scale_all",
@@ -136,7 +144,7 @@ impl Step for KubeScaleAll {
             let name = d.metadata.name.clone().unwrap_or_default();
             let now = i64::from(d.spec.replicas.unwrap_or(1));
             if first {
-                previous.insert(name.clone(), now);
+                previous.insert(name.clone(), annotated(d).unwrap_or(now));
             }
             let target = match &wanted {
                 Wanted::Restore(counts) => match counts.get(&name) {
@@ -145,11 +153,19 @@ impl Step for KubeScaleAll {
                 },
                 Wanted::All(n) => *n,
             };
-            let patch = Patch::Merge(json!({"spec": {"replicas": target}}));
             let what = ObjectRef::new("Deployment", Some(&ns), &name);
+            let before = previous.get(&name).copied();
+            if matches!(wanted, Wanted::All(0)) && before.is_some() && annotated(d) != before {
+                let text = before.map(|n| n.to_string());
+                annotate(ctx, &api, &what, text.as_deref()).await?;
+            }
+            let patch = Patch::Merge(json!({"spec": {"replicas": target}}));
             api.patch_scale(&name, &params::patch(ctx.mode), &patch)
                 .await
                 .map_err(K8sError::api("scale", &what))?;
+            if matches!(wanted, Wanted::Restore(_)) && annotated(d).is_some() {
+                annotate(ctx, &api, &what, None).await?;
+            }
             let verb = if params::dry(ctx.mode) {
                 "dry run: server accepted scaling"
             } else {
@@ -178,6 +194,30 @@ impl Step for KubeScaleAll {
         }
         Ok(Outputs::default().with("previous", json!(previous)))
     }
+}
+
+/// The replicas an earlier run recorded on `d` before scaling it down.
+fn annotated(d: &Deployment) -> Option<i64> {
+    d.metadata
+        .annotations
+        .as_ref()?
+        .get(REPLICAS_BEFORE)?
+        .parse()
+        .ok()
+}
+
+/// Sets (`Some`) or removes (`None`) [`REPLICAS_BEFORE`] on a Deployment.
+async fn annotate(
+    ctx: &StepContext,
+    api: &Api<Deployment>,
+    what: &ObjectRef,
+    value: Option<&str>,
+) -> Result<(), StepError> {
+    let patch = Patch::Merge(json!({"metadata": {"annotations": {REPLICAS_BEFORE: value}}}));
+    api.patch(&what.name, &params::patch(ctx.mode), &patch)
+        .await
+        .map_err(K8sError::api("annotate", what))?;
+    Ok(())
 }
 
 fn pod_selector(d: &Deployment) -> String {

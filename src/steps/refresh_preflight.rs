@@ -85,6 +85,7 @@ impl Step for RefreshPreflight {
             Target::from_input(&ctx.inputs, "source")?,
             Target::from_input(&ctx.inputs, "target")?,
         );
+        check_namespaces(&s, &t)?;
         let kube = self.0.get().await?;
         let src = s.open(&kube, &ctx.redactor, true).await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
@@ -189,6 +190,23 @@ pub fn human_bytes(n: i64) -> String {
     }
 }
 
+/// The refresh Job runs in the target's namespace and reads the source's credentials through
+/// `secretKeyRef`, which only reaches Secrets of the Pod's own namespace: refused up front
+/// instead of a Pod stuck in `CreateContainerConfigError`.
+fn check_namespaces(s: &Target, t: &Target) -> Result<(), StepError> {
+    if s.namespace == t.namespace {
+        return Ok(());
+    }
+    Err(StepError::Refused(format!(
+        "refused: the source ({}) and the target ({}) are in different namespaces; the refresh Job runs in `{}` and a Pod can only read Secrets of its own namespace, so it could not read the source's credentials (Secret {}/{}). Keep both Clusters in one namespace (the profile's cluster_namespace). Nothing was changed",
+        s.describe(),
+        t.describe(),
+        t.namespace,
+        s.namespace,
+        s.secret
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +221,25 @@ mod tests {
         ));
         let err = check_versions(16, 16, 15).unwrap_err().to_string();
         assert!(err.contains("PostgreSQL 15"), "{err}");
+    }
+
+    #[test]
+    fn clusters_in_two_namespaces_are_refused_before_anything_runs() {
+        let t = |ns: &str| Target {
+            namespace: ns.into(),
+            cluster: "c".into(),
+            pod: "c-1".into(),
+            database: "app".into(),
+            secret: "s".into(),
+        };
+        assert!(check_namespaces(&t("db"), &t("db")).is_ok());
+        let err = check_namespaces(&t("prod-db"), &t("dev-db")).unwrap_err();
+        assert!(matches!(err, StepError::Refused(_)));
+        let text = err.to_string();
+        assert!(
+            text.contains("Secret prod-db/s") && text.contains("`dev-db`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -139,9 +139,118 @@ fn the_cronjob_is_shaped_for_an_unattended_night() {
         "--yes",
         "--state kubernetes",
         "-o json",
+        "--grace 25s",
     ] {
         assert!(args.contains(part), "`{part}` missing from `{args}`");
     }
+    // SIGTERM: the cleanup's grace budget (25s) fits before the kubelet's SIGKILL.
+    assert!(pod.termination_grace_period_seconds.is_some_and(|s| s > 25));
+    // The refresh Job's own deadline (2h) plus verification fires before this Pod's.
+    assert!(job
+        .active_deadline_seconds
+        .is_some_and(|s| s >= 7200 + 1200));
+    // The profile ConfigMap, optional, where the default config path is.
+    let env = c.env.clone().unwrap_or_default();
+    let xdg = env
+        .iter()
+        .find(|e| e.name == "XDG_CONFIG_HOME")
+        .expect("XDG_CONFIG_HOME");
+    let mount = &c.volume_mounts.clone().unwrap()[0];
+    assert_eq!(
+        mount.mount_path,
+        format!("{}/cnpgops", xdg.value.clone().unwrap())
+    );
+    let volume = &pod.volumes.clone().unwrap()[0];
+    let cm = volume.config_map.as_ref().expect("a ConfigMap volume");
+    assert_eq!(
+        (cm.name.as_str(), cm.optional),
+        ("cnpgops-profile", Some(true))
+    );
+    // The notification Secret's key is the one docs/real-cluster.md tells to create.
+    let notify = env.iter().find(|e| e.name == "CNPGOPS_NOTIFY_URL").unwrap();
+    let key = &notify
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap()
+        .key;
+    let docs = std::fs::read_to_string(root().join("docs/real-cluster.md")).unwrap();
+    assert!(
+        docs.contains(&format!(
+            "create secret generic cnpgops-notify --from-literal={key}="
+        )),
+        "docs/real-cluster.md creates cnpgops-notify with key `{key}`"
+    );
+}
+
+/// The Pods a NetworkPolicy applies to.
+fn selector(
+    p: &k8s_openapi::api::networking::v1::NetworkPolicy,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+    p.spec.as_ref().unwrap().pod_selector.clone().unwrap()
+}
+
+#[test]
+fn the_network_policies_let_the_cronjob_and_the_job_reach_only_dns_the_api_and_postgres() {
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let text = std::fs::read_to_string(root().join("deploy/hardened/networkpolicy.yaml")).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let policies: Vec<NetworkPolicy> = docs
+        .into_iter()
+        .filter(|d| d.is_object())
+        .map(|d| serde_json::from_value(d).unwrap())
+        .collect();
+    assert_eq!(policies.len(), 2);
+    let ports = |p: &NetworkPolicy| -> Vec<String> {
+        let spec = p.spec.as_ref().unwrap();
+        assert_eq!(spec.ingress.as_ref().map(Vec::len), Some(0), "no ingress");
+        spec.egress
+            .iter()
+            .flatten()
+            .flat_map(|r| r.ports.iter().flatten())
+            .map(|p| format!("{}/{:?}", p.protocol.clone().unwrap_or_default(), p.port))
+            .collect()
+    };
+    let cron = &policies[0];
+    let labels = cronjob()
+        .spec
+        .job_template
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    let wanted = selector(cron).match_labels.unwrap();
+    assert!(
+        wanted.iter().all(|(k, v)| labels.get(k) == Some(v)),
+        "selects the CronJob's Pod"
+    );
+    let cron_ports = ports(cron).join(" ");
+    for p in [
+        "UDP/Some(Int(53))",
+        "TCP/Some(Int(443))",
+        "TCP/Some(Int(6443))",
+        "TCP/Some(Int(5432))",
+    ] {
+        assert!(cron_ports.contains(p), "{p} in {cron_ports}");
+    }
+    let job = &policies[1];
+    assert_eq!(job.metadata.namespace.as_deref(), Some("databases"));
+    let expressions = selector(job).match_expressions.unwrap();
+    assert_eq!(
+        expressions[0].key,
+        cnpgops::k8s::RUN_ID_LABEL,
+        "the label every refresh Job Pod carries"
+    );
+    let job_ports = ports(job).join(" ");
+    assert!(
+        job_ports.contains("TCP/Some(Int(5432))") && !job_ports.contains("443"),
+        "{job_ports}"
+    );
 }
 
 #[test]
@@ -153,7 +262,7 @@ fn the_sandbox_accepts_every_object_as_a_dry_run() {
         create(&kube, m, true);
     }
     // Namespaced objects need their namespace to exist, dry run or not.
-    for ns in ["cnpgops", "databases", "web-synestra-io-dev"] {
+    for ns in ["cnpgops", "databases", "web-synestra-io-dev", "argocd"] {
         kube.namespace(ns);
     }
     for m in all.iter().filter(|m| !matches!(m, Manifest::Namespace(_))) {

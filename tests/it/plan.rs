@@ -63,3 +63,33 @@ fn bad_params_are_bad_input_at_the_declaration() {
         assert!(ran.stderr.contains(expected), "{params:?}: {}", ran.stderr);
     }
 }
+
+#[test]
+fn the_source_is_read_as_the_profiles_read_only_role_when_it_names_one() {
+    let w = World::new();
+    let config = w.path("config.yaml");
+    std::fs::write(
+        &config,
+        "profile: ro\nprofiles:\n  ro:\n    read_only_secret: \"{app}-{env}-readonly\"\n",
+    )
+    .unwrap();
+    let source_secret = |args: &[&str]| {
+        let base = ["plan", "refresh-dev", "-p", "app=shop", "-o", "json"];
+        let ran = w.run(&[args, &base[..]].concat());
+        ran.code(0);
+        let v: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+        assert_eq!(v["steps"][0]["id"], "source");
+        assert_eq!(
+            v["steps"][1]["inputs"]["secret"], "",
+            "the target keeps its owner"
+        );
+        v["steps"][0]["inputs"]["secret"].clone()
+    };
+    let config = config.display().to_string();
+    assert_eq!(source_secret(&["--config", &config]), "shop-prod-readonly");
+    assert_eq!(
+        source_secret(&[]),
+        "",
+        "the owner's (initdb) secret by default"
+    );
+}

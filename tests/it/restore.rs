@@ -188,10 +188,46 @@ fn in_tree_point_in_time_in_place_resumes_after_a_kill_and_bad_input_changes_not
     std::thread::sleep(Duration::from_millis(2500)); // the killed run's lock expires
     let id = state["run_id"].as_str().unwrap();
     let resumed = kube.run(&w, &["resume", id, "--yes", "--allow-prod"]);
-    resumed.code(0);
+    // The recovered Cluster no longer matches Git: automated sync stays paused (exit 3) with
+    // what to commit and the command that re-enables it, which works as printed.
+    resumed.code(3);
+    assert!(
+        automated(&kube, "shop-prod").is_null(),
+        "auto-sync stays paused"
+    );
+    let said = resumed.stderr.replace('\n', " ");
+    assert!(said.contains("no longer matches Git"), "{said}");
+    assert!(
+        said.contains(&format!("shop-cnpg-{id}")),
+        "the new server name to commit: {said}"
+    );
+    let patch = said
+        .split('`')
+        .find(|p| p.starts_with("kubectl -n argocd patch application shop-prod"))
+        .unwrap_or_else(|| panic!("the re-enable command: {said}"));
+    let patch = patch.replace("'", "");
+    let mut words: Vec<&str> = patch.split(' ').collect();
+    let body = words.pop().unwrap();
+    let ok = std::process::Command::new(words[0])
+        .args(&words[1..])
+        .arg(body)
+        .arg("--kubeconfig")
+        .arg(&kube.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 
     let done = run_state(&w, id);
-    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["status"], "refused");
+    assert_eq!(
+        step(&done, "report")["status"],
+        "succeeded",
+        "the restore itself finished"
+    );
     assert_eq!(step(&done, "delete")["attempts"], 1, "deleted once");
     let restored = kube.get("Cluster", NS, "shop-cnpg").unwrap();
     assert_ne!(restored["metadata"]["uid"], old_uid, "a new cluster");

@@ -12,6 +12,7 @@ const STEPS: &[&str] = &[
     "source",
     "target",
     "preflight",
+    "pause_sync",
     "stop_app",
     "terminate",
     "restore",
@@ -20,6 +21,7 @@ const STEPS: &[&str] = &[
     "annotate",
     "event",
     "start_app",
+    "resume_sync",
 ];
 
 const STATE: &[&str] = &["--state", "kubernetes", "--state-namespace", "cnpgops"];

@@ -65,6 +65,9 @@ fn restore_killed_at_every_step_boundary_resumes_and_deletes_once() {
             "--latest",
             "--yes",
             "--allow-prod",
+            // Approved: re-enable auto-sync over the recovered Cluster (restore.rs covers the
+            // default, which leaves it paused and exits 3).
+            "--resume-autosync",
         ];
         if !matches!(*stop, "safety_backup" | "delete") {
             args.push("--skip-safety-backup");
