@@ -1,11 +1,13 @@
 //! PostgreSQL from cnpgops itself (tokio-postgres): connecting to a CNPG cluster's primary
-//! ([`connect`]), and the inventories a refresh is verified with ([`inventory`]).
+//! ([`connect`]), and the inventories a refresh is verified with ([`inventory`], with the
+//! [`definitions`] of indexes, constraints, triggers, policies and columns).
 //!
 //! Outside the cluster the connection goes through a port-forward to the primary Pod; inside
 //! (a CronJob) straight to the `<cluster>-rw` Service. TLS is used when the cluster has a
 //! `<cluster>-ca` Secret (as real CNPG always does), verified against that CA; plain otherwise.
 
 pub mod connect;
+pub mod definitions;
 pub mod inventory;
 pub mod progress;
 pub mod snapshot;

@@ -4,7 +4,9 @@
 //! webhook URL token — run selftest, refresh-dev, migration-resync, `backups`, `backup`,
 //! `restore` (into a new Cluster) and refresh-dev `--method recovery` at
 //! trace level, once with text output and logs (file state), once with `-o json` and JSON logs
-//! (`--state kubernetes`), each telling the webhook. No secret, as is, base64 or URL-encoded,
+//! (`--state kubernetes`), each telling the webhook. First, a migration that fails printing
+//! its `DATABASE_URI` (as is and base64'd inside a longer line) and a PostgreSQL error quoting
+//! the password: the hook's own log holds them (checked), cnpgops reports that log. No secret, as is, base64 or URL-encoded,
 //! may appear in stdout, stderr, the checkpoint files, `runs list`, the webhook bodies, or any
 //! object in the cluster but the Secrets themselves (run-state ConfigMaps, Events, annotations,
 //! Jobs' and Pods' specs and args).
@@ -12,9 +14,104 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams, Patch, PatchParams};
+
 use crate::harness::World;
 use crate::leaks::{self, forms};
 use crate::sandbox::Kube;
+
+const APP_NS: &str = "web-synestra-io-dev";
+
+/// What the scenario's failing migration prints, to which these lines are added: its URI as
+/// is, base64'd after a prefix (the password at another byte alignment), and PostgreSQL's
+/// error for a statement quoting the password.
+const FAILING_LINE: &str = r#"echo 'ERROR: column "blocks" of relation "pages" already exists (migration 20251216_add_page_blocks)' >&2"#;
+const LEAKY_LINES: &str = r#"echo "[payload] migration failed: DATABASE_URI=$DATABASE_URI" >&2
+echo "[payload] error context: $(printf 'uri=%s' "$DATABASE_URI" | base64 -w0)" >&2
+pw=$(printf %s "$DATABASE_URI" | sed 's|^[^:]*://[^:]*:\([^@]*\)@.*|\1|')
+psql "$DATABASE_URI" -X -q -c "SELECT '$pw'::int" || true
+"#;
+
+/// Makes dev's migration hook print its secrets when it fails, and fail once more
+/// (`force-fail`) through a `migrations resync`; that run's outputs and the hook's log.
+fn leaky_failed_migration(kube: &Kube, w: &World, url: &str) -> (Vec<(String, String)>, String) {
+    let git = kube
+        .get("ConfigMap", "argocd", "web-synestra-io-dev-git")
+        .unwrap();
+    let hook = git["data"]["20-migrate.yaml"].as_str().unwrap();
+    assert!(
+        hook.contains(FAILING_LINE),
+        "the scenario's hook changed: {hook}"
+    );
+    let line = hook.lines().find(|l| l.contains(FAILING_LINE)).unwrap();
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let leaky: String = LEAKY_LINES
+        .lines()
+        .map(|l| format!("{indent}{l}\n"))
+        .collect();
+    let hook = hook.replace(line, &format!("{leaky}{line}"));
+    let patch = |kind: &str, ns: &str, name: &str, body: serde_json::Value| {
+        let api = kube.api(kind, ns);
+        kube.block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(body)))
+            .unwrap();
+    };
+    patch(
+        "ConfigMap",
+        "argocd",
+        "web-synestra-io-dev-git",
+        serde_json::json!({"data": {"20-migrate.yaml": hook}}),
+    );
+    let force = |v: &str| serde_json::json!({"data": {"force-fail": v}});
+    patch(
+        "ConfigMap",
+        APP_NS,
+        "web-synestra-io-dev-migrations",
+        force("true"),
+    );
+    let mut outputs = Vec::new();
+    for (form, extra) in [
+        ("text", &[][..]),
+        ("json", &["-o", "json", "--log-format", "json"][..]),
+    ] {
+        let mut argv = vec![
+            "-vvv",
+            "--notify",
+            url,
+            "migrations",
+            "resync",
+            "synestra-io",
+            "--yes",
+        ];
+        argv.extend_from_slice(extra);
+        let ran = kube.run(w, &argv);
+        ran.code(4);
+        assert!(
+            ran.stderr.contains("invalid input syntax for type integer")
+                || ran.stdout.contains("invalid input syntax for type integer"),
+            "the hook's PostgreSQL error is reported: {}{}",
+            ran.stdout,
+            ran.stderr
+        );
+        outputs.push((format!("failed migration {form} stdout"), ran.stdout));
+        outputs.push((format!("failed migration {form} stderr"), ran.stderr));
+    }
+    patch(
+        "ConfigMap",
+        APP_NS,
+        "web-synestra-io-dev-migrations",
+        force("false"),
+    );
+    let pods = kube::Api::<Pod>::namespaced(kube.client.clone(), APP_NS);
+    let listed = kube
+        .block_on(pods.list(&ListParams::default().labels("app.kubernetes.io/name=web-migrate")))
+        .unwrap();
+    let name = listed.items[0].metadata.name.clone().unwrap();
+    let log = kube
+        .block_on(pods.logs(&name, &LogParams::default()))
+        .unwrap();
+    (outputs, log)
+}
 
 const OWNER_PASSWORD: &str = "sandbox-initdb-Pa55";
 const PAYLOAD_SECRETS: [&str; 2] = ["sandbox-payload-dev-secret", "sandbox-payload-prod-secret"];
@@ -128,6 +225,24 @@ fn no_runbook_leaks_a_planted_secret_anywhere() {
         assert!(!found.is_empty(), "{secret} was not planted");
     }
 
+    // A failing migration prints its URI and PostgreSQL quotes the password: the secret is
+    // in the hook's log in three forms (the scanner sees them there), cnpgops reports that log.
+    let (mut outputs, log) = leaky_failed_migration(&kube, &w, &url);
+    let in_log = leaks::scan(
+        &forms(OWNER_PASSWORD),
+        &[("the hook's log".into(), log.clone())],
+    );
+    assert!(
+        log.contains(&format!(
+            r#"invalid input syntax for type integer: "{OWNER_PASSWORD}""#
+        )),
+        "{log}"
+    );
+    assert!(
+        in_log.len() >= 2,
+        "the password as is and base64'd in the hook's log: {in_log:?}\n{log}"
+    );
+
     let marker = w.path("marker.log").display().to_string();
     let json = [
         "-o",
@@ -139,7 +254,6 @@ fn no_runbook_leaks_a_planted_secret_anywhere() {
         "--state-namespace",
         "cnpgops",
     ];
-    let mut outputs: Vec<(String, String)> = Vec::new();
     let mut ran_any_trace = false;
     for (format, extra) in [("text", &[][..]), ("json", &json[..])] {
         for (name, args) in commands(&marker, format) {

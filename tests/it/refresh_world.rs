@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use cnpgops::pg::inventory::{self, Inventory};
 use tokio_postgres::{Client, NoTls};
 
 use crate::sandbox::{deployment, Kube};
@@ -112,13 +111,4 @@ pub async fn try_connect(
         .await?;
     tokio::spawn(conn);
     Ok(client)
-}
-
-/// The inventory of a cluster's database, with checksums.
-pub fn inventory(kube: &Kube, cluster: &str, owner: &str, password: &str) -> Inventory {
-    let addr = address(kube, cluster);
-    kube.block_on(async {
-        let c = connect(&addr, owner, password).await;
-        inventory::read(&c, cluster, true).await.unwrap()
-    })
 }
