@@ -33,84 +33,87 @@ pw=$(printf %s "$DATABASE_URI" | sed 's|^[^:]*://[^:]*:\([^@]*\)@.*|\1|')
 psql "$DATABASE_URI" -X -q -c "SELECT '$pw'::int" || true
 "#;
 
+/// Server-side applies `data` to ConfigMap `ns/name` (created if missing).
+fn apply_data(kube: &Kube, ns: &str, name: &str, data: serde_json::Value) {
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns}, "data": data});
+    let pp = PatchParams::apply("leak-scan").force();
+    let api = kube.api("ConfigMap", ns);
+    kube.block_on(api.patch(name, &pp, &Patch::Apply(body)))
+        .unwrap();
+}
+
+/// Waits until the dev Application has no operation running (a changed "Git" starts an
+/// automated sync).
+fn settled(kube: &Kube) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let app = kube.get("Application", "argocd", APP_NS).unwrap();
+        let phase = &app["status"]["operationState"]["phase"];
+        if app["operation"].is_null() && *phase != "Running" {
+            return;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "never settled: {app:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Makes dev's migration hook print its secrets when it fails, and fail once more
-/// (`force-fail`) through a `migrations resync`; that run's outputs and the hook's log.
+/// (`force-fail`) through a `migrations resync` (text, then JSON); those runs' outputs and the
+/// hook's own log.
 fn leaky_failed_migration(kube: &Kube, w: &World, url: &str) -> (Vec<(String, String)>, String) {
     let git = kube
         .get("ConfigMap", "argocd", "web-synestra-io-dev-git")
         .unwrap();
     let hook = git["data"]["20-migrate.yaml"].as_str().unwrap();
-    assert!(
-        hook.contains(FAILING_LINE),
-        "the scenario's hook changed: {hook}"
-    );
-    let line = hook.lines().find(|l| l.contains(FAILING_LINE)).unwrap();
+    let line = hook.lines().find(|l| l.contains(FAILING_LINE));
+    let line = line.unwrap_or_else(|| panic!("the scenario's hook changed: {hook}"));
     let indent = &line[..line.len() - line.trim_start().len()];
     let leaky: String = LEAKY_LINES
         .lines()
         .map(|l| format!("{indent}{l}\n"))
         .collect();
     let hook = hook.replace(line, &format!("{leaky}{line}"));
-    let patch = |kind: &str, ns: &str, name: &str, body: serde_json::Value| {
-        let api = kube.api(kind, ns);
-        kube.block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(body)))
-            .unwrap();
-    };
-    patch(
-        "ConfigMap",
-        "argocd",
-        "web-synestra-io-dev-git",
-        serde_json::json!({"data": {"20-migrate.yaml": hook}}),
-    );
-    let force = |v: &str| serde_json::json!({"data": {"force-fail": v}});
-    patch(
-        "ConfigMap",
+    let git = serde_json::json!({"20-migrate.yaml": hook});
+    apply_data(kube, "argocd", "web-synestra-io-dev-git", git);
+    let switch = "web-synestra-io-dev-migrations";
+    apply_data(
+        kube,
         APP_NS,
-        "web-synestra-io-dev-migrations",
-        force("true"),
+        switch,
+        serde_json::json!({"force-fail": "true"}),
     );
+    settled(kube);
     let mut outputs = Vec::new();
     for (form, extra) in [
         ("text", &[][..]),
         ("json", &["-o", "json", "--log-format", "json"][..]),
     ] {
-        let mut argv = vec![
-            "-vvv",
-            "--notify",
-            url,
-            "migrations",
-            "resync",
-            "synestra-io",
-            "--yes",
-        ];
+        let mut argv = vec!["-vvv", "--notify", url, "migrations", "resync"];
+        argv.extend_from_slice(&["synestra-io", "--yes"]);
         argv.extend_from_slice(extra);
         let ran = kube.run(w, &argv);
         ran.code(4);
+        let all = format!("{}{}", ran.stdout, ran.stderr);
         assert!(
-            ran.stderr.contains("invalid input syntax for type integer")
-                || ran.stdout.contains("invalid input syntax for type integer"),
-            "the hook's PostgreSQL error is reported: {}{}",
-            ran.stdout,
-            ran.stderr
+            all.contains("invalid input syntax for type integer: \"********\""),
+            "the hook's PostgreSQL error is reported, masked: {all}"
         );
         outputs.push((format!("failed migration {form} stdout"), ran.stdout));
         outputs.push((format!("failed migration {form} stderr"), ran.stderr));
     }
-    patch(
-        "ConfigMap",
+    apply_data(
+        kube,
         APP_NS,
-        "web-synestra-io-dev-migrations",
-        force("false"),
+        switch,
+        serde_json::json!({"force-fail": "false"}),
     );
     let pods = kube::Api::<Pod>::namespaced(kube.client.clone(), APP_NS);
-    let listed = kube
-        .block_on(pods.list(&ListParams::default().labels("app.kubernetes.io/name=web-migrate")))
-        .unwrap();
+    let selector = ListParams::default().labels("app.kubernetes.io/name=web-migrate");
+    let listed = kube.block_on(pods.list(&selector)).unwrap();
     let name = listed.items[0].metadata.name.clone().unwrap();
-    let log = kube
-        .block_on(pods.logs(&name, &LogParams::default()))
-        .unwrap();
-    (outputs, log)
+    let log = kube.block_on(pods.logs(&name, &LogParams::default()));
+    (outputs, log.unwrap())
 }
 
 const OWNER_PASSWORD: &str = "sandbox-initdb-Pa55";
