@@ -280,6 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn definitions_are_compared_unless_an_old_checkpoint_lacks_them() {
+        let mut with = inv();
+        let lost = [(
+            "index public.a_i".to_string(),
+            "CREATE INDEX a_i ...".to_string(),
+        )];
+        with.definitions = Some(lost.into_iter().collect());
+        let mut without = inv();
+        without.definitions = Some(Default::default());
+        assert_eq!(
+            compare(&with, &without),
+            ["index public.a_i is missing from the target (CREATE INDEX a_i ...)"]
+        );
+        let mut old = serde_json::to_value(inv()).unwrap();
+        old.as_object_mut().unwrap().remove("definitions");
+        let old: Inventory = serde_json::from_value(old).unwrap();
+        assert_eq!(old.definitions, None);
+        assert!(
+            compare(&old, &without).is_empty(),
+            "nothing to compare with"
+        );
+    }
+
+    #[test]
     fn differences_name_the_object() {
         let (a, mut b) = (inv(), inv());
         b.tables.insert(
