@@ -199,14 +199,7 @@ fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
         2,
         "scaled back after the failure"
     );
-    let lease = kube.get("Lease", "databases", "cnpgops-lock-databases-shop-dev-cnpg");
-    assert!(
-        lease.is_none_or(|l| l["spec"]["holderIdentity"]
-            .as_str()
-            .unwrap_or("")
-            .is_empty()),
-        "lock released"
-    );
+    assert!(rw::lock_released(&kube, "shop-dev-cnpg"), "lock released");
     let dev_after_kill = fingerprint(&kube, "shop-dev-cnpg");
     assert_same(
         ("dev before", &dev_before),

@@ -124,12 +124,5 @@ fn a_refresh_that_lost_a_foreign_key_and_an_index_fails_verify_naming_both() {
         "{events:#?}"
     );
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
-    let lease = kube.get("Lease", "databases", "cnpgops-lock-databases-shop-dev-cnpg");
-    assert!(
-        lease.is_none_or(|l| l["spec"]["holderIdentity"]
-            .as_str()
-            .unwrap_or("")
-            .is_empty()),
-        "lock released"
-    );
+    assert!(rw::lock_released(&kube, "shop-dev-cnpg"), "lock released");
 }

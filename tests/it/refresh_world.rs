@@ -112,3 +112,14 @@ pub async fn try_connect(
     tokio::spawn(conn);
     Ok(client)
 }
+
+/// No run holds the lock on `cluster` (no Lease, or one without a holder).
+pub fn lock_released(kube: &Kube, cluster: &str) -> bool {
+    let lease = format!("cnpgops-lock-databases-{cluster}");
+    kube.get("Lease", "databases", &lease).is_none_or(|l| {
+        l["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+    })
+}

@@ -7,6 +7,7 @@
 //! The killed-pod-mid-restore case is `refresh_dev::a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it`.
 
 mod cronjob;
+mod kill_anywhere;
 mod migrations;
 mod refresh;
 mod restore;
@@ -31,7 +32,6 @@ pub const PASSWORD: &str = "sandbox-initdb-Pa55";
 pub const PROD: &str = "synestra-io-cnpg";
 pub const DEV: &str = "synestra-io-dev-cnpg";
 pub const APP_NS: &str = "web-synestra-io-dev";
-pub const LEASE: &str = "cnpgops-lock-databases-synestra-io-dev-cnpg";
 
 /// A cluster's fingerprint (the tests' own oracle): every definition, row counts and hashes.
 pub fn fingerprint(kube: &Kube, cluster: &str) -> Fingerprint {
@@ -109,12 +109,7 @@ impl Drop for WatchChaos {
 
 /// The lock is free: no Lease, or one without a holder.
 pub fn lock_released(kube: &Kube) -> bool {
-    kube.get("Lease", "databases", LEASE).is_none_or(|l| {
-        l["spec"]["holderIdentity"]
-            .as_str()
-            .unwrap_or("")
-            .is_empty()
-    })
+    rw::lock_released(kube, DEV)
 }
 
 /// A step of a run state.
