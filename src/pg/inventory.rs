@@ -1,6 +1,8 @@
 //! What a database holds, for comparing a refreshed target with its source: schemas, types,
 //! tables (exact row counts, optional checksums), views, materialized views, functions,
-//! sequences' values, extensions. Extension members and system schemas are left out.
+//! sequences' values, extensions, and the definitions of indexes, constraints, triggers,
+//! policies and columns (`super::definitions`). Extension members and system schemas are left
+//! out.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +42,10 @@ pub struct Inventory {
     pub functions: BTreeSet<String>,
     /// `last_value` and `is_called`.
     pub sequences: BTreeMap<String, (i64, bool)>,
+    /// Indexes, constraints, triggers, policies, row security, columns: what -> definition.
+    /// `None` in an inventory read by a version that did not read them (an old checkpoint).
+    #[serde(default)]
+    pub definitions: Option<BTreeMap<String, String>>,
 }
 
 impl Inventory {
@@ -79,6 +85,11 @@ pub async fn read(client: &Client, cluster: &str, checksums: bool) -> Result<Inv
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NS} \
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
         ), "list functions").await?,
+        definitions: Some(
+            super::definitions::read(client)
+                .await
+                .map_err(q("read definitions"))?,
+        ),
         ..Inventory::default()
     };
     let rels = client
@@ -176,6 +187,9 @@ pub fn compare_masked(
     );
     sets(&mut out, "view", &source.views, &target.views);
     sets(&mut out, "function", &source.functions, &target.functions);
+    if let (Some(a), Some(b)) = (&source.definitions, &target.definitions) {
+        super::definitions::compare(&mut out, a, b);
+    }
     let source_tables: BTreeMap<String, Contents> = source
         .tables
         .iter()
@@ -263,6 +277,30 @@ mod tests {
     #[test]
     fn equal_inventories_have_no_differences() {
         assert!(compare(&inv(), &inv()).is_empty());
+    }
+
+    #[test]
+    fn definitions_are_compared_unless_an_old_checkpoint_lacks_them() {
+        let mut with = inv();
+        let lost = [(
+            "index public.a_i".to_string(),
+            "CREATE INDEX a_i ...".to_string(),
+        )];
+        with.definitions = Some(lost.into_iter().collect());
+        let mut without = inv();
+        without.definitions = Some(Default::default());
+        assert_eq!(
+            compare(&with, &without),
+            ["index public.a_i is missing from the target (CREATE INDEX a_i ...)"]
+        );
+        let mut old = serde_json::to_value(inv()).unwrap();
+        old.as_object_mut().unwrap().remove("definitions");
+        let old: Inventory = serde_json::from_value(old).unwrap();
+        assert_eq!(old.definitions, None);
+        assert!(
+            compare(&old, &without).is_empty(),
+            "nothing to compare with"
+        );
     }
 
     #[test]

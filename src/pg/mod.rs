@@ -1,5 +1,6 @@
 //! PostgreSQL from cnpgops itself (tokio-postgres): connecting to a CNPG cluster's primary
-//! ([`connect`]), and the inventories a refresh is verified with ([`inventory`]).
+//! ([`connect`]), and the inventories a refresh is verified with ([`inventory`], with the
+//! [`definitions`] of indexes, constraints, triggers, policies and columns).
 //!
 //! Outside the cluster the connection goes through a port-forward to the primary Pod; inside
 //! (a CronJob whose kube configuration is its own service account) straight to the
@@ -8,6 +9,7 @@
 //! `<cluster>-ca` Secret (as real CNPG always does), verified against that CA; plain otherwise.
 
 pub mod connect;
+pub mod definitions;
 pub mod identity;
 pub mod inventory;
 pub mod progress;

@@ -1,7 +1,8 @@
 //! `uses: pg.verify`: compare a refreshed target with its source, object by object (a read).
 //!
 //! Same schemas, types, extensions, tables, views, materialized views, functions and sequence
-//! values; the exact row count of every table; with `checksums: true` a checksum of every
+//! values; the same definitions of every index, constraint, trigger, policy, row-security flag
+//! and column (type, not null, default, identity, generated); the exact row count of every table; with `checksums: true` a checksum of every
 //! table's rows. Both inventories are read concurrently; the source connection is read-only.
 //! In `--dry-run` (nothing was restored) differences are reported, not failed on.
 
@@ -73,7 +74,7 @@ impl Step for PgVerify {
         };
         Ok(StepPlan {
             description: format!(
-                "compare {} with {}: schemas, types, tables, views, functions, sequence values, row counts (SELECT count(*) per table){sums}",
+                "compare {} with {}: schemas, types, tables, views, functions, sequence values, definitions (indexes, constraints, triggers, policies, columns), row counts (SELECT count(*) per table){sums}",
                 t.describe(),
                 s.describe()
             ),
@@ -151,7 +152,7 @@ impl Step for PgVerify {
 /// The summary and one line per table.
 fn report(ctx: &StepContext, a: &inventory::Inventory, sums: bool, took: std::time::Duration) {
     ctx.events.log(format!(
-            "verified in {:.1}s: {} schemas, {} tables ({} rows{}), {} views, {} materialized views, {} functions, {} sequences, {} types: identical",
+            "verified in {:.1}s: {} schemas, {} tables ({} rows{}), {} views, {} materialized views, {} functions, {} sequences, {} types, {} definitions: identical",
             took.as_secs_f64(),
             a.schemas.len(),
             a.tables.len(),
@@ -161,7 +162,8 @@ fn report(ctx: &StepContext, a: &inventory::Inventory, sums: bool, took: std::ti
             a.matviews.len(),
             a.functions.len(),
             a.sequences.len(),
-            a.types.len()
+            a.types.len(),
+            a.definitions.as_ref().map_or(0, |d| d.len())
         ));
     for (table, c) in &a.tables {
         ctx.events.log(format!(

@@ -6,10 +6,9 @@
 //! The table is printed as markdown (`--nocapture`), and written to `$CNPGOPS_BAD_INPUT_TABLE`
 //! when set, for docs/RELIABILITY.md.
 
-use cnpgops::pg::inventory::{compare, Inventory};
+use crate::fingerprint::{self as fp, Fingerprint};
 
 use crate::harness::World;
-use crate::refresh_world as rw;
 use crate::sandbox::Kube;
 
 /// The synestra scenario's database owner and its password (sandbox data).
@@ -107,9 +106,9 @@ const ROWS: &[Row] = &[
     ("restore", "refresh-dev --method recovery outside the window", &["refresh-dev", "synestra-io", "--method", "recovery", "--target-time", "2001-01-01T00:00:00Z", "--yes"], 2, &["outside the recoverability window of s3://"]),
 ];
 
-/// Both databases' fingerprint: every user table's row count and checksum, and the schema.
-fn fingerprint(kube: &Kube) -> [Inventory; 2] {
-    ["synestra-io-cnpg", "synestra-io-dev-cnpg"].map(|c| rw::inventory(kube, c, OWNER, PASSWORD))
+/// Both databases' fingerprints (the tests' own oracle: definitions, rows, hashes).
+fn fingerprint(kube: &Kube) -> [Fingerprint; 2] {
+    ["synestra-io-cnpg", "synestra-io-dev-cnpg"].map(|c| fp::of(kube, c, OWNER, PASSWORD))
 }
 
 /// The first line of the error (or of stderr's last lines), for the docs.
@@ -175,7 +174,7 @@ fn bad_input_table_every_row_a_clear_error_and_nothing_changed() {
             problems.push(format!("objects changed: before {gone:?}\nafter {new:?}"));
         }
         for ((before, after), db) in dbs.iter().zip(&dbs_after).zip(["prod", "dev"]) {
-            let diff = compare(before, after);
+            let diff = before.diff("before", after, "after");
             if !diff.is_empty() {
                 problems.push(format!("{db} database changed: {diff:?}"));
             }

@@ -6,8 +6,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use cnpgops::pg::inventory::compare;
-
+use crate::fingerprint as fp;
 use crate::harness::World;
 use crate::refresh_world as rw;
 use crate::sandbox::{deployment, Kube};
@@ -80,9 +79,9 @@ fn no_leases(kube: &Kube) {
 }
 
 fn dev_equals_prod(kube: &Kube, dev: &str) {
-    let prod = rw::inventory(kube, "synestra-io-cnpg", OWNER, PASSWORD);
-    let dev_inv = rw::inventory(kube, dev, OWNER, PASSWORD);
-    assert_eq!(compare(&prod, &dev_inv), Vec::<String>::new(), "{dev}");
+    let prod = fp::of(kube, "synestra-io-cnpg", OWNER, PASSWORD);
+    let dev_fp = fp::of(kube, dev, OWNER, PASSWORD);
+    fp::assert_same(("prod", &prod), (dev, &dev_fp), "dev equals prod");
 }
 
 #[test]

@@ -11,10 +11,8 @@ fn run_on_pty(w: &World, marker: &std::path::Path, answer: &str) -> crate::harne
     );
     let script =
         format!("(sleep 1; printf '{answer}\\r'; sleep 1) | script -qec '{command}' /dev/null");
-    let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", &script])
-        .env("CNPGOPS_STATE_DIR", w.state.path())
-        .env("TERM", "xterm");
+    let mut cmd = w.program("sh");
+    cmd.args(["-c", &script]).env("TERM", "xterm");
     w.run_with(cmd)
 }
 

@@ -139,10 +139,8 @@ fn on_terminal(g: &Gate, answer: &str) -> Ran {
     );
     let script =
         format!("(sleep 1; printf '{answer}\\r'; sleep 1) | script -qec '{command}' /dev/null");
-    let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", &script])
-        .env("CNPGOPS_STATE_DIR", g.w.state.path())
-        .env("TERM", "xterm");
+    let mut cmd = g.w.program("sh");
+    cmd.args(["-c", &script]).env("TERM", "xterm");
     g.w.run_with(cmd)
 }
 

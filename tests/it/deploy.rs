@@ -30,7 +30,10 @@ enum Manifest {
 /// its kustomization lists.
 fn rendered() -> Vec<Value> {
     let base = root().join("deploy/base");
-    let kubectl = Command::new("kubectl").arg("kustomize").arg(&base).output();
+    let home = tempfile::tempdir().unwrap();
+    let mut kubectl = Command::new("kubectl");
+    crate::harness::hermetic(&mut kubectl, home.path());
+    let kubectl = kubectl.arg("kustomize").arg(&base).output();
     let text = match kubectl {
         Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap(),
         _ => {

@@ -142,12 +142,9 @@ fn on_terminal(w: &World, flags: &str, no_color_env: bool) -> String {
         bin(),
         marker.display()
     );
-    let mut cmd = std::process::Command::new("script");
+    let mut cmd = w.program("script");
     cmd.args(["-qec", &command, "/dev/null"])
-        .env("CNPGOPS_STATE_DIR", w.state.path())
         .env("TERM", "xterm")
-        .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
         .stdin(std::process::Stdio::null());
     if no_color_env {
         cmd.env("NO_COLOR", "1");

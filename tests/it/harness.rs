@@ -1,7 +1,34 @@
-//! A fluent harness: a private state dir per test, the binary, and snapshot filters.
+//! A fluent harness: a private state dir per test, the binary, and snapshot filters. Every
+//! process a test starts gets a hermetic environment ([`hermetic`]): nothing of the developer's
+//! or the CI runner's (`KUBERNETES_SERVICE_HOST`, `~/.kube`, `CNPGOPS_*`, `RUST_LOG`) reaches it.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
+
+/// The only variables a spawned process inherits: where programs are, where temp files go, and
+/// the test run's marker (`scripts/test.sh`'s leak check finds this run's processes by it).
+pub const INHERITED: &[&str] = &["PATH", "TMPDIR", "CNPGOPS_TEST_RUN"];
+
+/// Clears `cmd`'s environment but for [`INHERITED`], and gives it its own `HOME` and `XDG_*`
+/// directories under `home`.
+pub fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env_clear();
+    for var in INHERITED {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
+    }
+    cmd.env("HOME", home);
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+    ] {
+        cmd.env(var, home.join(dir));
+    }
+    cmd
+}
 
 /// One test's world: its own state directory and scratch directory.
 pub struct World {
@@ -29,13 +56,20 @@ impl World {
         self.scratch.path().join(name)
     }
 
-    /// The command, with this world's state dir and no terminal.
-    pub fn cmd(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(bin());
-        cmd.args(args)
-            .env("CNPGOPS_STATE_DIR", self.state.path())
-            .env_remove("RUST_LOG")
-            .stdin(std::process::Stdio::null());
+    /// The command, with this world's state dir, a hermetic environment and no terminal.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.program(bin());
+        cmd.args(args).stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// Any program (e.g. `sh` or `script` around the binary) in this world's hermetic
+    /// environment (home under the scratch dir) with its state dir.
+    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let home = self.path("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut cmd = Command::new(program);
+        hermetic(&mut cmd, &home).env("CNPGOPS_STATE_DIR", self.state.path());
         cmd
     }
 
@@ -127,4 +161,72 @@ fn regex_lite_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// What a process started like the binary sees: only the allow-list, its own home, its state.
+    #[test]
+    fn a_spawned_process_sees_only_the_allow_list_and_its_own_home() {
+        let w = World::new();
+        let out = w.program("env").output().unwrap();
+        let env: BTreeMap<String, String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let home = w.path("home").display().to_string();
+        for (var, value) in &env {
+            let own = var == "HOME" || var.starts_with("XDG_") || var == "CNPGOPS_STATE_DIR";
+            assert!(
+                own || INHERITED.contains(&var.as_str()),
+                "{var}={value} reached a spawned process"
+            );
+            if var.starts_with("XDG_") {
+                assert!(value.starts_with(&home), "{var}={value}");
+            }
+        }
+        assert_eq!(env["HOME"], home);
+        assert_eq!(
+            env["CNPGOPS_STATE_DIR"],
+            w.state.path().display().to_string()
+        );
+    }
+
+    /// The test above, run by a child of this test binary whose own environment has everything
+    /// a CI runner in a Pod or a developer's shell would add.
+    #[test]
+    fn a_polluted_parent_environment_does_not_reach_spawned_processes() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "harness::tests::a_spawned_process_sees_only_the_allow_list_and_its_own_home",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+            .env("KUBERNETES_SERVICE_PORT", "443")
+            .env("KUBECONFIG", "/polluted/kubeconfig")
+            .env("HOME", "/polluted-home")
+            .env("XDG_CONFIG_HOME", "/polluted-home/.config")
+            .env("XDG_STATE_HOME", "/polluted-home/.local/state")
+            .env("CNPGOPS_PROFILE", "polluted")
+            .env("CNPGOPS_CONFIG", "/polluted/config.yaml")
+            .env("CNPGOPS_NOTIFY_URL", "http://polluted.invalid/")
+            .env("CNPGOPS_PAUSE_AFTER_STEP", "polluted")
+            .env("RUST_LOG", "trace")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

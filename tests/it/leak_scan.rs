@@ -4,7 +4,9 @@
 //! webhook URL token — run selftest, refresh-dev, migration-resync, `backups`, `backup`,
 //! `restore` (into a new Cluster) and refresh-dev `--method recovery` at
 //! trace level, once with text output and logs (file state), once with `-o json` and JSON logs
-//! (`--state kubernetes`), each telling the webhook. No secret, as is, base64 or URL-encoded,
+//! (`--state kubernetes`), each telling the webhook. First, a migration that fails printing
+//! its `DATABASE_URI` (as is and base64'd inside a longer line) and a PostgreSQL error quoting
+//! the password: the hook's own log holds them (checked), cnpgops reports that log. No secret, as is, base64 or URL-encoded,
 //! may appear in stdout, stderr, the checkpoint files, `runs list`, the webhook bodies, or any
 //! object in the cluster but the Secrets themselves (run-state ConfigMaps, Events, annotations,
 //! Jobs' and Pods' specs and args).
@@ -12,9 +14,107 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams, Patch, PatchParams};
+
 use crate::harness::World;
 use crate::leaks::{self, forms};
 use crate::sandbox::Kube;
+
+const APP_NS: &str = "web-synestra-io-dev";
+
+/// What the scenario's failing migration prints, to which these lines are added: its URI as
+/// is, base64'd after a prefix (the password at another byte alignment), and PostgreSQL's
+/// error for a statement quoting the password.
+const FAILING_LINE: &str = r#"echo 'ERROR: column "blocks" of relation "pages" already exists (migration 20251216_add_page_blocks)' >&2"#;
+const LEAKY_LINES: &str = r#"echo "[payload] migration failed: DATABASE_URI=$DATABASE_URI" >&2
+echo "[payload] error context: $(printf 'uri=%s' "$DATABASE_URI" | base64 -w0)" >&2
+pw=$(printf %s "$DATABASE_URI" | sed 's|^[^:]*://[^:]*:\([^@]*\)@.*|\1|')
+psql "$DATABASE_URI" -X -q -c "SELECT '$pw'::int" || true
+"#;
+
+/// Server-side applies `data` to ConfigMap `ns/name` (created if missing).
+fn apply_data(kube: &Kube, ns: &str, name: &str, data: serde_json::Value) {
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns}, "data": data});
+    let pp = PatchParams::apply("leak-scan").force();
+    let api = kube.api("ConfigMap", ns);
+    kube.block_on(api.patch(name, &pp, &Patch::Apply(body)))
+        .unwrap();
+}
+
+/// Waits until the dev Application has no operation running (a changed "Git" starts an
+/// automated sync).
+fn settled(kube: &Kube) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let app = kube.get("Application", "argocd", APP_NS).unwrap();
+        let phase = &app["status"]["operationState"]["phase"];
+        if app["operation"].is_null() && *phase != "Running" {
+            return;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "never settled: {app:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Makes dev's migration hook print its secrets when it fails, and fail once more
+/// (`force-fail`) through a `migrations resync` (text, then JSON); those runs' outputs and the
+/// hook's own log.
+fn leaky_failed_migration(kube: &Kube, w: &World, url: &str) -> (Vec<(String, String)>, String) {
+    let git = kube
+        .get("ConfigMap", "argocd", "web-synestra-io-dev-git")
+        .unwrap();
+    let hook = git["data"]["20-migrate.yaml"].as_str().unwrap();
+    let line = hook.lines().find(|l| l.contains(FAILING_LINE));
+    let line = line.unwrap_or_else(|| panic!("the scenario's hook changed: {hook}"));
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let leaky: String = LEAKY_LINES
+        .lines()
+        .map(|l| format!("{indent}{l}\n"))
+        .collect();
+    let hook = hook.replace(line, &format!("{leaky}{line}"));
+    let git = serde_json::json!({"20-migrate.yaml": hook});
+    apply_data(kube, "argocd", "web-synestra-io-dev-git", git);
+    let switch = "web-synestra-io-dev-migrations";
+    apply_data(
+        kube,
+        APP_NS,
+        switch,
+        serde_json::json!({"force-fail": "true"}),
+    );
+    settled(kube);
+    let mut outputs = Vec::new();
+    for (form, extra) in [
+        ("text", &[][..]),
+        ("json", &["-o", "json", "--log-format", "json"][..]),
+    ] {
+        let mut argv = vec!["-vvv", "--notify", url, "migrations", "resync"];
+        argv.extend_from_slice(&["synestra-io", "--yes"]);
+        argv.extend_from_slice(extra);
+        let ran = kube.run(w, &argv);
+        ran.code(4);
+        let all = format!("{}{}", ran.stdout, ran.stderr);
+        assert!(
+            all.contains("invalid input syntax for type integer: \"********\""),
+            "the hook's PostgreSQL error is reported, masked: {all}"
+        );
+        outputs.push((format!("failed migration {form} stdout"), ran.stdout));
+        outputs.push((format!("failed migration {form} stderr"), ran.stderr));
+    }
+    apply_data(
+        kube,
+        APP_NS,
+        switch,
+        serde_json::json!({"force-fail": "false"}),
+    );
+    let pods = kube::Api::<Pod>::namespaced(kube.client.clone(), APP_NS);
+    let selector = ListParams::default().labels("app.kubernetes.io/name=web-migrate");
+    let listed = kube.block_on(pods.list(&selector)).unwrap();
+    let name = listed.items[0].metadata.name.clone().unwrap();
+    let log = kube.block_on(pods.logs(&name, &LogParams::default()));
+    (outputs, log.unwrap())
+}
 
 const OWNER_PASSWORD: &str = "sandbox-initdb-Pa55";
 const PAYLOAD_SECRETS: [&str; 2] = ["sandbox-payload-dev-secret", "sandbox-payload-prod-secret"];
@@ -128,6 +228,24 @@ fn no_runbook_leaks_a_planted_secret_anywhere() {
         assert!(!found.is_empty(), "{secret} was not planted");
     }
 
+    // A failing migration prints its URI and PostgreSQL quotes the password: the secret is
+    // in the hook's log in three forms (the scanner sees them there), cnpgops reports that log.
+    let (mut outputs, log) = leaky_failed_migration(&kube, &w, &url);
+    let in_log = leaks::scan(
+        &forms(OWNER_PASSWORD),
+        &[("the hook's log".into(), log.clone())],
+    );
+    assert!(
+        log.contains(&format!(
+            r#"invalid input syntax for type integer: "{OWNER_PASSWORD}""#
+        )),
+        "{log}"
+    );
+    assert!(
+        in_log.len() >= 2,
+        "the password as is and base64'd in the hook's log: {in_log:?}\n{log}"
+    );
+
     let marker = w.path("marker.log").display().to_string();
     let json = [
         "-o",
@@ -139,7 +257,6 @@ fn no_runbook_leaks_a_planted_secret_anywhere() {
         "--state-namespace",
         "cnpgops",
     ];
-    let mut outputs: Vec<(String, String)> = Vec::new();
     let mut ran_any_trace = false;
     for (format, extra) in [("text", &[][..]), ("json", &json[..])] {
         for (name, args) in commands(&marker, format) {

@@ -1,5 +1,5 @@
 //! The shared leak scanner and webhook capture: planted secrets in every form a leak could take
-//! (as is, base64, URL-encoded), looked for in any list of named outputs (stdout, stderr, JSON
+//! (as is, JSON-escaped, URL-encoded, base64 at every alignment), looked for in any list of named outputs (stdout, stderr, JSON
 //! events, checkpoints, ConfigMaps, cluster objects, webhook bodies). Used by `secret_leak.rs`,
 //! `leak_scan.rs` and `migrations.rs`; restore and other runbooks pass their outputs the same way.
 
@@ -7,12 +7,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
-/// A secret's forms: as is, base64 (padded and unpadded) and URL-encoded.
+/// A secret's forms: as is, JSON-escaped, URL-encoded (every reserved byte, and as a URI's
+/// userinfo leaves `-._~` alone), and base64 (standard and URL-safe) at each of the three byte
+/// alignments it can have inside a longer encoded blob: only the characters that depend on the
+/// secret's bytes alone, so a secret in the middle of a base64'd line is found too.
 pub fn forms(secret: &str) -> Vec<String> {
-    let b64 = STANDARD.encode(secret);
     let url: String = secret
         .bytes()
         .map(|b| match b {
@@ -22,11 +24,19 @@ pub fn forms(secret: &str) -> Vec<String> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let mut all = vec![
-        secret.to_string(),
-        b64.trim_end_matches('=').to_string(),
-        url,
-    ];
+    let json = serde_json::to_string(secret).unwrap();
+    let mut all = vec![secret.to_string(), json[1..json.len() - 1].to_string(), url];
+    let bytes = secret.as_bytes();
+    for skip in 0..3.min(bytes.len()) {
+        let whole = (bytes.len() - skip) / 3 * 3;
+        if whole == 0 {
+            continue;
+        }
+        let part = &bytes[skip..skip + whole];
+        all.push(STANDARD.encode(part));
+        all.push(URL_SAFE.encode(part));
+    }
+    all.sort();
     all.dedup();
     all
 }
@@ -77,4 +87,59 @@ pub fn webhook(path: &str) -> (String, Arc<Mutex<Vec<String>>>) {
         }
     });
     (url, got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = r#"pl4nted"Pa55\word/x"#;
+
+    fn found(text: &str) -> bool {
+        !scan(&forms(SECRET), &[("text".into(), text.into())]).is_empty()
+    }
+
+    #[test]
+    fn the_scanner_finds_every_planted_form() {
+        assert!(found(&format!("FATAL: password {SECRET} rejected")));
+        let json = serde_json::json!({"msg": format!("connecting as {SECRET}")}).to_string();
+        assert!(
+            !json.contains(SECRET),
+            "the JSON form differs from the raw one"
+        );
+        assert!(found(&json), "JSON-escaped: {json}");
+        let encoded: String = SECRET
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        assert!(
+            found(&format!("postgresql://app:{encoded}@db/app")),
+            "URL-encoded"
+        );
+        // Base64 of a longer line, the secret at every offset (and so every alignment).
+        for prefix in ["", "u", "us", "uri=", "DATABASE_URI="] {
+            let line = format!("{prefix}{SECRET};rest");
+            for engine in [STANDARD, URL_SAFE] {
+                let blob = engine.encode(&line);
+                assert!(found(&blob), "base64 of `{line}`: {blob}");
+                assert!(found(&format!("log: {}", blob.trim_end_matches('='))));
+            }
+        }
+    }
+
+    #[test]
+    fn the_scanner_stays_quiet_without_the_secret() {
+        let near = SECRET.replace('x', "y");
+        assert!(!found(&format!(
+            "{} {}",
+            STANDARD.encode("another line"),
+            near.replace("Pa55", "Pa56")
+        )));
+    }
 }

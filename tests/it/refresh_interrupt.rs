@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-use cnpgops::pg::inventory::compare;
+use crate::fingerprint::{self as fp, assert_same};
 use serde_json::Value;
 
 use crate::faults::{kill_after, step};
@@ -27,9 +27,9 @@ fn annotation(kube: &Kube) -> Value {
 }
 
 fn dev_equals_prod(kube: &Kube, what: &str) {
-    let prod = rw::inventory(kube, "shop-cnpg", "shop", PROD_PASSWORD);
-    let dev = rw::inventory(kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert_eq!(compare(&prod, &dev), Vec::<String>::new(), "{what}");
+    let prod = fp::of(kube, "shop-cnpg", "shop", PROD_PASSWORD);
+    let dev = fp::of(kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(("prod", &prod), ("dev", &dev), what);
 }
 
 /// Starts a refresh, SIGTERMs it once its Job is restoring; (exit code, seconds from the
@@ -172,7 +172,7 @@ fn interrupted_refreshes_bring_the_app_back_and_a_wrong_server_is_refused() {
 
     // A Cluster whose recorded system identifier is not its server's (what a context pointing
     // at another cluster's database looks like): refused before any write.
-    let dev_before = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    let dev_before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     let real =
         kube.get("Cluster", "databases", "shop-dev-cnpg").unwrap()["status"]["systemID"].clone();
     assert!(
@@ -196,11 +196,11 @@ fn interrupted_refreshes_bring_the_app_back_and_a_wrong_server_is_refused() {
         "the app was not touched"
     );
     assert_eq!(replicas(&kube, APP_NS, "web"), 2);
-    let dev_after = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert_eq!(
-        compare(&dev_before, &dev_after),
-        Vec::<String>::new(),
-        "dev unchanged"
+    let dev_after = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(
+        ("dev before", &dev_before),
+        ("dev after", &dev_after),
+        "dev unchanged",
     );
     assert!(
         kube.list(

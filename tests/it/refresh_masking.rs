@@ -2,6 +2,7 @@
 //! naming it, and dev keeps what it had; with every column classified, dev gets masked data
 //! and still verifies (masked tables by row count).
 
+use crate::fingerprint as fp;
 use crate::harness::World;
 use crate::refresh_world::{self as rw, DEV_PASSWORD};
 use crate::sandbox::{replicas, Kube};
@@ -24,7 +25,7 @@ fn config(w: &World, token_rule: &str) -> String {
 fn an_unclassified_column_fails_the_refresh_and_classified_ones_are_masked() {
     let (w, kube) = (World::new(), Kube::start());
     rw::world(&kube, "shop", 1000);
-    let before = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    let before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
 
     let gap = config(&w, "");
     let ran = kube.run(&w, &["refresh-dev", "shop", "--yes", "--config", &gap]);
@@ -35,11 +36,11 @@ fn an_unclassified_column_fails_the_refresh_and_classified_ones_are_masked() {
         "{}",
         ran.stderr
     );
-    let after = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert_eq!(
-        cnpgops::pg::inventory::compare(&before, &after),
-        Vec::<String>::new(),
-        "dev kept what it had"
+    let after = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    fp::assert_same(
+        ("dev before", &before),
+        ("dev", &after),
+        "dev kept what it had",
     );
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
 
@@ -67,6 +68,16 @@ fn an_unclassified_column_fails_the_refresh_and_classified_ones_are_masked() {
         (r.get(0), r.get(1))
     });
     assert_eq!(unmasked, 0, "every customer masked");
+    // The oracle: dev is prod in every definition and row, but for the masked table's rows.
+    let prod = fp::of(&kube, "shop-cnpg", "shop", rw::PROD_PASSWORD);
+    let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    let diff = prod.diff("prod", &dev, "dev");
+    assert_eq!(diff.len(), 1, "{diff:#?}");
+    assert!(
+        diff[0].starts_with("rows of shop.customers: in prod `2000 rows,"),
+        "{diff:#?}"
+    );
+    assert!(diff[0].contains("in dev `2000 rows,"), "{diff:#?}");
     assert_eq!(
         audit, 2000,
         "the audit trigger did not fire for the masking"

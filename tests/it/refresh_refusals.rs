@@ -1,34 +1,28 @@
 //! refresh-dev refusals (exit 3) and bad input (exit 2): nothing changes, and the message
 //! names what was refused or missing and where it was looked for.
 
+use crate::fingerprint::{self as fp, Fingerprint};
 use crate::harness::World;
 use crate::refresh_world::{self as rw, DEV_PASSWORD};
 use crate::sandbox::{replicas, Kube};
 
 /// Nothing a refresh would touch has changed.
-fn unchanged(kube: &Kube, dev_tables: usize) {
+fn unchanged(kube: &Kube, before: &Fingerprint) {
     assert_eq!(replicas(kube, "web-shop-dev", "web"), 2);
     assert!(
         kube.list("Job", "databases", "cnpgops.io/step").is_empty(),
         "no Job"
     );
-    let dev = rw::inventory(kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert_eq!(
-        dev.tables.len(),
-        dev_tables,
-        "dev untouched: {:?}",
-        dev.tables.keys()
-    );
-    assert!(dev.tables.contains_key("public.dev_only"));
+    let dev = fp::of(kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    fp::assert_same(("dev before", before), ("dev", &dev), "dev untouched");
+    assert!(dev.0.contains_key("relation public.dev_only"));
 }
 
 #[test]
 fn refusals_and_bad_input_change_nothing() {
     let (w, kube) = (World::new(), Kube::start());
     rw::world(&kube, "shop", 1000);
-    let tables = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD)
-        .tables
-        .len();
+    let before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
 
     let ran = kube.run(&w, &["refresh-dev", "shop", "--to", "prod", "--yes"]);
     ran.code(3);
@@ -144,16 +138,14 @@ fn refusals_and_bad_input_change_nothing() {
         "{}",
         ran.stderr
     );
-    unchanged(&kube, tables);
+    unchanged(&kube, &before);
 }
 
 #[test]
 fn dry_run_reads_for_real_and_writes_nothing() {
     let (w, kube) = (World::new(), Kube::start());
     rw::world(&kube, "shop", 1000);
-    let tables = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD)
-        .tables
-        .len();
+    let before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     let ran = kube.run(&w, &["refresh-dev", "shop", "--dry-run"]);
     ran.code(0);
     for expected in [
@@ -178,5 +170,5 @@ fn dry_run_reads_for_real_and_writes_nothing() {
     assert!(cluster["metadata"]["annotations"]
         .get("cnpgops.io/refreshed-from")
         .is_none());
-    unchanged(&kube, tables);
+    unchanged(&kube, &before);
 }

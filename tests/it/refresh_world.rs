@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use cnpgops::pg::inventory::{self, Inventory};
 use tokio_postgres::{Client, NoTls};
 
 use crate::sandbox::{deployment, Kube};
@@ -114,11 +113,13 @@ pub async fn try_connect(
     Ok(client)
 }
 
-/// The inventory of a cluster's database, with checksums.
-pub fn inventory(kube: &Kube, cluster: &str, owner: &str, password: &str) -> Inventory {
-    let addr = address(kube, cluster);
-    kube.block_on(async {
-        let c = connect(&addr, owner, password).await;
-        inventory::read(&c, cluster, true).await.unwrap()
+/// No run holds the lock on `cluster` (no Lease, or one without a holder).
+pub fn lock_released(kube: &Kube, cluster: &str) -> bool {
+    let lease = format!("cnpgops-lock-databases-{cluster}");
+    kube.get("Lease", "databases", &lease).is_none_or(|l| {
+        l["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
     })
 }

@@ -56,6 +56,15 @@ impl Kube {
         self.rt.block_on(f)
     }
 
+    /// Runs `f` in the background on this sandbox's runtime (e.g. a watch that counts writes).
+    pub fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.rt.spawn(f)
+    }
+
     /// The sandbox's S3 server (moto, SigV4 enforced), started on first use.
     pub fn s3(&self) -> cnpgops_sandbox::world::s3::S3Info {
         let sandbox = self.sandbox.as_ref().expect("running");

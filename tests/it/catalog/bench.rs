@@ -101,6 +101,8 @@ fn time(runs: u32, mut cmd: impl FnMut() -> Command) -> (Duration, String) {
 fn barman_list(s3: &Store, format: &str) -> Command {
     let venv = std::env::var("CNPGOPS_BARMAN_VENV").unwrap_or("/opt/cnpgops/venv-barman".into());
     let mut cmd = Command::new(format!("{venv}/bin/barman-cloud-backup-list"));
+    let home = std::env::temp_dir().join("cnpgops-bench-home");
+    crate::harness::hermetic(&mut cmd, &home);
     cmd.args(["--format", format, "--endpoint-url", &s3.endpoint])
         .arg(format!("s3://backups/{PREFIX}"))
         .arg(SERVER)

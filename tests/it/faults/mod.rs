@@ -7,6 +7,7 @@
 //! The killed-pod-mid-restore case is `refresh_dev::a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it`.
 
 mod cronjob;
+mod kill_anywhere;
 mod migrations;
 mod refresh;
 mod restore;
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cnpgops::pg::inventory::{compare, Inventory};
+use crate::fingerprint::{self as fp, assert_same, Fingerprint};
 use cnpgops_sandbox::faults::Fault;
 use serde_json::Value;
 
@@ -31,11 +32,10 @@ pub const PASSWORD: &str = "sandbox-initdb-Pa55";
 pub const PROD: &str = "synestra-io-cnpg";
 pub const DEV: &str = "synestra-io-dev-cnpg";
 pub const APP_NS: &str = "web-synestra-io-dev";
-pub const LEASE: &str = "cnpgops-lock-databases-synestra-io-dev-cnpg";
 
-/// A cluster's fingerprint: every object, row counts and per-table checksums.
-pub fn fingerprint(kube: &Kube, cluster: &str) -> Inventory {
-    rw::inventory(kube, cluster, OWNER, PASSWORD)
+/// A cluster's fingerprint (the tests' own oracle): every definition, row counts and hashes.
+pub fn fingerprint(kube: &Kube, cluster: &str) -> Fingerprint {
+    fp::of(kube, cluster, OWNER, PASSWORD)
 }
 
 /// Runs `sql` on dev as its owner (e.g. a stale table the next refresh must remove).
@@ -113,12 +113,7 @@ impl Drop for WatchChaos {
 
 /// The lock is free: no Lease, or one without a holder.
 pub fn lock_released(kube: &Kube) -> bool {
-    kube.get("Lease", "databases", LEASE).is_none_or(|l| {
-        l["spec"]["holderIdentity"]
-            .as_str()
-            .unwrap_or("")
-            .is_empty()
-    })
+    rw::lock_released(kube, DEV)
 }
 
 /// A step of a run state.
@@ -153,15 +148,15 @@ pub fn failed_naming_step(ran: &Ran, step: &str, run_id: &str) {
 /// After a finished refresh run `run_id`: prod as before, dev equal to prod, the restore Job
 /// created once and one `Refreshed` Event for this run, the app back, the lock free.
 #[track_caller]
-pub fn refreshed_once(kube: &Kube, run_id: &str, prod_before: &Inventory) {
+pub fn refreshed_once(kube: &Kube, run_id: &str, prod_before: &Fingerprint) {
     let prod = fingerprint(kube, PROD);
-    assert_eq!(
-        compare(prod_before, &prod),
-        Vec::<String>::new(),
-        "prod unchanged"
+    assert_same(
+        ("prod before", prod_before),
+        ("prod", &prod),
+        "prod unchanged",
     );
     let dev = fingerprint(kube, DEV);
-    assert_eq!(compare(&prod, &dev), Vec::<String>::new(), "dev refreshed");
+    assert_same(("prod", &prod), ("dev", &dev), "dev refreshed");
     let jobs = kube.list(
         "Job",
         "databases",

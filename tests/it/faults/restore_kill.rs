@@ -7,8 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use cnpgops::pg::inventory::compare;
-
 use super::restore::SHOP_LEASE;
 use super::*;
 use crate::catalog::NS;
@@ -158,16 +156,9 @@ fn refresh_dev_by_recovery_killed_after_its_delete_resumes_and_leaves_prod_alone
     assert_ne!(dev["metadata"]["uid"], dev_uid, "a new dev cluster");
     assert_eq!(dev["metadata"]["labels"]["cnpgops.io/run-id"], id.as_str());
     let prod = fingerprint(&kube, PROD);
-    assert_eq!(
-        compare(&prod0, &prod),
-        Vec::<String>::new(),
-        "prod unchanged"
-    );
-    assert_eq!(
-        compare(&prod, &fingerprint(&kube, DEV)),
-        Vec::<String>::new(),
-        "dev is prod"
-    );
+    assert_same(("prod before", &prod0), ("prod", &prod), "prod unchanged");
+    let dev = fingerprint(&kube, DEV);
+    assert_same(("prod", &prod), ("dev", &dev), "dev is prod");
     let prod_after = kube.get("Cluster", NS, PROD).unwrap();
     for field in ["uid", "generation"] {
         assert_eq!(

@@ -29,8 +29,11 @@ fn s3_slowdown_is_retried_and_a_wrong_key_is_bad_input() {
     let w = World::new();
 
     // Two throttled answers to cnpgops' listings: retried, the catalog is complete.
+    let before = s3.count("GET", BUCKET);
     let clean = backups(&kube, &w);
     clean.code(0);
+    let clean_requests = s3.count("GET", BUCKET) - before;
+    assert!(clean_requests > 0, "the listing read S3 through the proxy");
     let injected = s3.injected();
     let before = s3.count("GET", BUCKET);
     s3.add(S3Fault::new("GET", BUCKET, S3FaultKind::SlowDown, 2));
@@ -38,8 +41,11 @@ fn s3_slowdown_is_retried_and_a_wrong_key_is_bad_input() {
     ran.code(0);
     assert_eq!(s3.injected() - injected, 2, "two SlowDown answers served");
     let requests = s3.count("GET", BUCKET) - before;
-    let clean_requests = requests - 2;
-    eprintln!("backups: {clean_requests} S3 GETs, +2 retried after SlowDown");
+    assert_eq!(
+        requests,
+        clean_requests + 2,
+        "the clean run's {clean_requests} GETs, plus the two SlowDown answers retried"
+    );
     let last = |r: &Ran| r.stdout.clone();
     let listing: Value = serde_json::from_str(&last(&ran)).unwrap();
     let clean_listing: Value = serde_json::from_str(&last(&clean)).unwrap();
