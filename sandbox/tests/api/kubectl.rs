@@ -378,17 +378,31 @@ async fn kubectl_runs_waits_follows_logs_rolls_out_and_port_forwards() {
         "pod/listener",
         "--timeout=60s",
     ]);
+    let mut port = String::new();
+    for _ in 0..100 {
+        port = k(&["-n", "ops", "logs", "listener"]).trim().to_string();
+        if !port.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let local = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ports = format!("{local}:{port}");
     let mut pf = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kc)
-        .args(["-n", "ops", "port-forward", "pod/listener", "18091:18081"])
+        .args(["-n", "ops", "port-forward", "pod/listener", &ports])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut got = String::new();
     for _ in 0..100 {
-        if let Ok(mut s) = std::net::TcpStream::connect("127.0.0.1:18091") {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", local)) {
             use std::io::Read;
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
             let _ = s.read_to_string(&mut got);
@@ -399,6 +413,12 @@ async fn kubectl_runs_waits_follows_logs_rolls_out_and_port_forwards() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = pf.kill();
-    let _ = pf.wait();
-    assert_eq!(got, "hello from the pod\n");
+    let out = pf.wait_with_output().unwrap();
+    assert_eq!(
+        got,
+        "hello from the pod\n",
+        "port {port}, local {local}; kubectl port-forward said: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
