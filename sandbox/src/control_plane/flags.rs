@@ -10,13 +10,14 @@ use super::pki::CertFiles;
 pub const SERVICE_CIDR: &str = "10.96.0.0/16";
 pub const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 
-/// What the controller manager runs: the controllers a cluster's workloads need.
+/// What the controller manager runs: the controllers a cluster's workloads need. Not the
+/// endpoints and endpointslice controllers: Pods here have loopback addresses (no Pod network
+/// yet), which Endpoints and EndpointSlices refuse, so they would only fail and record Events
+/// every few seconds; Service names resolve through the node agent's `/etc/hosts` instead.
 pub const CONTROLLERS: &[&str] = &[
     "cronjob-controller",
     "deployment-controller",
     "disruption-controller",
-    "endpoints-controller",
-    "endpointslice-controller",
     "garbage-collector-controller",
     "job-controller",
     "namespace-controller",

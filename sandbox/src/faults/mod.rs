@@ -1,7 +1,8 @@
 //! API fault injection on the real apiserver: planned failures of clients' writes (the next N
 //! requests `VERB path` get a status), delivered by a validating admission webhook the sandbox
 //! serves ([`webhook`]), as an admission plugin or a flaky etcd would fail a write. Only the
-//! admin identity clients use (`DIR/kubeconfig`) is faulted; the world's own controllers are not.
+//! admin identity clients use (`DIR/kubeconfig`) is faulted; the world's own controllers are not,
+//! nor are dry runs (they never reach storage).
 pub mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};

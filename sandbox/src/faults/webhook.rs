@@ -62,7 +62,9 @@ pub fn answer(faults: &Faults, user: &str, review: &Value) -> Value {
     let req = &review["request"];
     let uid = req["uid"].clone();
     let mut response = json!({"uid": uid, "allowed": true});
-    if req.pointer("/userInfo/username").and_then(Value::as_str) == Some(user) {
+    // Dry runs never reach storage, where the failures planned here stand for happen.
+    let dry_run = req["dryRun"].as_bool().unwrap_or(false);
+    if !dry_run && req.pointer("/userInfo/username").and_then(Value::as_str) == Some(user) {
         let lines = request_lines(req);
         if let Some((code, reason, message)) = lines.iter().find_map(|(v, p)| faults.check(v, p)) {
             response = json!({"uid": uid, "allowed": false,
@@ -179,6 +181,22 @@ mod tests {
             true,
             "used up"
         );
+    }
+
+    #[test]
+    fn a_dry_run_is_never_faulted() {
+        let faults = Faults::default();
+        faults.add(super::super::Fault {
+            verb: "POST".into(),
+            path: "/clusters".into(),
+            status: 500,
+            count: 1,
+            message: None,
+        });
+        let mut r = review("CREATE", "");
+        r["request"]["dryRun"] = json!(true);
+        assert_eq!(answer(&faults, "admin", &r)["response"]["allowed"], true);
+        assert_eq!(faults.pending(), 1);
     }
 
     #[test]
