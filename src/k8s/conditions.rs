@@ -3,6 +3,8 @@
 //! A condition answers [`Check::Ok`], [`Check::Pending`] (keep waiting) or [`Check::Never`]
 //! (it cannot happen any more, e.g. `job_complete` on a failed Job: stop waiting now).
 
+pub mod pod_start;
+
 use kube::core::DynamicObject;
 use serde_json::Value;
 

@@ -1,14 +1,19 @@
 //! Running a Job to its end: find its Pod, follow the Pod's log line by line, then read the
-//! Job's outcome (`Complete` / `Failed` conditions).
+//! Job's outcome (`Complete` / `Failed` conditions). A Job whose Pod cannot be created or
+//! started (`conditions::pod_start`) ends the follow at once, naming why, and is deleted so
+//! that it cannot start later, after the caller has moved on.
 
 use std::time::Duration;
 
 use futures::{AsyncBufReadExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, LogParams};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, LogParams};
 use kube::Api;
 
+use super::conditions::pod_start::job_started;
+use super::conditions::Check;
 use super::error::{K8sError, ObjectRef};
 use super::Kube;
 
@@ -18,6 +23,9 @@ pub enum Outcome {
     Complete,
     /// The Failed condition's reason and message.
     Failed(String),
+    /// Its Pod could not be created or started (quota, PodSecurity, image, config,
+    /// scheduling): why; the Job has been deleted, so nothing of it ever ran.
+    NotStarted(String),
 }
 
 /// The Job's outcome once it has one.
@@ -54,7 +62,7 @@ pub async fn follow(
             .map_err(K8sError::api("read", &object))?;
         if let Some(done) = outcome(&job) {
             if followed.is_none() {
-                if let Some(pod) = newest_pod(&pods, &job, &object).await? {
+                if let Some(pod) = newest(&job_pods(&pods, &job, &object).await?) {
                     let text = pods
                         .logs(&pod, &LogParams::default())
                         .await
@@ -64,9 +72,13 @@ pub async fn follow(
             }
             return Ok(done);
         }
-        let pod = match newest_pod(&pods, &job, &object).await? {
+        let list = job_pods(&pods, &job, &object).await?;
+        let pod = match newest(&list) {
             Some(pod) if followed.as_ref() != Some(&pod) => pod,
             _ => {
+                if let Some(stuck) = not_starting(kube, &jobs, &job, &list, &object).await? {
+                    return Ok(stuck);
+                }
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 continue;
             }
@@ -83,27 +95,77 @@ pub async fn follow(
                     on_line(&line);
                 }
             }
-            // Not started yet (ContainerCreating): try again shortly.
-            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            // Not started yet (ContainerCreating, or stuck): look why, try again shortly.
+            Err(_) => {
+                if let Some(stuck) = not_starting(kube, &jobs, &job, &list, &object).await? {
+                    return Ok(stuck);
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
         }
     }
 }
 
-/// The Job's most recent Pod (by creation), if any.
-async fn newest_pod(
-    pods: &Api<Pod>,
+/// `Some` when the Job's Pod cannot be created or started, or failed: why. A Job none of whose
+/// Pods ever ran is deleted first (Background), so it cannot start once the caller moved on.
+async fn not_starting(
+    kube: &Kube,
+    jobs: &Api<Job>,
     job: &Job,
+    pods: &[Pod],
     object: &ObjectRef,
-) -> Result<Option<String>, K8sError> {
+) -> Result<Option<Outcome>, K8sError> {
+    let events = match pods.is_empty() {
+        true => job_events(kube, object).await?,
+        false => Vec::new(),
+    };
+    let Check::Never(why) = job_started(job, pods, &events, Timestamp::now()) else {
+        return Ok(None);
+    };
+    let ran = pods.iter().any(|p| {
+        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+        matches!(phase, Some("Running" | "Succeeded" | "Failed"))
+    });
+    if ran {
+        return Ok(Some(Outcome::Failed(why)));
+    }
+    jobs.delete(&object.name, &DeleteParams::background())
+        .await
+        .map_err(K8sError::api("delete", object))?;
+    Ok(Some(Outcome::NotStarted(why)))
+}
+
+/// The Events about a Job (`involvedObject` kind and name; `job_started` checks the UID).
+async fn job_events(kube: &Kube, object: &ObjectRef) -> Result<Vec<Event>, K8sError> {
+    let ns = object.namespace.clone().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(kube.client.clone(), &ns);
+    let fields = format!(
+        "involvedObject.kind=Job,involvedObject.name={}",
+        object.name
+    );
+    let list = api
+        .list(&ListParams::default().fields(&fields))
+        .await
+        .map_err(K8sError::api("list the Events of", object))?;
+    Ok(list.items)
+}
+
+/// The Job's Pods (by its controller UID).
+async fn job_pods(pods: &Api<Pod>, job: &Job, object: &ObjectRef) -> Result<Vec<Pod>, K8sError> {
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let selector = format!("batch.kubernetes.io/controller-uid={uid}");
     let list = pods
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(K8sError::api("list the Pods of", object))?;
-    let mut items = list.items;
-    items.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
-    Ok(items.pop().and_then(|p| p.metadata.name))
+    Ok(list.items)
+}
+
+/// The name of the most recent Pod (by creation), if any.
+fn newest(pods: &[Pod]) -> Option<String> {
+    pods.iter()
+        .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))
+        .and_then(|p| p.metadata.name.clone())
 }
 
 /// The first Job with labels `selector` in `namespace` that has failed: its name and the Failed
@@ -123,7 +185,9 @@ pub async fn failed_with_labels(
             &ObjectRef::new("Job", Some(namespace), selector),
         ))?;
     Ok(jobs.items.iter().find_map(|j| match outcome(j) {
-        Some(Outcome::Failed(why)) => Some((j.metadata.name.clone().unwrap_or_default(), why)),
+        Some(Outcome::Failed(why) | Outcome::NotStarted(why)) => {
+            Some((j.metadata.name.clone().unwrap_or_default(), why))
+        }
         _ => None,
     }))
 }

@@ -18,6 +18,7 @@ mod leaks;
 mod lock;
 mod migrations;
 mod plan;
+mod pss_restricted;
 mod redaction;
 mod refresh_dev;
 mod refresh_masking;
