@@ -225,7 +225,7 @@ pub struct RefreshDevArgs {
     pub job_memory: Option<String>,
     /// For clusters without TLS: let the Job connect without verifying the servers
     /// (`sslmode=prefer`). Without it, a cluster with no CA Secret is refused (exit 3).
-    #[arg(long, env = "CNPGOPS_INSECURE_NO_TLS")]
+    #[arg(long, env = "CNPGOPS_INSECURE_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure_no_tls: bool,
     /// `dump` (pg_dump/pg_restore Job into the existing dev cluster) or `recovery` (recreate
     /// the dev cluster from prod's object store, `runbooks/refresh-dev-recovery.yaml`).

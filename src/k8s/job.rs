@@ -12,6 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, LogParams};
 use kube::Api;
 
+use super::conditions;
 use super::conditions::pod_start::job_started;
 use super::conditions::Check;
 use super::error::{K8sError, ObjectRef};
@@ -60,79 +61,69 @@ pub async fn follow(
             .get(name)
             .await
             .map_err(K8sError::api("read", &object))?;
+        let list = job_pods(&pods, &job, &object).await?;
+        let unread = newest(&list).filter(|p| followed.as_ref() != Some(p));
         if let Some(done) = outcome(&job) {
             if followed.is_none() {
-                if let Some(pod) = newest(&job_pods(&pods, &job, &object).await?) {
-                    let text = pods
-                        .logs(&pod, &LogParams::default())
-                        .await
-                        .unwrap_or_default();
-                    text.lines().for_each(&mut on_line);
-                }
+                read_log(&pods, unread.as_deref(), &mut on_line).await;
             }
             return Ok(done);
         }
-        let list = job_pods(&pods, &job, &object).await?;
-        let pod = match newest(&list) {
-            Some(pod) if followed.as_ref() != Some(&pod) => pod,
-            _ => {
-                if let Some(stuck) = not_starting(kube, &jobs, &job, &list, &object).await? {
-                    return Ok(stuck);
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                continue;
-            }
+        let events = match list.is_empty() {
+            true => job_events(kube, &object).await?,
+            false => Vec::new(),
         };
-        let params = LogParams {
-            follow: true,
-            ..LogParams::default()
-        };
-        match pods.log_stream(&pod, &params).await {
-            Ok(stream) => {
-                followed = Some(pod);
-                let mut lines = stream.lines();
-                while let Ok(Some(line)) = lines.try_next().await {
-                    on_line(&line);
+        match job_started(&job, &list, &events, Timestamp::now()) {
+            Check::Never(why) if !ran(&list) => {
+                jobs.delete(name, &DeleteParams::background())
+                    .await
+                    .map_err(K8sError::api("delete", &object))?;
+                return Ok(Outcome::NotStarted(why));
+            }
+            // It ran and failed (the Job's Failed condition may come later): its log, then why.
+            Check::Never(why) => {
+                read_log(&pods, unread.as_deref(), &mut on_line).await;
+                return Ok(Outcome::Failed(why));
+            }
+            Check::Ok => {
+                if let Some(pod) = unread {
+                    let params = LogParams {
+                        follow: true,
+                        ..LogParams::default()
+                    };
+                    if let Ok(stream) = pods.log_stream(&pod, &params).await {
+                        followed = Some(pod);
+                        let mut lines = stream.lines();
+                        while let Ok(Some(line)) = lines.try_next().await {
+                            on_line(&line);
+                        }
+                        continue;
+                    }
                 }
             }
-            // Not started yet (ContainerCreating, or stuck): look why, try again shortly.
-            Err(_) => {
-                if let Some(stuck) = not_starting(kube, &jobs, &job, &list, &object).await? {
-                    return Ok(stuck);
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await
-            }
+            Check::Pending(_) => {}
         }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
-/// `Some` when the Job's Pod cannot be created or started, or failed: why. A Job none of whose
-/// Pods ever ran is deleted first (Background), so it cannot start once the caller moved on.
-async fn not_starting(
-    kube: &Kube,
-    jobs: &Api<Job>,
-    job: &Job,
-    pods: &[Pod],
-    object: &ObjectRef,
-) -> Result<Option<Outcome>, K8sError> {
-    let events = match pods.is_empty() {
-        true => job_events(kube, object).await?,
-        false => Vec::new(),
-    };
-    let Check::Never(why) = job_started(job, pods, &events, Timestamp::now()) else {
-        return Ok(None);
-    };
-    let ran = pods.iter().any(|p| {
+/// The whole log of `pod` (if any) to `on_line`.
+async fn read_log(pods: &Api<Pod>, pod: Option<&str>, on_line: &mut (impl FnMut(&str) + Send)) {
+    if let Some(pod) = pod {
+        let text = pods
+            .logs(pod, &LogParams::default())
+            .await
+            .unwrap_or_default();
+        text.lines().for_each(on_line);
+    }
+}
+
+/// Whether any of the Pods ran (a Pod that never ran leaves nothing behind).
+fn ran(pods: &[Pod]) -> bool {
+    pods.iter().any(|p| {
         let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
         matches!(phase, Some("Running" | "Succeeded" | "Failed"))
-    });
-    if ran {
-        return Ok(Some(Outcome::Failed(why)));
-    }
-    jobs.delete(&object.name, &DeleteParams::background())
-        .await
-        .map_err(K8sError::api("delete", object))?;
-    Ok(Some(Outcome::NotStarted(why)))
+    })
 }
 
 /// The Events about a Job (`involvedObject` kind and name; `job_started` checks the UID).
@@ -168,26 +159,29 @@ fn newest(pods: &[Pod]) -> Option<String> {
         .and_then(|p| p.metadata.name.clone())
 }
 
-/// The first Job with labels `selector` in `namespace` that has failed: its name and the Failed
-/// condition's reason (e.g. a CNPG Cluster's `<cluster>-1-full-recovery` bootstrap Job, which
-/// CNPG never reports in the Cluster's status: the Cluster stays "Setting up primary").
-pub async fn failed_with_labels(
+/// Why the Jobs with labels `selector` in `namespace` (a CNPG Cluster's bootstrap Jobs, such
+/// as `<cluster>-1-full-recovery`) show the bootstrap will not succeed, if they do
+/// ([`bootstrap_failing`]); CNPG's own status says nothing until the Job has failed for good.
+pub async fn bootstrap_failing(
     kube: &Kube,
     namespace: &str,
     selector: &str,
-) -> Result<Option<(String, String)>, K8sError> {
+) -> Result<Option<conditions::bootstrap::Failing>, K8sError> {
+    let object = ObjectRef::new("Job", Some(namespace), selector);
     let api: Api<Job> = Api::namespaced(kube.client.clone(), namespace);
     let jobs = api
         .list(&ListParams::default().labels(selector))
         .await
-        .map_err(K8sError::api(
-            "list",
-            &ObjectRef::new("Job", Some(namespace), selector),
-        ))?;
-    Ok(jobs.items.iter().find_map(|j| match outcome(j) {
-        Some(Outcome::Failed(why) | Outcome::NotStarted(why)) => {
-            Some((j.metadata.name.clone().unwrap_or_default(), why))
-        }
-        _ => None,
-    }))
+        .map_err(K8sError::api("list", &object))?
+        .items;
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+    let mut all = Vec::new();
+    for job in &jobs {
+        all.extend(job_pods(&pods, job, &object).await?);
+    }
+    Ok(conditions::bootstrap::bootstrap_failing(
+        &jobs,
+        &all,
+        Timestamp::now(),
+    ))
 }

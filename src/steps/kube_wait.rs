@@ -28,7 +28,7 @@ static SIGNATURE: KindSignature = KindSignature {
         InputSpec {
             name: "condition",
             required: true,
-            description: "cluster_healthy, job_complete, job_failed, exists, available or deleted",
+            description: "cluster_healthy, job_complete, job_failed, exists, available, deleted or backup_completed",
         },
         InputSpec {
             name: "timeout",
@@ -127,16 +127,18 @@ fn phase_of(o: &kube::core::DynamicObject) -> Option<String> {
         .map(String::from)
 }
 
-/// Returns (as the step's failure) once a Job of the Cluster (`cnpg.io/cluster=NAME`: its
-/// bootstrap Jobs) has failed; never returns otherwise.
+/// Returns (as the step's failure) once the Cluster's bootstrap Jobs (`cnpg.io/cluster=NAME`)
+/// show it will not become healthy (`conditions::bootstrap`: a failed Job, Pods that keep
+/// failing while CNPG retries, a Pod that cannot start); never returns otherwise.
 async fn failed_bootstrap(kube: &Kube, cluster: &ObjectRef) -> StepError {
     let ns = cluster.namespace.clone().unwrap_or_default();
     let selector = format!("cnpg.io/cluster={}", cluster.name);
     loop {
         tokio::time::sleep(JOB_POLL).await;
-        if let Ok(Some((job, why))) = job::failed_with_labels(kube, &ns, &selector).await {
+        if let Ok(Some(failing)) = job::bootstrap_failing(kube, &ns, &selector).await {
             return StepError::Failed(format!(
-                "{cluster} will not become healthy: its Job {ns}/{job} failed ({why}); see `kubectl -n {ns} logs job/{job}`"
+                "{cluster} will not become healthy: {}; see `kubectl -n {ns} logs job/{}`",
+                failing.reason, failing.job
             ));
         }
     }

@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// One test's world: its own state directory and scratch directory.
+/// The opt-out of verified TLS for clusters without it, as an environment variable.
+pub const INSECURE_NO_TLS_ENV: &str = "CNPGOPS_INSECURE_NO_TLS";
+
 pub struct World {
     pub state: tempfile::TempDir,
     pub scratch: tempfile::TempDir,
@@ -30,10 +33,16 @@ impl World {
     }
 
     /// The command, with this world's state dir and no terminal.
+    ///
+    /// `CNPGOPS_INSECURE_NO_TLS=1` (`refresh-dev --insecure-no-tls`): the homemade sandbox's
+    /// clusters serve no TLS and have no `<cluster>-ca`. Remove it once the sandbox runs the
+    /// real CNPG operator (which always creates the CA and serves TLS); tests of the refusal
+    /// remove it themselves.
     pub fn cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(bin());
         cmd.args(args)
             .env("CNPGOPS_STATE_DIR", self.state.path())
+            .env(INSECURE_NO_TLS_ENV, "1")
             .env_remove("RUST_LOG")
             .stdin(std::process::Stdio::null());
         cmd

@@ -21,6 +21,7 @@ mod plan;
 mod pss_restricted;
 mod redaction;
 mod refresh_dev;
+mod refresh_hardening;
 mod refresh_masking;
 mod refresh_refusals;
 mod refresh_world;
