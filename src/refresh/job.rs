@@ -187,8 +187,7 @@ fn dump_limit(spec: &Spec) -> Option<String> {
 /// The Pod's volumes and the container's mounts: `/tmp`, the dump (not in stream mode), and
 /// each side's CA certificate.
 fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
-    let mut volumes = vec![pod::scratch_volume("tmp", TMP_LIMIT)];
-    let mut mounts = vec![json!({"name": "tmp", "mountPath": TMP_DIR})];
+    let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     if let Some(limit) = dump_limit(spec) {
         volumes.push(pod::scratch_volume("dump", &limit));
         mounts.push(json!({"name": "dump", "mountPath": DUMP_DIR}));
@@ -201,6 +200,10 @@ fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
                 .push(json!({"name": name, "mountPath": format!("/tls/{side}"), "readOnly": true}));
         }
     }
+    // `/tmp` last: a node that mounts in order and keeps Pod directories under /tmp (the
+    // sandbox's node agent) has every other source mounted before /tmp is covered.
+    volumes.push(pod::scratch_volume("tmp", TMP_LIMIT));
+    mounts.push(json!({"name": "tmp", "mountPath": TMP_DIR}));
     (volumes, mounts)
 }
 

@@ -140,6 +140,11 @@ fn every_writable_path_is_a_size_limited_empty_dir() {
     }
     writable.sort();
     assert_eq!(writable, ["/dump", "/tmp"]);
+    assert_eq!(
+        mounts.last().unwrap()["mountPath"],
+        "/tmp",
+        "/tmp is mounted last (the sandbox's node agent keeps Pod directories under /tmp)"
+    );
     let dump = volumes.iter().find(|v| v["name"] == "dump").unwrap();
     assert_eq!(
         dump["emptyDir"]["sizeLimit"], "13Gi",
