@@ -48,6 +48,11 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
         .unwrap();
     }
     let real_tls = kube.get("Secret", "databases", "shop-cnpg-ca").is_some();
+    let escalating = probe_pod(json!({"allowPrivilegeEscalation": true}));
+    eprintln!(
+        "PodSecurity `restricted` enforced by this API server: {}",
+        refuses(&kube, "databases", escalating)
+    );
 
     // Without the opt-out, a cluster with no CA Secret is refused before anything changes.
     if !real_tls {
@@ -153,5 +158,60 @@ fn a_pod_that_cannot_start_fails_the_refresh_in_seconds_and_dev_is_unchanged() {
     assert!(
         refresh_jobs(&kube, "db-dev").is_empty(),
         "the Job that could not start was deleted"
+    );
+}
+
+/// Whether the server's admission refuses `pod` in `ns` (probed as a `dryRun=All` create):
+/// the real kube-apiserver enforces ResourceQuota and PodSecurity, the homemade sandbox not.
+fn refuses(kube: &Kube, ns: &str, pod: Value) -> bool {
+    let pod: kube::core::DynamicObject = serde_json::from_value(pod).unwrap();
+    let dry = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    kube.block_on(kube.api("Pod", ns).create(&dry, &pod))
+        .is_err()
+}
+
+fn probe_pod(security: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": security,
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}}}]}})
+}
+
+#[test]
+fn a_quota_that_refuses_the_pod_fails_the_refresh_in_seconds_naming_it() {
+    let (w, kube) = (World::new(), Kube::start());
+    rw::world(&kube, "shop", 100);
+    let quotas: kube::Api<k8s_openapi::api::core::v1::ResourceQuota> =
+        kube::Api::namespaced(kube.client.clone(), "databases");
+    let tiny = serde_json::from_value(json!({"metadata": {"name": "tiny"},
+        "spec": {"hard": {"requests.memory": "1Mi"}}}))
+    .unwrap();
+    let created = kube.block_on(quotas.create(&Default::default(), &tiny));
+    if created.is_err() || !refuses(&kube, "databases", probe_pod(json!({}))) {
+        eprintln!("skipped: this API server does not enforce ResourceQuota (the homemade sandbox); the real kube-apiserver does");
+        return;
+    }
+    let before = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    let t0 = Instant::now();
+    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
+    let took = t0.elapsed();
+    eprintln!("a refresh refused by a quota failed after {took:?}");
+    ran.code(4);
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    for part in ["could not start", "FailedCreate", "exceeded quota: tiny"] {
+        assert!(ran.stderr.contains(part), "`{part}`: {}", ran.stderr);
+    }
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
+    let after = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_eq!(
+        compare(&before, &after),
+        Vec::<String>::new(),
+        "dev unchanged"
+    );
+    assert!(
+        refresh_jobs(&kube, "databases").is_empty(),
+        "the Job was deleted"
     );
 }
