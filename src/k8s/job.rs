@@ -126,6 +126,29 @@ fn ran(pods: &[Pod]) -> bool {
     })
 }
 
+/// Why Job `ns/name`'s Pod cannot be created or started, or failed (`job_started`), if so.
+pub async fn start_failure(kube: &Kube, ns: &str, name: &str) -> Result<Option<String>, K8sError> {
+    let jobs: Api<Job> = Api::namespaced(kube.client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
+    let object = ObjectRef::new("Job", Some(ns), name);
+    let Some(job) = jobs
+        .get_opt(name)
+        .await
+        .map_err(K8sError::api("read", &object))?
+    else {
+        return Ok(None);
+    };
+    let list = job_pods(&pods, &job, &object).await?;
+    let events = match list.is_empty() {
+        true => job_events(kube, &object).await?,
+        false => Vec::new(),
+    };
+    Ok(match job_started(&job, &list, &events, Timestamp::now()) {
+        Check::Never(why) => Some(why),
+        _ => None,
+    })
+}
+
 /// The Events about a Job (`involvedObject` kind and name; `job_started` checks the UID).
 async fn job_events(kube: &Kube, object: &ObjectRef) -> Result<Vec<Event>, K8sError> {
     let ns = object.namespace.clone().unwrap_or_default();

@@ -2,7 +2,8 @@
 //!
 //! Conditions are listed in `crate::k8s::conditions`. In `--dry-run` it checks once and does
 //! not wait (what it waits for was only dry-run created). While waiting, each new
-//! `status.phase` of the object is reported as progress.
+//! `status.phase` of the object is reported as progress; a Cluster whose bootstrap fails, or a
+//! Job (`job_complete`) whose Pod cannot be created or started, fails the wait at once.
 
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
@@ -13,8 +14,8 @@ use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct KubeWait(pub Connector);
 
-/// How often the object's `status.phase` is read for progress while waiting.
-/// How often a waited-for Cluster's Jobs are checked for a failed bootstrap.
+/// How often a waited-for Cluster's bootstrap Jobs, or a waited-for Job's Pods, are checked
+/// for a start or bootstrap that will not succeed.
 const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SIGNATURE: KindSignature = KindSignature {
@@ -105,10 +106,14 @@ impl Step for KubeWait {
             }
         };
         let watch = wait::until_seeing(&opened.api, &opened.object, cond, uid, timeout, progress);
-        let found = match args.kind.as_str() {
-            "Cluster" => tokio::select! {
+        let found = match (args.kind.as_str(), cond) {
+            ("Cluster", _) => tokio::select! {
                 found = watch => found?,
                 failed = failed_bootstrap(&kube, &opened.object) => return Err(failed),
+            },
+            ("Job", Condition::JobComplete) => tokio::select! {
+                found = watch => found?,
+                stuck = job_not_starting(&kube, &opened.object) => return Err(stuck),
             },
             _ => watch.await?,
         };
@@ -140,6 +145,18 @@ async fn failed_bootstrap(kube: &Kube, cluster: &ObjectRef) -> StepError {
                 "{cluster} will not become healthy: {}; see `kubectl -n {ns} logs job/{}`",
                 failing.reason, failing.job
             ));
+        }
+    }
+}
+
+/// Returns (as the step's failure) once the Job's Pod cannot be created or started, or has
+/// failed (`conditions::pod_start`); never returns otherwise.
+async fn job_not_starting(kube: &Kube, job: &ObjectRef) -> StepError {
+    let ns = job.namespace.clone().unwrap_or_default();
+    loop {
+        tokio::time::sleep(JOB_POLL).await;
+        if let Ok(Some(why)) = job::start_failure(kube, &ns, &job.name).await {
+            return StepError::Failed(format!("{job} will not complete: {why}"));
         }
     }
 }

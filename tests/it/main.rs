@@ -33,4 +33,5 @@ mod runbooks;
 mod sandbox;
 mod secret_leak;
 mod state_kubernetes;
+mod wait_job_start;
 mod wait_recovery;
