@@ -24,6 +24,8 @@ pub struct ClusterAccess {
     pub server_ca: Option<String>,
     /// Why `server_ca` is `None`, for the refusal.
     pub missing_ca: String,
+    /// The server CA's certificate (PEM), to verify with from here.
+    pub ca_pem: Option<Vec<u8>>,
     /// `spec.imagePullSecrets[].name`.
     pub pull_secrets: Vec<String>,
 }
@@ -81,10 +83,12 @@ pub async fn read(kube: &Kube, namespace: &str, name: &str) -> Result<ClusterAcc
         .get_opt(&ca)
         .await
         .map_err(K8sError::api("read", &ca_object))?;
-    let has_cert = found
+    let ca_pem = found
         .as_ref()
         .and_then(|s| s.data.as_ref())
-        .is_some_and(|d| d.contains_key(CA_CERT_KEY));
+        .and_then(|d| d.get(CA_CERT_KEY))
+        .map(|b| b.0.clone());
+    let has_cert = ca_pem.is_some();
     let missing_ca = match (&found, has_cert) {
         (_, true) => String::new(),
         (Some(_), false) => format!("{ca_object} has no `{CA_CERT_KEY}`"),
@@ -93,6 +97,7 @@ pub async fn read(kube: &Kube, namespace: &str, name: &str) -> Result<ClusterAcc
     Ok(ClusterAccess {
         server_ca: has_cert.then_some(ca),
         missing_ca,
+        ca_pem,
         pull_secrets: pull_secrets(&cluster),
     })
 }
