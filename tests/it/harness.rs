@@ -111,6 +111,14 @@ impl Ran {
         );
         self
     }
+
+    /// Asserts stderr mentions every one of `parts`.
+    pub fn says(&self, parts: &[&str]) -> &Self {
+        for part in parts {
+            assert!(self.stderr.contains(part), "`{part}` in: {}", self.stderr);
+        }
+        self
+    }
 }
 
 pub fn bin() -> &'static str {

@@ -60,13 +60,11 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
         strict.env_remove(INSECURE_NO_TLS_ENV);
         let ran = w.run_with(strict);
         ran.code(3);
-        for part in [
+        ran.says(&[
             "cannot verify the server's TLS certificate",
             "Secret databases/shop-cnpg-ca does not exist",
             "--insecure-no-tls",
-        ] {
-            assert!(ran.stderr.contains(part), "`{part}`: {}", ran.stderr);
-        }
+        ]);
         assert!(refresh_jobs(&kube, "databases").is_empty(), "no Job");
         assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
     }
@@ -139,15 +137,13 @@ fn a_pod_that_cannot_start_fails_the_refresh_in_seconds_and_dev_is_unchanged() {
     eprintln!("a refresh whose Job cannot start failed after {took:?}");
     ran.code(4);
     assert!(took < Duration::from_secs(120), "{took:?}");
-    for part in [
+    ran.says(&[
         "the refresh Job db-dev/cnpgops-refresh-shop-dev-cnpg-",
         "could not start: Pod db-dev/cnpgops-refresh-shop-dev-cnpg-",
         "container refresh is CreateContainerConfigError",
         "shop-prod-owner",
         "was not touched",
-    ] {
-        assert!(ran.stderr.contains(part), "`{part}`: {}", ran.stderr);
-    }
+    ]);
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
     let after = rw::inventory_in(&kube, "db-dev", "shop-dev-cnpg", "shop", DEV_PASSWORD);
     assert_eq!(
@@ -188,10 +184,18 @@ fn a_quota_that_refuses_the_pod_fails_the_refresh_in_seconds_naming_it() {
     let tiny = serde_json::from_value(json!({"metadata": {"name": "tiny"},
         "spec": {"hard": {"requests.memory": "1Mi"}}}))
     .unwrap();
-    let created = kube.block_on(quotas.create(&Default::default(), &tiny));
-    if created.is_err() || !refuses(&kube, "databases", probe_pod(json!({}))) {
-        eprintln!("skipped: this API server does not enforce ResourceQuota (the homemade sandbox); the real kube-apiserver does");
+    if let Err(e) = kube.block_on(quotas.create(&Default::default(), &tiny)) {
+        eprintln!("skipped: this API server has no ResourceQuota ({e})");
         return;
+    }
+    // The quota controller fills in `status.hard`; admission enforces the quota from then on.
+    let t0 = Instant::now();
+    while !refuses(&kube, "databases", probe_pod(json!({}))) {
+        if t0.elapsed() > Duration::from_secs(20) {
+            eprintln!("skipped: this API server does not enforce ResourceQuota (the homemade sandbox did not)");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
     let before = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     let t0 = Instant::now();
@@ -200,9 +204,7 @@ fn a_quota_that_refuses_the_pod_fails_the_refresh_in_seconds_naming_it() {
     eprintln!("a refresh refused by a quota failed after {took:?}");
     ran.code(4);
     assert!(took < Duration::from_secs(120), "{took:?}");
-    for part in ["could not start", "FailedCreate", "exceeded quota: tiny"] {
-        assert!(ran.stderr.contains(part), "`{part}`: {}", ran.stderr);
-    }
+    ran.says(&["could not start", "FailedCreate", "exceeded quota: tiny"]);
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
     let after = rw::inventory(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     assert_eq!(
