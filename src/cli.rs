@@ -227,6 +227,16 @@ pub struct RefreshDevArgs {
     /// The Job's image (default: the source Cluster's, so pg_dump matches its major).
     #[arg(long)]
     pub image: Option<String>,
+    /// The Job container's CPU request and limit (default: request 250m, limit 2).
+    #[arg(long, value_name = "QUANTITY")]
+    pub job_cpu: Option<String>,
+    /// The Job container's memory request and limit (default: request 256Mi, limit 1Gi).
+    #[arg(long, value_name = "QUANTITY")]
+    pub job_memory: Option<String>,
+    /// For clusters without TLS: let the Job connect without verifying the servers
+    /// (`sslmode=prefer`). Without it, a cluster with no CA Secret is refused (exit 3).
+    #[arg(long, env = "CNPGOPS_INSECURE_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure_no_tls: bool,
     /// `dump` (pg_dump/pg_restore Job into the existing dev cluster) or `recovery` (recreate
     /// the dev cluster from prod's object store, `runbooks/refresh-dev-recovery.yaml`).
     #[arg(long, default_value = "dump", value_parser = ["dump", "recovery"])]

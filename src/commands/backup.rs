@@ -1,7 +1,8 @@
 //! `cnpgops backup APP [--env prod] [--wait]`: an on-demand CNPG `Backup` of the app's Cluster,
 //! with the method its store needs (`barmanObjectStore` in-tree, `plugin` with the barman-cloud
 //! plugin), named `<cluster>-<YYYYMMDDhhmmss>` like `kubectl cnpg backup`; with `--wait`, its
-//! phase is reported as progress until `completed` (exit 0) or `failed` (exit 4).
+//! phase is reported as progress until `completed` (exit 0) or `failed` / `walArchivingFailing`
+//! (exit 4, with the Backup's `status.error`).
 
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,11 @@ use crate::catalog::{self, CatalogError};
 use crate::cli::BackupArgs;
 use crate::engine::{Event, Reporter, StepStatus};
 use crate::error::Error;
-use crate::k8s::{resources, K8sError, ObjectRef, MANAGED_BY};
+use crate::k8s::conditions::Condition;
+use crate::k8s::{resources, wait, K8sError, ObjectRef, MANAGED_BY};
 
 /// The step id progress events carry.
 const STEP: &str = "backup";
-/// How often the Backup is read while waiting.
-const POLL: Duration = Duration::from_secs(1);
 
 /// The Backup object for `cluster` with the method `form` needs.
 pub fn manifest(cluster: &ObjectRef, form: &Form, name: &str) -> Value {
@@ -96,43 +96,35 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
     finish(ctx, reporter.as_ref(), &object, done, t0)
 }
 
-/// Polls the Backup until its phase is `completed` or `failed`, telling `progress` each new
-/// phase; its status.
+/// Watches the Backup until it is `backup_completed` (its status), telling `progress` each new
+/// phase; `failed` or `walArchivingFailing` fails at once with the Backup's `status.error`.
 pub(crate) async fn wait(
     api: &Api<DynamicObject>,
     object: &ObjectRef,
     timeout: Duration,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, Error> {
-    let t0 = Instant::now();
     let mut last = String::from("(none)");
-    loop {
-        let got = api
-            .get_opt(&object.name)
-            .await
-            .map_err(K8sError::api("get", object))
-            .map_err(CatalogError::kube(object.to_string()))?;
-        let status = got
-            .and_then(|o| serde_json::to_value(o).ok())
-            .map(|v| v["status"].clone())
-            .unwrap_or(Value::Null);
-        let phase = status["phase"].as_str().unwrap_or("(none)").to_string();
-        if phase != last {
-            progress(&phase);
-            last = phase.clone();
+    let seen = |o: &DynamicObject| {
+        let phase = o.data.pointer("/status/phase").and_then(Value::as_str);
+        if let Some(phase) = phase.filter(|p| *p != last) {
+            progress(phase);
+            last = phase.to_string();
         }
-        if phase == "completed" || phase == "failed" {
-            return Ok(status);
-        }
-        if t0.elapsed() > timeout {
-            return Err(Error::StepFailed {
-                message: format!(
-                    "timed out after {} waiting for {object} to complete (phase: {last})",
-                    humantime::format_duration(timeout)
-                ),
-            });
-        }
-        tokio::time::sleep(POLL).await;
+    };
+    let waited =
+        wait::until_seeing(api, object, Condition::BackupCompleted, None, timeout, seen).await;
+    match waited {
+        Ok(found) => Ok(found
+            .map(|o| o.data["status"].clone())
+            .unwrap_or(Value::Null)),
+        Err(K8sError::Unreachable { reason, .. }) => Err(Error::StepFailed {
+            message: format!("{object} failed: {reason}"),
+        }),
+        Err(e @ K8sError::TimedOut { .. }) => Err(Error::StepFailed {
+            message: e.to_string(),
+        }),
+        Err(e) => Err(CatalogError::kube(object.to_string())(e).into()),
     }
 }
 
@@ -158,16 +150,6 @@ fn finish(
         }
     };
     let text = |k: &str| status[k].as_str().unwrap_or("-").to_string();
-    if status["phase"] == "failed" {
-        let message = format!("{object} failed: {}", text("error"));
-        reporter.event(&Event::StepFinished {
-            step: STEP.into(),
-            status: StepStatus::Failed,
-            duration_ms,
-            message: Some(message.clone()),
-        });
-        return Err(Error::StepFailed { message });
-    }
     reporter.event(&Event::StepFinished {
         step: STEP.into(),
         status: StepStatus::Succeeded,

@@ -80,6 +80,18 @@ fn dump_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
         ("mode".to_string(), args.mode.clone()),
         ("jobs".to_string(), args.jobs.to_string()),
         ("image".to_string(), args.image.clone().unwrap_or_default()),
+        (
+            "job_cpu".to_string(),
+            args.job_cpu.clone().unwrap_or_default(),
+        ),
+        (
+            "job_memory".to_string(),
+            args.job_memory.clone().unwrap_or_default(),
+        ),
+        (
+            "insecure_no_tls".to_string(),
+            args.insecure_no_tls.to_string(),
+        ),
     ])
 }
 

@@ -3,6 +3,9 @@
 //! A condition answers [`Check::Ok`], [`Check::Pending`] (keep waiting) or [`Check::Never`]
 //! (it cannot happen any more, e.g. `job_complete` on a failed Job: stop waiting now).
 
+pub mod bootstrap;
+pub mod pod_start;
+
 use kube::core::DynamicObject;
 use serde_json::Value;
 
@@ -19,7 +22,8 @@ pub enum Check {
 /// The conditions `kube.wait` knows, by the name runbooks use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
-    /// CNPG `Cluster` with `status.phase` "Cluster in healthy state".
+    /// CNPG `Cluster` with `status.phase` "Cluster in healthy state" (never, once
+    /// "Cluster is unrecoverable and needs manual intervention").
     ClusterHealthy,
     /// Job with condition `Complete=True` (never, once `Failed=True`).
     JobComplete,
@@ -31,10 +35,17 @@ pub enum Condition {
     Available,
     /// The object (this UID) is gone.
     Deleted,
+    /// CNPG `Backup` in phase `completed` (never, once `failed`, `walArchivingFailing` or
+    /// "invalid backup definition": the Backup's `status.error` says why).
+    BackupCompleted,
 }
 
 /// `status.phase` of a CNPG Cluster that is ready.
 pub const CLUSTER_HEALTHY_PHASE: &str = "Cluster in healthy state";
+/// `status.phase` CNPG (1.28.4+, 1.29.2+, 1.30) sets after a failed bootstrap Job; its
+/// `status.phaseReason` names the Job.
+pub const CLUSTER_UNRECOVERABLE_PHASE: &str =
+    "Cluster is unrecoverable and needs manual intervention";
 
 const NAMES: &[(&str, Condition)] = &[
     ("cluster_healthy", Condition::ClusterHealthy),
@@ -43,7 +54,12 @@ const NAMES: &[(&str, Condition)] = &[
     ("exists", Condition::Exists),
     ("available", Condition::Available),
     ("deleted", Condition::Deleted),
+    ("backup_completed", Condition::BackupCompleted),
 ];
+
+/// Backup phases that end a Backup without a backup.
+pub const BACKUP_FAILED_PHASES: &[&str] =
+    &["failed", "walArchivingFailing", "invalid backup definition"];
 
 impl Condition {
     pub fn parse(name: &str) -> Result<Self, String> {
@@ -81,6 +97,7 @@ impl Condition {
             }),
             Condition::Exists => Check::Ok,
             Condition::ClusterHealthy => cluster_healthy(obj),
+            Condition::BackupCompleted => backup_completed(obj),
             Condition::JobComplete => {
                 match (condition(obj, "Complete"), condition(obj, "Failed")) {
                     (Some(true), _) => Check::Ok,
@@ -111,6 +128,26 @@ impl Condition {
 fn cluster_healthy(obj: &DynamicObject) -> Check {
     match obj.data.pointer("/status/phase").and_then(Value::as_str) {
         Some(CLUSTER_HEALTHY_PHASE) => Check::Ok,
+        Some(CLUSTER_UNRECOVERABLE_PHASE) => Check::Never(format!(
+            "CNPG says it is unrecoverable and needs manual intervention: {}",
+            obj.data
+                .pointer("/status/phaseReason")
+                .and_then(Value::as_str)
+                .unwrap_or("no phaseReason")
+        )),
+        Some(phase) => Check::Pending(format!("phase `{phase}`")),
+        None => Check::Pending("no status.phase yet".into()),
+    }
+}
+
+fn backup_completed(obj: &DynamicObject) -> Check {
+    let text = |p: &str| obj.data.pointer(p).and_then(Value::as_str);
+    match text("/status/phase") {
+        Some("completed") => Check::Ok,
+        Some(phase) if BACKUP_FAILED_PHASES.contains(&phase) => Check::Never(format!(
+            "phase `{phase}`: {}",
+            text("/status/error").unwrap_or("no status.error")
+        )),
         Some(phase) => Check::Pending(format!("phase `{phase}`")),
         None => Check::Pending("no status.phase yet".into()),
     }

@@ -39,7 +39,7 @@ impl HookJob {
         let meta = &job.metadata;
         let (state, reason) = match outcome(job) {
             Some(Outcome::Complete) => ("succeeded", None),
-            Some(Outcome::Failed(r)) => ("failed", Some(r)),
+            Some(Outcome::Failed(r) | Outcome::NotStarted(r)) => ("failed", Some(r)),
             None => ("running", None),
         };
         Self {

@@ -1,14 +1,20 @@
 //! Running a Job to its end: find its Pod, follow the Pod's log line by line, then read the
-//! Job's outcome (`Complete` / `Failed` conditions).
+//! Job's outcome (`Complete` / `Failed` conditions). A Job whose Pod cannot be created or
+//! started (`conditions::pod_start`) ends the follow at once, naming why, and is deleted so
+//! that it cannot start later, after the caller has moved on.
 
 use std::time::Duration;
 
 use futures::{AsyncBufReadExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, LogParams};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, LogParams};
 use kube::Api;
 
+use super::conditions;
+use super::conditions::pod_start::job_started;
+use super::conditions::Check;
 use super::error::{K8sError, ObjectRef};
 use super::Kube;
 
@@ -18,6 +24,9 @@ pub enum Outcome {
     Complete,
     /// The Failed condition's reason and message.
     Failed(String),
+    /// Its Pod could not be created or started (quota, PodSecurity, image, config,
+    /// scheduling): why; the Job has been deleted, so nothing of it ever ran.
+    NotStarted(String),
 }
 
 /// The Job's outcome once it has one.
@@ -52,78 +61,150 @@ pub async fn follow(
             .get(name)
             .await
             .map_err(K8sError::api("read", &object))?;
+        let list = job_pods(&pods, &job, &object).await?;
+        let unread = newest(&list).filter(|p| followed.as_ref() != Some(p));
         if let Some(done) = outcome(&job) {
             if followed.is_none() {
-                if let Some(pod) = newest_pod(&pods, &job, &object).await? {
-                    let text = pods
-                        .logs(&pod, &LogParams::default())
-                        .await
-                        .unwrap_or_default();
-                    text.lines().for_each(&mut on_line);
-                }
+                read_log(&pods, unread.as_deref(), &mut on_line).await;
             }
             return Ok(done);
         }
-        let pod = match newest_pod(&pods, &job, &object).await? {
-            Some(pod) if followed.as_ref() != Some(&pod) => pod,
-            _ => {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                continue;
+        let events = match list.is_empty() {
+            true => job_events(kube, &object).await?,
+            false => Vec::new(),
+        };
+        match job_started(&job, &list, &events, Timestamp::now()) {
+            Check::Never(why) if !ran(&list) => {
+                jobs.delete(name, &DeleteParams::background())
+                    .await
+                    .map_err(K8sError::api("delete", &object))?;
+                return Ok(Outcome::NotStarted(why));
             }
-        };
-        let params = LogParams {
-            follow: true,
-            ..LogParams::default()
-        };
-        match pods.log_stream(&pod, &params).await {
-            Ok(stream) => {
-                followed = Some(pod);
-                let mut lines = stream.lines();
-                while let Ok(Some(line)) = lines.try_next().await {
-                    on_line(&line);
+            // It ran and failed (the Job's Failed condition may come later): its log, then why.
+            Check::Never(why) => {
+                read_log(&pods, unread.as_deref(), &mut on_line).await;
+                return Ok(Outcome::Failed(why));
+            }
+            Check::Ok => {
+                if let Some(pod) = unread {
+                    let params = LogParams {
+                        follow: true,
+                        ..LogParams::default()
+                    };
+                    if let Ok(stream) = pods.log_stream(&pod, &params).await {
+                        followed = Some(pod);
+                        let mut lines = stream.lines();
+                        while let Ok(Some(line)) = lines.try_next().await {
+                            on_line(&line);
+                        }
+                        continue;
+                    }
                 }
             }
-            // Not started yet (ContainerCreating): try again shortly.
-            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            Check::Pending(_) => {}
         }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
-/// The Job's most recent Pod (by creation), if any.
-async fn newest_pod(
-    pods: &Api<Pod>,
-    job: &Job,
-    object: &ObjectRef,
-) -> Result<Option<String>, K8sError> {
+/// The whole log of `pod` (if any) to `on_line`.
+async fn read_log(pods: &Api<Pod>, pod: Option<&str>, on_line: &mut (impl FnMut(&str) + Send)) {
+    if let Some(pod) = pod {
+        let text = pods
+            .logs(pod, &LogParams::default())
+            .await
+            .unwrap_or_default();
+        text.lines().for_each(on_line);
+    }
+}
+
+/// Whether any of the Pods ran (a Pod that never ran leaves nothing behind).
+fn ran(pods: &[Pod]) -> bool {
+    pods.iter().any(|p| {
+        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+        matches!(phase, Some("Running" | "Succeeded" | "Failed"))
+    })
+}
+
+/// Why Job `ns/name`'s Pod cannot be created or started, or failed (`job_started`), if so.
+pub async fn start_failure(kube: &Kube, ns: &str, name: &str) -> Result<Option<String>, K8sError> {
+    let jobs: Api<Job> = Api::namespaced(kube.client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
+    let object = ObjectRef::new("Job", Some(ns), name);
+    let Some(job) = jobs
+        .get_opt(name)
+        .await
+        .map_err(K8sError::api("read", &object))?
+    else {
+        return Ok(None);
+    };
+    let list = job_pods(&pods, &job, &object).await?;
+    let events = match list.is_empty() {
+        true => job_events(kube, &object).await?,
+        false => Vec::new(),
+    };
+    Ok(match job_started(&job, &list, &events, Timestamp::now()) {
+        Check::Never(why) => Some(why),
+        _ => None,
+    })
+}
+
+/// The Events about a Job (`involvedObject` kind and name; `job_started` checks the UID).
+async fn job_events(kube: &Kube, object: &ObjectRef) -> Result<Vec<Event>, K8sError> {
+    let ns = object.namespace.clone().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(kube.client.clone(), &ns);
+    let fields = format!(
+        "involvedObject.kind=Job,involvedObject.name={}",
+        object.name
+    );
+    let list = api
+        .list(&ListParams::default().fields(&fields))
+        .await
+        .map_err(K8sError::api("list the Events of", object))?;
+    Ok(list.items)
+}
+
+/// The Job's Pods (by its controller UID).
+async fn job_pods(pods: &Api<Pod>, job: &Job, object: &ObjectRef) -> Result<Vec<Pod>, K8sError> {
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let selector = format!("batch.kubernetes.io/controller-uid={uid}");
     let list = pods
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(K8sError::api("list the Pods of", object))?;
-    let mut items = list.items;
-    items.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
-    Ok(items.pop().and_then(|p| p.metadata.name))
+    Ok(list.items)
 }
 
-/// The first Job with labels `selector` in `namespace` that has failed: its name and the Failed
-/// condition's reason (e.g. a CNPG Cluster's `<cluster>-1-full-recovery` bootstrap Job, which
-/// CNPG never reports in the Cluster's status: the Cluster stays "Setting up primary").
-pub async fn failed_with_labels(
+/// The name of the most recent Pod (by creation), if any.
+fn newest(pods: &[Pod]) -> Option<String> {
+    pods.iter()
+        .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))
+        .and_then(|p| p.metadata.name.clone())
+}
+
+/// Why the Jobs with labels `selector` in `namespace` (a CNPG Cluster's bootstrap Jobs, such
+/// as `<cluster>-1-full-recovery`) show the bootstrap will not succeed, if they do
+/// ([`bootstrap_failing`]); CNPG's own status says nothing until the Job has failed for good.
+pub async fn bootstrap_failing(
     kube: &Kube,
     namespace: &str,
     selector: &str,
-) -> Result<Option<(String, String)>, K8sError> {
+) -> Result<Option<conditions::bootstrap::Failing>, K8sError> {
+    let object = ObjectRef::new("Job", Some(namespace), selector);
     let api: Api<Job> = Api::namespaced(kube.client.clone(), namespace);
     let jobs = api
         .list(&ListParams::default().labels(selector))
         .await
-        .map_err(K8sError::api(
-            "list",
-            &ObjectRef::new("Job", Some(namespace), selector),
-        ))?;
-    Ok(jobs.items.iter().find_map(|j| match outcome(j) {
-        Some(Outcome::Failed(why)) => Some((j.metadata.name.clone().unwrap_or_default(), why)),
-        _ => None,
-    }))
+        .map_err(K8sError::api("list", &object))?
+        .items;
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+    let mut all = Vec::new();
+    for job in &jobs {
+        all.extend(job_pods(&pods, job, &object).await?);
+    }
+    Ok(conditions::bootstrap::bootstrap_failing(
+        &jobs,
+        &all,
+        Timestamp::now(),
+    ))
 }

@@ -5,6 +5,7 @@
 //! - [`resources`]: `apiVersion` + `kind` -> [`kube::core::ApiResource`] (CNPG, barman, Argo CD
 //!   and core kinds listed, anything else found by discovery).
 //! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...).
+//! - [`cluster_access`]: what a Pod connecting to a CNPG Cluster needs (server CA, pull secrets).
 //! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run.
 //! - [`argo`], [`hook_jobs`]: Argo CD Applications (sync / health / operation) and the
 //!   migration hook Jobs of an app namespace.
@@ -16,6 +17,7 @@
 
 pub mod argo;
 pub mod client;
+pub mod cluster_access;
 pub mod conditions;
 pub mod error;
 pub mod hook_jobs;

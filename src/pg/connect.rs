@@ -21,7 +21,8 @@ pub struct Endpoint {
     pub database: String,
     pub user: String,
     pub password: SecretString,
-    /// PEM of `<cluster>-ca` `ca.crt`, when the cluster serves TLS.
+    /// PEM of the server CA's `ca.crt` (`spec.certificates.serverCASecret`, else
+    /// `<cluster>-ca`), when the cluster serves TLS.
     pub ca: Option<Vec<u8>>,
     /// Every transaction read-only (`default_transaction_read_only=on`): for the source.
     pub read_only: bool,
@@ -69,15 +70,10 @@ pub async fn endpoint(
     };
     let password = SecretString::from(text("password").ok_or_else(|| missing("password"))?);
     redactor.learn(&password);
-    let ca_name = format!("{cluster}-ca");
-    let ca = secrets
-        .get_opt(&ca_name)
-        .await
-        .map_err(K8sError::api(
-            "read",
-            &ObjectRef::new("Secret", Some(namespace), &ca_name),
-        ))?
-        .and_then(|s| secret_key(&s, "ca.crt"));
+    // The server's CA: `spec.certificates.serverCASecret`, else `<cluster>-ca`.
+    let ca = crate::k8s::cluster_access::read(kube, namespace, cluster)
+        .await?
+        .ca_pem;
     Ok(Endpoint {
         namespace: namespace.into(),
         cluster: cluster.into(),

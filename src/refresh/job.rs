@@ -13,6 +13,7 @@
 
 use serde_json::{json, Value};
 
+use super::pod::{self, Resources, DUMP_DIR, TMP_DIR, TMP_LIMIT};
 use super::Mode;
 use crate::k8s::{MANAGED_BY, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
@@ -35,9 +36,16 @@ pub struct Spec {
     pub image: String,
     pub source: Target,
     pub target: Target,
-    /// `<cluster>-ca` Secrets to verify TLS with (None: `sslmode=prefer`).
+    /// The Secrets holding each server's CA (`ca.crt` only is mounted): the Job connects with
+    /// `sslmode=verify-full` to `<cluster>-rw.<ns>.svc`. `None` only with `--insecure-no-tls`
+    /// (the step refuses otherwise): `sslmode=prefer`, the server not authenticated.
     pub source_ca: Option<String>,
     pub target_ca: Option<String>,
+    /// The Clusters' `imagePullSecrets`, copied onto the Pod.
+    pub pull_secrets: Vec<String>,
+    pub resources: Resources,
+    /// The source database's size: the dump emptyDir's `sizeLimit` follows it.
+    pub source_bytes: u64,
     pub jobs: u32,
     pub mode: Mode,
     pub deadline_secs: i64,
@@ -68,7 +76,11 @@ fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
         secret_env(&format!("{prefix}_USER"), &t.secret, "username"),
         secret_env(&format!("{prefix}_PASSWORD"), &t.secret, "password"),
     ];
-    let mode = if ca.is_some() { "verify-ca" } else { "prefer" };
+    let mode = if ca.is_some() {
+        "verify-full"
+    } else {
+        "prefer"
+    };
     env.push(json!({"name": format!("{prefix}_SSLMODE"), "value": mode}));
     env
 }
@@ -76,7 +88,10 @@ fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
 /// The script; no secret in it (they arrive as environment variables).
 pub fn script(spec: &Spec) -> String {
     let root = |side: &str, ca: &Option<String>| match ca {
-        Some(_) => format!(" PGSSLROOTCERT=/tls/{side}/ca.crt"),
+        Some(_) => format!(
+            " PGSSLROOTCERT=/tls/{side}/{}",
+            crate::k8s::cluster_access::CA_CERT_KEY
+        ),
         None => String::new(),
     };
     let body = match spec.mode {
@@ -128,14 +143,8 @@ pub fn manifest(spec: &Spec) -> Value {
     if let Some(id) = &spec.snapshot {
         env.push(json!({"name": "SNAPSHOT", "value": id}));
     }
-    let mut volumes = vec![json!({"name": "dump", "emptyDir": {}})];
-    let mut mounts = vec![json!({"name": "dump", "mountPath": "/dump"})];
-    for (side, ca) in [("source", &spec.source_ca), ("target", &spec.target_ca)] {
-        if let Some(secret) = ca {
-            volumes.push(json!({"name": format!("{side}-ca"), "secret": {"secretName": secret}}));
-            mounts.push(json!({"name": format!("{side}-ca"), "mountPath": format!("/tls/{side}"), "readOnly": true}));
-        }
-    }
+    env.push(json!({"name": "HOME", "value": TMP_DIR}));
+    let (volumes, mounts) = volumes(spec);
     json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -145,10 +154,15 @@ pub fn manifest(spec: &Spec) -> Value {
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": spec.deadline_secs,
+            "ttlSecondsAfterFinished": pod::TTL_AFTER_FINISHED,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
+                    "securityContext": pod::pod_security(),
+                    "imagePullSecrets": pod::pull_secrets(&spec.pull_secrets),
                     "volumes": volumes,
                     "containers": [{
                         "name": "refresh",
@@ -156,12 +170,41 @@ pub fn manifest(spec: &Spec) -> Value {
                         "command": ["/bin/bash", "-c", script(spec)],
                         "env": env,
                         "volumeMounts": mounts,
-                        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": false},
+                        "securityContext": pod::container_security(),
+                        "resources": spec.resources.manifest(&pod::ephemeral(dump_limit(spec).as_deref())),
                     }],
                 },
             },
         },
     })
+}
+
+/// The dump emptyDir's size limit, when the mode dumps to a file.
+fn dump_limit(spec: &Spec) -> Option<String> {
+    (spec.mode != Mode::Stream).then(|| pod::dump_limit(spec.source_bytes))
+}
+
+/// The Pod's volumes and the container's mounts: `/tmp`, the dump (not in stream mode), and
+/// each side's CA certificate.
+fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
+    let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
+    if let Some(limit) = dump_limit(spec) {
+        volumes.push(pod::scratch_volume("dump", &limit));
+        mounts.push(json!({"name": "dump", "mountPath": DUMP_DIR}));
+    }
+    for (side, ca) in [("source", &spec.source_ca), ("target", &spec.target_ca)] {
+        if let Some(secret) = ca {
+            let name = format!("{side}-ca");
+            volumes.push(pod::ca_volume(&name, secret));
+            mounts
+                .push(json!({"name": name, "mountPath": format!("/tls/{side}"), "readOnly": true}));
+        }
+    }
+    // `/tmp` last: a node that mounts in order and keeps Pod directories under /tmp (the
+    // sandbox's node agent) has every other source mounted before /tmp is covered.
+    volumes.push(pod::scratch_volume("tmp", TMP_LIMIT));
+    mounts.push(json!({"name": "tmp", "mountPath": TMP_DIR}));
+    (volumes, mounts)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod job;
 pub mod mask;
+pub mod pod;
 pub mod progress;
 
 /// How the restore replaces the target's contents.

@@ -133,12 +133,6 @@ impl Step for CnpgBackup {
         };
         let status = waited.map_err(|e| StepError::Failed(e.to_string()))?;
         let text = |k: &str| status[k].as_str().unwrap_or_default().to_string();
-        if status["phase"] == "failed" {
-            return Err(StepError::Failed(format!(
-                "{object} failed: {}",
-                text("error")
-            )));
-        }
         ctx.events.log(format!(
             "{object} completed: backup {} ({} .. {})",
             text("backupId"),

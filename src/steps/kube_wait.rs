@@ -2,7 +2,8 @@
 //!
 //! Conditions are listed in `crate::k8s::conditions`. In `--dry-run` it checks once and does
 //! not wait (what it waits for was only dry-run created). While waiting, each new
-//! `status.phase` of the object is reported as progress.
+//! `status.phase` of the object is reported as progress; a Cluster whose bootstrap fails, or a
+//! Job (`job_complete`) whose Pod cannot be created or started, fails the wait at once.
 
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
@@ -13,8 +14,8 @@ use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub struct KubeWait(pub Connector);
 
-/// How often the object's `status.phase` is read for progress while waiting.
-/// How often a waited-for Cluster's Jobs are checked for a failed bootstrap.
+/// How often a waited-for Cluster's bootstrap Jobs, or a waited-for Job's Pods, are checked
+/// for a start or bootstrap that will not succeed.
 const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SIGNATURE: KindSignature = KindSignature {
@@ -28,7 +29,7 @@ static SIGNATURE: KindSignature = KindSignature {
         InputSpec {
             name: "condition",
             required: true,
-            description: "cluster_healthy, job_complete, job_failed, exists, available or deleted",
+            description: "cluster_healthy, job_complete, job_failed, exists, available, deleted or backup_completed",
         },
         InputSpec {
             name: "timeout",
@@ -105,10 +106,14 @@ impl Step for KubeWait {
             }
         };
         let watch = wait::until_seeing(&opened.api, &opened.object, cond, uid, timeout, progress);
-        let found = match args.kind.as_str() {
-            "Cluster" => tokio::select! {
+        let found = match (args.kind.as_str(), cond) {
+            ("Cluster", _) => tokio::select! {
                 found = watch => found?,
                 failed = failed_bootstrap(&kube, &opened.object) => return Err(failed),
+            },
+            ("Job", Condition::JobComplete) => tokio::select! {
+                found = watch => found?,
+                stuck = job_not_starting(&kube, &opened.object) => return Err(stuck),
             },
             _ => watch.await?,
         };
@@ -127,17 +132,31 @@ fn phase_of(o: &kube::core::DynamicObject) -> Option<String> {
         .map(String::from)
 }
 
-/// Returns (as the step's failure) once a Job of the Cluster (`cnpg.io/cluster=NAME`: its
-/// bootstrap Jobs) has failed; never returns otherwise.
+/// Returns (as the step's failure) once the Cluster's bootstrap Jobs (`cnpg.io/cluster=NAME`)
+/// show it will not become healthy (`conditions::bootstrap`: a failed Job, Pods that keep
+/// failing while CNPG retries, a Pod that cannot start); never returns otherwise.
 async fn failed_bootstrap(kube: &Kube, cluster: &ObjectRef) -> StepError {
     let ns = cluster.namespace.clone().unwrap_or_default();
     let selector = format!("cnpg.io/cluster={}", cluster.name);
     loop {
         tokio::time::sleep(JOB_POLL).await;
-        if let Ok(Some((job, why))) = job::failed_with_labels(kube, &ns, &selector).await {
+        if let Ok(Some(failing)) = job::bootstrap_failing(kube, &ns, &selector).await {
             return StepError::Failed(format!(
-                "{cluster} will not become healthy: its Job {ns}/{job} failed ({why}); see `kubectl -n {ns} logs job/{job}`"
+                "{cluster} will not become healthy: {}; see `kubectl -n {ns} logs job/{}`",
+                failing.reason, failing.job
             ));
+        }
+    }
+}
+
+/// Returns (as the step's failure) once the Job's Pod cannot be created or started, or has
+/// failed (`conditions::pod_start`); never returns otherwise.
+async fn job_not_starting(kube: &Kube, job: &ObjectRef) -> StepError {
+    let ns = job.namespace.clone().unwrap_or_default();
+    loop {
+        tokio::time::sleep(JOB_POLL).await;
+        if let Ok(Some(why)) = job::start_failure(kube, &ns, &job.name).await {
+            return StepError::Failed(format!("{job} will not complete: {why}"));
         }
     }
 }

@@ -7,16 +7,17 @@
 //! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::Api;
 
+use crate::k8s::cluster_access::{self, ClusterAccess};
 use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 use crate::pg::snapshot::Snapshot;
 use crate::refresh::job::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
+use crate::refresh::pod::{is_quantity, Resources};
 use crate::refresh::progress::Tracker;
 use crate::refresh::Mode;
 use crate::runbook::kinds::input;
@@ -73,6 +74,21 @@ static SIGNATURE: KindSignature = KindSignature {
             false,
             "whether the target is production (the engine's prod guard)",
         ),
+        input(
+            "cpu",
+            false,
+            "the container's CPU request and limit (default: request 250m, limit 2)",
+        ),
+        input(
+            "memory",
+            false,
+            "the container's memory request and limit (default: request 256Mi, limit 1Gi)",
+        ),
+        input(
+            "insecure_no_tls",
+            false,
+            "connect without verifying the servers (`sslmode=prefer`) when a cluster has no CA Secret; default: refuse",
+        ),
     ],
     outputs: &[
         "job",
@@ -96,6 +112,19 @@ struct Args {
     bytes: i64,
     checksums: bool,
     mask_sql: Option<String>,
+    resources: Resources,
+    insecure_no_tls: bool,
+}
+
+/// An optional quantity input (`cpu`, `memory`); empty means the default.
+fn quantity(i: &Inputs, name: &str) -> Result<Option<String>, StepError> {
+    match i.opt_str(name)?.filter(|q| !q.is_empty()) {
+        Some(q) if !is_quantity(&q) => Err(StepError::input(
+            name,
+            &format!("`{q}` is not a Kubernetes quantity (e.g. 500m, 2, 1Gi)"),
+        )),
+        q => Ok(q),
+    }
 }
 
 fn args(i: &Inputs) -> Result<Args, StepError> {
@@ -127,6 +156,11 @@ fn args(i: &Inputs) -> Result<Args, StepError> {
             .filter(Masking::enabled)
             .map(|m| m.sql().map_err(|e| StepError::input("masking", &e)))
             .transpose()?,
+        resources: Resources {
+            cpu: quantity(i, "cpu")?,
+            memory: quantity(i, "memory")?,
+        },
+        insecure_no_tls: i.bool_or("insecure_no_tls", false)?,
     })
 }
 
@@ -264,8 +298,16 @@ async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result
         o = followed => o?,
         _ = watch(ctx, kube, a) => unreachable!("watch never ends"),
     };
-    let Outcome::Failed(why) = outcome else {
-        return Ok(());
+    let why = match outcome {
+        Outcome::Complete => return Ok(()),
+        Outcome::Failed(why) => why,
+        Outcome::NotStarted(why) => {
+            return Err(StepError::Failed(format!(
+                "the refresh Job {}/{name} could not start: {why}; cnpgops deleted the Job so it cannot start later. {} was not touched",
+                a.target.namespace,
+                a.target.describe()
+            )))
+        }
     };
     let left = match a.mode {
         Mode::Atomic | Mode::Stream => format!(
@@ -313,13 +355,22 @@ async fn create(
     run_id: &str,
     snapshot: Option<String>,
 ) -> Result<String, StepError> {
+    let source = verified_access(ctx, kube, &a.source, a.insecure_no_tls).await?;
+    let target = verified_access(ctx, kube, &a.target, a.insecure_no_tls).await?;
+    let mut pull_secrets = target.pull_secrets;
+    if a.source.namespace == a.target.namespace {
+        pull_secrets.extend(source.pull_secrets);
+    }
     let spec = Spec {
         name: manifest::name(&a.target.cluster, run_id, ctx.attempt),
         run_id: run_id.into(),
         step: ctx.step_id.clone(),
         image: a.image.clone(),
-        source_ca: ca(kube, &a.source).await?,
-        target_ca: ca(kube, &a.target).await?,
+        source_ca: source.server_ca,
+        target_ca: target.server_ca,
+        pull_secrets,
+        resources: a.resources.clone(),
+        source_bytes: u64::try_from(a.bytes).unwrap_or(0),
         source: a.source.clone(),
         target: a.target.clone(),
         jobs: a.jobs,
@@ -350,16 +401,30 @@ async fn create(
     Ok(spec.name)
 }
 
-/// `<cluster>-ca` when the cluster has one (it then serves TLS), to verify against.
-async fn ca(kube: &Kube, t: &Target) -> Result<Option<String>, StepError> {
-    let name = format!("{}-ca", t.cluster);
-    let secrets: Api<Secret> = Api::namespaced(kube.client.clone(), &t.namespace);
-    let object = ObjectRef::new("Secret", Some(&t.namespace), &name);
-    let found = secrets
-        .get_opt(&name)
-        .await
-        .map_err(K8sError::api("read", &object))?;
-    Ok(found.map(|_| name))
+/// The Cluster's server CA Secret and pull secrets; without a CA, a refusal unless
+/// `insecure_no_tls` (then a loud log line): never plaintext by surprise.
+pub async fn verified_access(
+    ctx: &StepContext,
+    kube: &Kube,
+    t: &Target,
+    insecure_no_tls: bool,
+) -> Result<ClusterAccess, StepError> {
+    let found = cluster_access::read(kube, &t.namespace, &t.cluster).await?;
+    if found.server_ca.is_none() {
+        let why = format!("{}: {}", t.describe(), found.missing_ca);
+        if !insecure_no_tls {
+            return Err(StepError::Refused(no_tls_refusal(&why)));
+        }
+        ctx.events.log(format!(
+            "WARNING: --insecure-no-tls: {why}; the Job connects without verifying the server (sslmode=prefer)"
+        ));
+    }
+    Ok(found)
+}
+
+/// The refusal when a cluster has no CA to verify it with.
+pub fn no_tls_refusal(why: &str) -> String {
+    format!("refused: cannot verify the server's TLS certificate of {why}; cnpgops never falls back to an unverified or plaintext connection by itself: pass --insecure-no-tls (runbook param `insecure_no_tls: true`) for a cluster without TLS. Nothing was changed")
 }
 
 /// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes copied of

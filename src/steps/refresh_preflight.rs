@@ -4,7 +4,8 @@
 //! pg_restore image cannot serve the pair (its major must be at least the source server's and
 //! at most the target server's), when the target's storage is smaller than the source database
 //! with a margin, or when the target holds objects its owner cannot drop (owned by another
-//! role: the clean would leave them behind).
+//! role: the clean would leave them behind), or when a cluster has no CA Secret to verify its
+//! TLS with and `insecure_no_tls` was not given.
 
 use serde_json::Value;
 
@@ -39,6 +40,11 @@ static SIGNATURE: KindSignature = KindSignature {
             name: "target_storage_bytes",
             required: false,
             description: "the target Cluster's storage size",
+        },
+        InputSpec {
+            name: "insecure_no_tls",
+            required: false,
+            description: "allow clusters without a CA Secret (the Job will not verify them)",
         },
     ],
     outputs: &["source_bytes", "source_major", "target_major", "tables"],
@@ -87,6 +93,10 @@ impl Step for RefreshPreflight {
         );
         check_namespaces(&s, &t)?;
         let kube = self.0.get().await?;
+        let insecure = ctx.inputs.bool_or("insecure_no_tls", false)?;
+        for side in [&s, &t] {
+            super::refresh_job::verified_access(ctx, &kube, side, insecure).await?;
+        }
         let src = s.open(&kube, &ctx.redactor, true).await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let failed = |what: &str| {

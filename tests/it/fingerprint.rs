@@ -210,7 +210,12 @@ impl Fingerprint {
 
 /// The fingerprint of `cluster`'s database named like `user` (the owner).
 pub fn of(kube: &Kube, cluster: &str, user: &str, password: &str) -> Fingerprint {
-    let addr = rw::address(kube, cluster);
+    of_in(kube, "databases", cluster, user, password)
+}
+
+/// [`of`] for a cluster in namespace `ns`.
+pub fn of_in(kube: &Kube, ns: &str, cluster: &str, user: &str, password: &str) -> Fingerprint {
+    let addr = rw::address_in(kube, ns, cluster);
     kube.block_on(async {
         let c = rw::connect(&addr, user, password).await;
         Fingerprint::read(&c).await

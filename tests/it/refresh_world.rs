@@ -14,40 +14,54 @@ pub const DEV_PASSWORD: &str = "dev-Planted-Pa55word-91bc";
 
 /// The two clusters of `app`, the app, and the data (`rows` orders in prod; 0: no data).
 pub fn world(kube: &Kube, app: &str, rows: u32) {
-    kube.namespace("databases");
+    world_in(kube, app, rows, ["databases", "databases"]);
+}
+
+/// [`world`] with prod's and dev's clusters (and their owner Secrets) in namespaces
+/// `[prod, dev]`.
+pub fn world_in(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2]) {
+    for ns in namespaces
+        .iter()
+        .skip(usize::from(namespaces[0] == namespaces[1]))
+    {
+        kube.namespace(ns);
+    }
     kube.namespace(&format!("web-{app}-dev"));
     let owner = app.replace('-', "_");
-    for (cluster, secret, password) in [
+    for (ns, cluster, secret, password) in [
         (
+            namespaces[0],
             format!("{app}-cnpg"),
             format!("{app}-prod-owner"),
             PROD_PASSWORD,
         ),
         (
+            namespaces[1],
             format!("{app}-dev-cnpg"),
             format!("{app}-dev-owner"),
             DEV_PASSWORD,
         ),
     ] {
         kube.create(&format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {secret}, namespace: databases}}\ntype: kubernetes.io/basic-auth\nstringData: {{username: {owner}, password: {password}}}\n"
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {secret}, namespace: {ns}}}\ntype: kubernetes.io/basic-auth\nstringData: {{username: {owner}, password: {password}}}\n"
         ));
         kube.create(&format!(
-            "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {cluster}, namespace: databases}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15.10\n  storage: {{size: 5Gi}}\n  bootstrap: {{initdb: {{database: {owner}, owner: {owner}, secret: {{name: {secret}}}}}}}\n"
+            "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {cluster}, namespace: {ns}}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15.10\n  storage: {{size: 5Gi}}\n  bootstrap: {{initdb: {{database: {owner}, owner: {owner}, secret: {{name: {secret}}}}}}}\n"
         ));
     }
     kube.create(&format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: web-{app}-dev-env, namespace: web-{app}-dev}}\nstringData: {{DATABASE_URI: 'postgresql://{owner}:{DEV_PASSWORD}@{app}-dev-cnpg-rw.databases.svc.cluster.local:5432/{owner}'}}\n"
     ));
     deployment(kube, &format!("web-{app}-dev"), "web", 2);
-    for c in [format!("{app}-cnpg"), format!("{app}-dev-cnpg")] {
-        wait_healthy(kube, &c);
+    let clusters = [format!("{app}-cnpg"), format!("{app}-dev-cnpg")];
+    for (ns, c) in namespaces.iter().zip(&clusters) {
+        wait_healthy_in(kube, ns, c);
     }
     if rows > 0 {
         let prod = include_str!("fixtures/refresh/prod.sql").replace("ROWS", &rows.to_string());
         let (p, d) = (
-            address(kube, &format!("{app}-cnpg")),
-            address(kube, &format!("{app}-dev-cnpg")),
+            address_in(kube, namespaces[0], &clusters[0]),
+            address_in(kube, namespaces[1], &clusters[1]),
         );
         kube.block_on(async {
             connect(&p, &owner, PROD_PASSWORD)
@@ -64,9 +78,13 @@ pub fn world(kube: &Kube, app: &str, rows: u32) {
 }
 
 pub fn wait_healthy(kube: &Kube, cluster: &str) {
+    wait_healthy_in(kube, "databases", cluster);
+}
+
+pub fn wait_healthy_in(kube: &Kube, ns: &str, cluster: &str) {
     let t0 = Instant::now();
     loop {
-        let c = kube.get("Cluster", "databases", cluster).unwrap();
+        let c = kube.get("Cluster", ns, cluster).unwrap();
         if c["status"]["phase"] == "Cluster in healthy state" {
             return;
         }
@@ -78,11 +96,14 @@ pub fn wait_healthy(kube: &Kube, cluster: &str) {
     }
 }
 
-/// The sandbox's loopback address of `<cluster>-rw`.
+/// The sandbox's loopback address of `<cluster>-rw` in `databases`.
 pub fn address(kube: &Kube, cluster: &str) -> String {
-    let svc = kube
-        .get("Service", "databases", &format!("{cluster}-rw"))
-        .unwrap();
+    address_in(kube, "databases", cluster)
+}
+
+/// The sandbox's loopback address of `<cluster>-rw` in `ns`.
+pub fn address_in(kube: &Kube, ns: &str, cluster: &str) -> String {
+    let svc = kube.get("Service", ns, &format!("{cluster}-rw")).unwrap();
     svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"]
         .as_str()
         .unwrap()

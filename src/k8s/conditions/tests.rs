@@ -34,6 +34,12 @@ fn cluster_healthy() {
     let bare = obj("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: db}\n");
     assert!(matches!(c.check(Some(&bare), None), Check::Pending(_)));
     assert_eq!(c.check(None, None), Check::Pending("not found".into()));
+    let lost = obj("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: db}\nstatus: {phase: Cluster is unrecoverable and needs manual intervention, phaseReason: 'bootstrap job db-1-full-recovery failed'}\n");
+    assert_eq!(
+        c.check(Some(&lost), None),
+        Check::Never("CNPG says it is unrecoverable and needs manual intervention: bootstrap job db-1-full-recovery failed".into())
+    );
+    assert!(c.settled(Some(&lost), None));
 }
 
 #[test]
@@ -103,4 +109,49 @@ fn unknown_names_list_the_known_ones() {
         "{err}"
     );
     assert_eq!(Condition::ClusterHealthy.name(), "cluster_healthy");
+}
+
+#[test]
+fn backup_completed() {
+    let c = Condition::parse("backup_completed").unwrap();
+    let backup = |status: &str| {
+        obj(&format!(
+            "apiVersion: postgresql.cnpg.io/v1\nkind: Backup\nmetadata: {{name: b, namespace: d}}\nspec: {{cluster: {{name: db}}}}\nstatus: {status}\n"
+        ))
+    };
+    assert_eq!(
+        c.check(Some(&backup("{phase: completed}")), None),
+        Check::Ok
+    );
+    for pending in [
+        "{phase: running}",
+        "{phase: started}",
+        "{phase: finalizing}",
+        "{}",
+    ] {
+        assert!(
+            matches!(c.check(Some(&backup(pending)), None), Check::Pending(_)),
+            "{pending}"
+        );
+    }
+    assert_eq!(
+        c.check(
+            Some(&backup(
+                "{phase: failed, error: 'cannot upload: AccessDenied'}"
+            )),
+            None
+        ),
+        Check::Never("phase `failed`: cannot upload: AccessDenied".into())
+    );
+    let wal = c.check(
+        Some(&backup(
+            "{phase: walArchivingFailing, error: 'WAL archiving failed'}",
+        )),
+        None,
+    );
+    assert_eq!(
+        wal,
+        Check::Never("phase `walArchivingFailing`: WAL archiving failed".into())
+    );
+    assert!(matches!(c.check(None, None), Check::Pending(_)));
 }

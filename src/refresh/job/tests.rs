@@ -2,6 +2,9 @@
 
 use super::*;
 
+#[path = "../../../tests/it/pss_restricted.rs"]
+mod pss;
+
 fn spec(mode: Mode) -> Spec {
     let t = |cluster: &str, secret: &str| Target {
         namespace: "databases".into(),
@@ -19,6 +22,9 @@ fn spec(mode: Mode) -> Spec {
         target: t("app-dev-cnpg", "app-dev-cnpg-app"),
         source_ca: None,
         target_ca: Some("app-dev-cnpg-ca".into()),
+        pull_secrets: vec!["regcred".into(), "mirror".into(), "regcred".into()],
+        resources: Resources::default(),
+        source_bytes: 10 << 30,
         jobs: 2,
         mode,
         deadline_secs: 3600,
@@ -82,7 +88,136 @@ fn the_job_is_bounded_and_labelled() {
     let labels = &m["spec"]["template"]["metadata"]["labels"];
     assert_eq!(labels["cnpgops.io/run-id"], "20260101-000000-abcd");
     assert_eq!(labels["cnpgops.io/step"], "restore");
-    let volumes = m["spec"]["template"]["spec"]["volumes"].as_array().unwrap();
-    assert_eq!(volumes.len(), 2, "dump + target CA: {volumes:?}");
+    assert_eq!(m["spec"]["ttlSecondsAfterFinished"], 86_400);
     assert!(name(&"x".repeat(80), "r-ffff", 12).len() <= 63);
+}
+
+#[test]
+fn the_pod_passes_pod_security_restricted_in_every_mode() {
+    for mode in [Mode::Atomic, Mode::Stream, Mode::Parallel] {
+        let m = manifest(&spec(mode));
+        let pod = &m["spec"]["template"]["spec"];
+        assert_eq!(pss::violations(pod), Vec::<String>::new(), "{mode:?}");
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(pod["securityContext"]["runAsUser"], 26);
+        assert_eq!(pod["securityContext"]["fsGroup"], 26);
+        let c = &pod["containers"][0];
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        for key in ["requests", "limits"] {
+            for resource in ["cpu", "memory", "ephemeral-storage"] {
+                assert!(
+                    c["resources"][key][resource].is_string(),
+                    "{key}.{resource}: {c}"
+                );
+            }
+        }
+        assert_eq!(
+            pod["imagePullSecrets"],
+            serde_json::json!([{"name": "regcred"}, {"name": "mirror"}])
+        );
+    }
+}
+
+#[test]
+fn every_writable_path_is_a_size_limited_empty_dir() {
+    let m = manifest(&spec(Mode::Atomic));
+    let pod = &m["spec"]["template"]["spec"];
+    let volumes = pod["volumes"].as_array().unwrap();
+    let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    let path_of = |name: &str| {
+        mounts.iter().find(|m| m["name"] == name).unwrap()["mountPath"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut writable: Vec<String> = Vec::new();
+    for v in volumes {
+        let name = v["name"].as_str().unwrap();
+        if v.get("emptyDir").is_some() {
+            assert!(v["emptyDir"]["sizeLimit"].is_string(), "no sizeLimit: {v}");
+            writable.push(path_of(name));
+        }
+    }
+    writable.sort();
+    assert_eq!(writable, ["/dump", "/tmp"]);
+    assert_eq!(
+        mounts.last().unwrap()["mountPath"],
+        "/tmp",
+        "/tmp is mounted last (the sandbox's node agent keeps Pod directories under /tmp)"
+    );
+    let dump = volumes.iter().find(|v| v["name"] == "dump").unwrap();
+    assert_eq!(
+        dump["emptyDir"]["sizeLimit"], "13Gi",
+        "10 GiB source + a quarter"
+    );
+    let s = script(&spec(Mode::Atomic));
+    for written in s
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("--file="))
+    {
+        assert!(
+            written == "-" || written.starts_with("/dump/"),
+            "writes outside an emptyDir: {written}"
+        );
+    }
+    let stream = manifest(&spec(Mode::Stream));
+    let vols = stream["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(
+        !vols.contains("\"dump\""),
+        "stream mode needs no dump: {vols}"
+    );
+}
+
+#[test]
+fn no_volume_exposes_a_ca_key_and_tls_is_verified_against_the_service_name() {
+    let mut both = spec(Mode::Atomic);
+    both.source_ca = Some("corp-server-ca".into());
+    let m = manifest(&both);
+    let pod = &m["spec"]["template"]["spec"];
+    let secrets: Vec<&Value> = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v.get("secret").is_some())
+        .collect();
+    assert_eq!(secrets.len(), 2, "{secrets:?}");
+    for v in &secrets {
+        let items = v["secret"]["items"]
+            .as_array()
+            .expect("items: only chosen keys");
+        let keys: Vec<&str> = items.iter().map(|i| i["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["ca.crt"], "{v}");
+    }
+    assert!(!m.to_string().contains("ca.key"));
+    assert!(m.to_string().contains("\"corp-server-ca\""));
+    let env = pod["containers"][0]["env"].as_array().unwrap();
+    let value = |name: &str| {
+        env.iter().find(|e| e["name"] == name).unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for side in ["SRC", "DST"] {
+        assert_eq!(value(&format!("{side}_SSLMODE")), "verify-full");
+    }
+    assert_eq!(value("SRC_HOST"), "app-cnpg-rw.databases.svc");
+    assert_eq!(value("DST_HOST"), "app-dev-cnpg-rw.databases.svc");
+    let s = script(&both);
+    assert!(s.contains("PGSSLROOTCERT=/tls/source/ca.crt"), "{s}");
+    assert!(s.contains("PGSSLROOTCERT=/tls/target/ca.crt"), "{s}");
+}
+
+#[test]
+fn without_a_ca_only_the_explicit_opt_out_connects_unverified() {
+    // `source_ca: None` is what `--insecure-no-tls` leads to: the mode says so in the Pod.
+    let m = manifest(&spec(Mode::Atomic));
+    let env = m["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(
+        env.contains("\"SRC_SSLMODE\",\"value\":\"prefer\""),
+        "{env}"
+    );
+    assert!(
+        env.contains("\"DST_SSLMODE\",\"value\":\"verify-full\""),
+        "{env}"
+    );
 }

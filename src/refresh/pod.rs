@@ -1,0 +1,177 @@
+//! The refresh Job's Pod template as PodSecurity `restricted` admits it: non-root as CNPG's
+//! postgres uid 26, RuntimeDefault seccomp, no privilege escalation, every capability dropped,
+//! a read-only root filesystem with size-limited emptyDirs where it writes, no ServiceAccount
+//! token, requests and limits, the Clusters' pull secrets, CA Secrets reduced to `ca.crt`.
+
+use serde_json::{json, Value};
+
+use crate::k8s::cluster_access::CA_CERT_KEY;
+
+/// The uid (and gid, fsGroup) of `postgres` in CNPG's PostgreSQL images.
+pub const POSTGRES_UID: i64 = 26;
+/// Where the dump directory lives (an emptyDir).
+pub const DUMP_DIR: &str = "/dump";
+/// The writable scratch space (an emptyDir; also `$HOME`).
+pub const TMP_DIR: &str = "/tmp";
+/// `/tmp`'s size limit.
+pub const TMP_LIMIT: &str = "256Mi";
+/// Seconds a finished Job (and its Pod, and its log) is kept: a day, long enough for a
+/// resumed run to adopt it and for someone to read its log.
+pub const TTL_AFTER_FINISHED: i64 = 86_400;
+
+/// CPU and memory for the Job's container; `None`: the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Both the request and the limit, e.g. `2` or `500m`.
+    pub cpu: Option<String>,
+    /// Both the request and the limit, e.g. `2Gi`.
+    pub memory: Option<String>,
+}
+
+impl Resources {
+    /// `resources` of the container: defaults (requests 250m / 256Mi, limits 2 / 1Gi), or the
+    /// given values as both request and limit; ephemeral storage for the emptyDirs.
+    pub fn manifest(&self, ephemeral: &str) -> Value {
+        let (cpu_req, cpu_lim) = pair(&self.cpu, "250m", "2");
+        let (mem_req, mem_lim) = pair(&self.memory, "256Mi", "1Gi");
+        json!({
+            "requests": {"cpu": cpu_req, "memory": mem_req, "ephemeral-storage": ephemeral},
+            "limits": {"cpu": cpu_lim, "memory": mem_lim, "ephemeral-storage": ephemeral},
+        })
+    }
+}
+
+fn pair<'a>(given: &'a Option<String>, request: &'a str, limit: &'a str) -> (&'a str, &'a str) {
+    match given.as_deref().filter(|s| !s.is_empty()) {
+        Some(v) => (v, v),
+        None => (request, limit),
+    }
+}
+
+/// Whether `text` is a Kubernetes quantity (`500m`, `2`, `1.5Gi`, `100M`).
+pub fn is_quantity(text: &str) -> bool {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let digits_ok = !number.is_empty()
+        && !number.starts_with('.')
+        && !number.ends_with('.')
+        && number.matches('.').count() <= 1;
+    let units = [
+        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ];
+    digits_ok && units.contains(&suffix)
+}
+
+/// The dump emptyDir's `sizeLimit` for a source database of `bytes`: its size plus a quarter
+/// (a directory-format dump is compressed, so smaller), at least 1Gi, in whole GiB.
+pub fn dump_limit(bytes: u64) -> String {
+    const GIB: u64 = 1 << 30;
+    let needed = bytes.saturating_add(bytes / 4);
+    format!("{}Gi", needed.div_ceil(GIB).max(1))
+}
+
+/// The sum of the emptyDirs' limits (`/tmp` plus the dump), the Pod's ephemeral storage.
+pub fn ephemeral(dump: Option<&str>) -> String {
+    let gib = dump
+        .and_then(|d| d.strip_suffix("Gi"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    format!("{}Mi", gib * 1024 + 256)
+}
+
+/// `securityContext` of the Pod.
+pub fn pod_security() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "runAsUser": POSTGRES_UID,
+        "runAsGroup": POSTGRES_UID,
+        "fsGroup": POSTGRES_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// `securityContext` of the container.
+pub fn container_security() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "runAsUser": POSTGRES_UID,
+        "runAsGroup": POSTGRES_UID,
+        "allowPrivilegeEscalation": false,
+        "privileged": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// A Secret volume exposing only the CA certificate of `secret` (never `ca.key`).
+pub fn ca_volume(name: &str, secret: &str) -> Value {
+    json!({"name": name, "secret": {
+        "secretName": secret,
+        "items": [{"key": CA_CERT_KEY, "path": CA_CERT_KEY}],
+        "defaultMode": 0o440,
+    }})
+}
+
+/// An emptyDir volume limited to `size`.
+pub fn scratch_volume(name: &str, size: &str) -> Value {
+    json!({"name": name, "emptyDir": {"sizeLimit": size}})
+}
+
+/// `imagePullSecrets` from Secret names, each once, in order.
+pub fn pull_secrets(names: &[String]) -> Value {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in names {
+        if !seen.contains(&n.as_str()) {
+            seen.push(n);
+        }
+    }
+    Value::Array(seen.iter().map(|n| json!({"name": n})).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_are_checked() {
+        for ok in ["500m", "2", "1.5Gi", "100M", "1Gi"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", "lots", "1GB", ".5", "1..2Gi", "-1", "1 Gi"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_dump_is_bounded_by_the_source_size() {
+        assert_eq!(dump_limit(0), "1Gi");
+        assert_eq!(dump_limit(100 << 20), "1Gi");
+        assert_eq!(dump_limit(10 << 30), "13Gi");
+        assert_eq!(ephemeral(Some("13Gi")), "13568Mi");
+        assert_eq!(ephemeral(None), "256Mi");
+    }
+
+    #[test]
+    fn given_resources_are_request_and_limit() {
+        let default = Resources::default().manifest("1Gi");
+        assert_eq!(default["requests"]["memory"], "256Mi");
+        assert_eq!(default["limits"]["memory"], "1Gi");
+        let given = Resources {
+            cpu: Some("1".into()),
+            memory: Some("4Gi".into()),
+        }
+        .manifest("1Gi");
+        assert_eq!(given["requests"]["memory"], "4Gi");
+        assert_eq!(given["limits"]["cpu"], "1");
+        assert_eq!(given["limits"]["ephemeral-storage"], "1Gi");
+    }
+
+    #[test]
+    fn pull_secrets_are_listed_once() {
+        let names = ["a".to_string(), "b".into(), "a".into()];
+        assert_eq!(pull_secrets(&names), json!([{"name": "a"}, {"name": "b"}]));
+    }
+}

@@ -1,0 +1,219 @@
+//! refresh-dev on a locked-down cluster: the Job the server holds passes PodSecurity
+//! `restricted` (checked by an oracle written from the standard, and by the API server itself
+//! where it enforces the namespace label), carries the Clusters' pull secrets and the given
+//! resources; a cluster without a CA is refused unless `--insecure-no-tls`; a Job whose Pod
+//! cannot start fails the refresh in seconds naming why, the app comes back, dev is unchanged.
+
+use std::time::{Duration, Instant};
+
+use crate::fingerprint::{self as fp, assert_same};
+use serde_json::{json, Value};
+
+use crate::harness::{World, INSECURE_NO_TLS_ENV};
+use crate::pss_restricted::violations;
+use crate::refresh_world::{self as rw, DEV_PASSWORD};
+use crate::sandbox::{replicas, Kube};
+
+/// The labels under which the real kube-apiserver's PodSecurity admission enforces
+/// `restricted` (the homemade sandbox ignores them; the oracle still checks the Job).
+fn enforce_restricted(kube: &Kube, ns: &str) {
+    let patch = json!({"metadata": {"labels": {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }}});
+    kube.block_on(kube.api("Namespace", "").patch(
+        ns,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    ))
+    .unwrap();
+}
+
+fn refresh_jobs(kube: &Kube, ns: &str) -> Vec<Value> {
+    kube.list("Job", ns, "cnpgops.io/step=restore")
+}
+
+#[test]
+fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_out() {
+    let (w, kube) = (World::new(), Kube::start());
+    rw::world(&kube, "shop", 100);
+    enforce_restricted(&kube, "databases");
+    for cluster in ["shop-cnpg", "shop-dev-cnpg"] {
+        let pull = json!({"spec": {"imagePullSecrets": [{"name": "regcred"}]}});
+        kube.block_on(kube.api("Cluster", "databases").patch(
+            cluster,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&pull),
+        ))
+        .unwrap();
+    }
+    let real_tls = kube.get("Secret", "databases", "shop-cnpg-ca").is_some();
+    let escalating = probe_pod(json!({"allowPrivilegeEscalation": true}));
+    eprintln!(
+        "PodSecurity `restricted` enforced by this API server: {}",
+        refuses(&kube, "databases", escalating)
+    );
+
+    // Without the opt-out, a cluster with no CA Secret is refused before anything changes.
+    if !real_tls {
+        let mut strict = kube.cmd(&w, &["refresh-dev", "shop", "--yes"]);
+        strict.env_remove(INSECURE_NO_TLS_ENV);
+        let ran = w.run_with(strict);
+        ran.code(3);
+        ran.says(&[
+            "cannot verify the server's TLS certificate",
+            "Secret databases/shop-cnpg-ca does not exist",
+            "--insecure-no-tls",
+        ]);
+        assert!(refresh_jobs(&kube, "databases").is_empty(), "no Job");
+        assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
+    }
+
+    let ran = kube.run(
+        &w,
+        &[
+            "refresh-dev",
+            "shop",
+            "--yes",
+            "--job-memory",
+            "512Mi",
+            "--job-cpu",
+            "500m",
+        ],
+    );
+    ran.code(0);
+    let jobs = refresh_jobs(&kube, "databases");
+    let job = jobs.last().expect("the refresh Job");
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(violations(pod), Vec::<String>::new(), "{pod:#}");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["imagePullSecrets"], json!([{"name": "regcred"}]));
+    assert!(job["spec"]["ttlSecondsAfterFinished"].as_i64().unwrap() > 0);
+    let c = &pod["containers"][0];
+    assert_eq!(c["resources"]["limits"]["memory"], "512Mi");
+    assert_eq!(c["resources"]["requests"]["cpu"], "500m");
+    for v in pod["volumes"].as_array().unwrap() {
+        if let Some(dir) = v.get("emptyDir") {
+            assert!(dir["sizeLimit"].is_string(), "{v}");
+        }
+    }
+    assert!(!job.to_string().contains("ca.key"), "{job}");
+    if real_tls {
+        assert!(job.to_string().contains("verify-full"), "{job}");
+    } else {
+        assert!(
+            ran.stderr.contains("WARNING: --insecure-no-tls"),
+            "{}",
+            ran.stderr
+        );
+    }
+}
+
+#[test]
+fn a_pod_that_cannot_start_fails_the_refresh_in_seconds_and_dev_is_unchanged() {
+    let (w, kube) = (World::new(), Kube::start());
+    // Prod and dev in different namespaces: the Job (in dev's) references prod's owner Secret,
+    // which its namespace does not have, so its Pod stays in CreateContainerConfigError.
+    rw::world_in(&kube, "shop", 1000, ["db-prod", "db-dev"]);
+    let before = fp::of_in(&kube, "db-dev", "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    let config = w.path("split.yaml");
+    std::fs::write(
+        &config,
+        "profile: split\nprofiles:\n  split:\n    cluster_namespace: \"db-{env}\"\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let ran = kube.run(
+        &w,
+        &[
+            "refresh-dev",
+            "shop",
+            "--yes",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let took = t0.elapsed();
+    eprintln!("a refresh whose Job cannot start failed after {took:?}");
+    ran.code(4);
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    ran.says(&[
+        "the refresh Job db-dev/cnpgops-refresh-shop-dev-cnpg-",
+        "could not start: Pod db-dev/cnpgops-refresh-shop-dev-cnpg-",
+        "container refresh is CreateContainerConfigError",
+        "shop-prod-owner",
+        "was not touched",
+    ]);
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
+    let after = fp::of_in(&kube, "db-dev", "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(
+        ("dev before", &before),
+        ("dev after", &after),
+        "dev unchanged",
+    );
+    assert!(
+        refresh_jobs(&kube, "db-dev").is_empty(),
+        "the Job that could not start was deleted"
+    );
+}
+
+/// Whether the server's admission refuses `pod` in `ns` (probed as a `dryRun=All` create):
+/// the real kube-apiserver enforces ResourceQuota and PodSecurity, the homemade sandbox not.
+fn refuses(kube: &Kube, ns: &str, pod: Value) -> bool {
+    let pod: kube::core::DynamicObject = serde_json::from_value(pod).unwrap();
+    let dry = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    kube.block_on(kube.api("Pod", ns).create(&dry, &pod))
+        .is_err()
+}
+
+fn probe_pod(security: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": security,
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}}}]}})
+}
+
+#[test]
+fn a_quota_that_refuses_the_pod_fails_the_refresh_in_seconds_naming_it() {
+    let (w, kube) = (World::new(), Kube::start());
+    rw::world(&kube, "shop", 100);
+    let quotas: kube::Api<k8s_openapi::api::core::v1::ResourceQuota> =
+        kube::Api::namespaced(kube.client.clone(), "databases");
+    let tiny = serde_json::from_value(json!({"metadata": {"name": "tiny"},
+        "spec": {"hard": {"requests.memory": "1Mi"}}}))
+    .unwrap();
+    if let Err(e) = kube.block_on(quotas.create(&Default::default(), &tiny)) {
+        eprintln!("skipped: this API server has no ResourceQuota ({e})");
+        return;
+    }
+    // The quota controller fills in `status.hard`; admission enforces the quota from then on.
+    let t0 = Instant::now();
+    while !refuses(&kube, "databases", probe_pod(json!({}))) {
+        if t0.elapsed() > Duration::from_secs(20) {
+            eprintln!("skipped: this API server does not enforce ResourceQuota (the homemade sandbox did not)");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    let t0 = Instant::now();
+    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
+    let took = t0.elapsed();
+    eprintln!("a refresh refused by a quota failed after {took:?}");
+    ran.code(4);
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    ran.says(&["could not start", "FailedCreate", "exceeded quota: tiny"]);
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
+    let after = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(
+        ("dev before", &before),
+        ("dev after", &after),
+        "dev unchanged",
+    );
+    assert!(
+        refresh_jobs(&kube, "databases").is_empty(),
+        "the Job was deleted"
+    );
+}
