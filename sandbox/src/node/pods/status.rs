@@ -98,7 +98,7 @@ async fn unpullable(api: &Cluster, pod: &Value, stop: &mut watch::Receiver<bool>
     };
     let mut round = 0u32;
     loop {
-        let (reason, msg) = if round % 2 == 0 {
+        let (reason, msg) = if round.is_multiple_of(2) {
             ("ErrImagePull", message.clone())
         } else {
             let image = all

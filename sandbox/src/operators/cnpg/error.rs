@@ -27,7 +27,7 @@ impl CnpgError {
             cluster: cluster.into(),
             action: action.into(),
             code: e.code,
-            reason: e.reason.into(),
+            reason: e.reason,
             message: e.message,
         }
     }
