@@ -197,7 +197,10 @@ mod tests {
             .collect();
         let home = w.path("home").display().to_string();
         for (var, value) in &env {
-            let own = var == "HOME" || var.starts_with("XDG_") || var == "CNPGOPS_STATE_DIR";
+            let own = var == "HOME"
+                || var.starts_with("XDG_")
+                || var == "CNPGOPS_STATE_DIR"
+                || var == INSECURE_NO_TLS_ENV;
             assert!(
                 own || INHERITED.contains(&var.as_str()),
                 "{var}={value} reached a spawned process"

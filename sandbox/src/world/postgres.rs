@@ -155,6 +155,13 @@ impl PgInstance {
         self.wait_ready(Duration::from_secs(30)).await
     }
 
+    /// Whether the server this instance started still runs (by its remembered pid, which
+    /// outlives a vanished data dir).
+    pub fn has_live_server(&self) -> bool {
+        let pid = *self.pid_slot();
+        pid.is_some_and(reap::is_postgres)
+    }
+
     pub(super) fn pid_slot(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
         self.pid.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -96,7 +96,13 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
     cmd.env_clear()
         .env("PATH", path)
         .env("HOME", l.workdir)
-        .env("HOSTNAME", "sandbox-pod");
+        .env("HOSTNAME", "sandbox-pod")
+        // Where it belongs, for leak checks (`/proc/PID/environ`): the pod's directory, and the
+        // test run that started the sandbox, if any.
+        .env("CNPGOPS_SANDBOX_POD", l.workdir);
+    if let Some(run) = std::env::var_os("CNPGOPS_TEST_RUN") {
+        cmd.env("CNPGOPS_TEST_RUN", run);
+    }
     for (k, v) in &l.env {
         cmd.env(k, v);
     }
@@ -111,6 +117,16 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent. The
+    // container dies with the sandbox, even a SIGKILLed one.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd.spawn()
         .map_err(|e| format!("failed to start {:?}: {e}", argv[0]))
 }

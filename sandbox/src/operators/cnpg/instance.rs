@@ -29,6 +29,14 @@ pub async fn ensure_server(
         )?,
     };
     let archive = store.filter(|_| !enabled(c, "cnpg.io/skipWalArchiving"));
+    if !bootstrap::is_done(&inst) && inst.pg.has_live_server() {
+        // The data dir (and its bootstrap marker) vanished under a running server: never
+        // bootstrap over it (that would kill the server and initdb into its path).
+        return Err(CnpgError::invalid(
+            &c.id(),
+            "the instance's data directory vanished while its server runs",
+        ));
+    }
     if !bootstrap::is_done(&inst) {
         // A recovery checks in its own Job (see `recovery`).
         let check = c.recovery.is_none() && !enabled(c, "cnpg.io/skipEmptyWalArchiveCheck");
