@@ -34,8 +34,8 @@ impl World {
 
     /// The command, with this world's state dir and no terminal.
     ///
-    /// `CNPGOPS_INSECURE_NO_TLS=1` (`refresh-dev --insecure-no-tls`): the homemade sandbox's
-    /// clusters serve no TLS and have no `<cluster>-ca`. Remove it once the sandbox runs the
+    /// `CNPGOPS_INSECURE_NO_TLS=1` (`refresh-dev --insecure-no-tls`): the sandbox's simulated
+    /// CNPG serves no TLS and creates no `<cluster>-ca`. Remove it once the sandbox runs the
     /// real CNPG operator (which always creates the CA and serves TLS); tests of the refusal
     /// remove it themselves.
     pub fn cmd(&self, args: &[&str]) -> std::process::Command {
