@@ -14,8 +14,8 @@ use crate::pss_restricted::violations;
 use crate::refresh_world::{self as rw, DEV_PASSWORD};
 use crate::sandbox::{replicas, Kube};
 
-/// The labels under which the real kube-apiserver's PodSecurity admission enforces
-/// `restricted` (the homemade sandbox ignores them; the oracle still checks the Job).
+/// The labels under which kube-apiserver's PodSecurity admission enforces `restricted` (the
+/// oracle checks the Job too, should a server ignore them).
 fn enforce_restricted(kube: &Kube, ns: &str) {
     let patch = json!({"metadata": {"labels": {
         "pod-security.kubernetes.io/enforce": "restricted",
@@ -158,7 +158,8 @@ fn a_pod_that_cannot_start_fails_the_refresh_in_seconds_and_dev_is_unchanged() {
 }
 
 /// Whether the server's admission refuses `pod` in `ns` (probed as a `dryRun=All` create):
-/// the real kube-apiserver enforces ResourceQuota and PodSecurity, the homemade sandbox not.
+/// the real kube-apiserver enforces ResourceQuota and PodSecurity (the retired homemade API
+/// server did not; the tests then skip or rely on the oracle alone).
 fn refuses(kube: &Kube, ns: &str, pod: Value) -> bool {
     let pod: kube::core::DynamicObject = serde_json::from_value(pod).unwrap();
     let dry = kube::api::PostParams {
@@ -192,7 +193,7 @@ fn a_quota_that_refuses_the_pod_fails_the_refresh_in_seconds_naming_it() {
     let t0 = Instant::now();
     while !refuses(&kube, "databases", probe_pod(json!({}))) {
         if t0.elapsed() > Duration::from_secs(20) {
-            eprintln!("skipped: this API server does not enforce ResourceQuota (the homemade sandbox did not)");
+            eprintln!("skipped: this API server does not enforce ResourceQuota");
             return;
         }
         std::thread::sleep(Duration::from_millis(500));
