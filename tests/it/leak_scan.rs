@@ -43,14 +43,21 @@ fn apply_data(kube: &Kube, ns: &str, name: &str, data: serde_json::Value) {
         .unwrap();
 }
 
-/// Waits until the dev Application has no operation running (a changed "Git" starts an
-/// automated sync).
-fn settled(kube: &Kube) {
+/// When the dev Application's last operation started.
+fn last_started(kube: &Kube) -> serde_json::Value {
+    let app = kube.get("Application", "argocd", APP_NS).unwrap();
+    app["status"]["operationState"]["startedAt"].clone()
+}
+
+/// Waits until the automated sync a changed "Git" starts (an operation started after
+/// `before`) has finished: the next resync must not find it still running.
+fn settled(kube: &Kube, before: &serde_json::Value) {
     let t0 = std::time::Instant::now();
     loop {
         let app = kube.get("Application", "argocd", APP_NS).unwrap();
-        let phase = &app["status"]["operationState"]["phase"];
-        if app["operation"].is_null() && *phase != "Running" {
+        let state = &app["status"]["operationState"];
+        let new = state["startedAt"] != *before;
+        if new && app["operation"].is_null() && state["phase"] != "Running" {
             return;
         }
         assert!(t0.elapsed().as_secs() < 120, "never settled: {app:#}");
@@ -75,6 +82,7 @@ fn leaky_failed_migration(kube: &Kube, w: &World, url: &str) -> (Vec<(String, St
         .collect();
     let hook = hook.replace(line, &format!("{leaky}{line}"));
     let git = serde_json::json!({"20-migrate.yaml": hook});
+    let before = last_started(kube);
     apply_data(kube, "argocd", "web-synestra-io-dev-git", git);
     let switch = "web-synestra-io-dev-migrations";
     apply_data(
@@ -83,7 +91,7 @@ fn leaky_failed_migration(kube: &Kube, w: &World, url: &str) -> (Vec<(String, St
         switch,
         serde_json::json!({"force-fail": "true"}),
     );
-    settled(kube);
+    settled(kube, &before);
     let mut outputs = Vec::new();
     for (form, extra) in [
         ("text", &[][..]),

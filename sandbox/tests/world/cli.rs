@@ -23,7 +23,10 @@ fn processes_under(dir: &Path) -> String {
             if stat.split_whitespace().nth(2) == Some("Z") {
                 continue;
             }
-            found.push(format!("{pid} {}", String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+            found.push(format!(
+                "{pid} {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
         }
     }
     found.join("\n")
@@ -58,7 +61,10 @@ fn sigterm_at_any_moment_of_startup_leaves_nothing_running() {
             if let Some(s) = up.try_wait().unwrap() {
                 break s;
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "no exit within 60 s of SIGTERM");
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "no exit within 60 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let mut left = processes_under(dir.path());
@@ -69,7 +75,10 @@ fn sigterm_at_any_moment_of_startup_leaves_nothing_running() {
             std::thread::sleep(Duration::from_millis(100));
             left = processes_under(dir.path());
         }
-        eprintln!("SIGTERM {after_ms} ms after start (ready: {ready}): exit {status} in {:.1}s", t0.elapsed().as_secs_f64());
+        eprintln!(
+            "SIGTERM {after_ms} ms after start (ready: {ready}): exit {status} in {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
         assert!(
             left.is_empty(),
             "SIGTERM {after_ms} ms after start left:\n{left}\n{}",
