@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, then runs every test, lint and format check,
-# and fails if a test left a PostgreSQL, S3 or sandbox process behind.
+# and fails if a test left a process behind (PostgreSQL, S3, the control plane, Pods' processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,11 +16,19 @@ chmod 0755 "$run_dir"
 export TMPDIR=$run_dir CNPGOPS_TEST_RUN=$run_dir
 trap 'rm -rf "$run_dir"' EXIT
 leaks() {
-  local pid
-  for pid in $(pgrep -f 'postgres -D|moto_server|cnpgops-sandbox up|etcd --name=sandbox|kube-apiserver|kube-controller-manager|kubelet-api' || true); do
-    if grep -qaF "CNPGOPS_TEST_RUN=$run_dir" "/proc/$pid/environ" 2>/dev/null \
-      || grep -qaF "$run_dir" "/proc/$pid/cmdline" 2>/dev/null; then
-      echo "$pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+  # Every live process of this run but this script and its own helpers: the tests' servers
+  # (PostgreSQL, moto, etcd, kube-apiserver, kube-controller-manager, kubelet-api, sandboxes)
+  # name the run dir in their arguments; Pods' processes carry CNPGOPS_TEST_RUN.
+  local d pid stat self=$BASHPID
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    stat=$(sed 's/.*) //' "$d/stat" 2>/dev/null) || continue
+    case " $$ $self " in *" $pid "*) continue ;; esac
+    case " $$ $self " in *" $(echo "$stat" | cut -d' ' -f2) "*) continue ;; esac
+    [ "${stat%% *}" = Z ] && continue
+    if grep -qaF "CNPGOPS_TEST_RUN=$run_dir" "$d/environ" 2>/dev/null \
+      || grep -qaF "$run_dir" "$d/cmdline" 2>/dev/null; then
+      echo "$pid $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
     fi
   done
 }
