@@ -93,17 +93,23 @@ fn uid(pod: &Value) -> String {
 pub fn spawn(api: Arc<Cluster>, cfg: RunnerConfig) -> tokio::task::JoinHandle<()> {
     let running: Running = Arc::default();
     let mut changes = api.subscribe();
-    for pod in api.list_objs("", "pods", None) {
-        start(&api, &cfg, &running, pod);
-    }
+    resync(&api, &cfg, &running);
     tokio::spawn(async move {
+        // Every few seconds all Pods are looked at again, as the kubelet's sync loop does: a
+        // change missed (a lagging subscriber) neither leaves a Pod unstarted nor Terminating.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3));
         loop {
-            let change = match changes.recv().await {
+            let change = tokio::select! {
+                c = changes.recv() => c,
+                _ = tick.tick() => {
+                    resync(&api, &cfg, &running);
+                    continue;
+                }
+            };
+            let change = match change {
                 Ok(c) => c,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    for pod in api.list_objs("", "pods", None) {
-                        start(&api, &cfg, &running, pod);
-                    }
+                    resync(&api, &cfg, &running);
                     continue;
                 }
                 Err(_) => return,
@@ -115,19 +121,31 @@ pub fn spawn(api: Arc<Cluster>, cfg: RunnerConfig) -> tokio::task::JoinHandle<()
             if !change.res.group.is_empty() || change.res.plural != "pods" {
                 continue;
             }
-            let pod = &change.object;
             if change.kind == EventType::Deleted {
-                stop_pod(&running, pod);
-            } else if pod.pointer("/metadata/deletionTimestamp").is_some() {
-                // Running: the run's end removes it; otherwise there is nothing to stop.
-                if !stop_pod(&running, pod) && on_node(pod) {
-                    finalize(&api, pod);
-                }
+                stop_pod(&running, &change.object);
             } else {
-                start(&api, &cfg, &running, pod.clone());
+                sync(&api, &cfg, &running, &change.object);
             }
         }
     })
+}
+
+/// One Pod as it now is: started if it should run, stopped (and then removed) if deleted.
+fn sync(api: &Arc<Cluster>, cfg: &RunnerConfig, running: &Running, pod: &Value) {
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        // Running: the run's end removes it; otherwise there is nothing to stop.
+        if !stop_pod(running, pod) && on_node(pod) {
+            finalize(api, pod);
+        }
+    } else {
+        start(api, cfg, running, pod.clone());
+    }
+}
+
+fn resync(api: &Arc<Cluster>, cfg: &RunnerConfig, running: &Running) {
+    for pod in api.list_objs("", "pods", None) {
+        sync(api, cfg, running, &pod);
+    }
 }
 
 fn start(api: &Arc<Cluster>, cfg: &RunnerConfig, running: &Running, pod: Value) {
