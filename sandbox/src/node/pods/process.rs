@@ -117,16 +117,9 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent. The
-    // container dies with the sandbox, even a SIGKILLed one.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // No PR_SET_PDEATHSIG here: it fires when the *thread* that forked the child ends, and
+    // containers are started from tokio threads that may end (one that ran block_in_place);
+    // it SIGKILLed running Pods after ~10 s. The sandbox kills its Pods when it stops.
     cmd.spawn()
         .map_err(|e| format!("failed to start {:?}: {e}", argv[0]))
 }
