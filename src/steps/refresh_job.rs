@@ -205,7 +205,8 @@ impl Step for RefreshJob {
             .with("mode", a.mode.promise())
             .with("atomic", a.mode != Mode::Parallel)
             .with("run_id", run_id.clone());
-        let (name, snapshot) = match (found, adopt) {
+        let mut earlier = None;
+        match (found, adopt) {
             (Some(name), Some(Outcome::Complete)) => {
                 ctx.events.log(format!(
                     "Job {}/{name} of this run already completed: adopting it",
@@ -213,31 +214,52 @@ impl Step for RefreshJob {
                 ));
                 return Ok(finished(out, &a, &name));
             }
-            (Some(name), None) => {
-                ctx.events.log(format!(
-                    "following Job {}/{name}, started by an earlier attempt",
-                    a.target.namespace
-                ));
-                (name, None)
+            (Some(name), None) => earlier = Some(name),
+            _ => {}
+        }
+        if let Some(name) = earlier {
+            ctx.events.log(format!(
+                "following Job {}/{name}, started by an earlier attempt",
+                a.target.namespace
+            ));
+            if params::dry(ctx.mode) {
+                return Ok(finished(out, &a, &name));
             }
-            _ if params::dry(ctx.mode) => {
-                (create(ctx, &kube, &jobs, &a, &run_id, None).await?, None)
+            let outcome = tokio::select! {
+                r = run_job(ctx, &kube, &a, &name) => r,
+                _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+            };
+            match outcome {
+                Ok(()) => return Ok(finished(out, &a, &name)),
+                // The snapshot the earlier attempt exported died with its (killed) process
+                // before pg_dump imported it: the Job failed before it began, and the target
+                // is as it was (the clean and the restore are one transaction). Start again.
+                Err(StepError::Failed(m)) if m.contains("invalid snapshot identifier") => {
+                    ctx.events.log(format!(
+                        "Job {}/{name} failed before it began (its snapshot ended with the earlier \
+                         process); the target was not touched: starting a new Job",
+                        a.target.namespace
+                    ));
+                }
+                Err(e) => return Err(e),
             }
-            _ => {
-                let source = a.source.open(&kube, &ctx.redactor, true).await?;
-                let snap = Snapshot::export(source, &a.source.cluster)
-                    .await
-                    .map_err(pg_failed)?;
-                ctx.events.log(format!(
-                    "exported snapshot {} of {}: pg_dump dumps it, verification compares with it",
-                    snap.id,
-                    a.source.describe()
-                ));
-                (
-                    create(ctx, &kube, &jobs, &a, &run_id, Some(snap.id.clone())).await?,
-                    Some(snap),
-                )
-            }
+        }
+        let (name, snapshot) = if params::dry(ctx.mode) {
+            (create(ctx, &kube, &jobs, &a, &run_id, None).await?, None)
+        } else {
+            let source = a.source.open(&kube, &ctx.redactor, true).await?;
+            let snap = Snapshot::export(source, &a.source.cluster)
+                .await
+                .map_err(pg_failed)?;
+            ctx.events.log(format!(
+                "exported snapshot {} of {}: pg_dump dumps it, verification compares with it",
+                snap.id,
+                a.source.describe()
+            ));
+            (
+                create(ctx, &kube, &jobs, &a, &run_id, Some(snap.id.clone())).await?,
+                Some(snap),
+            )
         };
         if params::dry(ctx.mode) {
             return Ok(finished(out, &a, &name));
