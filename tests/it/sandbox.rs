@@ -97,10 +97,25 @@ impl Kube {
         }
     }
 
+    /// Creates a namespace and waits for its `default` ServiceAccount (Pods need it, as on a
+    /// real cluster, where the serviceaccount controller creates it a moment later).
     pub fn namespace(&self, name: &str) {
         self.create(&format!(
             "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n"
         ));
+        let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(self.client.clone(), name);
+        for _ in 0..300 {
+            if self
+                .block_on(sas.get_opt("default"))
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The object as JSON, or `None`.

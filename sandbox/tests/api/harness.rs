@@ -36,6 +36,18 @@ impl World {
             .create(&Default::default(), &ns)
             .await
             .expect("namespace created");
+        // As on a real cluster, Pods can be created once the serviceaccount controller has
+        // given the namespace its `default` ServiceAccount.
+        let sas = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(
+            self.client.clone(),
+            name,
+        );
+        for _ in 0..300 {
+            if sas.get_opt("default").await.ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         name.to_string()
     }
 }

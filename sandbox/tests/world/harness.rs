@@ -50,6 +50,15 @@ pub async fn namespace(client: &Client, name: &str) {
         .create(&PostParams::default(), &ns)
         .await
         .expect("namespace created");
+    // As on a real cluster, Pods can be created once the serviceaccount controller has given the
+    // namespace its `default` ServiceAccount.
+    let sas = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), name);
+    for _ in 0..300 {
+        if sas.get_opt("default").await.ok().flatten().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Creates a Cluster with `spec` (PostgreSQL 15 image unless the spec names one).
