@@ -11,6 +11,12 @@ fn a_restricted_namespace_refuses_a_non_compliant_pod() {
         "locked",
         "pod-security.kubernetes.io/enforce=restricted",
     ]);
+    // Pods are admitted only once the namespace has its default ServiceAccount.
+    cp.eventually(
+        &["-n", "locked", "get", "sa", "default", "-o", "name"],
+        "serviceaccount/default",
+        60,
+    );
     let err = cp.refused(&[
         "-n",
         "locked",
