@@ -79,6 +79,17 @@ impl LogStore {
         f(log)
     }
 
+    /// A container started: its log exists from now on (empty), as the kubelet's does, so a
+    /// follower can attach before the first line.
+    pub fn started(&self, key: &LogKey) {
+        if let Some(path) = self.file(key, "log") {
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path);
+        }
+    }
+
     /// Appends output of a container.
     pub fn append(&self, key: &LogKey, text: &str) {
         self.mirror(key, text);

@@ -360,6 +360,7 @@ async fn run_container(
                 break;
             }
         };
+        api.logs.started(&key);
         let pid = child.id().unwrap_or(0);
         super::track(&cfg.dir, &ns, &pod_name, pid, true);
         let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
