@@ -3,7 +3,6 @@
 //! files clients read (`DIR/kubeconfig`, `DIR/state.json`).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -149,5 +148,4 @@ impl Sandbox {
 pub async fn abandon(dir: &Path, world: &World) {
     pods::kill_all(dir);
     world.shutdown().await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {}).await;
 }
