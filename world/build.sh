@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the sandbox's real parts from their Go modules (pinned by world/*/go.mod and go.sum)
 # into $CNPGOPS_OPT (default /opt/cnpgops), each skipped when its binaries are present:
-#   etcd-3.7.3/etcd, k8s-1.36.3/{kube-apiserver,kube-controller-manager}, cnpg-1.30.0/manager,
+#   etcd-3.7.3/etcd, k8s-1.36.3/{kube-apiserver,kube-controller-manager}, cnpg-1.30.0/manager
+#   (with the module's CRDs and release manifest),
 #   node/kubelet-api (the node agent's kubelet API, this repo's own Go code).
 # A binary is built to a temporary name and renamed only when the build succeeded, so nothing
 # half-built is ever taken for present. Usage: world/build.sh [etcd|k8s|cnpg|node]...
@@ -64,16 +65,26 @@ build_k8s() {
 }
 
 build_cnpg() {
-  local out=$OPT/cnpg-$CNPG_VERSION/manager
-  if present "$out"; then log "cloudnative-pg $CNPG_VERSION: present"; return; fi
-  local p=github.com/cloudnative-pg/cloudnative-pg/pkg/versions
-  (cd cnpg && build cloudnative-pg "$out" \
-    "-s -w -X $p.buildVersion=$CNPG_VERSION -X $p.buildCommit=v$CNPG_VERSION" \
-    github.com/cloudnative-pg/cloudnative-pg/cmd/manager)
-  # The operator's copy of the instance manager (operator/manager_<arch>) and its CRDs.
-  mkdir -p "$OPT/cnpg-$CNPG_VERSION/crds"
-  cp "$(cd cnpg && go list -m -f '{{.Dir}}' github.com/cloudnative-pg/cloudnative-pg)"/config/crd/bases/*.yaml \
-    "$OPT/cnpg-$CNPG_VERSION/crds/"
+  local dir=$OPT/cnpg-$CNPG_VERSION
+  local out=$dir/manager p=github.com/cloudnative-pg/cloudnative-pg/pkg/versions
+  if present "$out"; then
+    log "cloudnative-pg $CNPG_VERSION: present"
+  else
+    (cd cnpg && build cloudnative-pg "$out" \
+      "-s -w -X $p.buildVersion=$CNPG_VERSION -X $p.buildCommit=v$CNPG_VERSION" \
+      github.com/cloudnative-pg/cloudnative-pg/cmd/manager)
+  fi
+  # Its CRDs and its release manifest (the operator's Deployment, RBAC, webhooks), from the
+  # module: the sandbox installs CNPG from them as `kubectl apply -f cnpg-1.30.0.yaml` would.
+  if [ ! -f "$dir/cnpg-$CNPG_VERSION.yaml" ]; then
+    local mod
+    mod=$(cd cnpg && go list -m -f '{{.Dir}}' github.com/cloudnative-pg/cloudnative-pg) \
+      || fail cloudnative-pg "go list -m github.com/cloudnative-pg/cloudnative-pg"
+    mkdir -p "$dir/crds"
+    cp "$mod"/config/crd/bases/*.yaml "$dir/crds/"
+    cp "$mod/releases/cnpg-$CNPG_VERSION.yaml" "$dir/cnpg-$CNPG_VERSION.yaml.partial"
+    mv "$dir/cnpg-$CNPG_VERSION.yaml.partial" "$dir/cnpg-$CNPG_VERSION.yaml"
+  fi
 }
 
 # The node agent's kubelet API is the project's own code: rebuilt every time (Go's cache makes

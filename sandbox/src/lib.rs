@@ -5,6 +5,7 @@
 //!   their Go modules by `scripts/setup.sh`), a fresh PKI, the real CRDs.
 //! - [`node`]: the node agent in place of the kubelet: registers the Node, binds Pods, runs them
 //!   as host processes, and serves the kubelet API (logs, port-forward) to the apiserver.
+//! - [`net`]: the bridge `cnpgops0`, address pools, and each Pod's network namespace.
 //! - [`faults`]: API fault injection (a validating admission webhook), S3 faults live in `world`.
 //! - [`cluster`]: the API client the world's controllers share (informer caches, blocking writes).
 //! - [`operators`]: the simulated CloudNativePG operator and Argo CD application controller.
@@ -16,6 +17,7 @@ pub mod cluster;
 pub mod control_plane;
 pub mod faults;
 pub mod logs;
+pub mod net;
 pub mod node;
 pub mod operators;
 pub mod scenario;

@@ -3,6 +3,7 @@
 //! files clients read (`DIR/kubeconfig`, `DIR/state.json`).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -36,6 +37,15 @@ pub struct Sandbox {
     pub faults: Arc<Faults>,
 }
 
+/// Which CloudNativePG operator the sandbox runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cnpg {
+    /// The simulated operator (`operators::cnpg`): database servers as host processes.
+    Simulated,
+    /// The real operator 1.30.0 from its release manifest, its Pods run by the node agent.
+    Real,
+}
+
 impl Sandbox {
     /// Starts everything under `dir` and writes its files (the port is that of the apiserver on
     /// the sandbox's own address; `_port` is kept for the command line and ignored). Needs a
@@ -48,6 +58,15 @@ impl Sandbox {
     /// As `start`, with a world the caller holds (so it can stop the world's processes if it
     /// gives up on a start part-way, e.g. on SIGTERM).
     pub async fn start_with(dir: &Path, world: Arc<World>) -> anyhow::Result<Sandbox> {
+        Self::start_with_cnpg(dir, world, Cnpg::Simulated).await
+    }
+
+    /// As `start_with`, choosing which CloudNativePG operator runs.
+    pub async fn start_with_cnpg(
+        dir: &Path,
+        world: Arc<World>,
+        cnpg: Cnpg,
+    ) -> anyhow::Result<Sandbox> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let cp = ControlPlane::start_with_crds(dir, Some(&crd_dir())).await?;
@@ -72,11 +91,15 @@ impl Sandbox {
             ),
         ];
         controllers.push(crate::operators::argocd::spawn(api.clone()));
-        controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
-        controllers.push(crate::operators::cnpg::database::spawn(
-            api.clone(),
-            world.clone(),
-        ));
+        if cnpg == Cnpg::Real {
+            crate::operators::cnpg_real::install(&cp.kubeconfig, Duration::from_secs(180)).await?;
+        } else {
+            controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
+            controllers.push(crate::operators::cnpg::database::spawn(
+                api.clone(),
+                world.clone(),
+            ));
+        }
         let state = json!({"api": cp.url, "kubeconfig": cp.kubeconfig, "pid": std::process::id()});
         write_atomic(
             &dir.join("state.json"),

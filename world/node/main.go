@@ -3,6 +3,7 @@
 // processes. The node agent writes what this server reads under -node-dir:
 //
 //	pods/<ns>/<pod>/address                   the IP the Pod's ports listen on
+//	pods/<ns>/<pod>/netns                     the pid holding the Pod's network namespace
 //	logs/<ns>/<pod>/<container>.log           "<RFC3339Nano> <line>" per line
 //	logs/<ns>/<pod>/<container>.done          present once the container has exited
 //	logs/<ns>/<pod>/<container>.previous.log  the previous instance's log, if it restarted
@@ -23,7 +24,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/cri-streaming/pkg/streaming/portforward"
@@ -71,7 +74,7 @@ func (n *node) portForward(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	fw := forwarder{ip: n.address(ns, pod)}
+	fw := forwarder{ip: n.address(ns, pod), netns: n.netns(ns, pod)}
 	portforward.ServePortForward(w, req, fw, pod, req.PathValue("uid"), opts,
 		4*time.Hour, 30*time.Second, portforward.SupportedProtocols)
 }
@@ -84,14 +87,61 @@ func (n *node) address(ns, pod string) string {
 	return strings.TrimSpace(string(b))
 }
 
-type forwarder struct{ ip string }
+// netns is the pid holding the Pod's network namespace, or "" for a Pod whose server runs on
+// the host at its address (the simulated operator's instances).
+func (n *node) netns(ns, pod string) string {
+	b, err := os.ReadFile(filepath.Join(n.dir, "pods", ns, pod, "netns"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+type forwarder struct{ ip, netns string }
+
+// dialInPod connects to localhost:port inside the network namespace of process pid, as the
+// kubelet's port-forward does through the container runtime (so a server listening on the
+// Pod's loopback only is reachable, as on a real node).
+func dialInPod(ctx context.Context, pid string, port int32) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// This thread's namespace changes for good: it stays locked, so Go retires it when
+		// the goroutine ends.
+		runtime.LockOSThread()
+		f, err := os.Open("/proc/" + pid + "/ns/net")
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		if _, _, e := syscall.RawSyscall(sysSetns, f.Fd(), syscall.CLONE_NEWNET, 0); e != 0 {
+			ch <- result{nil, fmt.Errorf("setns: %w", e)}
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
 
 func (f forwarder) PortForward(ctx context.Context, _ string, _ string, port int32, stream io.ReadWriteCloser) error {
 	defer stream.Close()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(f.ip, fmt.Sprint(port)))
+	var conn net.Conn
+	var err error
+	if f.netns != "" {
+		conn, err = dialInPod(ctx, f.netns, port)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", net.JoinHostPort(f.ip, fmt.Sprint(port)))
+	}
 	if err != nil {
-		return fmt.Errorf("failed to connect to %s:%d: %w", f.ip, port, err)
+		return fmt.Errorf("failed to connect to localhost:%d inside the pod: %w", port, err)
 	}
 	defer conn.Close()
 	// Client to pod in the background; once the pod's side ends, the stream is closed (the

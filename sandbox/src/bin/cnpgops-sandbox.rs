@@ -33,6 +33,15 @@ enum Command {
         /// How long to wait for the scenario to be ready, in seconds.
         #[arg(long, default_value_t = 120)]
         ready_timeout: u64,
+        /// Which CloudNativePG operator runs: the real one (1.30.0, from its release manifest)
+        /// or the simulated one.
+        #[arg(
+            long,
+            value_enum,
+            env = "CNPGOPS_SANDBOX_CNPG",
+            default_value = "simulated"
+        )]
+        cnpg: cnpgops_sandbox::server::Cnpg,
     },
     /// Stop the sandbox running in DIR (SIGTERM, then wait for it to exit).
     Down {
@@ -53,7 +62,8 @@ async fn main() -> anyhow::Result<()> {
             port,
             scenario,
             ready_timeout,
-        } => up(dir, port, scenario, ready_timeout).await,
+            cnpg,
+        } => up(dir, port, scenario, ready_timeout, cnpg).await,
         Command::Down { dir } => down(dir).await,
     }
 }
@@ -71,6 +81,7 @@ async fn up(
     port: u16,
     scenario: Option<PathBuf>,
     ready_timeout: u64,
+    cnpg: cnpgops_sandbox::server::Cnpg,
 ) -> anyhow::Result<()> {
     // Signals are ours from the first moment: a SIGTERM during startup stops what has started.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -82,7 +93,7 @@ async fn up(
     let world = cnpgops_sandbox::world::World::new(&dir)?;
     let _ = port;
     let sandbox = tokio::select! {
-        s = cnpgops_sandbox::Sandbox::start_with(&dir, world.clone()) => s?,
+        s = cnpgops_sandbox::Sandbox::start_with_cnpg(&dir, world.clone(), cnpg) => s?,
         _ = signalled(&mut term) => {
             eprintln!("sandbox: interrupted while starting; stopping what started");
             cnpgops_sandbox::server::abandon(&dir, &world).await;

@@ -70,6 +70,7 @@ const WATCHED: &[(&str, &str)] = &[
     ("argoproj.io", "applications"),
     ("barmancloud.cnpg.io", "objectstores"),
     ("batch", "jobs"),
+    ("discovery.k8s.io", "endpointslices"),
     ("postgresql.cnpg.io", "backups"),
     ("postgresql.cnpg.io", "clusters"),
     ("postgresql.cnpg.io", "databases"),

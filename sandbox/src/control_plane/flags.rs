@@ -10,14 +10,16 @@ use super::pki::CertFiles;
 pub const SERVICE_CIDR: &str = "10.96.0.0/16";
 pub const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 
-/// What the controller manager runs: the controllers a cluster's workloads need. Not the
-/// endpoints and endpointslice controllers: Pods here have loopback addresses (no Pod network
-/// yet), which Endpoints and EndpointSlices refuse, so they would only fail and record Events
-/// every few seconds; Service names resolve through the node agent's `/etc/hosts` instead.
+/// What the controller manager runs: the controllers a cluster's workloads need, including the
+/// endpoints controllers (Pods have addresses on the sandbox network; the node agent resolves
+/// Service names to their ready endpoints through each Pod's `/etc/hosts`).
 pub const CONTROLLERS: &[&str] = &[
     "cronjob-controller",
     "deployment-controller",
     "disruption-controller",
+    "endpoints-controller",
+    "endpointslice-controller",
+    "endpointslice-mirroring-controller",
     "garbage-collector-controller",
     "job-controller",
     "namespace-controller",
@@ -82,9 +84,9 @@ pub fn apiserver(ip: Ipv4Addr, f: &ApiserverFiles) -> Vec<String> {
         format!("--kubelet-client-key={}", s(&f.kubelet_client.key)),
         format!("--kubelet-certificate-authority={}", s(f.ca)),
         "--kubelet-preferred-address-types=InternalIP".into(),
-        // The `kubernetes` Endpoints refuse a loopback address; Pods are told the apiserver's
-        // address directly (KUBERNETES_SERVICE_HOST) by the node agent.
-        "--endpoint-reconciler-type=none".into(),
+        // Webhooks and aggregated APIs are called at their Service's endpoints: there is no
+        // kube-proxy to route a ClusterIP.
+        "--enable-aggregator-routing=true".into(),
         "--profiling=false".into(),
         "--v=0".into(),
     ]

@@ -2,6 +2,7 @@
 //! real operator runs) and the Argo CD application controller (it cannot be built here).
 pub mod argocd;
 pub mod cnpg;
+pub mod cnpg_real;
 
 use std::sync::Arc;
 

@@ -1,11 +1,12 @@
-//! Loopback addresses for database servers: each server gets its own 127.10.x.y on port 5432.
-//! A lease is an exclusive lock on a file in one machine-wide directory, so sandboxes in other processes
+//! Addresses for database servers: each server gets its own address on the sandbox bridge
+//! (10.244.16.0 on, see `net`) on port 5432, reachable from the host and from Pods. A lease is
+//! an exclusive lock on a file in one machine-wide directory, so sandboxes in other processes
 //! never get the same address; a server leaked by a killed sandbox is stopped when its address
 //! is leased again.
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::{Result, WorldError};
 
@@ -16,19 +17,24 @@ pub const PG_PORT: u16 = 5432;
 #[derive(Debug)]
 pub struct Lease {
     pub ip: Ipv4Addr,
-    file: File,
+    lease: crate::net::Lease,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        crate::net::bridge::del_local(self.ip);
+    }
 }
 
 impl Lease {
     /// Records what holds the address (the server's data dir), for reaping after a crash.
     pub fn record(&mut self, data_dir: &Path) -> Result<()> {
-        let path = lock_dir().join(format!("{}.lock", self.ip));
         let text = data_dir.to_string_lossy();
-        self.file
-            .set_len(0)
-            .and_then(|_| self.file.seek(SeekFrom::Start(0)))
-            .and_then(|_| self.file.write_all(text.as_bytes()))
-            .map_err(|e| WorldError::io("address lease", path, e))
+        let file = &mut self.lease.file;
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(text.as_bytes()))
+            .map_err(|e| WorldError::io("address lease", &self.lease.path, e))
     }
 
     pub fn addr(&self) -> String {
@@ -36,41 +42,24 @@ impl Lease {
     }
 }
 
-/// One directory for the whole machine, whatever `TMPDIR` says: two test runs with their own
-/// temp dirs (scripts/test.sh gives each run one) must still never lease the same address.
-fn lock_dir() -> PathBuf {
-    PathBuf::from("/tmp/cnpgops-sandbox-addresses")
-}
-
-/// Leases the lowest free address from 127.10.0.2 on.
+/// Leases the lowest free server address and puts it on the bridge.
 pub fn lease() -> Result<Lease> {
-    let dir = lock_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| WorldError::io("address leases", &dir, e))?;
-    for n in 2u32..0xFFFF {
-        let ip = Ipv4Addr::from(0x7F0A_0000 | n);
-        if ip.octets()[3] == 0 || ip.octets()[3] == 255 {
-            continue;
-        }
-        let path = dir.join(format!("{ip}.lock"));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| WorldError::io("address lease", &path, e))?;
-        if file.try_lock().is_err() {
-            continue;
-        }
-        if !port_free(ip) {
-            reap_leaked(&mut file);
-            if !port_free(ip) {
-                continue;
+    crate::net::bridge::ensure().map_err(WorldError::Network)?;
+    let lease = crate::net::SERVERS
+        .lease(|l| {
+            if crate::net::bridge::add_local(l.ip).is_err() {
+                return false;
             }
-        }
-        return Ok(Lease { ip, file });
-    }
-    Err(WorldError::NoAddress)
+            if !port_free(l.ip) {
+                reap_leaked(&mut l.file);
+            }
+            port_free(l.ip)
+        })
+        .map_err(|_| WorldError::NoAddress)?;
+    Ok(Lease {
+        ip: lease.ip,
+        lease,
+    })
 }
 
 fn port_free(ip: Ipv4Addr) -> bool {
@@ -98,7 +87,7 @@ mod tests {
         let a = lease().expect("first lease");
         let b = lease().expect("second lease");
         assert_ne!(a.ip, b.ip);
-        assert_eq!(a.ip.octets()[..2], [127, 10]);
+        assert_eq!(a.ip.octets()[..2], [10, 244]);
         drop(a);
         let c = lease().expect("third lease");
         assert_ne!(c.ip, b.ip, "a held address is never handed out twice");

@@ -24,8 +24,10 @@ pub enum WorldError {
     },
     #[error("{what}: not ready after {secs}s")]
     Timeout { what: String, secs: u64 },
-    #[error("no free loopback address left in 127.10.0.0/16")]
+    #[error("no free server address left in 10.244.16.0–10.244.127.255")]
     NoAddress,
+    #[error("the sandbox network: {0}")]
+    Network(String),
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
 }

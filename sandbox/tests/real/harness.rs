@@ -11,12 +11,7 @@ pub struct Cp {
 
 impl Cp {
     pub fn start() -> Cp {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let (rt, dir) = fresh();
         let cp = rt
             .block_on(ControlPlane::start(dir.path()))
             .expect("the control plane starts");
@@ -44,26 +39,12 @@ impl Cp {
 
     /// Runs the real kubectl against this control plane.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .arg("--kubeconfig")
-            .arg(&self.cp().kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl runs")
+        kubectl(&self.cp().kubeconfig, self.dir.path(), args)
     }
 
     /// kubectl's stdout, failing the test with its stderr if it failed.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        ok(self.kubectl(args), args)
     }
 
     /// kubectl's stderr, failing the test if kubectl succeeded.
@@ -116,4 +97,37 @@ impl Drop for Cp {
             self.rt.block_on(cp.stop());
         }
     }
+}
+
+/// Runs the real kubectl with `kubeconfig`, a clean environment and `home` as HOME.
+pub fn kubectl(kubeconfig: &std::path::Path, home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+/// The stdout of a kubectl run, failing the test with its stderr if it failed.
+pub fn ok(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A two-thread runtime (the sandbox's controllers block on their writes) and a fresh directory.
+pub fn fresh() -> (tokio::runtime::Runtime, tempfile::TempDir) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    (rt, tempfile::tempdir().unwrap())
 }

@@ -122,7 +122,7 @@ fn up_with_the_synestra_scenario_then_down_leaves_nothing_running() {
     assert!(state["api"]
         .as_str()
         .unwrap()
-        .starts_with("https://127.11."));
+        .starts_with("https://10.244.1."));
     assert!(
         !processes_under(dir.path()).is_empty(),
         "the world's servers run under the sandbox dir"

@@ -27,7 +27,7 @@ async fn cluster_comes_up_healthy_and_its_app_secret_logs_in() {
 
     let addr = service_address(&w.client, "databases", "shop-rw").await;
     assert!(
-        addr.starts_with("127.10.") && addr.ends_with(":5432"),
+        addr.starts_with("10.244.") && addr.ends_with(":5432"),
         "{addr}"
     );
     assert_eq!(

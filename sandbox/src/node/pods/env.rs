@@ -96,10 +96,8 @@ fn field_ref(pod: &Value, path: &str) -> String {
             .unwrap_or_default()
             .to_string();
     }
-    let pointer = match path {
-        "status.podIP" | "status.hostIP" => return "127.0.0.1".into(),
-        p => format!("/{}", p.replace('.', "/")),
-    };
+    // status.podIP / status.hostIP are in the Pod's status by the time containers start.
+    let pointer = format!("/{}", path.replace('.', "/"));
     pod.pointer(&pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()

@@ -4,6 +4,8 @@
 //! A Pod being deleted gets its processes stopped (SIGTERM, SIGKILL after the grace period) and
 //! is then removed for good (the kubelet's final delete with grace period 0).
 mod env;
+pub mod images;
+mod probes;
 mod process;
 mod status;
 pub mod volumes;
@@ -114,7 +116,8 @@ pub fn spawn(api: Arc<Cluster>, cfg: RunnerConfig) -> tokio::task::JoinHandle<()
                 }
                 Err(_) => return,
             };
-            if change.res.group.is_empty() && change.res.plural == "services" {
+            let plural = change.res.plural.as_str();
+            if plural == "services" || plural == "endpointslices" {
                 refresh_hosts(&api, &cfg);
                 continue;
             }
@@ -229,10 +232,9 @@ fn refresh_hosts(api: &Cluster, cfg: &RunnerConfig) {
         return;
     };
     for entry in entries.flatten() {
-        let hosts = entry.path().join("hosts");
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let (true, Some((ns, _))) = (hosts.exists(), name.split_once('_')) {
-            let _ = volumes::hosts_file(api, &hosts, ns);
+        if let (true, Some((ns, _))) = (entry.path().join("hosts").exists(), name.split_once('_')) {
+            let _ = volumes::hosts_file(api, &entry.path(), ns);
         }
     }
 }

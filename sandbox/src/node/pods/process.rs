@@ -1,7 +1,7 @@
 //! Running one container as a local process: command and args with `$(VAR)` expansion, the
-//! resolved environment, a private mount namespace (as root) where `/etc/hosts` maps Service
-//! names to the sandbox's addresses and volumes are bind-mounted at their mountPaths; output
-//! goes to the pod's log line by line.
+//! resolved environment, inside its Pod's network namespace, with a private mount namespace
+//! where `/etc/hosts` maps Service names to their endpoints and volumes are bind-mounted at
+//! their mountPaths; output goes to the pod's log line by line.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -22,17 +22,64 @@ pub struct Launch<'a> {
     /// (host directory, mountPath)
     pub mounts: Vec<(PathBuf, String)>,
     pub pg_bin: &'a Path,
+    /// The argv prefix entering the Pod's network namespace (`nsenter ...`).
+    pub netns: &'a [String],
+    pub hostname: &'a str,
+    /// `uid:gid:groups` to run as, or None for root.
+    pub user: Option<String>,
+    /// Directories the image puts first on PATH.
+    pub path: Vec<PathBuf>,
+    /// Whether the image is one of those `images` knows (its WORKDIR is `/`).
+    pub known_image: bool,
 }
 
-const WRAPPER: &str = r#"hosts=$1; shift
-if [ -n "$hosts" ]; then /bin/mount --bind "$hosts" /etc/hosts; fi
-while [ "$1" != "--" ]; do /bin/mkdir -p "$2"; /bin/mount --bind "$1" "$2"; shift 2; done
+/// Runs inside the container's new mount namespace: `/etc/hosts` and `/etc/resolv.conf`, the
+/// mounts (a directory or a file each; a missing mount point is created on the host's root, as
+/// an image would have it), then the command as the container's user.
+const WRAPPER: &str = r#"hosts=$1; user=$2; shift 2
+if [ -n "$hosts" ]; then
+  /bin/mount --bind "$hosts" /etc/hosts
+  /bin/mount --bind "${hosts%/*}/resolv.conf" /etc/resolv.conf
+fi
+while [ "$1" != "--" ]; do
+  if [ -d "$1" ]; then /bin/mkdir -p "$2"
+  else /bin/mkdir -p "${2%/*}/"; [ -e "$2" ] || : > "$2"; fi
+  /bin/mount --bind "$1" "$2"; shift 2
+done
 shift
+if [ -n "$user" ]; then
+  uid=${user%%:*}; rest=${user#*:}; gid=${rest%%:*}; groups=${rest#*:}
+  if [ -n "$groups" ]; then set -- --groups "$groups" -- "$@"; else set -- --clear-groups -- "$@"; fi
+  exec /usr/bin/setpriv --reuid "$uid" --regid "$gid" "$@"
+fi
 exec "$@""#;
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+/// The user a container runs as (`runAsUser`/`runAsGroup` of the container, else the Pod's,
+/// with `fsGroup` and `supplementalGroups`) as `uid:gid:groups`, or None for root.
+pub fn run_as(pod: &Value, container: &Value, image_gid: Option<u32>) -> Option<String> {
+    let pick = |k: &str| {
+        container
+            .pointer(&format!("/securityContext/{k}"))
+            .or_else(|| pod.pointer(&format!("/spec/securityContext/{k}")))
+            .and_then(Value::as_u64)
+    };
+    let uid = pick("runAsUser")?;
+    let gid = pick("runAsGroup").or(image_gid.map(u64::from)).unwrap_or(0);
+    let mut groups: Vec<String> = pod
+        .pointer("/spec/securityContext/supplementalGroups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .map(|g| g.to_string())
+        .collect();
+    if let Some(fs) = pod
+        .pointer("/spec/securityContext/fsGroup")
+        .and_then(Value::as_u64)
+    {
+        groups.push(fs.to_string());
+    }
+    Some(format!("{uid}:{gid}:{}", groups.join(",")))
 }
 
 /// The argv of the container (command + args, expanded), or an error message.
@@ -61,10 +108,11 @@ pub fn argv(container: &Value, env: &[(String, String)]) -> Result<Vec<String>, 
 /// Starts the container's process in its own process group.
 pub fn spawn(l: &Launch) -> Result<Child, String> {
     let argv = argv(l.container, &l.env)?;
-    let isolate = is_root() && Path::new("/usr/bin/unshare").exists();
-    let mut cmd = if isolate {
-        let mut c = Command::new("/usr/bin/unshare");
+    let mut cmd = {
+        let mut c = Command::new(&l.netns[0]);
+        c.args(&l.netns[1..]);
         c.args([
+            "/usr/bin/unshare",
             "--mount",
             "--propagation",
             "private",
@@ -79,24 +127,21 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
                 .map(|h| h.as_os_str().to_owned())
                 .unwrap_or_default(),
         );
+        c.arg(l.user.clone().unwrap_or_default());
         for (src, dst) in &l.mounts {
             c.arg(src).arg(dst);
         }
         c.arg("--").args(&argv);
         c
-    } else {
-        let mut c = Command::new(&argv[0]);
-        c.args(&argv[1..]);
-        c
     };
-    let path = format!(
-        "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        l.pg_bin.display()
-    );
+    let mut path: Vec<String> = l.path.iter().map(|p| p.display().to_string()).collect();
+    path.push(l.pg_bin.display().to_string());
+    path.push("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let path = path.join(":");
     cmd.env_clear()
         .env("PATH", path)
         .env("HOME", l.workdir)
-        .env("HOSTNAME", "sandbox-pod")
+        .env("HOSTNAME", l.hostname)
         // Where it belongs, for leak checks (`/proc/PID/environ`): the pod's directory, and the
         // test run that started the sandbox, if any.
         .env("CNPGOPS_SANDBOX_POD", l.workdir);
@@ -106,10 +151,13 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
     for (k, v) in &l.env {
         cmd.env(k, v);
     }
+    // The container's workingDir, else the image's (`/` for the images known here), else the
+    // pod's own directory.
     let dir = l.container["workingDir"]
         .as_str()
         .map(PathBuf::from)
         .filter(|d| d.is_dir())
+        .or_else(|| l.known_image.then(|| PathBuf::from("/")))
         .unwrap_or_else(|| l.workdir.to_path_buf());
     cmd.current_dir(dir)
         .stdin(Stdio::null())

@@ -7,10 +7,47 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::process::{pump_logs, signal_group, spawn, Launch};
+use super::process::{pump_logs, run_as, signal_group, spawn, Launch};
 use super::{env, volumes, RunnerConfig};
+use super::{images, probes};
 use crate::cluster::now;
 use crate::cluster::Cluster;
+use crate::net::pod::PodNet;
+
+/// The running process of each container, by (pod uid, container name), for exec probes.
+static CONTAINER_PIDS: std::sync::Mutex<Vec<((String, String), u32)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn container_key(pod: &Value, c: &Value) -> (String, String) {
+    (
+        pod["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        c["name"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn set_container_pid(pod: &Value, c: &Value, pid: Option<u32>) {
+    let key = container_key(pod, c);
+    let mut pids = CONTAINER_PIDS.lock().unwrap_or_else(|e| e.into_inner());
+    pids.retain(|(k, _)| *k != key);
+    if let Some(pid) = pid {
+        pids.push((key, pid));
+    }
+}
+
+fn container_pid(pod: &Value, c: &Value) -> Option<u32> {
+    let key = container_key(pod, c);
+    let pids = CONTAINER_PIDS.lock().unwrap_or_else(|e| e.into_inner());
+    pids.iter().find(|(k, _)| *k == key).map(|(_, p)| *p)
+}
+
+/// Where a Pod's containers run: its network namespace and hostname.
+struct PodNode<'a> {
+    netns: &'a [String],
+    hostname: &'a str,
+}
 
 fn patch_status(api: &Cluster, pod: &Value, status: Value) {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
@@ -195,12 +232,6 @@ pub async fn run_pod(
     pod: Value,
     mut stop: watch::Receiver<bool>,
 ) {
-    if unpullable(api, &pod, &mut stop).await {
-        return;
-    }
-    let Some(containers) = resolve_all(api, &pod, &mut stop).await else {
-        return;
-    };
     let ns = pod["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default()
@@ -209,13 +240,69 @@ pub async fn run_pod(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let hostname = pod["spec"]["hostname"]
+        .as_str()
+        .unwrap_or(&name)
+        .to_string();
+    // The Pod's sandbox first, as the kubelet makes it before pulling images.
+    let net = match PodNet::create(&hostname).await {
+        Ok(net) => net,
+        Err(message) => {
+            patch_status(
+                api,
+                &pod,
+                json!({"phase": "Failed", "reason": "FailedCreatePodSandBox", "message": message}),
+            );
+            return;
+        }
+    };
+    let node_ip = cfg.apiserver.0.to_string();
+    let mut pod = pod;
+    pod["status"]["podIP"] = json!(net.ip.to_string());
+    pod["status"]["hostIP"] = json!(node_ip);
+    if unpullable(api, &pod, &mut stop).await {
+        return;
+    }
+    let Some(containers) = resolve_all(api, &pod, &mut stop).await else {
+        return;
+    };
     let pod_dir = cfg.dir.join("pods").join(format!(
         "{ns}_{name}_{}",
         pod["metadata"]["uid"].as_str().unwrap_or_default()
     ));
     let hosts = pod_dir.join("hosts");
-    let ready =
-        std::fs::create_dir_all(&pod_dir).and_then(|_| volumes::hosts_file(api, &hosts, &ns));
+    let ready = std::fs::create_dir_all(&pod_dir)
+        .and_then(|_| {
+            std::fs::write(
+                pod_dir.join(volumes::SELF_ENTRY),
+                format!("{}\t{hostname}\n", net.ip),
+            )
+        })
+        .and_then(|_| {
+            // No cluster DNS here: names resolve through /etc/hosts, and a lookup that misses
+            // fails at once (nothing listens on the Pod's own port 53) instead of timing out.
+            std::fs::write(
+                pod_dir.join("resolv.conf"),
+                format!("search {ns}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5 attempts:1 timeout:1\n"),
+            )
+        })
+        .and_then(|_| volumes::hosts_file(api, &pod_dir, &ns));
+    let enter = net.enter();
+    let node = PodNode {
+        netns: &enter,
+        hostname: &hostname,
+    };
+    // Tracked without a pod name: the sandbox's stop kills it, a fault's `kill` does not.
+    super::track(&cfg.dir, &ns, "", net.pid, true);
+    // For the kubelet API's port-forward, which dials inside the Pod's network namespace.
+    let netns_file = cfg
+        .dir
+        .join("node/pods")
+        .join(&ns)
+        .join(&name)
+        .join("netns");
+    let _ = std::fs::create_dir_all(netns_file.parent().unwrap_or(&cfg.dir))
+        .and_then(|_| std::fs::write(&netns_file, net.pid.to_string()));
     let started = now();
     let init_names: Vec<String> = pod["spec"]["initContainers"]
         .as_array()
@@ -241,6 +328,7 @@ pub async fn run_pod(
             env.clone(),
             &pod_dir,
             &hosts,
+            &node,
             &restart,
             &mut stop,
         )
@@ -256,16 +344,28 @@ pub async fn run_pod(
         .filter(|(c, _)| !init_names.iter().any(|n| c["name"] == n.as_str()))
         .collect();
     if !failed {
-        let running: Vec<Value> = mains.iter().map(|(c, _)| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}}})).collect();
+        let running = |ready: &[bool]| -> Value {
+            mains.iter().zip(ready).map(|((c, _), r)| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": r, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}}})).collect()
+        };
+        // A running container has a log (a follower attaching at once must not get 404).
+        for (c, _) in &mains {
+            let cname = c["name"].as_str().unwrap_or_default().to_string();
+            api.logs.started(&(ns.clone(), name.clone(), cname));
+        }
+        // Ready at once unless a readiness probe says otherwise (see `probes`).
+        let mut ready: Vec<bool> = mains
+            .iter()
+            .map(|(c, _)| !probes::has_readiness(c))
+            .collect();
         patch_status(
             api,
             &pod,
-            json!({"phase": "Running", "startTime": started, "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "127.0.0.1", "conditions": conditions(true, &started), "containerStatuses": running}),
+            json!({"phase": "Running", "startTime": started, "podIP": net.ip.to_string(), "podIPs": [{"ip": net.ip.to_string()}], "hostIP": node_ip, "hostIPs": [{"ip": node_ip}], "conditions": conditions(ready.iter().all(|r| *r), &started), "containerStatuses": running(&ready)}),
         );
         let runs = mains.iter().map(|(c, env)| {
             let mut stop = stop.clone();
             let restart = restart.clone();
-            let (pod, pod_dir, hosts) = (&pod, &pod_dir, &hosts);
+            let (pod, pod_dir, hosts, node) = (&pod, &pod_dir, &hosts, &node);
             async move {
                 run_container(
                     api,
@@ -275,14 +375,40 @@ pub async fn run_pod(
                     env.clone(),
                     pod_dir,
                     hosts,
+                    node,
                     &restart,
                     &mut stop,
                 )
                 .await
             }
         });
-        exits.extend(futures::future::join_all(runs).await);
+        let all = futures::future::join_all(runs);
+        tokio::pin!(all);
+        let ip = net.ip.to_string();
+        let done = loop {
+            tokio::select! {
+                done = &mut all => break done,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {
+                    volumes::refresh(api, &pod, &pod_dir);
+                    let mut now_ready = ready.clone();
+                    for (i, (c, _)) in mains.iter().enumerate() {
+                        if let Some(probe) = c.get("readinessProbe").filter(|p| p.is_object()) {
+                            let pid = container_pid(&pod, c);
+                            now_ready[i] = probes::passes(probe, c, &ip, pid).await;
+                        }
+                    }
+                    if now_ready != ready {
+                        ready = now_ready;
+                        patch_status(api, &pod, json!({"conditions": conditions(ready.iter().all(|r| *r), &started), "containerStatuses": running(&ready)}));
+                    }
+                }
+            }
+        };
+        exits.extend(done);
     }
+    super::track(&cfg.dir, &ns, "", net.pid, false);
+    let _ = std::fs::remove_file(&netns_file);
+    drop(net);
     if *stop.borrow() {
         let _ = std::fs::remove_dir_all(&pod_dir);
         return;
@@ -317,6 +443,7 @@ async fn run_container(
     env: Vec<(String, String)>,
     pod_dir: &Path,
     hosts: &Path,
+    node: &PodNode<'_>,
     restart: &str,
     stop: &mut watch::Receiver<bool>,
 ) -> Exit {
@@ -341,7 +468,19 @@ async fn run_container(
     };
     loop {
         exit.started = now();
-        let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|mounts| {
+        let known = images::of(c["image"].as_str().unwrap_or_default());
+        let known_image = known.is_some();
+        let image = known.unwrap_or_default();
+        let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|volumes| {
+            let generated = images::generated(&image, pod_dir).map_err(|e| e.to_string())?;
+            // The image's files first: volumes may be mounted over them (e.g. `/controller`).
+            let mounts = image
+                .files
+                .iter()
+                .cloned()
+                .chain(volumes)
+                .chain(generated)
+                .collect();
             spawn(&Launch {
                 container: c,
                 env: cfg.service_env().into_iter().chain(env.clone()).collect(),
@@ -349,6 +488,11 @@ async fn run_container(
                 hosts: Some(hosts),
                 mounts,
                 pg_bin: &cfg.pg_bin,
+                netns: node.netns,
+                hostname: node.hostname,
+                user: run_as(pod, c, image.postgres_user.map(|(_, g)| g)),
+                path: image.path.clone(),
+                known_image,
             })
         });
         let mut child = match launch {
@@ -363,6 +507,7 @@ async fn run_container(
         api.logs.started(&key);
         let pid = child.id().unwrap_or(0);
         super::track(&cfg.dir, &ns, &pod_name, pid, true);
+        set_container_pid(pod, c, Some(pid));
         let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
         let code = tokio::select! {
             status = async { let s = child.wait().await; logs.await; s } => status.ok().map(|s| s.code().unwrap_or(137)),
@@ -375,6 +520,7 @@ async fn run_container(
             }
         };
         super::track(&cfg.dir, &ns, &pod_name, pid, false);
+        set_container_pid(pod, c, None);
         exit.code = code;
         exit.finished = now();
         if code.is_some_and(|c| c != 0)

@@ -3,14 +3,36 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::cluster::Cluster;
 
-fn write_items(dir: &Path, obj: &Value, secret: bool, mode: u32) -> std::io::Result<()> {
+/// Writes a Secret's or ConfigMap's keys as files (only the listed `items`, at their paths,
+/// when the volume lists any), with the volume's mode (`defaultMode`, else 0644).
+fn write_items(dir: &Path, obj: &Value, secret: bool, volume: &Value) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
-    for (k, v) in obj["data"].as_object().into_iter().flatten() {
-        let text = v.as_str().unwrap_or_default();
+    let default_mode = volume["defaultMode"].as_u64().unwrap_or(0o644) as u32;
+    let data = obj["data"].as_object().cloned().unwrap_or_default();
+    let items: Vec<(String, String, u32)> = match volume["items"].as_array() {
+        Some(items) => items
+            .iter()
+            .map(|i| {
+                let key = i["key"].as_str().unwrap_or_default().to_string();
+                let path = i["path"].as_str().unwrap_or(&key).to_string();
+                let mode = i["mode"].as_u64().map(|m| m as u32).unwrap_or(default_mode);
+                (key, path, mode)
+            })
+            .collect(),
+        None => data
+            .keys()
+            .map(|k| (k.clone(), k.clone(), default_mode))
+            .collect(),
+    };
+    for (key, path, mode) in items {
+        let Some(text) = data.get(&key).and_then(Value::as_str) else {
+            continue;
+        };
         let bytes = if secret {
             base64::engine::general_purpose::STANDARD
                 .decode(text)
@@ -18,12 +40,72 @@ fn write_items(dir: &Path, obj: &Value, secret: bool, mode: u32) -> std::io::Res
         } else {
             text.as_bytes().to_vec()
         };
-        let path = dir.join(k);
-        std::fs::write(&path, bytes)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        let path = dir.join(path);
+        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        // Replaced whole (a reader never sees a half-written key), as the kubelet's atomic
+        // writer does.
+        let tmp = path.with_extension("cnpgops-tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&tmp, &path)?;
     }
     Ok(())
+}
+
+/// Gives a volume's files to the Pod's `fsGroup` as the kubelet does before the containers
+/// start (`SetVolumeOwnership`): group `gid`, plus g+rw (g+r when read-only), directories also
+/// g+x and setgid.
+fn chown_fs_group(path: &Path, gid: u32, readonly: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::lchown(path, None, Some(gid))?;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mut mask = if readonly { 0o440 } else { 0o660 };
+    if meta.is_dir() {
+        mask |= 0o2110;
+    }
+    let mode = meta.permissions().mode() | mask;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_fs_group(&entry?.path(), gid, readonly)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites the pod's Secret and ConfigMap volumes from their objects as they are now (the
+/// kubelet's periodic volume sync: a Secret created or changed after the start shows up).
+pub fn refresh(api: &Cluster, pod: &Value, pod_dir: &Path) {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let fs_group = pod
+        .pointer("/spec/securityContext/fsGroup")
+        .and_then(Value::as_u64);
+    for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+        let name = v["name"].as_str().unwrap_or_default();
+        let dir = pod_dir.join("volumes").join(name);
+        for (key, plural, secret, name_key) in [
+            ("secret", "secrets", true, "secretName"),
+            ("configMap", "configmaps", false, "name"),
+        ] {
+            let Some(src) = v.get(key) else { continue };
+            let obj_name = src[name_key].as_str().unwrap_or_default();
+            if let Some(obj) = api.get_obj("", plural, ns, obj_name) {
+                if write_items(&dir, &obj, secret, src).is_ok() {
+                    if let Some(gid) = fs_group {
+                        let _ = chown_fs_group(&dir, gid as u32, true);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Materializes the pod's volumes under `pod_dir` and returns (directory, mountPath) per mount
@@ -61,7 +143,7 @@ pub fn mounts(
         if let Some(secret) = v.get("secret") {
             let sname = secret["secretName"].as_str().unwrap_or_default();
             match api.get_obj("", "secrets", ns, sname) {
-                Some(obj) => write_items(&dir, &obj, true, 0o600).map_err(io)?,
+                Some(obj) => write_items(&dir, &obj, true, secret).map_err(io)?,
                 None if secret["optional"].as_bool().unwrap_or(false) => {
                     std::fs::create_dir_all(&dir).map_err(io)?
                 }
@@ -70,7 +152,7 @@ pub fn mounts(
         } else if let Some(cm) = v.get("configMap") {
             let cname = cm["name"].as_str().unwrap_or_default();
             match api.get_obj("", "configmaps", ns, cname) {
-                Some(obj) => write_items(&dir, &obj, false, 0o644).map_err(io)?,
+                Some(obj) => write_items(&dir, &obj, false, cm).map_err(io)?,
                 None if cm["optional"].as_bool().unwrap_or(false) => {
                     std::fs::create_dir_all(&dir).map_err(io)?
                 }
@@ -81,6 +163,15 @@ pub fn mounts(
                 .map_err(|e| format!("volume \"{name}\": {e}"))?;
         } else {
             std::fs::create_dir_all(&dir).map_err(io)?;
+        }
+        if let Some(gid) = pod
+            .pointer("/spec/securityContext/fsGroup")
+            .and_then(Value::as_u64)
+        {
+            let readonly = ["secret", "configMap", "projected"]
+                .iter()
+                .any(|k| v.get(*k).is_some());
+            chown_fs_group(&dir, gid as u32, readonly).map_err(io)?;
         }
         let src = match m["subPath"].as_str() {
             Some(sub) if !sub.is_empty() => dir.join(sub),
@@ -185,13 +276,41 @@ pub fn address_ip(obj: &Value) -> Option<String> {
     )
 }
 
-/// `/etc/hosts` for a pod in `pod_ns`: every Service with an address under its DNS names (the
-/// short name only for Services in the pod's own namespace, as the DNS search path resolves it).
-pub fn hosts_file(api: &Cluster, path: &Path, pod_ns: &str) -> std::io::Result<()> {
+/// Where each Service resolves: the first ready endpoint of its EndpointSlices (cluster DNS
+/// and kube-proxy, folded into one hosts line), else its address annotation (a Service
+/// without a selector that the world points somewhere itself).
+fn service_ip(api: &Cluster, svc: &Value) -> Option<String> {
+    let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
+    let mut ready: Vec<String> = api
+        .list_objs("discovery.k8s.io", "endpointslices", Some(ns))
+        .iter()
+        .filter(|s| s.pointer("/metadata/labels/kubernetes.io~1service-name") == Some(&json!(name)))
+        .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e.pointer("/conditions/ready") != Some(&json!(false)))
+        .filter_map(|e| e["addresses"][0].as_str().map(String::from))
+        .collect();
+    ready.sort();
+    ready.into_iter().next().or_else(|| address_ip(svc))
+}
+
+/// The file in a pod's directory naming its own address and hostname (`IP\tNAME`).
+pub const SELF_ENTRY: &str = "self-host";
+
+/// Writes `pod_dir/hosts`: the pod's own name, then every Service that resolves, under its DNS
+/// names (the short name only for Services in the pod's own namespace, as the DNS search path
+/// resolves it).
+pub fn hosts_file(api: &Cluster, pod_dir: &Path, pod_ns: &str) -> std::io::Result<()> {
     let mut text =
         String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    if let Ok(own) = std::fs::read_to_string(pod_dir.join(SELF_ENTRY)) {
+        text.push_str(own.trim_end());
+        text.push('\n');
+    }
     for svc in api.list_objs("", "services", None) {
-        let Some(ip) = address_ip(&svc) else { continue };
+        let Some(ip) = service_ip(api, &svc) else {
+            continue;
+        };
         let name = svc["metadata"]["name"].as_str().unwrap_or_default();
         let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
         let short = if ns == pod_ns {
@@ -203,5 +322,6 @@ pub fn hosts_file(api: &Cluster, path: &Path, pod_ns: &str) -> std::io::Result<(
             "{ip}\t{name}.{ns}.svc.cluster.local {name}.{ns}.svc {name}.{ns}{short}\n"
         ));
     }
-    std::fs::write(path, text)
+    // Rewritten in place (same inode) so a bind mount of it sees the change.
+    std::fs::write(pod_dir.join("hosts"), text)
 }
