@@ -5,9 +5,13 @@
 //! backup must not come back) and must end with: the Cluster's content the backup's (the
 //! tests' fingerprint read right after the backup), the old Cluster deleted once and one new
 //! Cluster created (the Cluster's UID history from a watch of the API: exactly `deleted OLD,
-//! added NEW`), one recovery Job of the new Cluster, the app at its replica count,
-//! Argo CD's auto-sync as it was and no lease held. `CNPGOPS_RESTORE_KILLS` sets how many kills
-//! (default 10), `CNPGOPS_KILL_SEED` replays a seed.
+//! added NEW`), one recovery Job of the new Cluster, the app restarted once (its Deployment's
+//! revision one more) and at its replica count,
+//! Argo CD's auto-sync as it was and no lease held. Odd kills land uniformly over a clean run's
+//! duration; even ones uniformly over one step's clean duration from the moment it starts, the
+//! steps in turn (so short steps with side effects, `delete`, `apply`, `restart_app`, are hit
+//! too). `CNPGOPS_RESTORE_KILLS` sets how many kills (default 10), `CNPGOPS_KILL_SEED` replays a
+//! seed, `CNPGOPS_KILL_STEP=ID` aims every even kill at step ID.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -119,6 +123,7 @@ struct Target {
     backup_id: String,
     content: Fingerprint,
     old_uid: String,
+    app_revision: u64,
 }
 
 fn content(kube: &Kube) -> Fingerprint {
@@ -130,6 +135,25 @@ fn backups(kube: &Kube) -> BTreeMap<String, Value> {
         .into_iter()
         .map(|b| (b["metadata"]["name"].as_str().unwrap().to_string(), b))
         .collect()
+}
+
+/// The app Deployment's revision (`deployment.kubernetes.io/revision`: one more per rollout)
+/// once its controller has seen its latest spec.
+fn app_revision(kube: &Kube) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let d = kube.get("Deployment", "web-shop-prod", "web").unwrap();
+        if d["status"]["observedGeneration"] == d["metadata"]["generation"] {
+            let revision = &d["metadata"]["annotations"]["deployment.kubernetes.io/revision"];
+            return revision.as_str().unwrap().parse().unwrap();
+        }
+        let late = t0.elapsed() > Duration::from_secs(120);
+        assert!(
+            !late,
+            "the Deployment controller never saw the app's spec: {d:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A new row, a backup (`cnpgops backup --wait`) and its content, then a row written after it
@@ -159,6 +183,7 @@ fn backed_up(kube: &Kube, k: usize) -> Target {
         backup_id,
         content,
         old_uid,
+        app_revision: app_revision(kube),
     }
 }
 
@@ -166,16 +191,37 @@ fn args(t: &Target) -> Vec<&str> {
     [ARGS, &["--backup-id", &t.backup_id]].concat()
 }
 
-/// Starts `cmd` and SIGKILLs it `at` after (or finds it exited).
-fn kill_at(mut cmd: std::process::Command, at: Duration) {
+/// When a run is SIGKILLed: `at` after it starts, or `at` after its step `step` starts.
+enum Moment {
+    Run(Duration),
+    InStep(String, Duration),
+}
+
+/// Whether the run in `w` has started `step` (or passed it).
+fn reached(w: &World, step_id: &str) -> bool {
+    let last = w.checkpoints().pop();
+    let state = last.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    state.is_some_and(|s| step(&s, step_id)["status"] != "pending")
+}
+
+/// Starts `cmd` and SIGKILLs it at `moment` (or finds it exited).
+fn kill_at(mut cmd: std::process::Command, w: &World, moment: &Moment) {
     let mut child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while started.elapsed() < at && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
+    let (mut started, at) = match moment {
+        Moment::Run(at) => (Some(Instant::now()), *at),
+        Moment::InStep(_, at) => (None, *at),
+    };
+    while child.try_wait().unwrap().is_none() {
+        match (started, moment) {
+            (Some(t0), _) if t0.elapsed() >= at => break,
+            (None, Moment::InStep(id, _)) if reached(w, id) => started = Some(Instant::now()),
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL (or nothing, if it had finished)
     child.wait().unwrap();
@@ -206,7 +252,7 @@ fn finished(kube: &Kube, w: &World, args: &[&str], what: &str) -> String {
 
 /// The run finished; the Cluster holds the backup's content; the old one deleted once and one
 /// created (`changes`, the UID history since the run started); one recovery Job of the new
-/// Cluster, recovering the backup; the app at 1 replica; auto-sync as it was; the lock free.
+/// Cluster, recovering the backup; the app restarted once, at 1 replica; auto-sync as it was; the lock free.
 #[track_caller]
 fn restored_once(kube: &Kube, w: &World, id: &str, t: &Target, changes: &[Change], what: &str) {
     assert_eq!(run_state(w, id)["status"], "succeeded", "{what}");
@@ -245,7 +291,20 @@ fn restored_once(kube: &Kube, w: &World, id: &str, t: &Target, changes: &[Change
     let said = format!("{what}: the Cluster holds backup {}", t.backup_id);
     assert_same(("the backup", &t.content), ("restored", &now), &said);
     assert_eq!(replicas(kube, "web-shop-prod", "web"), 1, "{what}: the app");
+    let rollouts = app_revision(kube) - t.app_revision;
+    assert_eq!(rollouts, 1, "{what}: the app restarted once");
     assert!(rw::lock_released(kube, CLUSTER), "{what}: the lock is free");
+}
+
+/// How long each step of a finished run took.
+fn step_times(state: &Value) -> Vec<(String, Duration)> {
+    let at = |s: &Value, k: &str| chrono::DateTime::parse_from_rfc3339(s[k].as_str()?).ok();
+    let steps = state["steps"].as_array().unwrap();
+    let took = |s: &Value| (at(s, "finished_at")? - at(s, "started_at")?).to_std().ok();
+    let times = steps
+        .iter()
+        .filter_map(|s| Some((s["id"].as_str()?.to_string(), took(s)?)));
+    times.collect()
 }
 
 #[test]
@@ -270,22 +329,43 @@ fn restore_in_place_killed_at_random_moments_resumes_to_the_backup_deleting_once
     let id = w.only_run()["run_id"].as_str().unwrap().to_string();
     restored_once(&kube, &w, &id, &t, &history.since(from), "the clean run");
     assert_eq!(automated(&kube, "shop-prod"), sync, "auto-sync is back");
+    let steps = step_times(&run_state(&w, &id));
+    let times: Vec<String> = steps.iter().map(|(s, d)| format!("{s} {d:.1?}")).collect();
+    eprintln!("the clean run: {span:.1?}: {}", times.join(", "));
+    let first = (moments.next() * steps.len() as f64) as usize;
 
     let mut where_ = BTreeMap::<String, u32>::new();
     let t1 = Instant::now();
     for kill in 1..=kills {
         let t = backed_up(&kube, kill);
         let (w, from) = (World::new(), history.len());
-        let at = span.mul_f64(moments.next());
-        kill_at(kube.cmd(&w, &args(&t)), at);
+        // Odd kills: uniform over a run; even ones: uniform over one step's clean duration
+        // from its start, the steps in turn (a short step, such as `delete` between its DELETE
+        // and its checkpoint, is seldom hit by the first).
+        let moment = if kill % 2 == 1 {
+            Moment::Run(span.mul_f64(moments.next()))
+        } else {
+            let pinned = std::env::var("CNPGOPS_KILL_STEP").ok();
+            let turn = &steps[(first + kill / 2) % steps.len()];
+            let (id, took) = pinned
+                .and_then(|p| steps.iter().find(|(id, _)| *id == p))
+                .unwrap_or(turn);
+            let took = (*took).max(Duration::from_millis(1));
+            Moment::InStep(id.clone(), took.mul_f64(moments.next()))
+        };
+        kill_at(kube.cmd(&w, &args(&t)), &w, &moment);
         let place = landed(&w);
         *where_.entry(place.clone()).or_default() += 1;
-        let mut what = format!("kill {kill} at {at:?} ({place})");
+        let mut what = match &moment {
+            Moment::Run(at) => format!("kill {kill} at {at:?} ({place})"),
+            Moment::InStep(id, at) => format!("kill {kill} at {at:?} into {id} ({place})"),
+        };
         // Every other run: its resume killed too, at a moment uniform over a run.
         let again = moments.next();
         if let Some(id) = unfinished(&w).filter(|_| again < 0.5) {
             let at = span.mul_f64(again * 2.0);
-            kill_at(kube.cmd(&w, &["resume", &id, "--yes", "--allow-prod"]), at);
+            let resume = kube.cmd(&w, &["resume", &id, "--yes", "--allow-prod"]);
+            kill_at(resume, &w, &Moment::Run(at));
             let place = landed(&w);
             *where_.entry(format!("resume {place}")).or_default() += 1;
             what = format!("{what}, its resume killed at {at:?} ({place})");
