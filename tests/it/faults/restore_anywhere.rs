@@ -1,17 +1,17 @@
-//! `cnpgops restore` in place SIGKILLed at random moments, uniform over a clean run's duration
-//! (so inside steps: between a DELETE and its checkpoint, during the recovery, the verify...),
-//! every other run's `resume` killed again, then resumed to completion. Each run restores the
-//! backup taken just before it (`--backup-id`, restored as it ended; a row written after that
-//! backup must not come back) and must end with: the Cluster's content the backup's (the
-//! tests' fingerprint read right after the backup), the old Cluster deleted once and one new
-//! Cluster created (the Cluster's UID history from a watch of the API: exactly `deleted OLD,
-//! added NEW`), one recovery Job of the new Cluster, the app restarted once (its Deployment's
-//! revision one more) and at its replica count,
-//! Argo CD's auto-sync as it was and no lease held. Odd kills land uniformly over a clean run's
-//! duration; even ones uniformly over one step's clean duration from the moment it starts, the
-//! steps in turn (so short steps with side effects, `delete`, `apply`, `restart_app`, are hit
-//! too). `CNPGOPS_RESTORE_KILLS` sets how many kills (default 10), `CNPGOPS_KILL_SEED` replays a
-//! seed, `CNPGOPS_KILL_STEP=ID` aims every even kill at step ID.
+//! `cnpgops restore` in place SIGKILLed at random moments, each run resumed to completion. Odd
+//! kills land uniformly over a clean run's duration; even ones uniformly over one step's clean
+//! duration from the moment it starts, the steps in turn (so short steps with side effects,
+//! `delete` between its DELETE and its checkpoint, `apply`, `restart_app`, are hit too, not
+//! only the long `safety_backup` and `wait`); the `resume` of half the runs (drawn from the
+//! seed) is killed again. Each run restores the backup taken just before it (`--backup-id`,
+//! restored as it ended; a row written after that backup must not come back) and must end
+//! with: the Cluster's content the backup's (the tests' fingerprint read right after the
+//! backup), the old Cluster deleted once and one new Cluster created (the Cluster's UID history
+//! from a watch of the API: exactly `deleted OLD, added NEW`), one recovery Job of the new
+//! Cluster, the app restarted once (its Deployment's revision one more) and at its replica
+//! count, Argo CD's auto-sync as it was and no lease held. `CNPGOPS_RESTORE_KILLS` sets how many
+//! kills (default 10), `CNPGOPS_KILL_SEED` replays a seed, `CNPGOPS_KILL_STEP=ID` aims every
+//! even kill at step ID.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -252,7 +252,7 @@ fn finished(kube: &Kube, w: &World, args: &[&str], what: &str) -> String {
 
 /// The run finished; the Cluster holds the backup's content; the old one deleted once and one
 /// created (`changes`, the UID history since the run started); one recovery Job of the new
-/// Cluster, recovering the backup; the app restarted once, at 1 replica; auto-sync as it was; the lock free.
+/// Cluster, recovering the backup; the app restarted once, at 1 replica; the lock free.
 #[track_caller]
 fn restored_once(kube: &Kube, w: &World, id: &str, t: &Target, changes: &[Change], what: &str) {
     assert_eq!(run_state(w, id)["status"], "succeeded", "{what}");
@@ -360,7 +360,7 @@ fn restore_in_place_killed_at_random_moments_resumes_to_the_backup_deleting_once
             Moment::Run(at) => format!("kill {kill} at {at:?} ({place})"),
             Moment::InStep(id, at) => format!("kill {kill} at {at:?} into {id} ({place})"),
         };
-        // Every other run: its resume killed too, at a moment uniform over a run.
+        // Half the runs (drawn): the resume killed too, at a moment uniform over a run.
         let again = moments.next();
         if let Some(id) = unfinished(&w).filter(|_| again < 0.5) {
             let at = span.mul_f64(again * 2.0);
