@@ -2,6 +2,9 @@
 //! (optionally those matching a label selector): the pod template annotation
 //! `kubectl.kubernetes.io/restartedAt` set to now, as kubectl writes it, so the pods are
 //! replaced and reconnect (e.g. after their database was restored). None found is not an error.
+//!
+//! The time is noted in the checkpoint before the first write: an attempt after a crash writes
+//! the same value again, which changes nothing, instead of rolling the app out a second time.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{ListParams, Patch};
@@ -41,6 +44,25 @@ fn selector(i: &Inputs) -> Result<Option<String>, StepError> {
     Ok(i.opt_str("selector")?.filter(|s| !s.trim().is_empty()))
 }
 
+/// The time an earlier attempt noted, or now (noted before anything is written).
+async fn restart_time(ctx: &StepContext) -> Result<String, StepError> {
+    let noted = ctx.checkpoint.notes(&ctx.step_id).await;
+    if let Some(at) = noted.get("at").and_then(Value::as_str) {
+        ctx.events.log(format!(
+            "restarting as an earlier attempt did ({RESTARTED_AT}={at})"
+        ));
+        return Ok(at.to_string());
+    }
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if !params::dry(ctx.mode) {
+        ctx.checkpoint
+            .note(&ctx.step_id, "at", Value::from(at.clone()))
+            .await
+            .map_err(|e| StepError::Failed(format!("failed to record the restart time: {e}")))?;
+    }
+    Ok(at)
+}
+
 #[async_trait::async_trait]
 impl Step for KubeRolloutRestart {
     fn signature(&self) -> &'static KindSignature {
@@ -72,7 +94,7 @@ impl Step for KubeRolloutRestart {
             "list",
             &ObjectRef::new("Deployment", Some(&ns), "(all)"),
         ))?;
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = restart_time(ctx).await?;
         let patch =
             json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}});
         let mut restarted = Vec::new();
@@ -96,5 +118,35 @@ impl Step for KubeRolloutRestart {
         Ok(Outputs::default()
             .with("restarted", Value::Array(restarted))
             .with("at", at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::step::Mode;
+    use crate::steps::testing::context;
+
+    #[tokio::test]
+    async fn a_second_attempt_restarts_with_the_time_the_first_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _) = context(json!({"namespace": "web"}), Mode::Real, dir.path());
+        let first = restart_time(&ctx).await.unwrap();
+        let noted = ctx.checkpoint.notes("s").await;
+        assert_eq!(noted["at"], first.as_str(), "noted before any write");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(
+            restart_time(&ctx).await.unwrap(),
+            first,
+            "the same value again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_notes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _) = context(json!({"namespace": "web"}), Mode::DryRun, dir.path());
+        restart_time(&ctx).await.unwrap();
+        assert!(ctx.checkpoint.notes("s").await.is_empty());
     }
 }

@@ -12,11 +12,28 @@ use super::*;
 const ARGS: &[&str] = &["--lock-ttl", "2s", "refresh-dev", "synestra-io", "--yes"];
 
 /// xorshift64*: reproducible moments without a dependency.
-struct Moments(u64);
+pub(super) struct Moments(pub u64);
 
 impl Moments {
+    /// The moments of `CNPGOPS_KILL_SEED`, or of a new seed from the clock; printed either way
+    /// so a failure can be replayed.
+    pub fn from_env() -> Self {
+        let seed = match env_or("CNPGOPS_KILL_SEED", 0) {
+            0 | 1 => {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            }
+            seed => seed,
+        };
+        eprintln!("kill moments: seed {seed} (CNPGOPS_KILL_SEED={seed} replays them)");
+        Moments(seed)
+    }
+
     /// A fraction in [0, 1).
-    fn next(&mut self) -> f64 {
+    pub fn next(&mut self) -> f64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -24,7 +41,7 @@ impl Moments {
     }
 }
 
-fn env_or(name: &str, default: u64) -> u64 {
+pub(super) fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -42,7 +59,7 @@ fn prod_sql(kube: &Kube, sql: &str) {
 
 /// Where the kill landed: the step running in the last checkpoint, `between steps`,
 /// `finished`, or `before the first checkpoint`.
-fn landed(w: &World) -> String {
+pub(super) fn landed(w: &World) -> String {
     let Some(state) = w.checkpoints().pop() else {
         return "before the first checkpoint".into();
     };
@@ -58,15 +75,15 @@ fn landed(w: &World) -> String {
         .unwrap_or_else(|| "between steps".into())
 }
 
-/// Waits until no live run holds the lock (a run killed before its first checkpoint leaves a
-/// Lease nobody can resume; it expires after `--lock-ttl`).
-fn lease_free(kube: &Kube) {
+/// Waits until no live run holds the lock on `cluster` (a run killed before its first
+/// checkpoint leaves a Lease nobody can resume; it expires after `--lock-ttl`).
+pub(super) fn lease_free(kube: &Kube, cluster: &str) {
     let t0 = Instant::now();
-    while !lock_released(kube) {
+    while !rw::lock_released(kube, cluster) {
         let lease = kube.get(
             "Lease",
             "databases",
-            "cnpgops-lock-databases-synestra-io-dev-cnpg",
+            &format!("cnpgops-lock-databases-{cluster}"),
         );
         let expired = lease.as_ref().is_some_and(|l| {
             let renewed = l["spec"]["renewTime"].as_str().unwrap_or("");
@@ -132,18 +149,7 @@ fn refresh_dev_killed_at_random_moments_resumes_to_an_exact_copy_restoring_once(
     let kube = Kube::start();
     kube.scenario("synestra.yaml");
     let kills = env_or("CNPGOPS_KILLS", 20) as usize;
-    let seed = env_or("CNPGOPS_KILL_SEED", 0).max(1);
-    let seed = if seed == 1 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1
-    } else {
-        seed
-    };
-    eprintln!("kill moments: seed {seed} (CNPGOPS_KILL_SEED={seed} replays them)");
-    let mut moments = Moments(seed);
+    let mut moments = Moments::from_env();
 
     // A clean run: the duration the kills are spread over.
     let w = World::new();
@@ -175,7 +181,7 @@ fn refresh_dev_killed_at_random_moments_resumes_to_an_exact_copy_restoring_once(
         *where_.entry(place.clone()).or_default() += 1;
         let run_id = match w.checkpoints().pop() {
             None => {
-                lease_free(&kube);
+                lease_free(&kube, DEV);
                 let again = kube.run(&w, ARGS);
                 again.code(0);
                 w.only_run()["run_id"].as_str().unwrap().to_string()

@@ -11,6 +11,7 @@ mod kill_anywhere;
 mod migrations;
 mod refresh;
 mod restore;
+mod restore_anywhere;
 mod restore_kill;
 mod s3;
 
