@@ -27,6 +27,7 @@ mod refresh_dev;
 mod refresh_hardening;
 mod refresh_interrupt;
 mod refresh_masking;
+mod refresh_real;
 mod refresh_refusals;
 mod refresh_verify;
 mod refresh_world;

@@ -20,6 +20,16 @@ pub fn world(kube: &Kube, app: &str, rows: u32) {
 /// [`world`] with prod's and dev's clusters (and their owner Secrets) in namespaces
 /// `[prod, dev]`.
 pub fn world_in(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2]) {
+    world_with(kube, app, rows, namespaces, "");
+}
+
+/// `pg_hba` lines refusing every connection without TLS that comes through a port-forward
+/// (127.0.0.1 inside the Pod) or from another Pod; the host's own (the tests' oracle) may still
+/// connect in plain text. Only the real operator applies them.
+pub const TLS_ONLY: &str = "  postgresql:\n    pg_hba:\n    - hostnossl all all 127.0.0.1/32 reject\n    - hostnossl all all 10.244.128.0/17 reject\n";
+
+/// [`world_in`] with `extra` appended to each Cluster's spec (YAML lines indented by two).
+pub fn world_with(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2], extra: &str) {
     for ns in namespaces
         .iter()
         .skip(usize::from(namespaces[0] == namespaces[1]))
@@ -46,7 +56,7 @@ pub fn world_in(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2]) {
             "apiVersion: v1\nkind: Secret\nmetadata: {{name: {secret}, namespace: {ns}}}\ntype: kubernetes.io/basic-auth\nstringData: {{username: {owner}, password: {password}}}\n"
         ));
         kube.create(&format!(
-            "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {cluster}, namespace: {ns}}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15.10\n  storage: {{size: 5Gi}}\n  bootstrap: {{initdb: {{database: {owner}, owner: {owner}, secret: {{name: {secret}}}}}}}\n"
+            "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {cluster}, namespace: {ns}}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15.10\n  storage: {{size: 5Gi}}\n  bootstrap: {{initdb: {{database: {owner}, owner: {owner}, secret: {{name: {secret}}}}}}}\n{extra}"
         ));
     }
     kube.create(&format!(
@@ -88,8 +98,10 @@ pub fn wait_healthy_in(kube: &Kube, ns: &str, cluster: &str) {
         if c["status"]["phase"] == "Cluster in healthy state" {
             return;
         }
+        // The real operator's instances start in a few tens of seconds; a loaded machine
+        // takes longer.
         assert!(
-            t0.elapsed() < Duration::from_secs(120),
+            t0.elapsed() < Duration::from_secs(300),
             "never healthy: {c:#}"
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -101,13 +113,21 @@ pub fn address(kube: &Kube, cluster: &str) -> String {
     address_in(kube, "databases", cluster)
 }
 
-/// The sandbox's loopback address of `<cluster>-rw` in `ns`.
+/// Where `<cluster>-rw` in `ns` is reached from the host: the simulated operator's server
+/// address (annotation), or with the real operator the primary Pod's address on the sandbox
+/// network (what the Service's endpoint is).
 pub fn address_in(kube: &Kube, ns: &str, cluster: &str) -> String {
     let svc = kube.get("Service", ns, &format!("{cluster}-rw")).unwrap();
-    svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    if let Some(addr) = svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"].as_str() {
+        return addr.to_string();
+    }
+    let c = kube.get("Cluster", ns, cluster).unwrap();
+    let primary = c["status"]["currentPrimary"].as_str().expect("a primary");
+    let pod = kube.get("Pod", ns, primary).unwrap();
+    format!(
+        "{}:5432",
+        pod["status"]["podIP"].as_str().expect("a Pod IP")
+    )
 }
 
 /// A direct connection to `addr`, database named like the user.

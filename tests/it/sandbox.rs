@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cnpgops::k8s::resources;
+use cnpgops_sandbox::server::Cnpg;
 use cnpgops_sandbox::Sandbox;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -26,6 +27,15 @@ pub struct Kube {
 
 impl Kube {
     pub fn start() -> Self {
+        Self::start_with(Cnpg::Simulated)
+    }
+
+    /// A sandbox running the real CloudNativePG operator (its Pods in the node agent).
+    pub fn start_real() -> Self {
+        Self::start_with(Cnpg::Real)
+    }
+
+    fn start_with(cnpg: Cnpg) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -33,7 +43,10 @@ impl Kube {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let sandbox = rt
-            .block_on(Sandbox::start(dir.path(), 0))
+            .block_on(async {
+                let world = cnpgops_sandbox::world::World::new(dir.path())?;
+                Sandbox::start_with_cnpg(dir.path(), world, cnpg).await
+            })
             .expect("sandbox starts");
         let kubeconfig = sandbox.kubeconfig_path();
         let client = rt.block_on(async {
