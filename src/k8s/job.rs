@@ -208,3 +208,69 @@ pub async fn bootstrap_failing(
         Timestamp::now(),
     ))
 }
+
+/// CNPG's own reason from the newest failed Pod of Job `job` in `namespace`: the last
+/// `"level":"error"` line of its log (the instance manager logs JSON), as `msg: error`. None
+/// when there is no failed Pod, no log or no such line (a missing reason is no failure here).
+pub async fn cnpg_error(kube: &Kube, namespace: &str, job: &str) -> Option<String> {
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .ok()?;
+    let pod = list
+        .items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
+        .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))?;
+    let container = pod.spec.as_ref()?.containers.first()?.name.clone();
+    let params = LogParams {
+        container: Some(container),
+        tail_lines: Some(200),
+        ..LogParams::default()
+    };
+    let log = pods
+        .logs(pod.metadata.name.as_deref()?, &params)
+        .await
+        .ok()?;
+    last_error_line(&log)
+}
+
+/// The last JSON log line at level `error`, as `msg: error`.
+fn last_error_line(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        (v["level"] == "error").then(|| {
+            let msg = v["msg"].as_str().unwrap_or("error");
+            match v["error"].as_str() {
+                Some(e) => format!("{msg}: {e}"),
+                None => msg.to_string(),
+            }
+        })
+    })
+}
+
+#[cfg(test)]
+mod cnpg_error_tests {
+    use super::last_error_line;
+
+    #[test]
+    fn the_last_error_line_is_cnpgs_reason() {
+        let log = concat!(
+            r#"{"level":"info","msg":"Target backup found"}"#,
+            "\n",
+            r#"{"level":"error","msg":"Error while restoring a backup","error":"first"}"#,
+            "\n",
+            r#"{"level":"info","msg":"Stopping"}"#,
+            "\n",
+            r#"{"level":"error","msg":"restore error","error":"while restoring cluster: WAL not found","stacktrace":"x"}"#,
+            "\n",
+            "not json\n",
+        );
+        assert_eq!(
+            last_error_line(log).as_deref(),
+            Some("restore error: while restoring cluster: WAL not found")
+        );
+        assert_eq!(last_error_line("plain text\n"), None);
+    }
+}

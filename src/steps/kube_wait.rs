@@ -141,8 +141,14 @@ async fn failed_bootstrap(kube: &Kube, cluster: &ObjectRef) -> StepError {
     loop {
         tokio::time::sleep(JOB_POLL).await;
         if let Ok(Some(failing)) = job::bootstrap_failing(kube, &ns, &selector).await {
+            // CNPG writes its reason only to the Pod's log: quote it, unchanged.
+            let job_name = failing.job.rsplit('/').next().unwrap_or(&failing.job);
+            let cnpg = job::cnpg_error(kube, &ns, job_name)
+                .await
+                .map(|e| format!("; CNPG says: {e}"))
+                .unwrap_or_default();
             return StepError::Failed(format!(
-                "{cluster} will not become healthy: {}; see `kubectl -n {ns} logs job/{}`",
+                "{cluster} will not become healthy: {}{cnpg}; see `kubectl -n {ns} logs job/{}`",
                 failing.reason, failing.job
             ));
         }

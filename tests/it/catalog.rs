@@ -58,6 +58,26 @@ pub(crate) fn store(kube: &Kube) -> Store {
 }
 
 impl Store {
+    /// Deletes every object under `prefix` in the bucket (breaks an archive on purpose).
+    pub(crate) fn delete_prefix(&self, kube: &Kube, prefix: &str) -> usize {
+        let list = self
+            .client
+            .list_objects_v2()
+            .bucket("backups")
+            .prefix(prefix);
+        let listed = kube.block_on(list.send()).expect("list");
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(String::from))
+            .collect();
+        for key in &keys {
+            let del = self.client.delete_object().bucket("backups").key(key);
+            kube.block_on(del.send()).expect("delete");
+        }
+        keys.len()
+    }
+
     pub(crate) fn put(&self, kube: &Kube, key: &str, body: &str) {
         let put = self
             .client

@@ -21,6 +21,7 @@ mod migrations;
 mod plan;
 mod plugin;
 mod pss_restricted;
+mod recovery_real;
 mod redaction;
 mod refresh_argo;
 mod refresh_dev;

@@ -17,6 +17,11 @@ use crate::sandbox::{deployment, Kube};
 /// Builds the shop world and waits until `shop-cnpg` archives; the store and the automated
 /// sync policy as it was.
 pub fn shop_world(kube: &Kube) -> (Store, Value) {
+    shop_world_with(kube, "")
+}
+
+/// [`shop_world`] with `extra` (YAML lines indented by two) in the Cluster's spec.
+pub fn shop_world_with(kube: &Kube, extra: &str) -> (Store, Value) {
     kube.namespace(NS);
     let s3 = store(kube);
     argo_app(kube, "shop-prod", "web-shop-prod");
@@ -24,7 +29,7 @@ pub fn shop_world(kube: &Kube) -> (Store, Value) {
     deployment(kube, "web-shop-prod", "web", 1);
     let cfg = store_config(&s3.endpoint, "cnpg", "s3-creds");
     kube.create(&format!(
-        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: shop-cnpg\n  namespace: {NS}\n  annotations: {{argocd.argoproj.io/tracking-id: 'shop-prod:postgresql.cnpg.io/Cluster:{NS}/shop-cnpg'}}\nspec:\n  instances: 1\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n  backup:\n    barmanObjectStore: {cfg}\n"
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: shop-cnpg\n  namespace: {NS}\n  annotations: {{argocd.argoproj.io/tracking-id: 'shop-prod:postgresql.cnpg.io/Cluster:{NS}/shop-cnpg'}}\nspec:\n  instances: 1\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n  backup:\n    barmanObjectStore: {cfg}\n{extra}"
     ));
     wait_archiving(kube, "shop-cnpg");
     let sync = automated(kube, "shop-prod");

@@ -4,6 +4,7 @@
 //
 //	pods/<ns>/<pod>/address                   the IP the Pod's ports listen on
 //	pods/<ns>/<pod>/netns                     the pid holding the Pod's network namespace
+//	pods/<ns>/<pod>/containers/<name>         the pid of a running container (for exec)
 //	logs/<ns>/<pod>/<container>.log           "<RFC3339Nano> <line>" per line
 //	logs/<ns>/<pod>/<container>.done          present once the container has exited
 //	logs/<ns>/<pod>/<container>.previous.log  the previous instance's log, if it restarted
@@ -50,6 +51,8 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", n.logs)
+	mux.HandleFunc("/exec/{ns}/{pod}/{container}", n.exec)
+	mux.HandleFunc("/exec/{ns}/{pod}/{uid}/{container}", n.exec)
 	mux.HandleFunc("/portForward/{ns}/{pod}", n.portForward)
 	mux.HandleFunc("/portForward/{ns}/{pod}/{uid}", n.portForward)
 	srv := &http.Server{

@@ -56,6 +56,9 @@ pub struct S3Server {
     pub info: S3Info,
     child: Child,
     proxy: Option<s3_faults::ProxyHandle>,
+    /// The address moto and the proxy listen on: on the sandbox bridge, so Pods (the real
+    /// operator's instances, running barman-cloud) reach S3 as well as the host does.
+    _address: super::addresses::Lease,
 }
 
 impl S3Server {
@@ -63,8 +66,10 @@ impl S3Server {
     pub async fn start(tools: &Tools, dir: &Path, faults: Arc<S3Faults>) -> Result<S3Server> {
         let s3_dir = dir.join("s3");
         std::fs::create_dir_all(&s3_dir).map_err(|e| WorldError::io("S3 server", &s3_dir, e))?;
-        let port = free_port()?;
-        let endpoint = format!("http://127.0.0.1:{port}");
+        let address = super::addresses::lease()?;
+        let host = address.ip;
+        let port = free_port(host)?;
+        let endpoint = format!("http://{host}:{port}");
         let log_path = s3_dir.join("moto.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| WorldError::io("S3 server", &log_path, e))?;
@@ -73,7 +78,7 @@ impl S3Server {
             .map_err(|e| WorldError::io("S3 server", &log_path, e))?;
         let program = tools.moto_venv.join("bin/moto_server");
         let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", &host.to_string(), "-p", &port.to_string()])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", NO_AUTH_ACTIONS)
             .stdin(Stdio::null())
             .stdout(log)
@@ -96,10 +101,11 @@ impl S3Server {
             },
             child,
             proxy: None,
+            _address: address,
         };
-        wait_listening(port, Duration::from_secs(30)).await?;
+        wait_listening(host, port, Duration::from_secs(30)).await?;
         server.info.keys = mint_keys(tools, &server.info.endpoint).await?;
-        let (proxy, task) = s3_faults::start(faults, server.info.endpoint.clone())?;
+        let (proxy, task) = s3_faults::start(faults, server.info.endpoint.clone(), host)?;
         server.info.endpoint = proxy;
         server.proxy = Some(task);
         write_credentials(&server.info)?;
@@ -117,22 +123,19 @@ impl S3Server {
     }
 }
 
-fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port(host: std::net::Ipv4Addr) -> Result<u16> {
+    std::net::TcpListener::bind((host, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| WorldError::io("S3 server", "127.0.0.1:0", e))
+        .map_err(|e| WorldError::io("S3 server", format!("{host}:0"), e))
 }
 
-async fn wait_listening(port: u16, timeout: Duration) -> Result<()> {
+async fn wait_listening(host: std::net::Ipv4Addr, port: u16, timeout: Duration) -> Result<()> {
     let start = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
+    while tokio::net::TcpStream::connect((host, port)).await.is_err() {
         if start.elapsed() > timeout {
             return Err(WorldError::Timeout {
-                what: format!("S3 server on 127.0.0.1:{port}"),
+                what: format!("S3 server on {host}:{port}"),
                 secs: timeout.as_secs(),
             });
         }

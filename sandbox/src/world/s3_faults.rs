@@ -166,12 +166,15 @@ impl Drop for ProxyHandle {
     }
 }
 
-/// Serves the proxy on a free loopback port in front of `upstream` (`http://host:port`);
+/// Serves the proxy on a free port of `host` in front of `upstream` (`http://host:port`);
 /// returns its endpoint and the handle that stops it.
-pub fn start(faults: Arc<S3Faults>, upstream: String) -> Result<(String, ProxyHandle)> {
-    let io = |e| WorldError::io("S3 fault proxy", "127.0.0.1:0", e);
-    let listener =
-        std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(io)?;
+pub fn start(
+    faults: Arc<S3Faults>,
+    upstream: String,
+    host: std::net::Ipv4Addr,
+) -> Result<(String, ProxyHandle)> {
+    let io = |e| WorldError::io("S3 fault proxy", format!("{host}:0"), e);
+    let listener = std::net::TcpListener::bind(SocketAddr::from((host, 0))).map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     let rt = tokio::runtime::Builder::new_current_thread()

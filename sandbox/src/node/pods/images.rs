@@ -79,13 +79,28 @@ pub fn passwd(root: &ImageRoot) -> Option<String> {
     Some(out)
 }
 
+/// `/etc/group` likewise: the image's `postgres` group in place of any host group with its gid.
+pub fn group(root: &ImageRoot) -> Option<String> {
+    let (_, gid) = root.postgres_user?;
+    let host = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let mut out: String = host
+        .lines()
+        .filter(|l| !l.starts_with("postgres:") && l.split(':').nth(2) != Some(&gid.to_string()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("postgres:x:{gid}:\n"));
+    Some(out)
+}
+
 /// Writes the files an image needs generated into `dir`; returns their mounts.
 pub fn generated(root: &ImageRoot, dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut out = vec![];
-    if let Some(text) = passwd(root) {
-        let p = dir.join("passwd");
-        std::fs::write(&p, text)?;
-        out.push((p, "/etc/passwd".to_string()));
+    for (name, text) in [("passwd", passwd(root)), ("group", group(root))] {
+        if let Some(text) = text {
+            let p = dir.join(name);
+            std::fs::write(&p, text)?;
+            out.push((p, format!("/etc/{name}")));
+        }
     }
     Ok(out)
 }

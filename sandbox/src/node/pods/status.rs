@@ -385,6 +385,7 @@ pub async fn run_pod(
         let all = futures::future::join_all(runs);
         tokio::pin!(all);
         let ip = net.ip.to_string();
+        let mut failures = vec![0u64; mains.len()];
         let done = loop {
             tokio::select! {
                 done = &mut all => break done,
@@ -394,7 +395,18 @@ pub async fn run_pod(
                     for (i, (c, _)) in mains.iter().enumerate() {
                         if let Some(probe) = c.get("readinessProbe").filter(|p| p.is_object()) {
                             let pid = container_pid(&pod, c);
-                            now_ready[i] = probes::passes(probe, c, &ip, pid).await;
+                            // Ready after one success, unready after failureThreshold (3)
+                            // failures in a row, as the kubelet counts.
+                            if probes::passes(probe, c, &ip, pid).await {
+                                failures[i] = 0;
+                                now_ready[i] = true;
+                            } else {
+                                failures[i] += 1;
+                                let threshold = probe["failureThreshold"].as_u64().unwrap_or(3);
+                                if !ready[i] || failures[i] >= threshold {
+                                    now_ready[i] = false;
+                                }
+                            }
                         }
                     }
                     if now_ready != ready {
@@ -508,6 +520,16 @@ async fn run_container(
         let pid = child.id().unwrap_or(0);
         super::track(&cfg.dir, &ns, &pod_name, pid, true);
         set_container_pid(pod, c, Some(pid));
+        // For the kubelet API's exec, which enters this process's namespaces.
+        let pid_file = cfg
+            .dir
+            .join("node/pods")
+            .join(&ns)
+            .join(&pod_name)
+            .join("containers")
+            .join(&name);
+        let _ = std::fs::create_dir_all(pid_file.parent().unwrap_or(&cfg.dir))
+            .and_then(|_| std::fs::write(&pid_file, pid.to_string()));
         let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
         let code = tokio::select! {
             status = async { let s = child.wait().await; logs.await; s } => status.ok().map(|s| s.code().unwrap_or(137)),
@@ -521,6 +543,7 @@ async fn run_container(
         };
         super::track(&cfg.dir, &ns, &pod_name, pid, false);
         set_container_pid(pod, c, None);
+        let _ = std::fs::remove_file(&pid_file);
         exit.code = code;
         exit.finished = now();
         if code.is_some_and(|c| c != 0)
