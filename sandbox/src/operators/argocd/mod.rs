@@ -113,6 +113,17 @@ fn reconcile(
     if lock(busy) {
         return;
     }
+    // Read again: an operation that ended since this pass listed the apps must not run twice.
+    let (ns, name) = (&app["metadata"]["namespace"], &app["metadata"]["name"]);
+    let fresh = api.get_obj(
+        "argoproj.io",
+        "applications",
+        ns.as_str().unwrap_or_default(),
+        name.as_str().unwrap_or_default(),
+    );
+    let Some(app) = fresh else {
+        return;
+    };
     let app = match app.get("operation").filter(|o| !o.is_null()) {
         Some(_) => app,
         None => match auto::operation(&app, &comparison, heal) {

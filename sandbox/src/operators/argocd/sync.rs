@@ -164,29 +164,33 @@ async fn attempt(api: &Cluster, app: &Value, op: &Value) -> Attempt {
     }
 }
 
-/// The operationState patch that replaces the old one (keys it lacks are removed).
-fn replacing(app: &Value, state: &Value) -> Value {
-    let mut state = state.clone();
-    if let (Some(old), Some(new)) = (
-        app.pointer("/status/operationState")
-            .and_then(Value::as_object),
-        state.as_object_mut(),
-    ) {
-        for k in old.keys() {
-            new.entry(k.clone()).or_insert(Value::Null);
+/// A merge patch turning `old` into exactly `new`: keys `new` lacks are removed at every depth
+/// (a plain merge patch would keep them inside nested objects).
+fn replacing(old: &Value, new: &Value) -> Value {
+    match (old.as_object(), new.as_object()) {
+        (Some(o), Some(n)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in n {
+                out.insert(k.clone(), replacing(o.get(k).unwrap_or(&Value::Null), v));
+            }
+            for k in o.keys().filter(|k| !n.contains_key(*k)) {
+                out.insert(k.clone(), Value::Null);
+            }
+            Value::Object(out)
         }
+        _ => new.clone(),
     }
-    state
 }
 
 /// Runs the Application's pending operation to its end (retries included).
 pub async fn run(api: &Arc<Cluster>, app: Value) {
     let op = app["operation"].clone();
     let mut state = json!({"operation": op, "phase": "Running", "message": "", "startedAt": now()});
+    let old = &app["status"]["operationState"];
     super::write(
         api,
         &app,
-        &json!({"status": {"operationState": replacing(&app, &state)}}),
+        &json!({"status": {"operationState": replacing(old, &state)}}),
     );
     let mut retries = 0u32;
     loop {
@@ -256,4 +260,19 @@ fn history(api: &Cluster, app: &Value, state: &Value) {
         app,
         &json!({"status": {"history": history[keep..].to_vec()}}),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_operation_state_replaces_the_old_one_at_every_depth() {
+        let old = json!({"phase": "Succeeded", "retryCount": 2,
+            "operation": {"initiatedBy": {"username": "tester"}, "sync": {"prune": true}}});
+        let new = json!({"phase": "Running", "operation": {"initiatedBy": {"automated": true}}});
+        let mut merged = old.clone();
+        json_patch::merge(&mut merged, &replacing(&old, &new));
+        assert_eq!(merged, new);
+    }
 }
