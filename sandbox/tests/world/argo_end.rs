@@ -10,7 +10,21 @@ use kube::api::{Patch, PatchParams, WatchEvent, WatchParams};
 use kube::Api;
 use serde_json::{json, Value};
 
-use crate::argo_support::{app_when, apps, world_with, APP_NS, DEPLOYMENT};
+use crate::argo_support::{app_when, apps, world_with, APP_NS, EXTRA};
+
+const WAIT: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: wait
+  annotations: {argocd.argoproj.io/hook: PostSync, argocd.argoproj.io/hook-delete-policy: HookSucceeded}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: wait, image: payload:1, command: ["/bin/sh", "-c", "sleep 3"]}]
+"#;
 
 fn terminal(a: &Value) -> bool {
     matches!(
@@ -37,13 +51,10 @@ fn refreshed(a: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn argo_an_operation_ends_in_one_write_and_sync_status_comes_from_a_later_refresh() {
-    let w = world_with(
-        &[("10-deployment.yaml", DEPLOYMENT)],
-        Value::Null,
-        APP_NS,
-        true,
-    )
-    .await;
+    // A PostSync hook keeps the operation running for seconds after the last refresh wrote,
+    // so a timestamp the ending write touched would show.
+    let git = [("30-extra.yaml", EXTRA), ("40-wait.yaml", WAIT)];
+    let w = world_with(&git, Value::Null, APP_NS, true).await;
     let crds: Api<CustomResourceDefinition> = Api::all(w.client.clone());
     let crd = crds.get("applications.argoproj.io").await.unwrap();
     assert!(
@@ -108,6 +119,23 @@ async fn argo_an_operation_ends_in_one_write_and_sync_status_comes_from_a_later_
     assert_eq!(
         last["status"]["health"], ending["status"]["health"],
         "and status.health"
+    );
+    // Nothing else changes in that write either (no reconciledAt, no health transition).
+    let rest = |a: &Value| {
+        let mut a = a.clone();
+        for key in ["operation", "metadata"] {
+            a.as_object_mut().unwrap().remove(key);
+        }
+        a["status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("operationState");
+        a
+    };
+    assert_eq!(
+        rest(last),
+        rest(ending),
+        "the ending write holds the operation only"
     );
     assert!(versions[end..].iter().any(refreshed));
     w.sandbox.stop().await;
