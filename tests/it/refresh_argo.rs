@@ -130,6 +130,14 @@ fn refresh_dev_with_selfheal_on_pauses_it_makes_dev_equal_to_prod_and_restores_i
     let before_text = serde_json::to_string(&before).unwrap();
     assert_eq!(before["automated"]["selfHeal"], true);
 
+    let (owner, password) = ("synestra_io", "sandbox-initdb-Pa55");
+    let dev_before = fp::of(&kube, "synestra-io-dev-cnpg", owner, password);
+    let prod_before = fp::of(&kube, "synestra-io-cnpg", owner, password);
+    assert!(
+        !dev_before.diff("dev", &prod_before, "prod").is_empty(),
+        "dev differs from prod before the refresh"
+    );
+
     let during = refresh_dev(&w, &kube);
     assert!(
         during.get("automated").is_none_or(Value::is_null),
@@ -149,7 +157,6 @@ fn refresh_dev_with_selfheal_on_pauses_it_makes_dev_equal_to_prod_and_restores_i
         "no self-heal fought the refresh: {:#}",
         after_app["status"]["operationState"]
     );
-    let (owner, password) = ("synestra_io", "sandbox-initdb-Pa55");
     let prod = fp::of(&kube, "synestra-io-cnpg", owner, password);
     let dev = fp::of(&kube, "synestra-io-dev-cnpg", owner, password);
     assert_same(("prod", &prod), ("dev", &dev), "dev after refresh-dev");
