@@ -40,6 +40,10 @@ pub struct AppState {
     pub sync: String,
     pub health: String,
     pub revision: Option<String>,
+    /// `status.reconciledAt`: when a refresh last compared the app with Git.
+    pub reconciled_at: Option<String>,
+    /// `status.operationState.syncResult.revision`: what the last operation synced.
+    pub synced_revision: Option<String>,
     /// The top-level `operation` is set: requested and not finished.
     pub operation_pending: bool,
     /// `status.operationState.phase`.
@@ -79,6 +83,8 @@ impl AppState {
             sync: text(d, "/status/sync/status").unwrap_or_else(|| "Unknown".into()),
             health: text(d, "/status/health/status").unwrap_or_else(|| "Unknown".into()),
             revision: text(d, "/status/sync/revision"),
+            reconciled_at: text(d, "/status/reconciledAt"),
+            synced_revision: text(d, "/status/operationState/syncResult/revision"),
             operation_pending: pending,
             phase: text(d, "/status/operationState/phase"),
             message: text(d, "/status/operationState/message"),
@@ -102,6 +108,23 @@ impl AppState {
                 self.phase.as_deref(),
                 Some("Succeeded" | "Failed" | "Error")
             )
+    }
+
+    /// `status.sync` and `status.health` speak of the last operation's result: Argo CD writes
+    /// them from a refresh after the operation ended (`controller/appcontroller.go`), so until
+    /// one has compared the synced revision (`reconciledAt` not before `finishedAt`) they may
+    /// still describe the state before the sync.
+    pub fn refreshed_since_operation(&self) -> bool {
+        let revision = match &self.synced_revision {
+            Some(synced) => self.revision.as_ref() == Some(synced),
+            None => true,
+        };
+        let after = match (&self.reconciled_at, &self.finished_at) {
+            (Some(r), Some(f)) => r >= f,
+            (None, Some(_)) => false,
+            (_, None) => true,
+        };
+        revision && after
     }
 
     /// Hooks whose phase is `Failed` or `Error` in the last operation.
@@ -303,6 +326,31 @@ status:
         assert_eq!(
             s.summary(),
             "OutOfSync/Degraded, last operation Failed: one or more synchronization tasks completed unsuccessfully"
+        );
+    }
+
+    #[test]
+    fn sync_and_health_count_once_a_refresh_has_compared_the_synced_revision() {
+        let mut a = app(FAILED);
+        a.data["status"]["operationState"]["finishedAt"] = json!("2026-01-01T10:00:05Z");
+        a.data["status"]["operationState"]["syncResult"]["revision"] = json!("abc");
+        a.data["status"]["reconciledAt"] = json!("2026-01-01T10:00:01Z");
+        assert!(
+            !AppState::of(&a).refreshed_since_operation(),
+            "reconciled before the end"
+        );
+        a.data["status"]["reconciledAt"] = json!("2026-01-01T10:00:06Z");
+        assert!(AppState::of(&a).refreshed_since_operation());
+        a.data["status"]["operationState"]["syncResult"]["revision"] = json!("def");
+        assert!(
+            !AppState::of(&a).refreshed_since_operation(),
+            "another revision"
+        );
+        a.data["status"]["reconciledAt"] = Value::Null;
+        a.data["status"]["operationState"]["syncResult"]["revision"] = json!("abc");
+        assert!(
+            !AppState::of(&a).refreshed_since_operation(),
+            "never refreshed"
         );
     }
 

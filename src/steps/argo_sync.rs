@@ -268,7 +268,8 @@ fn progress_line(state: &AppState) -> String {
     }
 }
 
-/// After a successful operation, waits for `Synced` and `Healthy`.
+/// After a successful operation, waits for `Synced` and `Healthy` as reported by a refresh
+/// after it (the ending write leaves `status.sync`/`status.health` as they were before).
 async fn settle(
     ctx: &StepContext,
     app: &App,
@@ -278,13 +279,17 @@ async fn settle(
     let mut last = String::new();
     loop {
         let state = AppState::of(&app.get().await?);
-        if state.sync == "Synced" && state.health == "Healthy" {
+        let refreshed = state.refreshed_since_operation();
+        if refreshed && state.sync == "Synced" && state.health == "Healthy" {
             return Ok(state);
         }
-        let now = format!(
-            "waiting for Synced/Healthy: {}/{}",
-            state.sync, state.health
-        );
+        let now = match refreshed {
+            true => format!(
+                "waiting for Synced/Healthy: {}/{}",
+                state.sync, state.health
+            ),
+            false => "waiting for Argo CD to refresh the app after the sync".to_string(),
+        };
         if now != last {
             ctx.events.progress(now.clone(), None, None);
             last = now;

@@ -43,20 +43,21 @@ fn apply_data(kube: &Kube, ns: &str, name: &str, data: serde_json::Value) {
         .unwrap();
 }
 
-/// When the dev Application's last operation started.
-fn last_started(kube: &Kube) -> serde_json::Value {
+/// The revision the dev Application's last refresh compared with.
+fn last_revision(kube: &Kube) -> serde_json::Value {
     let app = kube.get("Application", "argocd", APP_NS).unwrap();
-    app["status"]["operationState"]["startedAt"].clone()
+    app["status"]["sync"]["revision"].clone()
 }
 
-/// Waits until the automated sync a changed "Git" starts (an operation started after
-/// `before`) has finished: the next resync must not find it still running.
+/// Waits until Argo CD has seen the changed "Git" (a refresh compared another revision than
+/// `before`) and no operation runs. A change to a hook alone leaves the app Synced (hooks do not
+/// count), so no automated sync follows; the resync below must not find one running anyway.
 fn settled(kube: &Kube, before: &serde_json::Value) {
     let t0 = std::time::Instant::now();
     loop {
         let app = kube.get("Application", "argocd", APP_NS).unwrap();
         let state = &app["status"]["operationState"];
-        let new = state["startedAt"] != *before;
+        let new = app["status"]["sync"]["revision"] != *before;
         if new && app["operation"].is_null() && state["phase"] != "Running" {
             return;
         }
@@ -82,7 +83,7 @@ fn leaky_failed_migration(kube: &Kube, w: &World, url: &str) -> (Vec<(String, St
         .collect();
     let hook = hook.replace(line, &format!("{leaky}{line}"));
     let git = serde_json::json!({"20-migrate.yaml": hook});
-    let before = last_started(kube);
+    let before = last_revision(kube);
     apply_data(kube, "argocd", "web-synestra-io-dev-git", git);
     let switch = "web-synestra-io-dev-migrations";
     apply_data(

@@ -189,9 +189,12 @@ spec:
         - {name: DATABASE_URI, valueFrom: {secretKeyRef: {name: web-demo-dev-env, key: DATABASE_URI}}}
         command: ["/bin/sh", "-c", "if [ \"$MODE\" = sleep ]; then sleep 60; fi; if [ \"$MODE\" = ok ]; then echo migrated; exit 0; fi; echo \"ERROR: migration 0042 failed on $DATABASE_URI\" >&2; exit 1"]
 "#;
-    let git = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-demo-dev-git", "namespace": "argocd"}, "data": {"20-migrate.yaml": hook}});
+    // A resource beside the hook: an app of hooks only is Synced from the start (hooks do not
+    // count), so Argo CD would never auto-sync it.
+    let settings = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings}\n";
+    let git = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-demo-dev-git", "namespace": "argocd"}, "data": {"10-settings.yaml": settings, "20-migrate.yaml": hook}});
     kube.create(&serde_json::to_string(&git).unwrap());
-    kube.create("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web-demo-dev, namespace: argocd, annotations: {sandbox.cnpgops.io/manifests: web-demo-dev-git}}\nspec:\n  project: default\n  source: {repoURL: 'https://git.example/demo.git', path: deploy, targetRevision: main}\n  destination: {server: 'https://kubernetes.default.svc', namespace: web-demo-dev}\n  syncPolicy: {automated: {prune: true}}\n");
+    kube.create("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web-demo-dev, namespace: argocd, annotations: {sandbox.cnpgops.io/manifests: web-demo-dev-git}}\nspec:\n  project: default\n  source: {repoURL: 'https://git.example/demo.git', path: deploy, targetRevision: main}\n  destination: {server: 'https://kubernetes.default.svc', namespace: web-demo-dev}\n  syncPolicy: {automated: {prune: true}, retry: {limit: 0}}\n");
     let t0 = Instant::now();
     loop {
         let app = kube.get("Application", "argocd", "web-demo-dev").unwrap();

@@ -139,6 +139,16 @@ impl Cluster {
         self.resources.by_kind(group, kind)
     }
 
+    /// Every type the apiserver can list.
+    pub fn listable(&self) -> &[ResourceType] {
+        &self.resources.listable
+    }
+
+    /// Whether objects of the type are read from an informer cache (cheap to list often).
+    pub fn is_cached(&self, group: &str, plural: &str) -> bool {
+        self.caches.contains_key(&ResKey::new(group, plural))
+    }
+
     fn resource(&self, group: &str, plural: &str) -> Result<&ResourceType, ApiError> {
         self.resources
             .by_plural(group, plural)

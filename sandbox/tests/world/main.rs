@@ -1,7 +1,13 @@
 //! World tests: real PostgreSQL servers behind CNPG Clusters and the S3 server, driven only by
 //! a plain kube client, `psql` and the S3 API (boto3 from the barman-cloud venv).
+mod argo_support;
 mod harness;
 
+mod argo_end;
+mod argo_heal;
+mod argo_options;
+mod argo_prune;
+mod argocd;
 mod backup;
 mod cli;
 mod cluster;

@@ -1,11 +1,12 @@
 //! Sync hooks: a hook Job is (re)created per `hook-delete-policy` (BeforeHookCreation by
 //! default), held by `argocd.argoproj.io/hook-finalizer` while it runs, waited for, and deleted
-//! after success or failure when its policy says so.
+//! after success or failure when its policy says so. Hooks carry the app's tracking annotation
+//! like every resource it applies, and are never pruned.
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::MANAGER;
+use super::{tracking, MANAGER};
 use crate::cluster::Cluster;
 
 pub const HOOK: &str = "argocd.argoproj.io/hook";
@@ -77,7 +78,7 @@ fn drop_finalizer(api: &Cluster, ns: &str, name: &str) {
 /// Runs one hook Job for `phase`; returns its `syncResult.resources[]` entry and success.
 pub async fn run(
     api: &Cluster,
-    app: &str,
+    app_key: &str,
     revision: &str,
     mut doc: Value,
     ns: &str,
@@ -115,7 +116,7 @@ pub async fn run(
     doc["metadata"]["name"] = json!(name);
     doc["metadata"]["namespace"] = json!(ns);
     doc["metadata"]["finalizers"] = json!([FINALIZER]);
-    doc["metadata"]["labels"]["app.kubernetes.io/instance"] = json!(app);
+    tracking::mark(app_key, &mut doc);
     if let Err(e) = api.create_obj(&doc, MANAGER) {
         result["hookPhase"] = json!("Failed");
         result["status"] = json!("SyncFailed");

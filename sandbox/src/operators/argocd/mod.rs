@@ -1,22 +1,32 @@
 //! The Argo CD application controller of the sandbox. An Application's "Git" source is a
 //! ConfigMap named by its `sandbox.cnpgops.io/manifests` annotation (in the Application's
-//! namespace), one YAML manifest per key, applied in key order. A write of `operation.sync` runs
-//! a sync (hooks, apply, prune) and reports `status.operationState`, `status.sync` and
-//! `status.health` as Argo CD does; `syncPolicy.automated` syncs each new revision once.
+//! namespace), one YAML manifest per key, applied in key order. Every pass refreshes each app
+//! (`status.sync`, `status.health`, `status.resources`: [`compare`]); a write of `operation`
+//! runs it ([`sync`]: options, prune and retry from the operation only); `syncPolicy.automated`
+//! starts operations as Argo CD 3.x does, selfHeal included ([`auto`]). Resources are tracked by
+//! annotation ([`tracking`]). The Application CRD has no status subresource: every write is a
+//! merge patch of the object.
+mod apply;
+mod auto;
+pub mod backoff;
+mod compare;
 mod hooks;
+mod prune;
 mod sync;
+mod target;
+pub mod tracking;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cluster::Cluster;
 
 /// Annotation naming the ConfigMap that holds an Application's manifests.
 pub const MANIFESTS: &str = "sandbox.cnpgops.io/manifests";
-const MANAGER: &str = "argocd-application-controller";
+pub(crate) const MANAGER: &str = "argocd-application-controller";
 
 /// The manifests of an Application and their revision (a digest of the ConfigMap's data).
 pub fn source(api: &Cluster, app: &Value) -> Result<(Vec<Value>, String), String> {
@@ -56,35 +66,71 @@ pub fn source(api: &Cluster, app: &Value) -> Result<(Vec<Value>, String), String
     Ok((docs, revision))
 }
 
-/// Runs the controller until the sandbox stops.
+/// Runs the controller until the sandbox stops (self-heal settings from the environment).
 pub fn spawn(api: Arc<Cluster>) -> tokio::task::JoinHandle<()> {
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let heal = backoff::SelfHeal::from_env();
     super::on_changes(api, &[], Duration::from_secs(1), move |api| {
         for app in api.list_objs("argoproj.io", "applications", None) {
-            reconcile(api, &busy, app);
+            reconcile(api, &busy, &heal, app);
         }
     })
 }
 
-fn reconcile(api: &Arc<Cluster>, busy: &Arc<Mutex<HashSet<String>>>, app: Value) {
+/// A merge patch of the Application (the CRD has no status subresource).
+fn write(api: &Cluster, app: &Value, patch: &Value) {
+    let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = app["metadata"]["name"].as_str().unwrap_or_default();
+    if let Err(e) = api.merge_patch(
+        "argoproj.io",
+        "applications",
+        ns,
+        name,
+        patch,
+        false,
+        MANAGER,
+    ) {
+        tracing::warn!(app = name, error = %e.message, "failed to write the application");
+    }
+}
+
+fn reconcile(
+    api: &Arc<Cluster>,
+    busy: &Arc<Mutex<HashSet<String>>>,
+    heal: &backoff::SelfHeal,
+    app: Value,
+) {
     if app.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
+    let comparison = compare::refresh(api, &app);
     let uid = app["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if busy
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(&uid)
-    {
+    let lock =
+        |b: &Mutex<HashSet<String>>| b.lock().unwrap_or_else(|p| p.into_inner()).contains(&uid);
+    if lock(busy) {
         return;
     }
+    // Read again: an operation that ended since this pass listed the apps must not run twice.
+    let (ns, name) = (&app["metadata"]["namespace"], &app["metadata"]["name"]);
+    let fresh = api.get_obj(
+        "argoproj.io",
+        "applications",
+        ns.as_str().unwrap_or_default(),
+        name.as_str().unwrap_or_default(),
+    );
+    let Some(app) = fresh else {
+        return;
+    };
     let app = match app.get("operation").filter(|o| !o.is_null()) {
         Some(_) => app,
-        None => match automated_operation(api, &app) {
-            Some(app) => app,
+        None => match auto::operation(&app, &comparison, heal) {
+            Some(op) => match auto::start(api, &app, op) {
+                Some(app) => app,
+                None => return,
+            },
             None => return,
         },
     };
@@ -96,26 +142,4 @@ fn reconcile(api: &Arc<Cluster>, busy: &Arc<Mutex<HashSet<String>>>, app: Value)
         sync::run(&api, app).await;
         busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
     });
-}
-
-/// With `syncPolicy.automated`, a revision not yet synced (nor attempted) gets an operation.
-fn automated_operation(api: &Cluster, app: &Value) -> Option<Value> {
-    app.pointer("/spec/syncPolicy/automated")?;
-    let (_, revision) = source(api, app).ok()?;
-    let synced = app.pointer("/status/sync/revision").and_then(Value::as_str);
-    let attempted = app
-        .pointer("/status/operationState/syncResult/revision")
-        .and_then(Value::as_str);
-    if synced == Some(revision.as_str()) || attempted == Some(revision.as_str()) {
-        return None;
-    }
-    let prune = app
-        .pointer("/spec/syncPolicy/automated/prune")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let op = json!({"operation": {"sync": {"revision": revision, "prune": prune}, "initiatedBy": {"username": "", "automated": true}, "retry": {"limit": 5}}});
-    let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = app["metadata"]["name"].as_str().unwrap_or_default();
-    api.merge_patch("argoproj.io", "applications", ns, name, &op, false, MANAGER)
-        .ok()
 }

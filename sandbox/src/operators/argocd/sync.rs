@@ -1,222 +1,140 @@
-//! One sync operation: PreSync hooks, apply the manifests (and prune), Sync hooks, PostSync
-//! hooks; then `status.operationState` (Succeeded / Failed / Error), `status.sync` and
-//! `status.health`, clearing `operation` in the same write, as Argo CD's controller does.
+//! One sync operation, read only from the Application's `operation` (never from its spec):
+//! `sync.syncOptions`, `sync.prune`, `sync.resources` and `retry`. An attempt runs PreSync
+//! hooks, applies the manifests (and prunes), Sync hooks, PostSync hooks (no hooks in a sync of
+//! selected resources); a failed attempt is retried per `retry`. The end writes the terminal
+//! `status.operationState` and `operation: null` in one merge patch, as Argo CD's controller
+//! does; `status.sync` and `status.health` come from the next refresh.
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::hooks;
-use super::MANAGER;
-use crate::cluster::now;
-use crate::cluster::Cluster;
+use super::target::Target;
+use super::{apply, backoff, compare, hooks, prune, tracking};
+use crate::cluster::{now, Cluster};
 
-const INSTANCE: &str = "app.kubernetes.io/instance";
-
-fn write(api: &Cluster, app: &Value, patch: &Value) {
-    let ns = app["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = app["metadata"]["name"].as_str().unwrap_or_default();
-    if let Err(e) = api.merge_patch(
-        "argoproj.io",
-        "applications",
-        ns,
-        name,
-        patch,
-        false,
-        MANAGER,
-    ) {
-        tracing::warn!(app = name, error = %e.message, "failed to write the application status");
-    }
+/// What the operation asks for.
+struct Ask {
+    options: Vec<String>,
+    prune: bool,
+    /// `sync.resources`: only these (group, kind, name); empty: everything.
+    only: Vec<Value>,
 }
 
-fn group_version(doc: &Value) -> (String, String) {
-    let av = doc["apiVersion"].as_str().unwrap_or_default();
-    match av.rsplit_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (String::new(), av.to_string()),
-    }
-}
-
-/// Creates or updates one manifest in `ns`; returns its `syncResult.resources[]` entry.
-fn apply(api: &Cluster, app: &str, mut doc: Value, ns: &str) -> (Value, bool) {
-    let (group, version) = group_version(&doc);
-    let kind = doc["kind"].as_str().unwrap_or_default().to_string();
-    let namespaced = api
-        .kind(&group, &kind)
-        .map(|t| t.namespaced)
-        .unwrap_or(true);
-    if namespaced && doc.pointer("/metadata/namespace").is_none() {
-        doc["metadata"]["namespace"] = json!(ns);
-    }
-    doc["metadata"]["labels"][INSTANCE] = json!(app);
-    let obj_ns = doc
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let name = doc["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut result = json!({"group": group, "version": version, "kind": kind, "namespace": obj_ns, "name": name, "syncPhase": "Sync", "status": "Synced"});
-    let plural = api
-        .kind(&group, &kind)
-        .map(|t| t.ar.plural.clone())
-        .unwrap_or_default();
-    let outcome = match api.get_obj(&group, &plural, &obj_ns, &name) {
-        None => api.create_obj(&doc, MANAGER).map(|_| "created"),
-        Some(_) => api
-            .merge_patch(&group, &plural, &obj_ns, &name, &doc, false, MANAGER)
-            .map(|_| "configured"),
-    };
-    let ok = outcome.is_ok();
-    let message = match outcome {
-        Ok(verb) => format!("{}/{name} {verb}", kind.to_lowercase()),
-        Err(e) => e.message,
-    };
-    if !ok {
-        result["status"] = json!("SyncFailed");
-    }
-    result["message"] = json!(message);
-    (result, ok)
-}
-
-/// Deletes objects labelled for this app that the manifests no longer hold.
-fn prune(api: &Cluster, app: &str, ns: &str, keep: &[(String, String, String)]) -> Vec<Value> {
-    let mut out = vec![];
-    for (group, plural, kind) in [
-        ("", "configmaps", "ConfigMap"),
-        ("", "services", "Service"),
-        ("", "secrets", "Secret"),
-        ("apps", "deployments", "Deployment"),
-    ] {
-        for obj in api.list_objs(group, plural, Some(ns)) {
-            let name = obj["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let mine = obj
-                .pointer("/metadata/labels")
-                .and_then(|l| l.get(INSTANCE))
-                .and_then(Value::as_str)
-                == Some(app);
-            if mine
-                && !keep.contains(&(group.to_string(), kind.to_string(), name.clone()))
-                && api
-                    .delete_obj(group, plural, ns, &name, Some("Background"))
-                    .is_ok()
-            {
-                out.push(json!({"group": group, "version": "v1", "kind": kind, "namespace": ns, "name": name, "status": "Pruned", "message": "pruned", "syncPhase": "Sync"}));
-            }
+impl Ask {
+    fn of(op: &Value) -> Ask {
+        let options = op
+            .pointer("/sync/syncOptions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.as_str().map(String::from))
+            .collect();
+        Ask {
+            options,
+            prune: op.pointer("/sync/prune") == Some(&json!(true)),
+            only: op
+                .pointer("/sync/resources")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
         }
     }
-    out
-}
 
-/// Health of the applied resources: Deployments must have their replicas available.
-async fn health(api: &Cluster, results: &[Value]) -> &'static str {
-    for _ in 0..30 {
-        let pending = results
-            .iter()
-            .filter(|r| r["kind"] == "Deployment" && r["status"] == "Synced")
-            .any(|r| {
-                let d = api.get_obj(
-                    "apps",
-                    "deployments",
-                    r["namespace"].as_str().unwrap_or_default(),
-                    r["name"].as_str().unwrap_or_default(),
-                );
-                let want = d
-                    .as_ref()
-                    .and_then(|d| d.pointer("/spec/replicas"))
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1);
-                let have = d
-                    .as_ref()
-                    .and_then(|d| d.pointer("/status/availableReplicas"))
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                have < want
-            });
-        if !pending {
-            return "Healthy";
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    fn has(&self, option: &str) -> bool {
+        self.options.iter().any(|o| o == option)
     }
-    "Progressing"
+
+    fn selects(&self, t: &Target) -> bool {
+        let same =
+            |r: &Value, k: &str, v: &str| r.get(k).and_then(Value::as_str).unwrap_or("") == v;
+        self.only.is_empty()
+            || self.only.iter().any(|r| {
+                same(r, "group", &t.group)
+                    && same(r, "kind", &t.kind)
+                    && same(r, "name", &t.name)
+                    && r.get("namespace").is_none_or(|n| n == t.namespace.as_str())
+            })
+    }
 }
 
-/// Runs the Application's pending operation to its end.
-pub async fn run(api: &Arc<Cluster>, app: Value) {
-    let op = app["operation"].clone();
-    let started = now();
-    let name = app["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    write(
-        api,
-        &app,
-        &json!({"status": {"operationState": {"operation": op, "phase": "Running", "message": "", "startedAt": started}}}),
-    );
-    let (docs, revision) = match super::source(api, &app) {
+/// The outcome of one attempt.
+struct Attempt {
+    phase: &'static str,
+    message: String,
+    result: Option<Value>,
+}
+
+/// Applies (or skips, with `ApplyOutOfSyncOnly=true`) every selected target.
+fn apply_all(api: &Cluster, ask: &Ask, targets: &[Target], results: &mut Vec<Value>) -> bool {
+    let mut ok = true;
+    for t in targets.iter().filter(|t| ask.selects(t)) {
+        let in_sync = t.live(api).is_some_and(|l| compare::contains(&l, &t.doc));
+        if ask.has("ApplyOutOfSyncOnly=true") && in_sync {
+            continue;
+        }
+        let (r, applied) = apply::apply(api, t);
+        results.push(r);
+        ok &= applied;
+    }
+    ok
+}
+
+fn prune_selected(api: &Cluster, app: &Value, ask: &Ask, targets: &[Target]) -> Vec<Value> {
+    if !ask.prune {
+        return vec![];
+    }
+    prune::prune(api, app, targets, &ask.options, &|x| ask.selects(x))
+}
+
+async fn attempt(api: &Cluster, app: &Value, op: &Value) -> Attempt {
+    let ask = Ask::of(op);
+    let (docs, revision) = match super::source(api, app) {
         Ok(s) => s,
         Err(message) => {
-            let state = json!({"operation": op, "phase": "Error", "message": message, "startedAt": started, "finishedAt": now()});
-            write(
-                api,
-                &app,
-                &json!({"operation": null, "status": {"operationState": state, "sync": {"status": "Unknown"}}}),
-            );
-            return;
+            return Attempt {
+                phase: "Error",
+                message,
+                result: None,
+            }
         }
     };
-    let ns = app
-        .pointer("/spec/destination/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default")
-        .to_string();
-    let (hooks_docs, plain): (Vec<Value>, Vec<Value>) = docs
+    let ns = compare::dest_namespace(app);
+    let key = tracking::app_key(app);
+    if ask.has("CreateNamespace=true") {
+        if let Err(message) = apply::create_namespace(api, &ns) {
+            return Attempt {
+                phase: "Error",
+                message,
+                result: None,
+            };
+        }
+    }
+    let (hook_docs, plain): (Vec<Value>, Vec<Value>) = docs
         .into_iter()
         .filter(|d| !hooks::phases(d).iter().any(|p| p == "Skip"))
         .partition(|d| !hooks::phases(d).is_empty());
+    let targets: Vec<Target> = plain
+        .into_iter()
+        .map(|d| Target::new(api, &key, d, &ns))
+        .collect();
+    let run_hooks = ask.only.is_empty();
     let mut results = vec![];
     let mut failed: Option<&str> = None;
     for phase in ["PreSync", "Sync", "PostSync"] {
         if phase == "Sync" {
-            let mut keep = vec![];
-            for doc in &plain {
-                let (g, _) = group_version(doc);
-                keep.push((
-                    g,
-                    doc["kind"].as_str().unwrap_or_default().to_string(),
-                    doc["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                ));
-                let (r, ok) = apply(api, &name, doc.clone(), &ns);
-                results.push(r);
-                if !ok {
-                    failed = Some("one or more objects failed to apply");
-                }
+            if !apply_all(api, &ask, &targets, &mut results) {
+                failed = Some("one or more objects failed to apply");
+                break;
             }
-            if op
-                .pointer("/sync/prune")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-            {
-                results.extend(prune(api, &name, &ns, &keep));
+            if !ask.has("PruneLast=true") {
+                results.extend(prune_selected(api, app, &ask, &targets));
             }
         }
-        if failed.is_some() {
-            break;
-        }
-        for doc in hooks_docs
+        for doc in hook_docs
             .iter()
-            .filter(|d| hooks::phases(d).iter().any(|p| p == phase))
+            .filter(|d| run_hooks && hooks::phases(d).iter().any(|p| p == phase))
         {
-            let (r, ok) = hooks::run(api, &name, &revision, doc.clone(), &ns, phase).await;
+            let (r, ok) = hooks::run(api, &key, &revision, doc.clone(), &ns, phase).await;
             results.push(r);
             if !ok {
                 failed = Some("one or more synchronization tasks completed unsuccessfully");
@@ -226,30 +144,135 @@ pub async fn run(api: &Arc<Cluster>, app: Value) {
         if failed.is_some() {
             break;
         }
+        if phase == "Sync" && ask.has("PruneLast=true") {
+            results.extend(prune_selected(api, app, &ask, &targets));
+        }
     }
-    let resources: Vec<Value> = results
-        .iter()
-        .filter(|r| r.get("hookType").is_none())
-        .cloned()
-        .collect();
-    let synced = resources.iter().all(|r| r["status"] != "SyncFailed");
-    let health = if synced {
-        health(api, &resources).await
-    } else {
-        "Degraded"
-    };
+    let result =
+        json!({"revision": revision, "source": app["spec"]["source"], "resources": results});
     let (phase, message) = match failed {
-        Some(m) => ("Failed", m),
-        None => ("Succeeded", "successfully synced (all tasks run)"),
+        Some(m) => ("Failed", m.to_string()),
+        None => (
+            "Succeeded",
+            "successfully synced (all tasks run)".to_string(),
+        ),
     };
-    let source = app["spec"]["source"].clone();
-    let state = json!({"operation": op, "phase": phase, "message": message, "startedAt": started, "finishedAt": now(),
-        "syncResult": {"revision": revision, "source": source, "resources": results}});
-    let sync = json!({"status": if synced { "Synced" } else { "OutOfSync" }, "revision": revision, "comparedTo": {"source": source, "destination": app["spec"]["destination"]}});
-    let history = json!([{"id": 0, "revision": revision, "deployedAt": now(), "source": source, "deployStartedAt": started}]);
-    let mut status = json!({"operationState": state, "sync": sync, "health": {"status": health, "lastTransitionTime": now()}, "reconciledAt": now()});
-    if phase == "Succeeded" {
-        status["history"] = history;
+    Attempt {
+        phase,
+        message,
+        result: Some(result),
     }
-    write(api, &app, &json!({"operation": null, "status": status}));
+}
+
+/// A merge patch turning `old` into exactly `new`: keys `new` lacks are removed at every depth
+/// (a plain merge patch would keep them inside nested objects).
+fn replacing(old: &Value, new: &Value) -> Value {
+    match (old.as_object(), new.as_object()) {
+        (Some(o), Some(n)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in n {
+                out.insert(k.clone(), replacing(o.get(k).unwrap_or(&Value::Null), v));
+            }
+            for k in o.keys().filter(|k| !n.contains_key(*k)) {
+                out.insert(k.clone(), Value::Null);
+            }
+            Value::Object(out)
+        }
+        _ => new.clone(),
+    }
+}
+
+/// Runs the Application's pending operation to its end (retries included).
+pub async fn run(api: &Arc<Cluster>, app: Value) {
+    let op = app["operation"].clone();
+    let mut state = json!({"operation": op, "phase": "Running", "message": "", "startedAt": now()});
+    let old = &app["status"]["operationState"];
+    super::write(
+        api,
+        &app,
+        &json!({"status": {"operationState": replacing(old, &state)}}),
+    );
+    let mut retries = 0u32;
+    loop {
+        let a = attempt(api, &app, &op).await;
+        state["phase"] = json!(a.phase);
+        state["message"] = json!(a.message);
+        state["finishedAt"] = json!(now());
+        if let Some(r) = &a.result {
+            state["syncResult"] = r.clone();
+        }
+        if a.phase != "Succeeded" && backoff::retries_left(&op["retry"], retries) {
+            match backoff::retry_delay(&op["retry"], retries) {
+                Ok(delay) => {
+                    retries += 1;
+                    let at = chrono::Utc::now() + delay;
+                    state["phase"] = json!("Running");
+                    state["retryCount"] = json!(retries);
+                    state["message"] = json!(format!(
+                        "{}. Retrying attempt #{retries} at {}.",
+                        a.message,
+                        at.format("%-I:%M%p")
+                    ));
+                    super::write(api, &app, &json!({"status": {"operationState": state}}));
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                Err(e) => {
+                    state["phase"] = json!("Error");
+                    state["message"] = json!(format!("{} (failed to retry: {e})", a.message));
+                }
+            }
+        } else if retries > 0 {
+            state["message"] = json!(format!("{} (retried {retries} times).", a.message));
+        }
+        break;
+    }
+    if state["phase"] == "Succeeded" {
+        history(api, &app, &state);
+    }
+    super::write(
+        api,
+        &app,
+        &json!({"operation": null, "status": {"operationState": state}}),
+    );
+}
+
+/// Records a successful sync in `status.history` (its own write, before the operation ends).
+fn history(api: &Cluster, app: &Value, state: &Value) {
+    let mut history = app
+        .pointer("/status/history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let id = history
+        .iter()
+        .filter_map(|h| h["id"].as_i64())
+        .max()
+        .map_or(0, |m| m + 1);
+    history.push(
+        json!({"id": id, "revision": state["syncResult"]["revision"], "deployedAt": now(),
+        "source": app["spec"]["source"], "deployStartedAt": state["startedAt"],
+        "initiatedBy": state["operation"]["initiatedBy"]}),
+    );
+    let keep = history.len().saturating_sub(10);
+    super::write(
+        api,
+        app,
+        &json!({"status": {"history": history[keep..].to_vec()}}),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_operation_state_replaces_the_old_one_at_every_depth() {
+        let old = json!({"phase": "Succeeded", "retryCount": 2,
+            "operation": {"initiatedBy": {"username": "tester"}, "sync": {"prune": true}}});
+        let new = json!({"phase": "Running", "operation": {"initiatedBy": {"automated": true}}});
+        let mut merged = old.clone();
+        json_patch::merge(&mut merged, &replacing(&old, &new));
+        assert_eq!(merged, new);
+    }
 }
