@@ -6,7 +6,8 @@
 //!   and core kinds listed, anything else found by discovery).
 //! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...).
 //! - [`cluster_access`]: what a Pod connecting to a CNPG Cluster needs (server CA, pull secrets).
-//! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run.
+//! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run, its large step
+//!   results in ConfigMaps of their own ([`state_artifacts`]).
 //! - [`argo`], [`hook_jobs`]: Argo CD Applications (sync / health / operation) and the
 //!   migration hook Jobs of an app namespace.
 //! - [`lease`]: [`crate::engine::Locker`] with a `coordination.k8s.io/v1` Lease per target.
@@ -26,6 +27,7 @@ pub mod lease;
 pub mod object;
 pub mod params;
 pub mod resources;
+pub mod state_artifacts;
 pub mod state_store;
 pub mod wait;
 

@@ -277,10 +277,21 @@ impl Step for RefreshJob {
         outcome?;
         if let Some(inv) = expected {
             let inv = inv.map_err(pg_failed)?;
-            out = out.with(
-                "source_inventory",
-                serde_json::to_value(inv).unwrap_or_default(),
-            );
+            // Per table: megabytes for thousands of tables, so an artifact beside the run
+            // state, which keeps only the reference.
+            let value = serde_json::to_value(inv)
+                .map_err(|e| StepError::Failed(format!("failed to encode the inventory: {e}")))?;
+            let reference = ctx
+                .checkpoint
+                .put_artifact(&format!("{}.source_inventory", ctx.step_id), value)
+                .await
+                .map_err(|e| {
+                    StepError::Failed(format!(
+                        "failed to store the source's inventory: {}",
+                        crate::k8s::error::chain(&e)
+                    ))
+                })?;
+            out = out.with("source_inventory", reference);
         }
         Ok(finished(out, &a, &name))
     }
