@@ -12,6 +12,7 @@ pub mod connect;
 pub mod definitions;
 pub mod identity;
 pub mod inventory;
+pub mod locks;
 pub mod progress;
 pub mod settings;
 pub mod snapshot;

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
+use crate::pg::locks::{self, LockTable, Objects};
+use crate::refresh::Mode;
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -40,6 +42,11 @@ static SIGNATURE: KindSignature = KindSignature {
             name: "target_storage_bytes",
             required: false,
             description: "the target Cluster's storage size",
+        },
+        InputSpec {
+            name: "mode",
+            required: false,
+            description: "the restore mode (`atomic` default, `stream`, `parallel`): the lock check counts the restore's locks unless `parallel`",
         },
         InputSpec {
             name: "insecure_no_tls",
@@ -77,9 +84,10 @@ impl Step for RefreshPreflight {
         );
         Ok(StepPlan {
             description: format!(
-                "check {} (read-only) can be restored into {}: versions, storage, owners ({FACTS}; {FOREIGN})",
+                "check {} (read-only) can be restored into {}: versions, storage, lock table, owners ({FACTS}; {FOREIGN}; {})",
                 s.describe(),
-                t.describe()
+                t.describe(),
+                locks::CATALOG
             ),
             writes: false,
             prod: false,
@@ -127,6 +135,25 @@ impl Step for RefreshPreflight {
         {
             check_storage(src_bytes, storage, &t)?;
         }
+        let mode = Mode::parse(
+            &ctx.inputs
+                .opt_str("mode")?
+                .unwrap_or_else(|| "atomic".into()),
+        )
+        .map_err(|e| StepError::input("mode", &e))?;
+        let objects = |c, side: &'static str| async move {
+            locks::objects(c)
+                .await
+                .map_err(failed(&format!("count the {side}'s objects")))
+        };
+        let (so, to) = (
+            objects(&src, "source").await?,
+            objects(&dst, "target").await?,
+        );
+        let table = locks::table(&dst)
+            .await
+            .map_err(failed("read the target's lock settings"))?;
+        check_locks(&t, mode, so, to, table)?;
         let foreign: Vec<String> = dst
             .query(FOREIGN, &[])
             .await
@@ -184,6 +211,46 @@ pub fn check_storage(source_bytes: i64, target_storage: i64, t: &Target) -> Resu
     Ok(())
 }
 
+/// The one transaction must fit the target's lock table (see `pg::locks`): refused up front,
+/// with the setting to change, instead of "out of shared memory" mid-restore.
+pub fn check_locks(
+    t: &Target,
+    mode: Mode,
+    source: Objects,
+    target: Objects,
+    table: LockTable,
+) -> Result<(), StepError> {
+    let in_transaction = mode != Mode::Parallel;
+    let needed = locks::needed(target, source, in_transaction);
+    if needed <= table.capacity() {
+        return Ok(());
+    }
+    let clean = target.relations + target.others;
+    let what = if in_transaction {
+        format!(
+            "the single-transaction restore would hold about {needed} locks ({clean} to clean the target's objects, {} to create the source's relations)",
+            source.relations
+        )
+    } else {
+        format!("the clean (one transaction) would hold about {needed} locks")
+    };
+    let alternative = if in_transaction && clean <= table.capacity() {
+        ", or use --mode parallel (NOT atomic: only its clean is one transaction)"
+    } else {
+        ""
+    };
+    Err(StepError::Refused(format!(
+        "refused: {what} on Cluster {ns}/{c}, more than its lock table holds: max_locks_per_transaction {} x (max_connections {} + max_prepared_transactions {}) = {} locks. Set spec.postgresql.parameters.max_locks_per_transaction to at least {} on Cluster {ns}/{c} (CNPG restarts the instances to apply it){alternative}. Nothing was changed",
+        table.per_transaction,
+        table.connections,
+        table.prepared,
+        table.capacity(),
+        table.suggest(needed),
+        ns = t.namespace,
+        c = t.cluster,
+    )))
+}
+
 /// `12.3 MiB`.
 pub fn human_bytes(n: i64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -221,6 +288,16 @@ fn check_namespaces(s: &Target, t: &Target) -> Result<(), StepError> {
 mod tests {
     use super::*;
 
+    fn target() -> Target {
+        Target {
+            namespace: "db".into(),
+            cluster: "c".into(),
+            pod: "c-1".into(),
+            database: "app".into(),
+            secret: "s".into(),
+        }
+    }
+
     #[test]
     fn versions_the_tool_cannot_serve_are_refused() {
         assert!(check_versions(15, 15, 15).is_ok());
@@ -253,14 +330,40 @@ mod tests {
     }
 
     #[test]
-    fn storage_needs_a_margin() {
-        let t = Target {
-            namespace: "db".into(),
-            cluster: "c".into(),
-            pod: "c-1".into(),
-            database: "app".into(),
-            secret: "s".into(),
+    fn a_restore_the_lock_table_cannot_hold_is_refused_naming_the_setting() {
+        let t = target();
+        let side = Objects {
+            relations: 3000,
+            others: 2500,
         };
+        let table = LockTable {
+            per_transaction: 64,
+            connections: 100,
+            prepared: 0,
+        };
+        let err = check_locks(&t, Mode::Atomic, side, side, table)
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "about 8500 locks",
+            "max_locks_per_transaction 64 x (max_connections 100",
+            "= 6400 locks",
+            "spec.postgresql.parameters.max_locks_per_transaction to at least 128 on Cluster db/c",
+            "--mode parallel",
+        ] {
+            assert!(err.contains(part), "missing `{part}` in {err}");
+        }
+        assert!(check_locks(&t, Mode::Parallel, side, side, table).is_ok());
+        let small = Objects {
+            relations: 10,
+            others: 10,
+        };
+        assert!(check_locks(&t, Mode::Stream, small, small, table).is_ok());
+    }
+
+    #[test]
+    fn storage_needs_a_margin() {
+        let t = target();
         assert!(check_storage(100, 150, &t).is_ok());
         let err = check_storage(100 << 20, 120 << 20, &t)
             .unwrap_err()
