@@ -10,6 +10,7 @@
 
 pub mod connect;
 pub mod definitions;
+pub mod extensions;
 pub mod identity;
 pub mod inventory;
 pub mod locks;

@@ -53,6 +53,9 @@ pub struct Spec {
     pub snapshot: Option<String>,
     /// Masking UPDATEs and coverage gate, run before the COMMIT (see `refresh::mask`).
     pub mask_sql: Option<String>,
+    /// Extensions owned by another role on the target: their `COMMENT ON EXTENSION` is left
+    /// out of the restore (the owner may not comment on them; see `pg::extensions`).
+    pub keep_extension_comments: Vec<String>,
 }
 
 /// A Job name from the target cluster, the run id's random part and the attempt.
@@ -97,16 +100,18 @@ pub fn script(spec: &Spec) -> String {
     let body = match spec.mode {
         Mode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
         Mode::Stream => format!(
             "echo \"{DUMP_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
         Mode::Parallel => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\n\
-             dst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --dbname=\"$DST_DB\" /dump/db\n\
+             pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
+             dst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --use-list=/tmp/toc --dbname=\"$DST_DB\" /dump/db\n\
              if [ -n \"${{MASK_SQL:-}}\" ]; then dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$MASK_SQL\"; fi"
         ),
     };
@@ -114,6 +119,7 @@ pub fn script(spec: &Spec) -> String {
         r#"set -euo pipefail
 src() {{ PGHOST="$SRC_HOST" PGDATABASE="$SRC_DB" PGUSER="$SRC_USER" PGPASSWORD="$SRC_PASSWORD" PGSSLMODE="$SRC_SSLMODE"{src_root} PGOPTIONS='-c default_transaction_read_only=on' "$@"; }}
 dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE"{dst_root} "$@"; }}
+{FILTERS}
 {body}
 echo "{RESTORE_DONE}"
 "#,
@@ -121,6 +127,17 @@ echo "{RESTORE_DONE}"
         dst_root = root("target", &spec.target_ca),
     )
 }
+
+/// Leave out `COMMENT ON EXTENSION` of the extensions named in `$KEEP_EXTENSION_COMMENTS`:
+/// from a `pg_restore --list` (then `--use-list`), or from plain SQL (the entry after its
+/// `-- Name: EXTENSION x; Type: COMMENT` header, up to the next header). Everything else
+/// passes unchanged.
+const FILTERS: &str = r#"toc_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '{ n = $7; gsub(/"/, "", n) } !($4 == "COMMENT" && $5 == "-" && $6 == "EXTENSION" && index(keep, " " n " ") > 0)'; }
+sql_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '
+/^-- Name: EXTENSION .*; Type: COMMENT;/ { n = $4; sub(/;$/, "", n); gsub(/"/, "", n); if (index(keep, " " n " ") > 0) { skip = 1; print; next } }
+skip == 1 { print; skip = 2; next }
+skip == 2 { if ($0 == "--") { skip = 0; print }; next }
+{ print }'; }"#;
 
 /// The dump into the emptyDir (directory format, parallel).
 const DUMP_TO_DIR: &str = "rm -rf /dump/db\nsrc pg_dump ${SNAPSHOT:+--snapshot=$SNAPSHOT} --format=directory --jobs=\"$JOBS\" --verbose --no-owner --no-privileges --file=/dump/db";
@@ -139,6 +156,9 @@ pub fn manifest(spec: &Spec) -> Value {
     env.push(json!({"name": "CLEAN_SQL", "value": CLEAN_SQL}));
     if let Some(sql) = &spec.mask_sql {
         env.push(json!({"name": "MASK_SQL", "value": sql}));
+    }
+    if !spec.keep_extension_comments.is_empty() {
+        env.push(json!({"name": "KEEP_EXTENSION_COMMENTS", "value": spec.keep_extension_comments.join(" ")}));
     }
     if let Some(id) = &spec.snapshot {
         env.push(json!({"name": "SNAPSHOT", "value": id}));

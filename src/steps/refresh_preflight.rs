@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
+use crate::pg::extensions;
 use crate::pg::locks::{self, LockTable, Objects};
 use crate::refresh::Mode;
 use crate::runbook::{InputSpec, KindSignature};
@@ -54,7 +55,13 @@ static SIGNATURE: KindSignature = KindSignature {
             description: "allow clusters without a CA Secret (the Job will not verify them)",
         },
     ],
-    outputs: &["source_bytes", "source_major", "target_major", "tables"],
+    outputs: &[
+        "source_bytes",
+        "source_major",
+        "target_major",
+        "tables",
+        "keep_extension_comments",
+    ],
     idempotent: true,
 };
 
@@ -168,6 +175,7 @@ impl Step for RefreshPreflight {
                 foreign.join(", ")
             )));
         }
+        let keep = check_extensions(ctx, &src, &dst, &t).await?;
         ctx.events.log(format!(
             "source: PostgreSQL {src_major}, {} in {tables} tables; target: PostgreSQL {dst_major}; pg_dump/pg_restore {tool}",
             human_bytes(src_bytes)
@@ -176,7 +184,8 @@ impl Step for RefreshPreflight {
             .with("source_bytes", src_bytes)
             .with("source_major", src_major)
             .with("target_major", dst_major)
-            .with("tables", Value::from(tables)))
+            .with("tables", Value::from(tables))
+            .with("keep_extension_comments", keep))
     }
 }
 
@@ -209,6 +218,44 @@ pub fn check_storage(source_bytes: i64, target_storage: i64, t: &Target) -> Resu
         )));
     }
     Ok(())
+}
+
+/// The source's extensions against the target's (see `pg::extensions`): refused when one
+/// cannot be created; the names whose `COMMENT` the restore must leave out.
+async fn check_extensions(
+    ctx: &StepContext,
+    src: &tokio_postgres::Client,
+    dst: &tokio_postgres::Client,
+    t: &Target,
+) -> Result<Vec<String>, StepError> {
+    let failed = |e: tokio_postgres::Error| {
+        StepError::Failed(format!("failed to compare the extensions: {e}"))
+    };
+    let source = extensions::list(src).await.map_err(failed)?;
+    let target = extensions::list(dst).await.map_err(failed)?;
+    let plan = extensions::plan(&source, &target, dst)
+        .await
+        .map_err(failed)?;
+    if !plan.impossible.is_empty() {
+        return Err(StepError::Refused(format!(
+            "refused: the source has extensions that {} lacks and its owner cannot create: {}. Create them there as a superuser first (CNPG: `spec.bootstrap.initdb.postInitApplicationSQL` of a new Cluster, or a Database resource's `spec.extensions`; or `CREATE EXTENSION ...` as postgres). Nothing was changed",
+            t.describe(),
+            plan.impossible.join(", ")
+        )));
+    }
+    for name in &plan.differing_comments {
+        ctx.events.warn(format!(
+            "extension {name} on {} belongs to another role (a superuser): the source's COMMENT ON EXTENSION {name} differs and cannot be restored as the owner; the target's comment stays",
+            t.describe()
+        ));
+    }
+    if !plan.keep_comments.is_empty() {
+        ctx.events.log(format!(
+            "extensions owned by another role on the target, kept as they are (their COMMENT left out of the restore): {}",
+            plan.keep_comments.join(", ")
+        ));
+    }
+    Ok(plan.keep_comments)
 }
 
 /// The one transaction must fit the target's lock table (see `pg::locks`): refused up front,

@@ -30,6 +30,7 @@ fn spec(mode: Mode) -> Spec {
         deadline_secs: 3600,
         snapshot: Some("00000003-0000001B-1".into()),
         mask_sql: Some("UPDATE t SET c = 'x';".into()),
+        keep_extension_comments: vec!["pgcrypto".into()],
     }
 }
 
@@ -75,7 +76,33 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
         "masking inside the transaction: {s}"
     );
     let p = script(&spec(Mode::Parallel));
-    assert!(p.contains("--jobs=\"$JOBS\" --dbname"), "{p}");
+    assert!(
+        p.contains("--jobs=\"$JOBS\" --use-list=/tmp/toc --dbname"),
+        "{p}"
+    );
+}
+
+#[test]
+fn comments_on_extensions_the_target_owner_does_not_own_are_left_out() {
+    let m = manifest(&spec(Mode::Atomic));
+    let env = &m["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "KEEP_EXTENSION_COMMENTS" && e["value"] == "pgcrypto"),
+        "{env}"
+    );
+    for mode in [Mode::Atomic, Mode::Parallel] {
+        let s = script(&spec(mode));
+        assert!(
+            s.contains("pg_restore --list /dump/db | toc_filter > /tmp/toc")
+                && s.contains("--use-list=/tmp/toc"),
+            "{s}"
+        );
+    }
+    let s = script(&spec(Mode::Stream));
+    assert!(s.contains("--no-privileges | sql_filter;"), "{s}");
 }
 
 #[test]
