@@ -11,6 +11,7 @@
 //! - [`argo`], [`hook_jobs`]: Argo CD Applications (sync / health / operation) and the
 //!   migration hook Jobs of an app namespace.
 //! - [`lease`]: [`crate::engine::Locker`] with a `coordination.k8s.io/v1` Lease per target.
+//! - [`volume_probe`]: the free space of an instance's data volume (a read-only probe Job).
 //! - [`params`]: write parameters that honour `--dry-run` (`dryRun=All`).
 //!
 //! kube-rs installs the aws-lc-rs rustls crypto provider itself when it builds a TLS client,
@@ -29,6 +30,7 @@ pub mod params;
 pub mod resources;
 pub mod state_artifacts;
 pub mod state_store;
+pub mod volume_probe;
 pub mod wait;
 
 pub use client::{Connector, Kube, KubeOptions};

@@ -1,4 +1,5 @@
-//! The refresh Job: `pg_dump` from the source (read-only) into an emptyDir, then the restore
+//! The refresh Job: `pg_dump` from the source (read-only) into a generic ephemeral volume
+//! sized from the source database (a claim of its own, not the node's disk), then the restore
 //! into the target, credentials only through `secretKeyRef`.
 //!
 //! In `atomic` and `parallel` modes the dump finishes before the target is touched, so a
@@ -56,6 +57,8 @@ pub struct Spec {
     /// Extensions owned by another role on the target: their `COMMENT ON EXTENSION` is left
     /// out of the restore (the owner may not comment on them; see `pg::extensions`).
     pub keep_extension_comments: Vec<String>,
+    /// The dump volume's StorageClass (`None`: the cluster's default).
+    pub dump_storage_class: Option<String>,
 }
 
 /// A Job name from the target cluster, the run id's random part and the attempt.
@@ -142,14 +145,19 @@ skip == 2 { if ($0 == "--") { skip = 0; print }; next }
 /// The dump into the emptyDir (directory format, parallel).
 const DUMP_TO_DIR: &str = "rm -rf /dump/db\nsrc pg_dump ${SNAPSHOT:+--snapshot=$SNAPSHOT} --format=directory --jobs=\"$JOBS\" --verbose --no-owner --no-privileges --file=/dump/db";
 
-/// The Job manifest.
-pub fn manifest(spec: &Spec) -> Value {
-    let labels = json!({
+/// The labels of the Job, its Pod and the dump's claim.
+fn labels(spec: &Spec) -> Value {
+    json!({
         MANAGED_BY.0: MANAGED_BY.1,
         RUN_ID_LABEL: spec.run_id,
         STEP_LABEL: spec.step,
         "cnpgops.io/target-cluster": spec.target.cluster,
-    });
+    })
+}
+
+/// The Job manifest.
+pub fn manifest(spec: &Spec) -> Value {
+    let labels = labels(spec);
     let mut env = side_env("SRC", &spec.source, &spec.source_ca);
     env.extend(side_env("DST", &spec.target, &spec.target_ca));
     env.push(json!({"name": "JOBS", "value": spec.jobs.to_string()}));
@@ -177,12 +185,7 @@ pub fn manifest(spec: &Spec) -> Value {
             "ttlSecondsAfterFinished": pod::TTL_AFTER_FINISHED,
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": false,
-                    "enableServiceLinks": false,
-                    "securityContext": pod::pod_security(),
-                    "imagePullSecrets": pod::pull_secrets(&spec.pull_secrets),
+                "spec": pod::job_pod_spec(pod::pod_security(), &spec.pull_secrets, json!({
                     "volumes": volumes,
                     "containers": [{
                         "name": "refresh",
@@ -191,15 +194,15 @@ pub fn manifest(spec: &Spec) -> Value {
                         "env": env,
                         "volumeMounts": mounts,
                         "securityContext": pod::container_security(),
-                        "resources": spec.resources.manifest(&pod::ephemeral(dump_limit(spec).as_deref())),
+                        "resources": spec.resources.manifest(pod::TMP_LIMIT),
                     }],
-                },
+                })),
             },
         },
     })
 }
 
-/// The dump emptyDir's size limit, when the mode dumps to a file.
+/// The dump volume's size, when the mode dumps to a file.
 fn dump_limit(spec: &Spec) -> Option<String> {
     (spec.mode != Mode::Stream).then(|| pod::dump_limit(spec.source_bytes))
 }
@@ -209,7 +212,12 @@ fn dump_limit(spec: &Spec) -> Option<String> {
 fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
     let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     if let Some(limit) = dump_limit(spec) {
-        volumes.push(pod::scratch_volume("dump", &limit));
+        volumes.push(pod::dump_volume(
+            "dump",
+            &limit,
+            spec.dump_storage_class.as_deref(),
+            &labels(spec),
+        ));
         mounts.push(json!({"name": "dump", "mountPath": DUMP_DIR}));
     }
     for (side, ca) in [("source", &spec.source_ca), ("target", &spec.target_ca)] {

@@ -85,6 +85,11 @@ static SIGNATURE: KindSignature = KindSignature {
             "the container's memory request and limit (default: request 256Mi, limit 1Gi)",
         ),
         input(
+            "dump_storage_class",
+            false,
+            "the StorageClass of the dump's generic ephemeral volume (default: the cluster's default)",
+        ),
+        input(
             "keep_extension_comments",
             false,
             "extensions owned by another role on the target (refresh.preflight's output): their COMMENT is left out of the restore",
@@ -120,6 +125,7 @@ struct Args {
     resources: Resources,
     insecure_no_tls: bool,
     keep_extension_comments: Vec<String>,
+    dump_storage_class: Option<String>,
 }
 
 /// An optional list of names (extension names: no spaces, they are joined by spaces).
@@ -184,6 +190,7 @@ fn args(i: &Inputs) -> Result<Args, StepError> {
         },
         insecure_no_tls: i.bool_or("insecure_no_tls", false)?,
         keep_extension_comments: names(i, "keep_extension_comments")?,
+        dump_storage_class: i.opt_str("dump_storage_class")?.filter(|c| !c.is_empty()),
     })
 }
 
@@ -435,6 +442,7 @@ async fn create(
         snapshot,
         mask_sql: a.mask_sql.clone(),
         keep_extension_comments: a.keep_extension_comments.clone(),
+        dump_storage_class: a.dump_storage_class.clone(),
     };
     let job: Job = serde_json::from_value(manifest::manifest(&spec))
         .map_err(|e| StepError::Failed(format!("failed to build the Job: {e}")))?;

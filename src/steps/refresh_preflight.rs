@@ -1,11 +1,14 @@
-//! `uses: refresh.preflight`: the checks before a refresh touches anything (reads only).
+//! `uses: refresh.preflight`: the checks before a refresh touches anything.
 //!
 //! Connects to both databases (the source read-only) and refuses (exit 3) when the pg_dump /
 //! pg_restore image cannot serve the pair (its major must be at least the source server's and
-//! at most the target server's), when the target's storage is smaller than the source database
-//! with a margin, or when the target holds objects its owner cannot drop (owned by another
-//! role: the clean would leave them behind), or when a cluster has no CA Secret to verify its
-//! TLS with and `insecure_no_tls` was not given.
+//! at most the target server's), when the target's data volume has too little free space for
+//! the source database with a margin (measured by a read-only probe Pod, [`space`]), when the
+//! single transaction would overflow the target's lock table (`max_locks_per_transaction`),
+//! when the source has an extension the target's owner cannot create, when the target holds
+//! objects its owner cannot drop (owned by another role: the clean would leave them behind),
+//! or when a cluster has no CA Secret to verify its TLS with and `insecure_no_tls` was not
+//! given. Its only write is the probe Job (deleted after; not started in `--dry-run`).
 
 use serde_json::Value;
 
@@ -17,6 +20,8 @@ use crate::refresh::Mode;
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+mod space;
 
 pub struct RefreshPreflight(pub Connector);
 
@@ -109,9 +114,8 @@ impl Step for RefreshPreflight {
         check_namespaces(&s, &t)?;
         let kube = self.0.get().await?;
         let insecure = ctx.inputs.bool_or("insecure_no_tls", false)?;
-        for side in [&s, &t] {
-            super::refresh_job::verified_access(ctx, &kube, side, insecure).await?;
-        }
+        super::refresh_job::verified_access(ctx, &kube, &s, insecure).await?;
+        let access = super::refresh_job::verified_access(ctx, &kube, &t, insecure).await?;
         let src = s.open(&kube, &ctx.redactor, true).await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let failed = |what: &str| {
@@ -135,13 +139,17 @@ impl Step for RefreshPreflight {
             ))
         })? as i64;
         check_versions(i64::from(src_major), tool, i64::from(dst_major))?;
-        if let Some(storage) = ctx
-            .inputs
-            .get("target_storage_bytes")
-            .and(ctx.inputs.int("target_storage_bytes").ok())
-        {
-            check_storage(src_bytes, storage, &t)?;
-        }
+        let space = space::Space {
+            target: &t,
+            source_bytes: src_bytes,
+            capacity: ctx
+                .inputs
+                .get("target_storage_bytes")
+                .and(ctx.inputs.int("target_storage_bytes").ok()),
+            image: &image,
+            pull_secrets: access.pull_secrets,
+        };
+        space::check(ctx, &kube, space).await?;
         let mode = Mode::parse(
             &ctx.inputs
                 .opt_str("mode")?
@@ -199,22 +207,6 @@ pub fn check_versions(source: i64, tool: i64, target: i64) -> Result<(), StepErr
     if target < tool {
         return Err(StepError::Refused(format!(
             "refused: major version mismatch: a dump made by pg_dump {tool} (source PostgreSQL {source}) cannot be restored reliably into PostgreSQL {target}. Nothing was changed"
-        )));
-    }
-    Ok(())
-}
-
-/// The target needs room for the source's data plus half again (indexes rebuilt, WAL).
-pub fn check_storage(source_bytes: i64, target_storage: i64, t: &Target) -> Result<(), StepError> {
-    let needed = source_bytes.saturating_mul(3) / 2;
-    if target_storage < needed {
-        return Err(StepError::Refused(format!(
-            "refused: Cluster {}/{} has {} of storage, the source database needs about {} (1.5 x {}). Nothing was changed",
-            t.namespace,
-            t.cluster,
-            human_bytes(target_storage),
-            human_bytes(needed),
-            human_bytes(source_bytes)
         )));
     }
     Ok(())
@@ -411,11 +403,14 @@ mod tests {
     #[test]
     fn storage_needs_a_margin() {
         let t = target();
-        assert!(check_storage(100, 150, &t).is_ok());
-        let err = check_storage(100 << 20, 120 << 20, &t)
+        assert!(space::enough(100, 150, &t, "measured").is_ok());
+        let err = space::enough(100 << 20, 120 << 20, &t, "claim x on node y")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("db/c") && err.contains("120.0 MiB"), "{err}");
+        assert!(
+            err.contains("db/c") && err.contains("120.0 MiB free") && err.contains("150.0 MiB"),
+            "{err}"
+        );
         assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 }

@@ -31,6 +31,7 @@ fn spec(mode: Mode) -> Spec {
         snapshot: Some("00000003-0000001B-1".into()),
         mask_sql: Some("UPDATE t SET c = 'x';".into()),
         keep_extension_comments: vec!["pgcrypto".into()],
+        dump_storage_class: Some("fast-scratch".into()),
     }
 }
 
@@ -146,7 +147,7 @@ fn the_pod_passes_pod_security_restricted_in_every_mode() {
 }
 
 #[test]
-fn every_writable_path_is_a_size_limited_empty_dir() {
+fn every_writable_path_is_size_limited_and_the_dump_has_a_volume_of_its_own() {
     let m = manifest(&spec(Mode::Atomic));
     let pod = &m["spec"]["template"]["spec"];
     let volumes = pod["volumes"].as_array().unwrap();
@@ -164,6 +165,10 @@ fn every_writable_path_is_a_size_limited_empty_dir() {
             assert!(v["emptyDir"]["sizeLimit"].is_string(), "no sizeLimit: {v}");
             writable.push(path_of(name));
         }
+        if let Some(claim) = v.pointer("/ephemeral/volumeClaimTemplate/spec") {
+            assert!(claim["resources"]["requests"]["storage"].is_string(), "{v}");
+            writable.push(path_of(name));
+        }
     }
     writable.sort();
     assert_eq!(writable, ["/dump", "/tmp"]);
@@ -173,9 +178,17 @@ fn every_writable_path_is_a_size_limited_empty_dir() {
         "/tmp is mounted last (the sandbox's node agent keeps Pod directories under /tmp)"
     );
     let dump = volumes.iter().find(|v| v["name"] == "dump").unwrap();
+    let claim = &dump["ephemeral"]["volumeClaimTemplate"];
     assert_eq!(
-        dump["emptyDir"]["sizeLimit"], "13Gi",
+        claim["spec"]["resources"]["requests"]["storage"], "13Gi",
         "10 GiB source + a quarter"
+    );
+    assert_eq!(claim["spec"]["storageClassName"], "fast-scratch");
+    assert_eq!(claim["metadata"]["labels"]["cnpgops.io/step"], "restore");
+    let resources = &pod["containers"][0]["resources"];
+    assert_eq!(
+        resources["limits"]["ephemeral-storage"], "256Mi",
+        "the node's ephemeral storage holds /tmp only"
     );
     let s = script(&spec(Mode::Atomic));
     for written in s
