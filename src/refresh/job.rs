@@ -236,4 +236,4 @@ fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -269,29 +269,30 @@ fn preflight_refuses_what_would_fail_mid_restore_and_extensions_of_a_superuser_r
     );
     unchanged("refused for space");
 
-    // pgcrypto created by the superuser on both sides (as CNPG's postInitApplicationSQL
-    // would): pg_dump dumps its COMMENT, which the owner may not set on dev's.
+    // pg_trgm created by the superuser on both sides (as CNPG's postInitApplicationSQL would):
+    // pg_dump dumps its COMMENT, which the owner may not set on dev's. (prod.sql's pgcrypto and
+    // citext are the owner's own.)
     for cluster in ["shop-cnpg", "shop-dev-cnpg"] {
         let su = superuser(&kube, cluster, "shop");
-        kube.block_on(su.batch_execute("CREATE EXTENSION pgcrypto"))
+        kube.block_on(su.batch_execute("CREATE EXTENSION pg_trgm"))
             .unwrap();
     }
     let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
     ran.code(0);
     assert!(
         ran.stderr
-            .contains("their COMMENT left out of the restore): pgcrypto"),
+            .contains("their COMMENT left out of the restore): pg_trgm"),
         "{}",
         ran.stderr
     );
     let prod = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
     let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     assert!(
-        prod.0.contains_key("comment on extension pgcrypto"),
+        prod.0.contains_key("comment on extension pg_trgm"),
         "{:?}",
         prod.0
             .keys()
-            .filter(|k| k.contains("pgcrypto"))
+            .filter(|k| k.contains("pg_trgm"))
             .collect::<Vec<_>>()
     );
     fp::assert_same(("prod", &prod), ("dev", &dev), "dev == prod");

@@ -3,7 +3,7 @@
 use super::*;
 
 #[path = "../../../tests/it/pss_restricted.rs"]
-mod pss;
+pub(crate) mod pss;
 
 fn spec(mode: Mode) -> Spec {
     let t = |cluster: &str, secret: &str| Target {
