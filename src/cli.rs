@@ -233,6 +233,11 @@ pub struct RefreshDevArgs {
     /// The Job container's memory request and limit (default: request 256Mi, limit 1Gi).
     #[arg(long, value_name = "QUANTITY")]
     pub job_memory: Option<String>,
+    /// The StorageClass of the Job's dump volume (a generic ephemeral volume sized from the
+    /// source database; default: the profile's `dump_storage_class`, else the cluster's
+    /// default StorageClass).
+    #[arg(long, value_name = "NAME")]
+    pub dump_storage_class: Option<String>,
     /// For clusters without TLS: let the Job connect without verifying the servers
     /// (`sslmode=prefer`). Without it, a cluster with no CA Secret is refused (exit 3).
     #[arg(long, env = "CNPGOPS_INSECURE_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]

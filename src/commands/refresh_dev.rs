@@ -92,6 +92,10 @@ fn dump_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
             "insecure_no_tls".to_string(),
             args.insecure_no_tls.to_string(),
         ),
+        (
+            "dump_storage_class".to_string(),
+            args.dump_storage_class.clone().unwrap_or_default(),
+        ),
     ])
 }
 

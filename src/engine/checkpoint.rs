@@ -4,6 +4,7 @@
 //! save, and secret outputs ([`super::step::Outputs::secrets`]) are not stored at all.
 //! [`FileStore`] writes `<dir>/<run-id>.json` atomically (temp file, fsync, rename); a
 //! ConfigMap store for CronJobs implements the same [`StateStore`] trait in the k8s code.
+//! Large step results live beside the state as [`artifact`]s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -156,6 +157,14 @@ pub enum StoreError {
         location: String,
         seen: String,
     },
+    #[error("failed to save run `{run_id}` in {location}: its state is {bytes} bytes, over the {limit}-byte limit of a Kubernetes object; the largest parts: {largest}. Large step results belong in artifacts (see engine::checkpoint::artifact)")]
+    TooLarge {
+        run_id: String,
+        location: String,
+        bytes: usize,
+        limit: usize,
+        largest: String,
+    },
     #[error("failed to {action} run state in {location}")]
     Backend {
         action: &'static str,
@@ -173,6 +182,11 @@ pub trait StateStore: Send + Sync {
     async fn save(&self, state: &RunState) -> Result<(), StoreError>;
     /// Every stored run, oldest first.
     async fn list(&self) -> Result<Vec<RunState>, StoreError>;
+    /// Stores (or replaces) artifact `name` of a run (see [`artifact`]).
+    async fn save_artifact(&self, run_id: &str, name: &str, bytes: &[u8])
+        -> Result<(), StoreError>;
+    /// Reads artifact `name` of a run back.
+    async fn load_artifact(&self, run_id: &str, name: &str) -> Result<Vec<u8>, StoreError>;
 }
 
 /// Run state as JSON files in a directory.
@@ -206,6 +220,13 @@ impl FileStore {
         self.dir.join(format!("{run_id}.json"))
     }
 
+    /// `<dir>/<run-id>.artifacts/<name>.json`: not listed as a run (not a `.json` file).
+    fn artifact_path(&self, run_id: &str, name: &str) -> PathBuf {
+        self.dir
+            .join(format!("{run_id}.artifacts"))
+            .join(format!("{name}.json"))
+    }
+
     fn read(&self, path: &Path) -> Result<RunState, StoreError> {
         let text = std::fs::read(path).map_err(|source| StoreError::Io {
             path: path.into(),
@@ -219,14 +240,15 @@ impl FileStore {
 
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
-        std::fs::create_dir_all(&self.dir)?;
+        let dir = path.parent().unwrap_or(&self.dir);
+        std::fs::create_dir_all(dir)?;
         let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         // Make the rename itself durable.
-        std::fs::File::open(&self.dir)?.sync_all()
+        std::fs::File::open(dir)?.sync_all()
     }
 }
 
@@ -275,6 +297,22 @@ impl StateStore for FileStore {
         runs.sort_by(|a, b| (a.created_at, &a.run_id).cmp(&(b.created_at, &b.run_id)));
         Ok(runs)
     }
+
+    async fn save_artifact(
+        &self,
+        run_id: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let path = self.artifact_path(run_id, name);
+        self.write_atomically(&path, bytes)
+            .map_err(|source| StoreError::Io { path, source })
+    }
+
+    async fn load_artifact(&self, run_id: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.artifact_path(run_id, name);
+        std::fs::read(&path).map_err(|source| StoreError::Io { path, source })
+    }
 }
 
 /// The engine's and steps' shared handle on the current run state; every change is saved.
@@ -283,6 +321,8 @@ pub struct CheckpointHandle {
     state: Arc<Mutex<RunState>>,
     store: Arc<dyn StateStore>,
     redactor: Redactor,
+    /// Artifacts this process stored or read, unredacted.
+    artifacts: Arc<Mutex<BTreeMap<String, Value>>>,
 }
 
 impl CheckpointHandle {
@@ -291,6 +331,7 @@ impl CheckpointHandle {
             state: Arc::new(Mutex::new(state)),
             store,
             redactor,
+            artifacts: Arc::default(),
         }
     }
 
@@ -334,5 +375,6 @@ impl CheckpointHandle {
     }
 }
 
+pub mod artifact;
 #[cfg(test)]
 mod tests;

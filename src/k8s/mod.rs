@@ -6,10 +6,12 @@
 //!   and core kinds listed, anything else found by discovery).
 //! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...).
 //! - [`cluster_access`]: what a Pod connecting to a CNPG Cluster needs (server CA, pull secrets).
-//! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run.
+//! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run, its large step
+//!   results in ConfigMaps of their own ([`state_artifacts`]).
 //! - [`argo`], [`hook_jobs`]: Argo CD Applications (sync / health / operation) and the
 //!   migration hook Jobs of an app namespace.
 //! - [`lease`]: [`crate::engine::Locker`] with a `coordination.k8s.io/v1` Lease per target.
+//! - [`volume_probe`]: the free space of an instance's data volume (a read-only probe Job).
 //! - [`params`]: write parameters that honour `--dry-run` (`dryRun=All`).
 //!
 //! kube-rs installs the aws-lc-rs rustls crypto provider itself when it builds a TLS client,
@@ -26,7 +28,9 @@ pub mod lease;
 pub mod object;
 pub mod params;
 pub mod resources;
+pub mod state_artifacts;
 pub mod state_store;
+pub mod volume_probe;
 pub mod wait;
 
 pub use client::{Connector, Kube, KubeOptions};

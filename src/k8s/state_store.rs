@@ -5,6 +5,11 @@
 //! `cnpgops.io/runbook`. Every update is a replace carrying the last resourceVersion this
 //! process saw: a 409 means another writer changed it, and the save fails instead of
 //! overwriting.
+//!
+//! A state over [`STATE_LIMIT`] bytes (Kubernetes refuses a ConfigMap over 1 MiB) is refused
+//! before it is sent, naming its largest parts; large step results go to artifacts of their
+//! own (`super::state_artifacts`), which keeps a run over a schema of thousands of tables
+//! small.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,12 +19,16 @@ use kube::Api;
 use tokio::sync::Mutex;
 
 use super::error::status_code;
+use super::state_artifacts;
 use super::{Connector, MANAGED_BY, RUNBOOK_LABEL, RUN_ID_LABEL};
 use crate::engine::checkpoint::is_run_id;
 use crate::engine::{RunState, StateStore, StoreError};
 
 /// The data key holding the run state.
 pub const STATE_KEY: &str = "state.json";
+/// The most bytes the state may have: a ConfigMap's data is limited to 1 MiB, less room for
+/// the key.
+pub const STATE_LIMIT: usize = 1024 * 1024 - 1024;
 const COMPONENT: (&str, &str) = ("app.kubernetes.io/component", "run-state");
 
 /// Run state in ConfigMaps of one namespace.
@@ -164,11 +173,7 @@ impl StateStore for ConfigMapStore {
     async fn save(&self, state: &RunState) -> Result<(), StoreError> {
         let (api, ns) = self.api().await?;
         let loc = location(&ns, &state.run_id);
-        let json = serde_json::to_string_pretty(state).map_err(|e| StoreError::Backend {
-            action: "encode",
-            location: loc.clone(),
-            source: Box::new(e),
-        })?;
+        let json = encode(state, &loc)?;
         let mut cm = config_map(state, json);
         let mut seen = self.seen.lock().await;
         let last = seen.get(&state.run_id).cloned();
@@ -215,6 +220,82 @@ impl StateStore for ConfigMapStore {
             .collect::<Result<Vec<_>, _>>()?;
         runs.sort_by(|a, b| (a.created_at, &a.run_id).cmp(&(b.created_at, &b.run_id)));
         Ok(runs)
+    }
+
+    async fn save_artifact(
+        &self,
+        run_id: &str,
+        artifact: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let (api, ns) = self.api().await?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            StoreError::Unsupported(format!("artifact `{artifact}` is not text: {e}"))
+        })?;
+        // The run's ConfigMap exists (a checkpoint precedes every step): its pieces belong to it.
+        let run = api
+            .get_opt(&name(run_id))
+            .await
+            .map_err(|e| StoreError::Backend {
+                action: "read",
+                location: location(&ns, run_id),
+                source: Box::new(e),
+            })?;
+        let owner = run.as_ref().and_then(state_artifacts::owner);
+        state_artifacts::save(&api, &ns, owner, run_id, artifact, text).await
+    }
+
+    async fn load_artifact(&self, run_id: &str, artifact: &str) -> Result<Vec<u8>, StoreError> {
+        let (api, ns) = self.api().await?;
+        state_artifacts::load(&api, &ns, run_id, artifact).await
+    }
+}
+
+/// The state as JSON: pretty when it fits under [`STATE_LIMIT`], else compact; refused when
+/// even that does not fit.
+fn encode(state: &RunState, loc: &str) -> Result<String, StoreError> {
+    let failed = |e: serde_json::Error| StoreError::Backend {
+        action: "encode",
+        location: loc.to_string(),
+        source: Box::new(e),
+    };
+    let pretty = serde_json::to_string_pretty(state).map_err(failed)?;
+    if pretty.len() <= STATE_LIMIT {
+        return Ok(pretty);
+    }
+    let compact = serde_json::to_string(state).map_err(failed)?;
+    if compact.len() <= STATE_LIMIT {
+        return Ok(compact);
+    }
+    Err(StoreError::TooLarge {
+        run_id: state.run_id.clone(),
+        location: loc.to_string(),
+        bytes: compact.len(),
+        limit: STATE_LIMIT,
+        largest: largest_parts(state),
+    })
+}
+
+/// The three largest step outputs and notes, `step output (N bytes)`.
+fn largest_parts(state: &RunState) -> String {
+    let mut parts: Vec<(usize, String)> = state
+        .steps
+        .iter()
+        .flat_map(|s| {
+            let outputs = s.outputs.iter().map(move |(k, v)| (s, "output", k, v));
+            outputs.chain(s.notes.iter().map(move |(k, v)| (s, "note", k, v)))
+        })
+        .map(|(s, what, k, v)| {
+            let len = serde_json::to_string(v).map(|t| t.len()).unwrap_or(0);
+            (len, format!("step {} {what} {k} ({len} bytes)", s.id))
+        })
+        .collect();
+    parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+    let top: Vec<String> = parts.into_iter().take(3).map(|(_, t)| t).collect();
+    if top.is_empty() {
+        "(no step output)".into()
+    } else {
+        top.join(", ")
     }
 }
 

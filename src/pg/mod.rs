@@ -10,8 +10,10 @@
 
 pub mod connect;
 pub mod definitions;
+pub mod extensions;
 pub mod identity;
 pub mod inventory;
+pub mod locks;
 pub mod progress;
 pub mod settings;
 pub mod snapshot;

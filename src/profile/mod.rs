@@ -51,6 +51,8 @@ pub struct Profile {
     pub argo_app: String,
     /// Masking rules applied to a refresh target before its app comes back (off when empty).
     pub masking: crate::refresh::mask::Masking,
+    /// The StorageClass of a refresh Job's dump volume (empty: the cluster's default).
+    pub dump_storage_class: String,
 }
 
 impl Default for Profile {
@@ -71,6 +73,7 @@ impl Default for Profile {
             argo_namespace: "argocd".into(),
             argo_app: "web-{app}-{env}".into(),
             masking: Default::default(),
+            dump_storage_class: String::new(),
         }
     }
 }
@@ -136,6 +139,7 @@ pub struct Resolved {
     pub target: EnvNames,
     prod: EnvNames,
     masking: crate::refresh::mask::Masking,
+    dump_storage_class: String,
 }
 
 impl Resolved {
@@ -147,6 +151,7 @@ impl Resolved {
             target: profile.env(app, to),
             prod: profile.env(app, &profile.prod_env),
             masking: profile.masking.clone(),
+            dump_storage_class: profile.dump_storage_class.clone(),
         }
     }
 
@@ -161,7 +166,8 @@ impl Resolved {
     }
 
     /// Template values: `profile.name`, `profile.app`, `profile.source.*`, `profile.target.*`
-    /// (each with `prod` as the guard decides it), `profile.masking` (`rules`, `safe`).
+    /// (each with `prod` as the guard decides it), `profile.masking` (`rules`, `safe`),
+    /// `profile.dump_storage_class`.
     pub fn scope(&self) -> BTreeMap<String, Value> {
         let env = |e: &EnvNames| {
             let mut v = json!(e);
@@ -174,6 +180,10 @@ impl Resolved {
             ("source".to_string(), env(&self.source)),
             ("target".to_string(), env(&self.target)),
             ("masking".to_string(), json!(self.masking)),
+            (
+                "dump_storage_class".to_string(),
+                Value::from(self.dump_storage_class.clone()),
+            ),
         ])
     }
 }

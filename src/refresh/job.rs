@@ -1,4 +1,5 @@
-//! The refresh Job: `pg_dump` from the source (read-only) into an emptyDir, then the restore
+//! The refresh Job: `pg_dump` from the source (read-only) into a generic ephemeral volume
+//! sized from the source database (a claim of its own, not the node's disk), then the restore
 //! into the target, credentials only through `secretKeyRef`.
 //!
 //! In `atomic` and `parallel` modes the dump finishes before the target is touched, so a
@@ -53,6 +54,11 @@ pub struct Spec {
     pub snapshot: Option<String>,
     /// Masking UPDATEs and coverage gate, run before the COMMIT (see `refresh::mask`).
     pub mask_sql: Option<String>,
+    /// Extensions owned by another role on the target: their `COMMENT ON EXTENSION` is left
+    /// out of the restore (the owner may not comment on them; see `pg::extensions`).
+    pub keep_extension_comments: Vec<String>,
+    /// The dump volume's StorageClass (`None`: the cluster's default).
+    pub dump_storage_class: Option<String>,
 }
 
 /// A Job name from the target cluster, the run id's random part and the attempt.
@@ -97,16 +103,18 @@ pub fn script(spec: &Spec) -> String {
     let body = match spec.mode {
         Mode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
         Mode::Stream => format!(
             "echo \"{DUMP_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
         Mode::Parallel => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\n\
-             dst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --dbname=\"$DST_DB\" /dump/db\n\
+             pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
+             dst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --use-list=/tmp/toc --dbname=\"$DST_DB\" /dump/db\n\
              if [ -n \"${{MASK_SQL:-}}\" ]; then dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$MASK_SQL\"; fi"
         ),
     };
@@ -114,6 +122,7 @@ pub fn script(spec: &Spec) -> String {
         r#"set -euo pipefail
 src() {{ PGHOST="$SRC_HOST" PGDATABASE="$SRC_DB" PGUSER="$SRC_USER" PGPASSWORD="$SRC_PASSWORD" PGSSLMODE="$SRC_SSLMODE"{src_root} PGOPTIONS='-c default_transaction_read_only=on' "$@"; }}
 dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE"{dst_root} "$@"; }}
+{FILTERS}
 {body}
 echo "{RESTORE_DONE}"
 "#,
@@ -122,23 +131,42 @@ echo "{RESTORE_DONE}"
     )
 }
 
+/// Leave out `COMMENT ON EXTENSION` of the extensions named in `$KEEP_EXTENSION_COMMENTS`:
+/// from a `pg_restore --list` (then `--use-list`), or from plain SQL (the entry after its
+/// `-- Name: EXTENSION x; Type: COMMENT` header, up to the next header). Everything else
+/// passes unchanged.
+const FILTERS: &str = r#"toc_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '{ n = $7; gsub(/"/, "", n) } !($4 == "COMMENT" && $5 == "-" && $6 == "EXTENSION" && index(keep, " " n " ") > 0)'; }
+sql_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '
+/^-- Name: EXTENSION .*; Type: COMMENT;/ { n = $4; sub(/;$/, "", n); gsub(/"/, "", n); if (index(keep, " " n " ") > 0) { skip = 1; print; next } }
+skip == 1 { print; skip = 2; next }
+skip == 2 { if ($0 == "--") { skip = 0; print }; next }
+{ print }'; }"#;
+
 /// The dump into the emptyDir (directory format, parallel).
 const DUMP_TO_DIR: &str = "rm -rf /dump/db\nsrc pg_dump ${SNAPSHOT:+--snapshot=$SNAPSHOT} --format=directory --jobs=\"$JOBS\" --verbose --no-owner --no-privileges --file=/dump/db";
 
-/// The Job manifest.
-pub fn manifest(spec: &Spec) -> Value {
-    let labels = json!({
+/// The labels of the Job, its Pod and the dump's claim.
+fn labels(spec: &Spec) -> Value {
+    json!({
         MANAGED_BY.0: MANAGED_BY.1,
         RUN_ID_LABEL: spec.run_id,
         STEP_LABEL: spec.step,
         "cnpgops.io/target-cluster": spec.target.cluster,
-    });
+    })
+}
+
+/// The Job manifest.
+pub fn manifest(spec: &Spec) -> Value {
+    let labels = labels(spec);
     let mut env = side_env("SRC", &spec.source, &spec.source_ca);
     env.extend(side_env("DST", &spec.target, &spec.target_ca));
     env.push(json!({"name": "JOBS", "value": spec.jobs.to_string()}));
     env.push(json!({"name": "CLEAN_SQL", "value": CLEAN_SQL}));
     if let Some(sql) = &spec.mask_sql {
         env.push(json!({"name": "MASK_SQL", "value": sql}));
+    }
+    if !spec.keep_extension_comments.is_empty() {
+        env.push(json!({"name": "KEEP_EXTENSION_COMMENTS", "value": spec.keep_extension_comments.join(" ")}));
     }
     if let Some(id) = &spec.snapshot {
         env.push(json!({"name": "SNAPSHOT", "value": id}));
@@ -157,12 +185,7 @@ pub fn manifest(spec: &Spec) -> Value {
             "ttlSecondsAfterFinished": pod::TTL_AFTER_FINISHED,
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": false,
-                    "enableServiceLinks": false,
-                    "securityContext": pod::pod_security(),
-                    "imagePullSecrets": pod::pull_secrets(&spec.pull_secrets),
+                "spec": pod::job_pod_spec(pod::pod_security(), &spec.pull_secrets, json!({
                     "volumes": volumes,
                     "containers": [{
                         "name": "refresh",
@@ -171,15 +194,15 @@ pub fn manifest(spec: &Spec) -> Value {
                         "env": env,
                         "volumeMounts": mounts,
                         "securityContext": pod::container_security(),
-                        "resources": spec.resources.manifest(&pod::ephemeral(dump_limit(spec).as_deref())),
+                        "resources": spec.resources.manifest(pod::TMP_LIMIT),
                     }],
-                },
+                })),
             },
         },
     })
 }
 
-/// The dump emptyDir's size limit, when the mode dumps to a file.
+/// The dump volume's size, when the mode dumps to a file.
 fn dump_limit(spec: &Spec) -> Option<String> {
     (spec.mode != Mode::Stream).then(|| pod::dump_limit(spec.source_bytes))
 }
@@ -189,7 +212,12 @@ fn dump_limit(spec: &Spec) -> Option<String> {
 fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
     let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     if let Some(limit) = dump_limit(spec) {
-        volumes.push(pod::scratch_volume("dump", &limit));
+        volumes.push(pod::dump_volume(
+            "dump",
+            &limit,
+            spec.dump_storage_class.as_deref(),
+            &labels(spec),
+        ));
         mounts.push(json!({"name": "dump", "mountPath": DUMP_DIR}));
     }
     for (side, ca) in [("source", &spec.source_ca), ("target", &spec.target_ca)] {
@@ -208,4 +236,4 @@ fn volumes(spec: &Spec) -> (Vec<Value>, Vec<Value>) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

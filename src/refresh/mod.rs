@@ -7,6 +7,7 @@ pub mod job;
 pub mod mask;
 pub mod pod;
 pub mod progress;
+pub mod space;
 
 /// How the restore replaces the target's contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

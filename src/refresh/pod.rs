@@ -1,6 +1,7 @@
 //! The refresh Job's Pod template as PodSecurity `restricted` admits it: non-root as CNPG's
 //! postgres uid 26, RuntimeDefault seccomp, no privilege escalation, every capability dropped,
-//! a read-only root filesystem with size-limited emptyDirs where it writes, no ServiceAccount
+//! a read-only root filesystem with a size-limited emptyDir `/tmp` and the dump on a generic
+//! ephemeral volume (`ephemeral` is one of `restricted`'s allowed volume types), no ServiceAccount
 //! token, requests and limits, the Clusters' pull secrets, CA Secrets reduced to `ca.crt`.
 
 use serde_json::{json, Value};
@@ -64,21 +65,29 @@ pub fn is_quantity(text: &str) -> bool {
     digits_ok && units.contains(&suffix)
 }
 
-/// The dump emptyDir's `sizeLimit` for a source database of `bytes`: its size plus a quarter
-/// (a directory-format dump is compressed, so smaller), at least 1Gi, in whole GiB.
+/// The dump volume's size for a source database of `bytes`: its size plus a quarter (a
+/// directory-format dump is compressed, so smaller), at least 1Gi, in whole GiB.
 pub fn dump_limit(bytes: u64) -> String {
     const GIB: u64 = 1 << 30;
     let needed = bytes.saturating_add(bytes / 4);
     format!("{}Gi", needed.div_ceil(GIB).max(1))
 }
 
-/// The sum of the emptyDirs' limits (`/tmp` plus the dump), the Pod's ephemeral storage.
-pub fn ephemeral(dump: Option<&str>) -> String {
-    let gib = dump
-        .and_then(|d| d.strip_suffix("Gi"))
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    format!("{}Mi", gib * 1024 + 256)
+/// A one-shot Job Pod's spec without volumes or containers: never restarted, no
+/// ServiceAccount token, no Service links, `security` and the pull secrets; `extra`'s fields
+/// are added.
+pub fn job_pod_spec(security: Value, pull_secrets: &[String], extra: Value) -> Value {
+    let mut spec = json!({
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": false,
+        "enableServiceLinks": false,
+        "securityContext": security,
+        "imagePullSecrets": self::pull_secrets(pull_secrets),
+    });
+    if let (Some(s), Value::Object(e)) = (spec.as_object_mut(), extra) {
+        s.extend(e);
+    }
+    spec
 }
 
 /// `securityContext` of the Pod.
@@ -113,6 +122,24 @@ pub fn ca_volume(name: &str, secret: &str) -> Value {
         "items": [{"key": CA_CERT_KEY, "path": CA_CERT_KEY}],
         "defaultMode": 0o440,
     }})
+}
+
+/// The dump's volume: a generic ephemeral volume (a PersistentVolumeClaim the Pod owns,
+/// created with it and deleted with it) of `size`, so a dump as large as the source database
+/// lands on a volume of its own instead of the node's ephemeral storage, where it could get
+/// the Pod and its neighbours evicted. `class`: its StorageClass (`None`: the default).
+pub fn dump_volume(name: &str, size: &str, class: Option<&str>, labels: &Value) -> Value {
+    let mut spec = json!({
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    });
+    if let Some(class) = class {
+        spec["storageClassName"] = json!(class);
+    }
+    json!({"name": name, "ephemeral": {"volumeClaimTemplate": {
+        "metadata": {"labels": labels},
+        "spec": spec,
+    }}})
 }
 
 /// An emptyDir volume limited to `size`.
@@ -150,8 +177,15 @@ mod tests {
         assert_eq!(dump_limit(0), "1Gi");
         assert_eq!(dump_limit(100 << 20), "1Gi");
         assert_eq!(dump_limit(10 << 30), "13Gi");
-        assert_eq!(ephemeral(Some("13Gi")), "13568Mi");
-        assert_eq!(ephemeral(None), "256Mi");
+        let v = dump_volume("dump", "13Gi", Some("scratch"), &json!({"a": "b"}));
+        let claim = &v["ephemeral"]["volumeClaimTemplate"];
+        assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "13Gi");
+        assert_eq!(claim["spec"]["storageClassName"], "scratch");
+        assert_eq!(claim["metadata"]["labels"]["a"], "b");
+        let default = dump_volume("dump", "1Gi", None, &json!({}));
+        assert!(default["ephemeral"]["volumeClaimTemplate"]["spec"]
+            .get("storageClassName")
+            .is_none());
     }
 
     #[test]

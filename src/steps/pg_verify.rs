@@ -6,6 +6,7 @@
 //! table's rows. Both inventories are read concurrently; the source connection is read-only.
 //! In `--dry-run` (nothing was restored) differences are reported, not failed on.
 
+use crate::engine::checkpoint::artifact::ArtifactRef;
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
 use crate::pg::inventory::{self, compare_masked};
@@ -93,7 +94,7 @@ impl Step for PgVerify {
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let started = std::time::Instant::now();
         let failed = |e: crate::pg::PgError| StepError::Failed(crate::k8s::error::chain(&e));
-        let (a, b) = match expected(&ctx.inputs)? {
+        let (a, b) = match expected(ctx).await? {
             Some(a) => {
                 ctx.events.log(format!(
                     "comparing with {} as dumped (the exported snapshot)",
@@ -165,7 +166,8 @@ fn report(ctx: &StepContext, a: &inventory::Inventory, sums: bool, took: std::ti
             a.types.len(),
             a.definitions.as_ref().map_or(0, |d| d.len())
         ));
-    for (table, c) in &a.tables {
+    const SHOWN: usize = 100;
+    for (table, c) in a.tables.iter().take(SHOWN) {
         ctx.events.log(format!(
             "  {table}: {} rows{}",
             c.rows,
@@ -175,15 +177,28 @@ fn report(ctx: &StepContext, a: &inventory::Inventory, sums: bool, took: std::ti
                 .unwrap_or_default()
         ));
     }
+    if a.tables.len() > SHOWN {
+        ctx.events
+            .log(format!("  ... and {} more tables", a.tables.len() - SHOWN));
+    }
 }
 
-/// The `expected` inventory, when given.
-fn expected(inputs: &Inputs) -> Result<Option<inventory::Inventory>, StepError> {
-    inputs
-        .get("expected")
-        .map(|v| {
-            serde_json::from_value(v.clone())
-                .map_err(|e| StepError::input("expected", &format!("not an inventory: {e}")))
-        })
-        .transpose()
+/// The `expected` inventory, when given: inline (an older run's checkpoint) or, as
+/// refresh.job stores it, an artifact reference.
+async fn expected(ctx: &StepContext) -> Result<Option<inventory::Inventory>, StepError> {
+    let Some(v) = ctx.inputs.get("expected") else {
+        return Ok(None);
+    };
+    let value = match ArtifactRef::from_value(v) {
+        Some(reference) => ctx.checkpoint.artifact(&reference).await.map_err(|e| {
+            StepError::Failed(format!(
+                "failed to read the source's inventory as dumped: {}",
+                crate::k8s::error::chain(&e)
+            ))
+        })?,
+        None => v.clone(),
+    };
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| StepError::input("expected", &format!("not an inventory: {e}")))
 }

@@ -85,6 +85,16 @@ static SIGNATURE: KindSignature = KindSignature {
             "the container's memory request and limit (default: request 256Mi, limit 1Gi)",
         ),
         input(
+            "dump_storage_class",
+            false,
+            "the StorageClass of the dump's generic ephemeral volume (default: the cluster's default)",
+        ),
+        input(
+            "keep_extension_comments",
+            false,
+            "extensions owned by another role on the target (refresh.preflight's output): their COMMENT is left out of the restore",
+        ),
+        input(
             "insecure_no_tls",
             false,
             "connect without verifying the servers (`sslmode=prefer`) when a cluster has no CA Secret; default: refuse",
@@ -114,6 +124,24 @@ struct Args {
     mask_sql: Option<String>,
     resources: Resources,
     insecure_no_tls: bool,
+    keep_extension_comments: Vec<String>,
+    dump_storage_class: Option<String>,
+}
+
+/// An optional list of names (extension names: no spaces, they are joined by spaces).
+fn names(i: &Inputs, name: &str) -> Result<Vec<String>, StepError> {
+    let Some(v) = i.get(name) else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<String> = serde_json::from_value(v.clone())
+        .map_err(|e| StepError::input(name, &format!("expected a list of names: {e}")))?;
+    match list
+        .iter()
+        .find(|n| n.is_empty() || n.contains(char::is_whitespace))
+    {
+        Some(bad) => Err(StepError::input(name, &format!("`{bad}` is not a name"))),
+        None => Ok(list),
+    }
 }
 
 /// An optional quantity input (`cpu`, `memory`); empty means the default.
@@ -161,6 +189,8 @@ fn args(i: &Inputs) -> Result<Args, StepError> {
             memory: quantity(i, "memory")?,
         },
         insecure_no_tls: i.bool_or("insecure_no_tls", false)?,
+        keep_extension_comments: names(i, "keep_extension_comments")?,
+        dump_storage_class: i.opt_str("dump_storage_class")?.filter(|c| !c.is_empty()),
     })
 }
 
@@ -277,10 +307,21 @@ impl Step for RefreshJob {
         outcome?;
         if let Some(inv) = expected {
             let inv = inv.map_err(pg_failed)?;
-            out = out.with(
-                "source_inventory",
-                serde_json::to_value(inv).unwrap_or_default(),
-            );
+            // Per table: megabytes for thousands of tables, so an artifact beside the run
+            // state, which keeps only the reference.
+            let value = serde_json::to_value(inv)
+                .map_err(|e| StepError::Failed(format!("failed to encode the inventory: {e}")))?;
+            let reference = ctx
+                .checkpoint
+                .put_artifact(&format!("{}.source_inventory", ctx.step_id), value)
+                .await
+                .map_err(|e| {
+                    StepError::Failed(format!(
+                        "failed to store the source's inventory: {}",
+                        crate::k8s::error::chain(&e)
+                    ))
+                })?;
+            out = out.with("source_inventory", reference);
         }
         Ok(finished(out, &a, &name))
     }
@@ -400,6 +441,8 @@ async fn create(
         deadline_secs: a.deadline_secs,
         snapshot,
         mask_sql: a.mask_sql.clone(),
+        keep_extension_comments: a.keep_extension_comments.clone(),
+        dump_storage_class: a.dump_storage_class.clone(),
     };
     let job: Job = serde_json::from_value(manifest::manifest(&spec))
         .map_err(|e| StepError::Failed(format!("failed to build the Job: {e}")))?;

@@ -1,19 +1,27 @@
-//! `uses: refresh.preflight`: the checks before a refresh touches anything (reads only).
+//! `uses: refresh.preflight`: the checks before a refresh touches anything.
 //!
 //! Connects to both databases (the source read-only) and refuses (exit 3) when the pg_dump /
 //! pg_restore image cannot serve the pair (its major must be at least the source server's and
-//! at most the target server's), when the target's storage is smaller than the source database
-//! with a margin, or when the target holds objects its owner cannot drop (owned by another
-//! role: the clean would leave them behind), or when a cluster has no CA Secret to verify its
-//! TLS with and `insecure_no_tls` was not given.
+//! at most the target server's), when the target's data volume has too little free space for
+//! the source database with a margin (measured by a read-only probe Pod, [`space`]), when the
+//! single transaction would overflow the target's lock table (`max_locks_per_transaction`),
+//! when the source has an extension the target's owner cannot create, when the target holds
+//! objects its owner cannot drop (owned by another role: the clean would leave them behind),
+//! or when a cluster has no CA Secret to verify its TLS with and `insecure_no_tls` was not
+//! given. Its only write is the probe Job (deleted after; not started in `--dry-run`).
 
 use serde_json::Value;
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
+use crate::pg::extensions;
+use crate::pg::locks::{self, LockTable, Objects};
+use crate::refresh::Mode;
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+
+mod space;
 
 pub struct RefreshPreflight(pub Connector);
 
@@ -42,12 +50,23 @@ static SIGNATURE: KindSignature = KindSignature {
             description: "the target Cluster's storage size",
         },
         InputSpec {
+            name: "mode",
+            required: false,
+            description: "the restore mode (`atomic` default, `stream`, `parallel`): the lock check counts the restore's locks unless `parallel`",
+        },
+        InputSpec {
             name: "insecure_no_tls",
             required: false,
             description: "allow clusters without a CA Secret (the Job will not verify them)",
         },
     ],
-    outputs: &["source_bytes", "source_major", "target_major", "tables"],
+    outputs: &[
+        "source_bytes",
+        "source_major",
+        "target_major",
+        "tables",
+        "keep_extension_comments",
+    ],
     idempotent: true,
 };
 
@@ -77,9 +96,10 @@ impl Step for RefreshPreflight {
         );
         Ok(StepPlan {
             description: format!(
-                "check {} (read-only) can be restored into {}: versions, storage, owners ({FACTS}; {FOREIGN})",
+                "check {} (read-only) can be restored into {}: versions, storage, lock table, owners ({FACTS}; {FOREIGN}; {})",
                 s.describe(),
-                t.describe()
+                t.describe(),
+                locks::CATALOG
             ),
             writes: false,
             prod: false,
@@ -94,9 +114,8 @@ impl Step for RefreshPreflight {
         check_namespaces(&s, &t)?;
         let kube = self.0.get().await?;
         let insecure = ctx.inputs.bool_or("insecure_no_tls", false)?;
-        for side in [&s, &t] {
-            super::refresh_job::verified_access(ctx, &kube, side, insecure).await?;
-        }
+        super::refresh_job::verified_access(ctx, &kube, &s, insecure).await?;
+        let access = super::refresh_job::verified_access(ctx, &kube, &t, insecure).await?;
         let src = s.open(&kube, &ctx.redactor, true).await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let failed = |what: &str| {
@@ -120,13 +139,36 @@ impl Step for RefreshPreflight {
             ))
         })? as i64;
         check_versions(i64::from(src_major), tool, i64::from(dst_major))?;
-        if let Some(storage) = ctx
-            .inputs
-            .get("target_storage_bytes")
-            .and(ctx.inputs.int("target_storage_bytes").ok())
-        {
-            check_storage(src_bytes, storage, &t)?;
-        }
+        let space = space::Space {
+            target: &t,
+            source_bytes: src_bytes,
+            capacity: ctx
+                .inputs
+                .get("target_storage_bytes")
+                .and(ctx.inputs.int("target_storage_bytes").ok()),
+            image: &image,
+            pull_secrets: access.pull_secrets,
+        };
+        space::check(ctx, &kube, space).await?;
+        let mode = Mode::parse(
+            &ctx.inputs
+                .opt_str("mode")?
+                .unwrap_or_else(|| "atomic".into()),
+        )
+        .map_err(|e| StepError::input("mode", &e))?;
+        let objects = |c, side: &'static str| async move {
+            locks::objects(c)
+                .await
+                .map_err(failed(&format!("count the {side}'s objects")))
+        };
+        let (so, to) = (
+            objects(&src, "source").await?,
+            objects(&dst, "target").await?,
+        );
+        let table = locks::table(&dst)
+            .await
+            .map_err(failed("read the target's lock settings"))?;
+        check_locks(&t, mode, so, to, table)?;
         let foreign: Vec<String> = dst
             .query(FOREIGN, &[])
             .await
@@ -141,6 +183,7 @@ impl Step for RefreshPreflight {
                 foreign.join(", ")
             )));
         }
+        let keep = check_extensions(ctx, &src, &dst, &t).await?;
         ctx.events.log(format!(
             "source: PostgreSQL {src_major}, {} in {tables} tables; target: PostgreSQL {dst_major}; pg_dump/pg_restore {tool}",
             human_bytes(src_bytes)
@@ -149,7 +192,8 @@ impl Step for RefreshPreflight {
             .with("source_bytes", src_bytes)
             .with("source_major", src_major)
             .with("target_major", dst_major)
-            .with("tables", Value::from(tables)))
+            .with("tables", Value::from(tables))
+            .with("keep_extension_comments", keep))
     }
 }
 
@@ -168,20 +212,82 @@ pub fn check_versions(source: i64, tool: i64, target: i64) -> Result<(), StepErr
     Ok(())
 }
 
-/// The target needs room for the source's data plus half again (indexes rebuilt, WAL).
-pub fn check_storage(source_bytes: i64, target_storage: i64, t: &Target) -> Result<(), StepError> {
-    let needed = source_bytes.saturating_mul(3) / 2;
-    if target_storage < needed {
+/// The source's extensions against the target's (see `pg::extensions`): refused when one
+/// cannot be created; the names whose `COMMENT` the restore must leave out.
+async fn check_extensions(
+    ctx: &StepContext,
+    src: &tokio_postgres::Client,
+    dst: &tokio_postgres::Client,
+    t: &Target,
+) -> Result<Vec<String>, StepError> {
+    let failed = |e: tokio_postgres::Error| {
+        StepError::Failed(format!("failed to compare the extensions: {e}"))
+    };
+    let source = extensions::list(src).await.map_err(failed)?;
+    let target = extensions::list(dst).await.map_err(failed)?;
+    let plan = extensions::plan(&source, &target, dst)
+        .await
+        .map_err(failed)?;
+    if !plan.impossible.is_empty() {
         return Err(StepError::Refused(format!(
-            "refused: Cluster {}/{} has {} of storage, the source database needs about {} (1.5 x {}). Nothing was changed",
-            t.namespace,
-            t.cluster,
-            human_bytes(target_storage),
-            human_bytes(needed),
-            human_bytes(source_bytes)
+            "refused: the source has extensions that {} lacks and its owner cannot create: {}. Create them there as a superuser first (CNPG: `spec.bootstrap.initdb.postInitApplicationSQL` of a new Cluster, or a Database resource's `spec.extensions`; or `CREATE EXTENSION ...` as postgres). Nothing was changed",
+            t.describe(),
+            plan.impossible.join(", ")
         )));
     }
-    Ok(())
+    for name in &plan.differing_comments {
+        ctx.events.warn(format!(
+            "extension {name} on {} belongs to another role (a superuser): the source's COMMENT ON EXTENSION {name} differs and cannot be restored as the owner; the target's comment stays",
+            t.describe()
+        ));
+    }
+    if !plan.keep_comments.is_empty() {
+        ctx.events.log(format!(
+            "extensions owned by another role on the target, kept as they are (their COMMENT left out of the restore): {}",
+            plan.keep_comments.join(", ")
+        ));
+    }
+    Ok(plan.keep_comments)
+}
+
+/// The one transaction must fit the target's lock table (see `pg::locks`): refused up front,
+/// with the setting to change, instead of "out of shared memory" mid-restore.
+pub fn check_locks(
+    t: &Target,
+    mode: Mode,
+    source: Objects,
+    target: Objects,
+    table: LockTable,
+) -> Result<(), StepError> {
+    let in_transaction = mode != Mode::Parallel;
+    let needed = locks::needed(target, source, in_transaction);
+    if needed <= table.capacity() {
+        return Ok(());
+    }
+    let clean = target.relations + target.others;
+    let what = if in_transaction {
+        format!(
+            "the single-transaction restore would hold about {needed} locks ({clean} to clean the target's objects, {} to create the source's relations)",
+            source.relations
+        )
+    } else {
+        format!("the clean (one transaction) would hold about {needed} locks")
+    };
+    let alternative = if in_transaction && clean <= table.capacity() {
+        ", or use --mode parallel (NOT atomic: only its clean is one transaction)"
+    } else {
+        ""
+    };
+    Err(StepError::Refused(format!(
+        "refused: {what} on Cluster {ns}/{c}, more than its lock table holds: max_locks_per_transaction {} x (max_connections {} + max_prepared_transactions {}) = {} locks. Set spec.postgresql.parameters.max_locks_per_transaction to at least {} on Cluster {ns}/{c} (CNPG restarts the instances to apply it){alternative}. Nothing was changed",
+        table.per_transaction,
+        table.connections,
+        table.prepared,
+        table.capacity(),
+        table.suggest(needed),
+        ns = t.namespace,
+        c = t.cluster,
+    )))
 }
 
 /// `12.3 MiB`.
@@ -221,6 +327,16 @@ fn check_namespaces(s: &Target, t: &Target) -> Result<(), StepError> {
 mod tests {
     use super::*;
 
+    fn target() -> Target {
+        Target {
+            namespace: "db".into(),
+            cluster: "c".into(),
+            pod: "c-1".into(),
+            database: "app".into(),
+            secret: "s".into(),
+        }
+    }
+
     #[test]
     fn versions_the_tool_cannot_serve_are_refused() {
         assert!(check_versions(15, 15, 15).is_ok());
@@ -253,19 +369,48 @@ mod tests {
     }
 
     #[test]
-    fn storage_needs_a_margin() {
-        let t = Target {
-            namespace: "db".into(),
-            cluster: "c".into(),
-            pod: "c-1".into(),
-            database: "app".into(),
-            secret: "s".into(),
+    fn a_restore_the_lock_table_cannot_hold_is_refused_naming_the_setting() {
+        let t = target();
+        let side = Objects {
+            relations: 3000,
+            others: 2500,
         };
-        assert!(check_storage(100, 150, &t).is_ok());
-        let err = check_storage(100 << 20, 120 << 20, &t)
+        let table = LockTable {
+            per_transaction: 64,
+            connections: 100,
+            prepared: 0,
+        };
+        let err = check_locks(&t, Mode::Atomic, side, side, table)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("db/c") && err.contains("120.0 MiB"), "{err}");
+        for part in [
+            "about 8500 locks",
+            "max_locks_per_transaction 64 x (max_connections 100",
+            "= 6400 locks",
+            "spec.postgresql.parameters.max_locks_per_transaction to at least 128 on Cluster db/c",
+            "--mode parallel",
+        ] {
+            assert!(err.contains(part), "missing `{part}` in {err}");
+        }
+        assert!(check_locks(&t, Mode::Parallel, side, side, table).is_ok());
+        let small = Objects {
+            relations: 10,
+            others: 10,
+        };
+        assert!(check_locks(&t, Mode::Stream, small, small, table).is_ok());
+    }
+
+    #[test]
+    fn storage_needs_a_margin() {
+        let t = target();
+        assert!(space::enough(100, 150, &t, "measured").is_ok());
+        let err = space::enough(100 << 20, 120 << 20, &t, "claim x on node y")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("db/c") && err.contains("120.0 MiB free") && err.contains("150.0 MiB"),
+            "{err}"
+        );
         assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 }

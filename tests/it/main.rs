@@ -30,6 +30,7 @@ mod refresh_interrupt;
 mod refresh_masking;
 mod refresh_real;
 mod refresh_refusals;
+mod refresh_scale;
 mod refresh_verify;
 mod refresh_world;
 mod restore;

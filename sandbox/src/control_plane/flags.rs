@@ -20,6 +20,9 @@ pub const CONTROLLERS: &[&str] = &[
     "endpoints-controller",
     "endpointslice-controller",
     "endpointslice-mirroring-controller",
+    // Generic ephemeral volumes: the claim of a Pod's `ephemeral` volume (the refresh Job's
+    // dump), which the node agent's provisioner then binds.
+    "ephemeral-volume-controller",
     "garbage-collector-controller",
     "job-controller",
     "namespace-controller",

@@ -86,3 +86,43 @@ async fn handle_saves_every_update_redacted_and_keeps_notes() {
     assert!(text.contains("\"deadline\""), "{text}");
     assert_eq!(handle.notes("s").await["deadline"], "later");
 }
+
+#[tokio::test]
+async fn artifacts_live_beside_the_state_redacted_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path().to_path_buf()));
+    let redactor = Redactor::new();
+    redactor.learn_str("hunter2-secret");
+    let id = "20260101-000000-0004";
+    let handle = CheckpointHandle::new(state(id), store.clone(), redactor.clone());
+    let big = serde_json::json!({"tables": {"public.t": 3}, "note": "hunter2-secret"});
+    let reference = handle
+        .put_artifact("s.inventory", big.clone())
+        .await
+        .unwrap();
+    handle
+        .update(|s| {
+            s.steps[0]
+                .outputs
+                .insert("inventory".into(), reference.clone());
+        })
+        .await
+        .unwrap();
+    let r = artifact::ArtifactRef::from_value(&reference).unwrap();
+    assert_eq!(handle.artifact(&r).await.unwrap(), big, "from memory");
+    assert_eq!(store.list().await.unwrap().len(), 1, "not listed as a run");
+
+    // A resumed process reads it back from the store: redacted, digest checked.
+    let resumed = CheckpointHandle::new(state(id), store.clone(), redactor);
+    let read = resumed.artifact(&r).await.unwrap();
+    assert_eq!(read["tables"], big["tables"]);
+    assert!(!read.to_string().contains("hunter2"), "{read}");
+    store
+        .save_artifact(id, "s.inventory", b"{\"tables\": {}}")
+        .await
+        .unwrap();
+    let fresh = CheckpointHandle::new(state(id), store, Redactor::new());
+    let err = fresh.artifact(&r).await.unwrap_err().to_string();
+    assert!(err.contains("digest"), "{err}");
+    assert!(handle.put_artifact("../x", Value::Null).await.is_err());
+}

@@ -3,7 +3,7 @@
 use super::*;
 
 #[path = "../../../tests/it/pss_restricted.rs"]
-mod pss;
+pub(crate) mod pss;
 
 fn spec(mode: Mode) -> Spec {
     let t = |cluster: &str, secret: &str| Target {
@@ -30,6 +30,8 @@ fn spec(mode: Mode) -> Spec {
         deadline_secs: 3600,
         snapshot: Some("00000003-0000001B-1".into()),
         mask_sql: Some("UPDATE t SET c = 'x';".into()),
+        keep_extension_comments: vec!["pgcrypto".into()],
+        dump_storage_class: Some("fast-scratch".into()),
     }
 }
 
@@ -75,7 +77,33 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
         "masking inside the transaction: {s}"
     );
     let p = script(&spec(Mode::Parallel));
-    assert!(p.contains("--jobs=\"$JOBS\" --dbname"), "{p}");
+    assert!(
+        p.contains("--jobs=\"$JOBS\" --use-list=/tmp/toc --dbname"),
+        "{p}"
+    );
+}
+
+#[test]
+fn comments_on_extensions_the_target_owner_does_not_own_are_left_out() {
+    let m = manifest(&spec(Mode::Atomic));
+    let env = &m["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "KEEP_EXTENSION_COMMENTS" && e["value"] == "pgcrypto"),
+        "{env}"
+    );
+    for mode in [Mode::Atomic, Mode::Parallel] {
+        let s = script(&spec(mode));
+        assert!(
+            s.contains("pg_restore --list /dump/db | toc_filter > /tmp/toc")
+                && s.contains("--use-list=/tmp/toc"),
+            "{s}"
+        );
+    }
+    let s = script(&spec(Mode::Stream));
+    assert!(s.contains("--no-privileges | sql_filter;"), "{s}");
 }
 
 #[test]
@@ -119,7 +147,7 @@ fn the_pod_passes_pod_security_restricted_in_every_mode() {
 }
 
 #[test]
-fn every_writable_path_is_a_size_limited_empty_dir() {
+fn every_writable_path_is_size_limited_and_the_dump_has_a_volume_of_its_own() {
     let m = manifest(&spec(Mode::Atomic));
     let pod = &m["spec"]["template"]["spec"];
     let volumes = pod["volumes"].as_array().unwrap();
@@ -137,6 +165,10 @@ fn every_writable_path_is_a_size_limited_empty_dir() {
             assert!(v["emptyDir"]["sizeLimit"].is_string(), "no sizeLimit: {v}");
             writable.push(path_of(name));
         }
+        if let Some(claim) = v.pointer("/ephemeral/volumeClaimTemplate/spec") {
+            assert!(claim["resources"]["requests"]["storage"].is_string(), "{v}");
+            writable.push(path_of(name));
+        }
     }
     writable.sort();
     assert_eq!(writable, ["/dump", "/tmp"]);
@@ -146,9 +178,17 @@ fn every_writable_path_is_a_size_limited_empty_dir() {
         "/tmp is mounted last (the sandbox's node agent keeps Pod directories under /tmp)"
     );
     let dump = volumes.iter().find(|v| v["name"] == "dump").unwrap();
+    let claim = &dump["ephemeral"]["volumeClaimTemplate"];
     assert_eq!(
-        dump["emptyDir"]["sizeLimit"], "13Gi",
+        claim["spec"]["resources"]["requests"]["storage"], "13Gi",
         "10 GiB source + a quarter"
+    );
+    assert_eq!(claim["spec"]["storageClassName"], "fast-scratch");
+    assert_eq!(claim["metadata"]["labels"]["cnpgops.io/step"], "restore");
+    let resources = &pod["containers"][0]["resources"];
+    assert_eq!(
+        resources["limits"]["ephemeral-storage"], "256Mi",
+        "the node's ephemeral storage holds /tmp only"
     );
     let s = script(&spec(Mode::Atomic));
     for written in s

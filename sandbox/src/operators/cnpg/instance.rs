@@ -54,16 +54,37 @@ pub async fn ensure_server(
         let ms = t0.elapsed().as_millis() as u64;
         tracing::info!(cluster = %c.id(), addr = %inst.pg.addr(), ms, "bootstrap done");
     }
-    let (extra, env) = match archive {
+    let (mut extra, env) = match archive {
         Some(s) => (archive_settings(ctx, s), s.config.env()),
         None => ("archive_mode = off\n".to_string(), vec![]),
     };
+    extra.push_str(&parameters(c));
     let started = inst.pg.ensure_running(&extra, &env).await?;
     if started && archive.is_some() {
         // Archive the bootstrap's WAL now rather than at archive_timeout.
         inst.pg.psql("postgres", "SELECT pg_switch_wal();").await?;
     }
     Ok(inst)
+}
+
+/// `spec.postgresql.parameters` as postgresql.conf lines: as CNPG does, a change restarts
+/// the server (the settings are compared on every reconcile).
+fn parameters(c: &ClusterView) -> String {
+    let Some(map) = c
+        .spec
+        .pointer("/postgresql/parameters")
+        .and_then(|p| p.as_object())
+    else {
+        return String::new();
+    };
+    map.iter()
+        .filter_map(|(k, v)| {
+            let ok = !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            Some(format!("{k} = '{}'\n", v.as_str()?.replace('\'', "''"))).filter(|_| ok)
+        })
+        .collect()
 }
 
 /// The server's current timeline (CNPG's `status.timelineID`).
