@@ -292,7 +292,7 @@ fn in_tree_store_lists_real_backups_and_costs_the_same_with_more_wal() {
     let text = cnpgops(&kube, &w, &["backups", "shop"]);
     text.code(0);
     let mut settings = w.settings();
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(r"\b\d+\.\d+\.\d+\.\d+:\d+", "[S3_ADDRESS]");
     settings.add_filter(r"\b(19|20)\d{6}T\d{6}\b", "[BACKUP_ID]");
     settings.add_filter(r"backup-\d{14}", "backup-[STAMP]");
     settings.add_filter(r"shop-cnpg-\d{14}", "shop-cnpg-[STAMP]");
