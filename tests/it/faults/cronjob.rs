@@ -33,8 +33,10 @@ fn states(kube: &Kube) -> Vec<Value> {
         "cnpgops",
         "app.kubernetes.io/managed-by=cnpgops",
     );
+    // Run states only: a run's artifacts (its inventories) are ConfigMaps of their own.
     cms.iter()
-        .map(|c| serde_json::from_str(c["data"]["state.json"].as_str().unwrap()).unwrap())
+        .filter_map(|c| c["data"]["state.json"].as_str())
+        .map(|s| serde_json::from_str(s).unwrap())
         .collect()
 }
 
