@@ -97,11 +97,49 @@ impl PodNet {
         Ok(())
     }
 
+    /// SIGKILLs every process inside this Pod's network namespace but the pause process (what a
+    /// runtime does to a container's cgroup: a daemon that left its process group, such as the
+    /// PostgreSQL that CNPG's instance manager starts, goes too).
+    pub fn kill_inside(&self) {
+        kill_in_netns_of(self.pid, false);
+    }
+
     /// The argv prefix that runs a command inside this Pod's network and UTS namespaces.
     pub fn enter(&self) -> Vec<String> {
         ["nsenter", "-t", &self.pid.to_string(), "-n", "-u", "--"]
             .iter()
             .map(|s| s.to_string())
             .collect()
+    }
+}
+
+/// SIGKILLs every process in the network namespace of `holder` (and `holder` too when
+/// `with_holder`). The namespace is compared by its `/proc/PID/ns/net` identity.
+pub fn kill_in_netns_of(holder: u32, with_holder: bool) {
+    let Ok(ns) = std::fs::read_link(format!("/proc/{holder}/ns/net")) else {
+        return;
+    };
+    let Ok(own) = std::fs::read_link("/proc/self/ns/net") else {
+        return;
+    };
+    if ns == own {
+        return; // never the host's own namespace
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid as u32 == holder && !with_holder {
+            continue;
+        }
+        if std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n == ns) {
+            // SAFETY: kill only sends a signal; a pid gone meanwhile yields ESRCH.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }

@@ -220,8 +220,12 @@ fn track(dir: &std::path::Path, ns: &str, name: &str, pid: u32, on: bool) {
 /// Kills every process the pods of the sandbox in `dir` run (the sandbox is stopping).
 pub fn kill_all(dir: &std::path::Path) {
     let p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
-    for (_, _, _, pid) in p.iter().filter(|(d, _, _, _)| d == dir) {
+    for (_, _, name, pid) in p.iter().filter(|(d, _, _, _)| d == dir) {
         process::signal_group(*pid, libc::SIGKILL);
+        if name.is_empty() {
+            // A Pod's pause process: everything in its network namespace goes too.
+            crate::net::pod::kill_in_netns_of(*pid, true);
+        }
     }
 }
 

@@ -420,6 +420,7 @@ pub async fn run_pod(
     }
     super::track(&cfg.dir, &ns, "", net.pid, false);
     let _ = std::fs::remove_file(&netns_file);
+    net.kill_inside();
     drop(net);
     if *stop.borrow() {
         let _ = std::fs::remove_dir_all(&pod_dir);
