@@ -1,25 +1,29 @@
 //! The in-cluster path runs: `deploy/base` applied with kubectl as an SRE would (namespace,
 //! ServiceAccount, RBAC, the CronJob; the profile ConfigMap as docs/real-cluster.md creates it),
-//! changed only where a user would (the CronJob suspended, the no-TLS opt-out of a cluster
-//! without TLS), and a night started with `kubectl create job --from=cronjob/...`. The node
-//! agent runs its Pod from the image `deploy/` names (the cnpgops this test built), as uid
-//! 65532 under PodSecurity `restricted`, with the projected ServiceAccount token. Afterwards
-//! dev is prod by the tests' own fingerprint, prod is unchanged, and the Pod's log shows the
-//! in-cluster path: connections straight to the `-rw` Services, no port-forward (which its Role
-//! does not allow). That proves `deploy/base/rbac.yaml` enough; requests outside it (other
-//! Secrets, listing Secrets, port-forward, deleting Clusters) are forbidden.
+//! changed only where a user would, and a night started with `kubectl create job
+//! --from=cronjob/...`. The node agent runs its Pod from the image `deploy/` names (the cnpgops
+//! this test built), as uid 65532 under PodSecurity `restricted`, with the projected
+//! ServiceAccount token. Afterwards dev is prod by the tests' own fingerprint, prod is
+//! unchanged, and the Pod's log shows the in-cluster path: connections straight to the `-rw`
+//! Services, no port-forward (which its Role does not allow).
+//!
+//! Twice: with the simulated operator (no TLS there, so the CronJob gets the documented opt-out
+//! `CNPGOPS_INSECURE_NO_TLS=1`), which also proves `deploy/base/rbac.yaml` enough and requests
+//! outside it forbidden; and with the real CloudNativePG operator, TLS verified (`pg_hba`
+//! refuses plain text from Pods), the CronJob as shipped but for the owner Secrets' names.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, LogParams};
+use kube::api::LogParams;
 use kube::Api;
 use serde_json::{json, Value};
 
 use crate::fingerprint as fp;
 use crate::harness::{bin, hermetic, World, INSECURE_NO_TLS_ENV};
+use crate::refresh_world::{self as rw, DEV_PASSWORD, PROD_PASSWORD};
 use crate::sandbox::{replicas, Kube};
 
 /// `synestra.yaml`'s owner and password (both clusters', sandbox data).
@@ -71,21 +75,45 @@ fn sa_can(kube: &Kube, w: &World, ns: &str, verb: &str, resource: &str) -> bool 
     }
 }
 
-/// `deploy/base` as applied here: what a user of a cluster without TLS changes, nothing else.
+/// `deploy/base` with its CronJob suspended: the test starts the night itself.
 fn manifests() -> Vec<Value> {
     let mut docs = crate::deploy::rendered();
-    let cronjob = docs
-        .iter_mut()
+    cronjob(&mut docs)["spec"]["suspend"] = json!(true);
+    docs
+}
+
+fn cronjob(docs: &mut [Value]) -> &mut Value {
+    docs.iter_mut()
         .find(|d| d["kind"] == "CronJob")
-        .expect("a CronJob");
-    // The test starts the night itself; the schedule must not start another.
-    cronjob["spec"]["suspend"] = json!(true);
-    // The simulated CNPG serves no TLS: the documented opt-out, as an environment variable.
-    let env = cronjob
+        .expect("a CronJob")
+}
+
+/// What a user of a cluster without TLS adds: the documented opt-out, in the CronJob's env.
+fn without_tls(mut docs: Vec<Value>) -> Vec<Value> {
+    let env = cronjob(&mut docs)
         .pointer_mut("/spec/jobTemplate/spec/template/spec/containers/0/env")
         .and_then(Value::as_array_mut)
         .expect("the container's env");
     env.push(json!({"name": INSECURE_NO_TLS_ENV, "value": "1"}));
+    docs
+}
+
+/// The Role `cnpgops-refresh` naming `secrets` as the Secrets it may read (what a user with
+/// other owner Secrets sets), the Clusters' CA Secrets kept.
+fn with_owner_secrets(mut docs: Vec<Value>, secrets: &[&str]) -> Vec<Value> {
+    let role = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "cnpgops-refresh")
+        .expect("the Role cnpgops-refresh");
+    let rule = role["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["resources"] == json!(["secrets"]))
+        .expect("the rule on Secrets");
+    let names = rule["resourceNames"].as_array_mut().unwrap();
+    names.retain(|n| n.as_str().is_some_and(|n| n.ends_with("-ca")));
+    names.extend(secrets.iter().map(|s| json!(s)));
     docs
 }
 
@@ -139,53 +167,32 @@ fn pod_and_log(kube: &Kube, ns: &str, job: &str) -> (Value, String) {
     (pods[0].clone(), log)
 }
 
-#[test]
-fn the_cronjob_refreshes_dev_in_cluster_with_its_service_account_and_nothing_more() {
-    let (w, kube) = (World::new(), Kube::start());
+/// Applies `docs`, creates the profile ConfigMap when given, starts the night and waits for it:
+/// the Pod and its log, after checking it succeeded as deploy/ says it runs.
+fn night(kube: &Kube, w: &World, docs: &[Value], profile: Option<&str>) -> String {
     cnpgops_sandbox::node::pods::images::provide_cnpgops(Path::new(bin()));
-    kube.scenario("synestra.yaml");
-    let prod_before = fp::of(&kube, "synestra-io-cnpg", OWNER, PASSWORD);
-    let dev_before = fp::of(&kube, "synestra-io-dev-cnpg", OWNER, PASSWORD);
-    assert!(
-        !prod_before.diff("prod", &dev_before, "dev").is_empty(),
-        "dev starts different from prod"
-    );
-
-    apply(&kube, &w, &manifests());
-    let profile = w.path("my-profile.yaml");
-    std::fs::write(&profile, PROFILE).unwrap();
-    let from_file = format!("--from-file=config.yaml={}", profile.display());
-    kubectl(
-        &kube,
-        &w,
-        &[
-            "-n",
-            "cnpgops",
-            "create",
-            "configmap",
-            "cnpgops-profile",
-            &from_file,
-        ],
-    );
+    apply(kube, w, docs);
+    if let Some(text) = profile {
+        let path = w.path("my-profile.yaml");
+        std::fs::write(&path, text).unwrap();
+        let from_file = format!("--from-file=config.yaml={}", path.display());
+        let create = ["create", "configmap", "cnpgops-profile", &from_file];
+        kubectl(kube, w, &[&["-n", "cnpgops"][..], &create].concat());
+    }
     let from = format!("--from=cronjob/{CRONJOB}");
-    kubectl(&kube, &w, &["-n", "cnpgops", "create", "job", &from, JOB]);
+    kubectl(kube, w, &["-n", "cnpgops", "create", "job", &from, JOB]);
 
-    let status = wait_finished(&kube, "cnpgops", JOB);
-    let (pod, log) = pod_and_log(&kube, "cnpgops", JOB);
+    let status = wait_finished(kube, "cnpgops", JOB);
+    let (pod, log) = pod_and_log(kube, "cnpgops", JOB);
     assert_eq!(status["succeeded"], 1, "{status:#}\n{log}");
-
-    // It ran as deploy/ says: its ServiceAccount, the image, uid 65532, admitted by
-    // PodSecurity `restricted` (the namespace of deploy/base enforces it).
+    // It ran as deploy/ says: its ServiceAccount, the image, admitted by PodSecurity
+    // `restricted` (the namespace of deploy/base enforces it).
     assert_eq!(pod["spec"]["serviceAccountName"], "cnpgops");
-    assert_eq!(
-        pod["spec"]["containers"][0]["image"],
-        "ghcr.io/synestra/cnpgops:0.1.0"
-    );
+    let image = &pod["spec"]["containers"][0]["image"];
+    assert_eq!(image, "ghcr.io/synestra/cnpgops:0.1.0");
     let ns = kube.get("Namespace", "", "cnpgops").unwrap();
-    assert_eq!(
-        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
-        "restricted"
-    );
+    let enforced = &ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"];
+    assert_eq!(enforced, "restricted");
     // The last line is the JSON report of a succeeded run.
     let report: Value = serde_json::from_str(log.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("the last log line is the report ({e}):\n{log}"));
@@ -197,22 +204,54 @@ fn the_cronjob_refreshes_dev_in_cluster_with_its_service_account_and_nothing_mor
         assert!(log.contains(&service), "`{service}` in:\n{log}");
     }
     assert!(!log.contains("port-forward"), "{log}");
-    // The profile from the ConfigMap, mounted where XDG_CONFIG_HOME points, was the one used.
-    let selected = "the Deployments of namespace web-synestra-io-dev matching `app.kubernetes.io/part-of=synestra-io`";
-    assert!(log.contains(selected), "`{selected}` in:\n{log}");
     assert_eq!(
-        replicas(&kube, "web-synestra-io-dev", "web"),
+        replicas(kube, "web-synestra-io-dev", "web"),
         2,
         "the app is back"
     );
+    let runs = kube.list(
+        "ConfigMap",
+        "cnpgops",
+        "app.kubernetes.io/managed-by=cnpgops",
+    );
+    assert_eq!(runs.len(), 1, "the run's state in cnpgops");
+    log
+}
+
+/// Fingerprints of prod and dev (owner `synestra_io`, their passwords).
+fn prod_and_dev(kube: &Kube, passwords: [&str; 2]) -> (fp::Fingerprint, fp::Fingerprint) {
+    (
+        fp::of(kube, "synestra-io-cnpg", OWNER, passwords[0]),
+        fp::of(kube, "synestra-io-dev-cnpg", OWNER, passwords[1]),
+    )
+}
+
+/// The tests' own oracle after the night: prod as it was, dev equal to it.
+fn assert_refreshed(kube: &Kube, passwords: [&str; 2], prod_before: &fp::Fingerprint) {
+    let (prod, dev) = prod_and_dev(kube, passwords);
+    fp::assert_same(
+        ("prod before", prod_before),
+        ("prod", &prod),
+        "prod unchanged",
+    );
+    fp::assert_same(("prod", &prod), ("dev", &dev), "dev refreshed from prod");
+}
+
+#[test]
+fn the_cronjob_refreshes_dev_in_cluster_with_its_service_account_and_nothing_more() {
+    let (w, kube) = (World::new(), Kube::start());
+    kube.scenario("synestra.yaml");
+    let (prod_before, dev_before) = prod_and_dev(&kube, [PASSWORD; 2]);
+    assert_ne!(prod_before, dev_before, "dev starts different from prod");
+
+    let log = night(&kube, &w, &without_tls(manifests()), Some(PROFILE));
+    // The profile from the ConfigMap, mounted where XDG_CONFIG_HOME points, was the one used.
+    let selected = "the Deployments of namespace web-synestra-io-dev matching `app.kubernetes.io/part-of=synestra-io`";
+    assert!(log.contains(selected), "`{selected}` in:\n{log}");
+    assert!(log.contains("WARNING: --insecure-no-tls"), "{log}");
     // The Role was enough, and no more than that.
-    assert!(sa_can(
-        &kube,
-        &w,
-        "databases",
-        "get",
-        "secrets/synestra-io-initdb-secret"
-    ));
+    let owner = "secrets/synestra-io-initdb-secret";
+    assert!(sa_can(&kube, &w, "databases", "get", owner));
     for (ns, verb, resource) in [
         ("databases", "create", "pods/portforward"),
         ("databases", "get", "secrets/synestra-io-cnpg-superuser"),
@@ -230,24 +269,27 @@ fn the_cronjob_refreshes_dev_in_cluster_with_its_service_account_and_nothing_mor
         ),
         ("cnpgops", "create", "pods/exec"),
     ] {
-        assert!(
-            !sa_can(&kube, &w, ns, verb, resource),
-            "{verb} {resource} in {ns}"
-        );
+        let allowed = sa_can(&kube, &w, ns, verb, resource);
+        assert!(!allowed, "{verb} {resource} in {ns}");
     }
+    assert_refreshed(&kube, [PASSWORD; 2], &prod_before);
+}
 
-    // The tests' own oracle: dev is prod, prod is as it was.
-    let prod = fp::of(&kube, "synestra-io-cnpg", OWNER, PASSWORD);
-    fp::assert_same(
-        ("prod before", &prod_before),
-        ("prod", &prod),
-        "prod unchanged",
-    );
-    let dev = fp::of(&kube, "synestra-io-dev-cnpg", OWNER, PASSWORD);
-    fp::assert_same(("prod", &prod), ("dev", &dev), "dev refreshed from prod");
-    let runs = kube.block_on(
-        Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(kube.client.clone(), "cnpgops")
-            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=cnpgops")),
-    );
-    assert_eq!(runs.unwrap().items.len(), 1, "the run's state in cnpgops");
+/// With the real operator: TLS everywhere, verified against the Clusters' CAs, and plain text
+/// from Pods refused by `pg_hba` (so the night cannot have gone without it).
+#[test]
+fn the_cronjob_refreshes_dev_in_cluster_over_verified_tls_with_the_real_operator() {
+    let (w, kube) = (World::new(), Kube::start_real());
+    let dbs = ["databases", "databases"];
+    rw::world_with(&kube, "synestra-io", 500, dbs, rw::TLS_ONLY);
+    kube.namespace("argocd");
+    let passwords = [PROD_PASSWORD, DEV_PASSWORD];
+    let (prod_before, dev_before) = prod_and_dev(&kube, passwords);
+    assert_ne!(prod_before, dev_before, "dev starts different from prod");
+
+    // This world's owner Secrets are `<app>-prod-owner` and `<app>-dev-owner`.
+    let owners = ["synestra-io-prod-owner", "synestra-io-dev-owner"];
+    let log = night(&kube, &w, &with_owner_secrets(manifests(), &owners), None);
+    assert!(!log.contains("insecure"), "{log}");
+    assert_refreshed(&kube, passwords, &prod_before);
 }
