@@ -209,12 +209,10 @@ fn night(kube: &Kube, w: &World, docs: &[Value], profile: Option<&str>) -> Strin
         2,
         "the app is back"
     );
-    let runs = kube.list(
-        "ConfigMap",
-        "cnpgops",
-        "app.kubernetes.io/managed-by=cnpgops",
-    );
-    assert_eq!(runs.len(), 1, "the run's state in cnpgops");
+    // Its state is in the namespace `cnpgops` (beside its artifacts).
+    let selector = "app.kubernetes.io/managed-by=cnpgops,cnpgops.io/runbook=refresh-dev";
+    let runs = kube.list("ConfigMap", "cnpgops", selector);
+    assert_eq!(runs.len(), 1, "one run: {runs:#?}");
     log
 }
 
