@@ -91,25 +91,44 @@ pub async fn endpoint(
 /// `statement_timeout`; in-cluster (the kube configuration is the Pod's own) straight to the
 /// `-rw` Service, else through a port-forward to the primary Pod.
 pub async fn connect(kube: &Kube, ep: &Endpoint) -> Result<Client, PgError> {
-    let host = format!("{}-rw.{}.svc", ep.cluster, ep.namespace);
+    let host = service_host(&ep.namespace, &ep.cluster);
     if kube.in_cluster {
-        return connect_direct(ep, &host, 5432).await;
+        return connect_direct(ep, &host, PORT).await;
     }
     let limits = super::settings::get();
-    let via = format!("port-forward to Pod {}/{}:5432", ep.namespace, ep.pod);
+    let via = via(kube, &ep.namespace, &ep.cluster, &ep.pod);
     let fail = failure(ep, &via);
     let work = async {
         let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &ep.namespace);
         let mut forward = pods
-            .portforward(&ep.pod, &[5432])
+            .portforward(&ep.pod, &[PORT])
             .await
             .map_err(|e| fail(Box::new(e)))?;
         let stream = forward
-            .take_stream(5432)
+            .take_stream(PORT)
             .ok_or_else(|| fail("the port-forward gave no stream".into()))?;
         handshake(&limits.config_for(ep), stream, ep, &host, forward, fail).await
     };
     within(limits.connect_timeout, work, || fail(late(&limits))).await
+}
+
+/// PostgreSQL's port on the instances and the `-rw` Service.
+const PORT: u16 = 5432;
+
+/// The Cluster's `-rw` Service: what in-cluster connections reach and TLS verifies.
+fn service_host(namespace: &str, cluster: &str) -> String {
+    format!("{cluster}-rw.{namespace}.svc")
+}
+
+/// How [`connect`] reaches the primary `pod` of Cluster `namespace/cluster` through `kube`, as
+/// its messages name it: `Service <cluster>-rw.<namespace>.svc:5432` in-cluster, else
+/// `port-forward to Pod <namespace>/<pod>:5432`.
+pub fn via(kube: &Kube, namespace: &str, cluster: &str, pod: &str) -> String {
+    if kube.in_cluster {
+        format!("Service {}:{PORT}", service_host(namespace, cluster))
+    } else {
+        format!("port-forward to Pod {namespace}/{pod}:{PORT}")
+    }
 }
 
 /// Straight to `host:port` (in-cluster: the `-rw` Service), with keepalives on the socket.
@@ -354,6 +373,22 @@ mod tests {
         assert!(
             text.contains("connect timeout") && text.contains("Cluster db/c"),
             "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn in_cluster_the_rw_service_is_reached_else_a_port_forward_to_the_primary() {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let mut kube = Kube {
+            client: kube::Client::try_from(config).unwrap(),
+            namespace: "db".into(),
+            in_cluster: true,
+        };
+        assert_eq!(via(&kube, "db", "c", "c-2"), "Service c-rw.db.svc:5432");
+        kube.in_cluster = false;
+        assert_eq!(
+            via(&kube, "db", "c", "c-2"),
+            "port-forward to Pod db/c-2:5432"
         );
     }
 

@@ -4,7 +4,8 @@
 //! `bootstrap.initdb`, or `bootstrap.recovery` for a recovered cluster), the owner's credentials Secret (which must exist), the primary Pod,
 //! the image's major version and the storage size. A missing Cluster, `Database` or Secret is
 //! bad input (exit 2, naming namespace/name); an unhealthy Cluster, or a production one given
-//! with `refuse_prod`, is a refusal (exit 3). Outputs `connection` for the `pg.*` kinds.
+//! with `refuse_prod`, is a refusal (exit 3). Outputs `connection` for the `pg.*` kinds, and
+//! logs how they reach it (the `-rw` Service in-cluster, else a port-forward to the primary).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::DynamicObject;
@@ -115,8 +116,10 @@ impl Step for CnpgCluster {
         });
         let storage = spec("/spec/storage/size").unwrap_or_default();
         let pod = spec("/status/currentPrimary").unwrap_or(format!("{name}-1"));
+        // How the steps that connect to it reach it (the same choice `pg::connect` makes).
+        let via = crate::pg::connect::via(&kube, &ns, &name, &pod);
         ctx.events.log(format!(
-            "Cluster {ns}/{name}: {phase}; database `{database}`, owner secret {secret}, primary {pod}, image {image}, storage {storage}"
+            "Cluster {ns}/{name}: {phase}; database `{database}`, owner secret {secret}, primary {pod}, image {image}, storage {storage}; reached through {via}"
         ));
         let connection = json!({"namespace": ns, "cluster": name, "pod": pod, "database": database, "secret": secret});
         Ok(Outputs::default()

@@ -13,6 +13,7 @@ mod faults;
 mod fingerprint;
 mod flags;
 mod harness;
+mod incluster;
 mod kube_steps;
 mod leak_scan;
 mod leaks;

@@ -2,9 +2,14 @@
 //! host's root in each container's mount namespace. The operator image gives `/manager` and
 //! `/operator/manager_<arch>` (the manager built from its Go module by `scripts/setup.sh`); a
 //! `ghcr.io/cloudnative-pg/postgresql:15*` image gives PostgreSQL 15 (Debian's) and barman-cloud
-//! on PATH and the `postgres` user with uid/gid 26. Any other image runs its command on the
-//! host's programs (an application image without a command idles, see `process`).
+//! on PATH and the `postgres` user with uid/gid 26. cnpgops' own image (`deploy/Dockerfile`,
+//! [`CNPGOPS_IMAGE`], any tag) gives `/usr/local/bin/cnpgops` as its entrypoint: the binary a
+//! test registers with [`provide_cnpgops`] (or `$CNPGOPS_SANDBOX_CNPGOPS_BIN` names for
+//! `cnpgops-sandbox up`); unknown while neither says where it is. Any other image runs its
+//! command on the host's programs (an application image without a command idles, see
+//! `process`).
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// What an image adds to a container.
 #[derive(Default, Debug, Clone)]
@@ -15,12 +20,43 @@ pub struct ImageRoot {
     pub path: Vec<PathBuf>,
     /// The image's `postgres` user (uid, gid) to add to `/etc/passwd`.
     pub postgres_user: Option<(u32, u32)>,
+    /// The image's ENTRYPOINT: what runs, before the container's args, when it has no command.
+    pub entrypoint: Vec<String>,
 }
 
 /// The operator image this sandbox can run (the version built by `world/build.sh`).
 pub const OPERATOR_IMAGE: &str = "ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0";
 /// The PostgreSQL image prefix for the one major version Debian offers here.
 pub const POSTGRES_IMAGE: &str = "ghcr.io/cloudnative-pg/postgresql:15";
+/// cnpgops' image as `deploy/` names it, without its tag.
+pub const CNPGOPS_IMAGE: &str = "ghcr.io/synestra/cnpgops";
+/// Where the cnpgops binary to run as [`CNPGOPS_IMAGE`] is, when no test registered one.
+pub const CNPGOPS_BIN_ENV: &str = "CNPGOPS_SANDBOX_CNPGOPS_BIN";
+/// Where the binary sits in the image, its entrypoint (`deploy/Dockerfile`).
+const CNPGOPS_ENTRYPOINT: &str = "/usr/local/bin/cnpgops";
+
+static CNPGOPS_BIN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes [`CNPGOPS_IMAGE`] run `bin` (the cnpgops the tests built), for every sandbox of this
+/// process; the first registration wins.
+pub fn provide_cnpgops(bin: impl Into<PathBuf>) {
+    let _ = CNPGOPS_BIN.set(bin.into());
+}
+
+/// The cnpgops binary the image holds: the registered one, else `$CNPGOPS_SANDBOX_CNPGOPS_BIN`.
+fn cnpgops_bin() -> Option<PathBuf> {
+    CNPGOPS_BIN
+        .get()
+        .cloned()
+        .or_else(|| std::env::var_os(CNPGOPS_BIN_ENV).map(PathBuf::from))
+}
+
+/// Whether `image` is `repository` with a tag or digest, or bare.
+fn is_of(image: &str, repository: &str) -> bool {
+    image
+        .strip_prefix(repository)
+        .is_some_and(|tag| tag.is_empty() || tag.starts_with(':') || tag.starts_with('@'))
+}
 
 fn opt() -> PathBuf {
     crate::control_plane::binaries::opt_dir()
@@ -40,6 +76,13 @@ pub fn of(image: &str) -> Option<ImageRoot> {
                 (manager.clone(), "/manager".into()),
                 (manager, format!("/operator/manager_{arch}")),
             ],
+            ..Default::default()
+        });
+    }
+    if is_of(image, CNPGOPS_IMAGE) {
+        return Some(ImageRoot {
+            files: vec![(cnpgops_bin()?, CNPGOPS_ENTRYPOINT.into())],
+            entrypoint: vec![CNPGOPS_ENTRYPOINT.into()],
             ..Default::default()
         });
     }
@@ -103,4 +146,26 @@ pub fn generated(root: &ImageRoot, dir: &Path) -> std::io::Result<Vec<(PathBuf, 
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cnpgops_image_runs_the_registered_binary_as_its_entrypoint() {
+        provide_cnpgops("/built/cnpgops");
+        for image in [
+            "ghcr.io/synestra/cnpgops:0.1.0",
+            "ghcr.io/synestra/cnpgops@sha256:00",
+        ] {
+            let root = of(image).unwrap();
+            assert_eq!(root.entrypoint, ["/usr/local/bin/cnpgops"]);
+            assert_eq!(
+                root.files,
+                [("/built/cnpgops".into(), "/usr/local/bin/cnpgops".into())]
+            );
+        }
+        assert!(of("ghcr.io/synestra/cnpgops-other:1").is_none());
+    }
 }

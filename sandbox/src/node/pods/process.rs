@@ -29,6 +29,8 @@ pub struct Launch<'a> {
     pub user: Option<String>,
     /// Directories the image puts first on PATH.
     pub path: Vec<PathBuf>,
+    /// The image's ENTRYPOINT (empty: none known).
+    pub entrypoint: &'a [String],
     /// Whether the image is one of those `images` knows (its WORKDIR is `/`).
     pub known_image: bool,
 }
@@ -82,8 +84,13 @@ pub fn run_as(pod: &Value, container: &Value, image_gid: Option<u32>) -> Option<
     Some(format!("{uid}:{gid}:{}", groups.join(",")))
 }
 
-/// The argv of the container (command + args, expanded), or an error message.
-pub fn argv(container: &Value, env: &[(String, String)]) -> Result<Vec<String>, String> {
+/// The argv of the container (command, else the image's entrypoint, + args, expanded), or an
+/// error message.
+pub fn argv(
+    container: &Value,
+    entrypoint: &[String],
+    env: &[(String, String)],
+) -> Result<Vec<String>, String> {
     let list = |k: &str| {
         container[k]
             .as_array()
@@ -96,6 +103,9 @@ pub fn argv(container: &Value, env: &[(String, String)]) -> Result<Vec<String>, 
             .unwrap_or_default()
     };
     let mut argv = list("command");
+    if argv.is_empty() {
+        argv = entrypoint.to_vec();
+    }
     argv.extend(list("args"));
     if argv.is_empty() {
         // No image can be had here, so an image's own entrypoint is unknown: an application
@@ -107,7 +117,7 @@ pub fn argv(container: &Value, env: &[(String, String)]) -> Result<Vec<String>, 
 
 /// Starts the container's process in its own process group.
 pub fn spawn(l: &Launch) -> Result<Child, String> {
-    let argv = argv(l.container, &l.env)?;
+    let argv = argv(l.container, l.entrypoint, &l.env)?;
     let mut cmd = {
         let mut c = Command::new(&l.netns[0]);
         c.args(&l.netns[1..]);

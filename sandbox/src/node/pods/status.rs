@@ -505,6 +505,7 @@ async fn run_container(
                 hostname: node.hostname,
                 user: run_as(pod, c, image.postgres_user.map(|(_, g)| g)),
                 path: image.path.clone(),
+                entrypoint: &image.entrypoint,
                 known_image,
             })
         });
