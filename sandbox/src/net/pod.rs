@@ -129,7 +129,11 @@ pub fn kill_in_netns_of(holder: u32, with_holder: bool) {
         return;
     };
     for entry in procs.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
             continue;
         };
         if pid as u32 == holder && !with_holder {

@@ -486,13 +486,15 @@ async fn run_container(
         let image = known.unwrap_or_default();
         let launch = volumes::mounts(api, pod, c, pod_dir, &cfg.dir).and_then(|volumes| {
             let generated = images::generated(&image, pod_dir).map_err(|e| e.to_string())?;
-            // The image's files first: volumes may be mounted over them (e.g. `/controller`).
+            // The image's files and generated files first: volumes may be mounted over them
+            // (`/controller`), and a volume over a directory holding their sources (`/tmp`)
+            // must not hide those.
             let mounts = image
                 .files
                 .iter()
                 .cloned()
-                .chain(volumes)
                 .chain(generated)
+                .chain(volumes)
                 .collect();
             spawn(&Launch {
                 container: c,
