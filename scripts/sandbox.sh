@@ -21,12 +21,12 @@ case "$cmd" in
     [ -n "$scenario" ] && args+=(--scenario "$(realpath "$scenario")")
     nohup "$bin" "${args[@]}" >"$dir/sandbox.log" 2>&1 &
     echo $! >"$dir/sandbox.pid"
-    for _ in $(seq 1 1800); do
+    for _ in $(seq 1 3600); do
       [ -f "$dir/ready" ] && break
       kill -0 "$(cat "$dir/sandbox.pid")" 2>/dev/null || { cat "$dir/sandbox.log" >&2; echo "sandbox failed to start" >&2; exit 1; }
       sleep 0.1
     done
-    [ -f "$dir/ready" ] || { echo "sandbox not ready in 180s; see $dir/sandbox.log" >&2; exit 1; }
+    [ -f "$dir/ready" ] || { echo "sandbox not ready in 360s; see $dir/sandbox.log" >&2; exit 1; }
     grep -h "scenario ready" "$dir/sandbox.log" || true
     echo "sandbox up: export KUBECONFIG=$dir/kubeconfig"
     ;;

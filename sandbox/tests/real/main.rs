@@ -6,3 +6,4 @@ mod harness;
 mod kubectl;
 mod lifecycle;
 mod policy;
+mod scenarios;

@@ -1,5 +1,5 @@
 //! The whole synestra scenario (seed 000's layout) comes up: both clusters healthy with their
-//! init-sql data, the dev Application's last sync Failed on the `web-migrate` hook (the failed
+//! postInitApplicationSQL data, the dev Application's last sync Failed on the `web-migrate` hook (the failed
 //! Job present), the prod Application Synced/Healthy, and prod with a completed backup in S3;
 //! then dev recreated from that backup with `bootstrap.recovery`.
 use std::time::Duration;

@@ -41,7 +41,6 @@ pub async fn run(c: &ClusterView, inst: &Instance, app: &Credentials) -> Result<
     for sql in &c.post_init_app_sql {
         pg.psql(&c.database, sql).await?;
     }
-    run_init_sql(c, inst).await?;
     mark_done(inst)
 }
 
@@ -49,17 +48,6 @@ pub async fn run(c: &ClusterView, inst: &Instance, app: &Credentials) -> Result<
 pub fn mark_done(inst: &Instance) -> Result<(), CnpgError> {
     let marker = inst.pg.dir.join(DONE);
     std::fs::write(&marker, b"").map_err(|e| WorldError::io(&inst.pg.what, &marker, e))?;
-    Ok(())
-}
-
-/// The `sandbox.cnpgops.io/init-sql` annotation's SQL, in the application database as its
-/// owner (so what it creates belongs to the owner, as the application's own migrations would).
-pub async fn run_init_sql(c: &ClusterView, inst: &Instance) -> Result<(), CnpgError> {
-    let Some(sql) = c.init_sql.as_deref().filter(|s| !s.trim().is_empty()) else {
-        return Ok(());
-    };
-    let script = format!("SET ROLE {};\n{sql}\n", quote_ident(&c.owner));
-    inst.pg.psql(&c.database, &script).await?;
     Ok(())
 }
 

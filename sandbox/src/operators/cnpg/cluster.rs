@@ -28,9 +28,6 @@ pub struct ClusterView {
     pub post_init_sql: Vec<String>,
     pub post_init_app_sql: Vec<String>,
     pub post_init_template_sql: Vec<String>,
-    /// The sandbox's `sandbox.cnpgops.io/init-sql` annotation: SQL run once in the application
-    /// database as its owner, right after the bootstrap.
-    pub init_sql: Option<String>,
     /// `bootstrap.recovery`, when the Cluster is bootstrapped from a backup.
     pub recovery: Option<Value>,
     pub storage_size: String,
@@ -92,7 +89,6 @@ impl ClusterView {
             post_init_sql: strs(&init["postInitSQL"]),
             post_init_app_sql: strs(&init["postInitApplicationSQL"]),
             post_init_template_sql: strs(&init["postInitTemplateSQL"]),
-            init_sql: s("/metadata/annotations/sandbox.cnpgops.io~1init-sql"),
             recovery,
             database,
             owner,

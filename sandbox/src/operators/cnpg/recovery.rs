@@ -211,8 +211,8 @@ async fn restore(
         return Err(permanent(c, message));
     }
     configure_after_restore(c, inst).await?;
-    // No `sandbox.cnpgops.io/init-sql` here: it stands for initdb's post-init SQL, which
-    // CNPG runs only for `bootstrap.initdb` (a recovered database already has its objects).
+    // No post-init SQL here: CNPG runs it only for `bootstrap.initdb` (a recovered database
+    // already has its objects).
     pg.stop().await?;
     let ms = t0.elapsed().as_millis() as u64;
     job.log(ctx, &format!("recovery done in {ms} ms: promoted"));
