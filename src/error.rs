@@ -44,11 +44,11 @@ pub enum Error {
     #[error("failed to start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
-    Catalog(Box<crate::catalog::CatalogError>),
+    Catalog(Box<crate::backup_catalog::CatalogError>),
 }
 
-impl From<crate::catalog::CatalogError> for Error {
-    fn from(e: crate::catalog::CatalogError) -> Self {
+impl From<crate::backup_catalog::CatalogError> for Error {
+    fn from(e: crate::backup_catalog::CatalogError) -> Self {
         Error::Catalog(Box::new(e))
     }
 }

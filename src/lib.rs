@@ -17,7 +17,7 @@
 //!   (`--state kubernetes`) and the Lease [`engine::Locker`].
 //! - [`ui`]: reporters (plain lines, JSON lines, progress bars, the `-q` filter) the engine
 //!   pushes events into.
-//! - [`catalog`]: the barman-cloud object-store catalog (aws-sdk-s3): backups, WAL extent per
+//! - [`backup_catalog`]: the barman-cloud object-store catalog (aws-sdk-s3): backups, WAL extent per
 //!   timeline, recoverability window.
 //! - [`profile`]: naming profiles (app + env -> clusters, namespaces, secrets; seed 000 by
 //!   default, others from `--config`), templates' `profile.*`, and the prod guard.
@@ -30,7 +30,7 @@
 //! - [`logging`]: tracing diagnostics (`-v`, `-q`, `RUST_LOG`, `--log-format text|json`),
 //!   redacted too. Colour follows `--no-color`, `$NO_COLOR` and whether stderr is a terminal.
 
-pub mod catalog;
+pub mod backup_catalog;
 pub mod cli;
 pub mod commands;
 pub mod engine;

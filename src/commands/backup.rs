@@ -12,8 +12,8 @@ use kube::Api;
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::catalog::store::{Form, PLUGIN};
-use crate::catalog::{self, CatalogError};
+use crate::backup_catalog::store::{Form, PLUGIN};
+use crate::backup_catalog::{self, CatalogError};
 use crate::cli::BackupArgs;
 use crate::engine::{Event, Reporter, StepStatus};
 use crate::error::Error;
@@ -51,7 +51,7 @@ pub(crate) fn backups_api(kube: &crate::k8s::Kube, ns: &str) -> Result<Api<Dynam
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
     let (kube, cluster) = super::backups::target(ctx, &args.app, &args.env).await?;
     let ns = cluster.namespace.clone().unwrap_or_default();
-    let located = catalog::locate(&kube, &ns, &cluster.name).await?;
+    let located = backup_catalog::locate(&kube, &ns, &cluster.name).await?;
     let name = format!(
         "{}-{}",
         cluster.name,

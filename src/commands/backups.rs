@@ -6,8 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::Context;
-use crate::catalog::cnpg::{self, CnpgView};
-use crate::catalog::{self, Catalog};
+use crate::backup_catalog::cnpg::{self, CnpgView};
+use crate::backup_catalog::{self, BackupCatalog};
 use crate::cli::BackupsArgs;
 use crate::error::Error;
 use crate::k8s::{Kube, ObjectRef};
@@ -20,7 +20,9 @@ pub async fn target(ctx: &Context, app: &str, env: &str) -> Result<(Kube, Object
         .kube
         .get()
         .await
-        .map_err(catalog::CatalogError::kube("the Kubernetes connection"))?;
+        .map_err(backup_catalog::CatalogError::kube(
+            "the Kubernetes connection",
+        ))?;
     let cluster = ObjectRef::new("Cluster", Some(&names.namespace), &names.cluster);
     Ok((kube, cluster))
 }
@@ -29,8 +31,8 @@ pub async fn target(ctx: &Context, app: &str, env: &str) -> Result<(Kube, Object
 #[derive(Serialize)]
 struct Listing<'a> {
     cluster: String,
-    store: &'a catalog::store::StoreSpec,
-    catalog: &'a Catalog,
+    store: &'a backup_catalog::store::StoreSpec,
+    catalog: &'a BackupCatalog,
     cnpg: &'a CnpgView,
     disagreements: Vec<String>,
 }
@@ -38,16 +40,16 @@ struct Listing<'a> {
 pub async fn run(ctx: &Context, args: BackupsArgs) -> Result<(), Error> {
     let (kube, cluster) = target(ctx, &args.app, &args.env).await?;
     let ns = cluster.namespace.clone().unwrap_or_default();
-    let located = catalog::locate(&kube, &ns, &cluster.name).await?;
-    let s3 = catalog::connect(&kube, &located, &ctx.redactor).await?;
+    let located = backup_catalog::locate(&kube, &ns, &cluster.name).await?;
+    let s3 = backup_catalog::connect(&kube, &located, &ctx.redactor).await?;
     let layout = &located.spec.layout;
-    let mut cache = match catalog::cache::default_dir() {
+    let mut cache = match backup_catalog::cache::default_dir() {
         Some(dir) if !args.no_cache => {
-            catalog::cache::Cache::open(&dir, &format!("{}|{}", s3.endpoint(), layout.url()))
+            backup_catalog::cache::Cache::open(&dir, &format!("{}|{}", s3.endpoint(), layout.url()))
         }
-        _ => catalog::cache::Cache::disabled(),
+        _ => backup_catalog::cache::Cache::disabled(),
     };
-    let cat = catalog::read(&s3, layout, &mut cache).await?;
+    let cat = backup_catalog::read(&s3, layout, &mut cache).await?;
     let view = cnpg::read(&kube, &located).await?;
     let listing = Listing {
         cluster: cluster.to_string(),
@@ -96,12 +98,12 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn backup_rows(cat: &Catalog) -> Vec<Vec<String>> {
+fn backup_rows(cat: &BackupCatalog) -> Vec<Vec<String>> {
     let header = ["ID", "NAME", "STATUS", "BEGIN", "END", "TL", "SIZE", "WAL"];
     let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
     for b in &cat.backups {
         let i = b.info.as_ref();
-        let text = |f: fn(&catalog::backup_info::BackupInfo) -> Option<String>| {
+        let text = |f: fn(&backup_catalog::backup_info::BackupInfo) -> Option<String>| {
             i.and_then(f).unwrap_or_else(|| "-".into())
         };
         rows.push(vec![
@@ -119,7 +121,7 @@ fn backup_rows(cat: &Catalog) -> Vec<Vec<String>> {
 }
 
 /// `BEGIN..END` WAL of a backup; `-` when neither is known.
-fn wal_range(info: Option<&catalog::backup_info::BackupInfo>) -> String {
+fn wal_range(info: Option<&backup_catalog::backup_info::BackupInfo>) -> String {
     let (begin, end) = info.map_or((None, None), |i| (i.begin_wal.clone(), i.end_wal.clone()));
     match (begin, end) {
         (None, None) => "-".into(),
@@ -153,7 +155,7 @@ fn render(l: &Listing) -> String {
     out
 }
 
-fn render_archive(cat: &Catalog) -> String {
+fn render_archive(cat: &BackupCatalog) -> String {
     let mut out = String::from("\nWAL archive:");
     if cat.archive.timelines.is_empty() {
         out.push_str(" empty\n");

@@ -27,7 +27,7 @@ use crate::k8s::lease::LeaseLocker;
 use crate::k8s::state_store::ConfigMapStore;
 use crate::k8s::{Connector, KubeOptions};
 use crate::redact::Redactor;
-use crate::runbook::catalog::Catalog;
+use crate::runbook::known::KnownRunbooks;
 use crate::runbook::{params, Loaded, ParamValues};
 
 /// Runs the parsed command.
@@ -74,7 +74,7 @@ fn notified_as(command: &Command) -> Option<&'static str> {
 /// What every command may need.
 pub struct Context {
     pub global: GlobalArgs,
-    pub catalog: Catalog,
+    pub runbooks: KnownRunbooks,
     pub registry: Arc<Registry>,
     pub redactor: Redactor,
     /// Connects to Kubernetes on first use only.
@@ -85,7 +85,7 @@ pub struct Context {
 
 impl Context {
     fn new(global: GlobalArgs, redactor: Redactor) -> Self {
-        let catalog = Catalog::new(global.runbooks_dir.clone());
+        let runbooks = KnownRunbooks::new(global.runbooks_dir.clone());
         if let Some(url) = &global.notify {
             url.teach(&redactor);
         }
@@ -97,7 +97,7 @@ impl Context {
         Self {
             registry: Arc::new(crate::steps::registry_with(kube.clone())),
             global,
-            catalog,
+            runbooks,
             redactor,
             kube,
             last_report: std::sync::Mutex::default(),
@@ -121,7 +121,7 @@ impl Context {
 
     /// Loads and validates a runbook by name or path.
     pub fn load(&self, name_or_path: &str) -> Result<Loaded, Error> {
-        let source = self.catalog.resolve(name_or_path)?;
+        let source = self.runbooks.resolve(name_or_path)?;
         Ok(crate::runbook::load(source, self.registry.as_ref())?)
     }
 
@@ -273,9 +273,9 @@ pub async fn start_run(
     let engine = ctx.engine_with(confirm, cancel.clone(), profile)?;
     cancel_on_signals(cancel);
     let mode = if dry_run {
-        crate::engine::Mode::DryRun
+        crate::engine::RunMode::DryRun
     } else {
-        crate::engine::Mode::Real
+        crate::engine::RunMode::Real
     };
     let report = engine.start(loaded, values, mode).await?;
     finish_run(ctx, &report)

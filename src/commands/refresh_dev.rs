@@ -41,7 +41,7 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
         // Said before anyone is asked to type the target's name.
         eprintln!(
             "warning: --mode parallel is {}",
-            crate::refresh::Mode::Parallel.promise()
+            crate::refresh::RefreshMode::Parallel.promise()
         );
     }
     let (runbook, given) = if args.method == "recovery" {

@@ -9,7 +9,7 @@ use crate::error::Error;
 
 pub async fn run(ctx: &Context, args: ResumeArgs) -> Result<(), Error> {
     let state = ctx.store()?.load(&args.run_id).await?;
-    let source = ctx.catalog.reopen(&state.runbook.origin)?;
+    let source = ctx.runbooks.reopen(&state.runbook.origin)?;
     let loaded = crate::runbook::load(source, ctx.registry.as_ref())?;
     let cancel = CancellationToken::new();
     let profile = ctx.profile_scope(&state.params)?;

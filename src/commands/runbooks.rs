@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, cmd: RunbooksCommand) -> Result<(), Error> {
 
 fn list(ctx: &Context) -> Result<(), Error> {
     let mut rows = Vec::new();
-    for source in ctx.catalog.sources()? {
+    for source in ctx.runbooks.sources()? {
         let display = source.display.clone();
         let loaded = crate::runbook::load(source, ctx.registry.as_ref());
         rows.push(match loaded {

@@ -87,7 +87,7 @@ pub struct RunState {
     pub version: u32,
     pub run_id: String,
     pub runbook: RunbookRef,
-    pub mode: super::Mode,
+    pub mode: super::RunMode,
     /// Parameter values as given (parameters are never secrets).
     pub params: BTreeMap<String, Value>,
     pub status: RunStatus,

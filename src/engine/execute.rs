@@ -10,7 +10,7 @@ use super::checkpoint::{CheckpointHandle, RunStatus, StepState, StepStatus};
 use super::confirm::{self, ConfirmRequest};
 use super::events::{Event, Report, StepEvents, StepReport};
 use super::plan::value_text;
-use super::step::{Inputs, Mode, StepPlan};
+use super::step::{Inputs, RunMode, StepPlan};
 use super::{Engine, EngineError};
 use crate::runbook::template::{self, Scope, StepScope};
 use crate::runbook::{Loaded, StepSpec};
@@ -29,7 +29,7 @@ pub(super) struct Run<'a> {
     pub handle: CheckpointHandle,
     pub env: minijinja::Environment<'static>,
     pub scope: Scope,
-    pub mode: Mode,
+    pub mode: RunMode,
     pub failed: Option<String>,
     /// Overrides `failed` when a step refused or found bad input.
     pub outcome: Option<RunStatus>,
@@ -162,11 +162,11 @@ fn step_report(s: &StepState, writes: &BTreeMap<String, bool>) -> StepReport {
 }
 
 /// `plan`, `dry-run` or `real`.
-pub fn mode_name(mode: Mode) -> &'static str {
+pub fn mode_name(mode: RunMode) -> &'static str {
     match mode {
-        Mode::Plan => "plan",
-        Mode::DryRun => "dry-run",
-        Mode::Real => "real",
+        RunMode::Plan => "plan",
+        RunMode::DryRun => "dry-run",
+        RunMode::Real => "real",
     }
 }
 
@@ -340,7 +340,7 @@ impl Run<'_> {
             prod: plan.prod,
         };
         let events = StepEvents::new(&spec.id, self.engine.reporter.clone());
-        if self.mode != Mode::Real {
+        if self.mode != RunMode::Real {
             events.log(format!(
                 "dry run: would ask to confirm `{}` before: {}",
                 request.target, plan.description

@@ -43,7 +43,10 @@ async fn interrupted(rb: &Loaded, grace: Duration) -> (Report, Duration, tempfil
         tokio::time::sleep(Duration::from_millis(200)).await;
         cancel.cancel();
     });
-    let report = e.start(rb, Default::default(), Mode::Real).await.unwrap();
+    let report = e
+        .start(rb, Default::default(), RunMode::Real)
+        .await
+        .unwrap();
     (report, t0.elapsed(), dir)
 }
 

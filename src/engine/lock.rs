@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::checkpoint::{RunState, RunStatus};
 use super::events::StepEvents;
 use super::plan::value_text;
-use super::step::Mode;
+use super::step::RunMode;
 use super::Engine;
 use crate::runbook::template::{self, Scope};
 use crate::runbook::Loaded;
@@ -138,7 +138,7 @@ impl Engine {
             .map(|v| value_text(&v))
             .map_err(|e| failed(format!("failed to render `lock`: {e}")))?;
         let target = LockTarget::parse(&text).map_err(failed)?;
-        if state.mode != Mode::Real {
+        if state.mode != RunMode::Real {
             events.log(format!("dry run: would lock {target} for the whole run"));
             return Ok(None);
         }

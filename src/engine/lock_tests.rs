@@ -88,7 +88,7 @@ async fn the_lock_is_held_for_the_run_and_released_after_success_or_failure() {
     let (fake, dir) = (Arc::new(Fake::default()), tempfile::tempdir().unwrap());
     for fail in [false, true] {
         let report = engine(&fake, dir.path())
-            .start(&load(fail), params(), Mode::Real)
+            .start(&load(fail), params(), RunMode::Real)
             .await
             .unwrap();
         let expected = if fail {
@@ -114,11 +114,17 @@ async fn a_held_lock_refuses_before_any_step_and_dry_runs_do_not_lock() {
         .unwrap()
         .insert("databases/app".into(), "other-run".into());
     let e = engine(&fake, dir.path());
-    let report = e.start(&load(false), params(), Mode::Real).await.unwrap();
+    let report = e
+        .start(&load(false), params(), RunMode::Real)
+        .await
+        .unwrap();
     assert_eq!(report.status, RunStatus::Refused);
     assert!(report.message.unwrap().contains("locked by `other-run`"));
     assert_eq!(report.steps[0].status, StepStatus::Pending);
-    let dry = e.start(&load(false), params(), Mode::DryRun).await.unwrap();
+    let dry = e
+        .start(&load(false), params(), RunMode::DryRun)
+        .await
+        .unwrap();
     assert_eq!(dry.status, RunStatus::Succeeded);
     assert!(fake.log.lock().unwrap().is_empty());
 }

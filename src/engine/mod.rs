@@ -33,7 +33,7 @@ pub use lock::{LockError, LockGuard, LockTarget, Locker};
 pub use plan::{Plan, PlannedStep};
 pub use registry::Registry;
 pub use resume::ResumeOptions;
-pub use step::{Inputs, Mode, Outputs, Step, StepContext, StepError, StepPlan};
+pub use step::{Inputs, Outputs, RunMode, Step, StepContext, StepError, StepPlan};
 
 use crate::redact::Redactor;
 use crate::runbook::RunbookError;

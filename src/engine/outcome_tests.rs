@@ -120,7 +120,7 @@ async fn a_refusing_step_ends_refused_after_cleanup() {
             "  - id: {outcome}\n    uses: probe\n    with: {{outcome: {outcome}}}\n  - id: next\n    uses: probe\n{CLEANUP}"
         ));
         let report = engine
-            .start(&rb, Default::default(), Mode::Real)
+            .start(&rb, Default::default(), RunMode::Real)
             .await
             .unwrap();
         assert_eq!(report.status, status, "{report:?}");
@@ -131,7 +131,7 @@ async fn a_refusing_step_ends_refused_after_cleanup() {
     let err = crate::error::Error::from_report(&crate::engine::Report {
         status: RunStatus::BadInput,
         ..engine
-            .start(&h.load(CLEANUP), Default::default(), Mode::Real)
+            .start(&h.load(CLEANUP), Default::default(), RunMode::Real)
             .await
             .unwrap()
     })
@@ -149,7 +149,7 @@ async fn the_same_target_is_typed_once_per_run() {
     let rb = h.load(&format!("{}{}", step("stop"), step("restore")));
     let report = h
         .engine(confirmer.clone(), false)
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
@@ -165,7 +165,7 @@ async fn rerun_on_resume_steps_run_again_before_the_resumed_step() {
     ));
     let engine = h.engine(Arc::new(ScriptedConfirmer::new(false, &[])), true);
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Failed);
@@ -190,7 +190,7 @@ async fn a_finished_cleanup_runs_again_when_a_step_it_undid_is_rerun() {
     );
     let engine = h.engine(Arc::new(ScriptedConfirmer::new(false, &[])), true);
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Failed, "{report:?}");

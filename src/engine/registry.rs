@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::step::Step;
-use crate::runbook::{KindCatalog, KindSignature};
+use crate::runbook::{KindSignature, KindSignatures};
 
-/// Step kinds by name; validation reads their signatures through [`KindCatalog`].
+/// Step kinds by name; validation reads their signatures through [`KindSignatures`].
 #[derive(Clone, Default)]
 pub struct Registry {
     steps: BTreeMap<&'static str, Arc<dyn Step>>,
@@ -28,7 +28,7 @@ impl Registry {
     }
 }
 
-impl KindCatalog for Registry {
+impl KindSignatures for Registry {
     fn signature(&self, name: &str) -> Option<&KindSignature> {
         self.steps.get(name).map(|s| s.signature())
     }

@@ -29,7 +29,7 @@ use chrono::Utc;
 use super::checkpoint::{new_run_id, RunState, RunStatus, RunbookRef, StepState, StepStatus};
 use super::confirm::{self, ConfirmRequest};
 use super::plan::{self, Plan};
-use super::step::Mode;
+use super::step::RunMode;
 use super::{CheckpointHandle, Engine, EngineError, Report};
 use crate::runbook::{Loaded, ParamValues, StepSpec};
 
@@ -54,13 +54,13 @@ impl Engine {
         &self,
         loaded: &Loaded,
         params: ParamValues,
-        mode: Mode,
+        mode: RunMode,
     ) -> Result<Report, EngineError> {
         let plan = self.plan(loaded, &params)?;
         let state = new_state(loaded, params, mode);
         let handle = CheckpointHandle::new(state, self.store.clone(), self.redactor.clone());
         handle.update(|_| {}).await?;
-        if mode == Mode::Real {
+        if mode == RunMode::Real {
             if let Err(refusal) = self.preflight(&plan) {
                 return self
                     .finish(
@@ -129,7 +129,7 @@ impl Engine {
     }
 }
 
-fn new_state(loaded: &Loaded, params: ParamValues, mode: Mode) -> RunState {
+fn new_state(loaded: &Loaded, params: ParamValues, mode: RunMode) -> RunState {
     let now = Utc::now();
     RunState {
         version: 1,

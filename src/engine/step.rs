@@ -15,7 +15,7 @@ use crate::runbook::KindSignature;
 /// How far a run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mode {
+pub enum RunMode {
     /// Render only; no step runs.
     Plan,
     /// Reads run for real; every write is sent as a server-side dry run or only described.
@@ -169,7 +169,7 @@ pub struct StepContext {
     pub cancel: CancellationToken,
     pub events: StepEvents,
     pub redactor: Redactor,
-    pub mode: Mode,
+    pub mode: RunMode,
     pub checkpoint: CheckpointHandle,
     /// 1 for the first attempt.
     pub attempt: u32,
@@ -195,7 +195,7 @@ pub trait Step: Send + Sync {
     /// Describes what it will do with these inputs; must not contact anything.
     fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError>;
 
-    /// Does it. In [`Mode::DryRun`] a write is sent as a server-side dry run or only described.
+    /// Does it. In [`RunMode::DryRun`] a write is sent as a server-side dry run or only described.
     async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError>;
 
     /// `Some(name)` when the step is an explicit confirmation point (the `confirm` kind): the

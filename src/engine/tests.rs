@@ -141,7 +141,7 @@ async fn a_run_checkpoints_every_step_and_passes_outputs_on() {
     let rb = h.load("  - id: a\n    uses: count\n  - id: b\n    uses: log\n    with: {message: \"n={{ steps.a.outputs.n }}\"}\n");
     let engine = h.yes();
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Succeeded);
@@ -164,7 +164,7 @@ async fn retries_back_off_then_succeed() {
     let rb = h.load("  - id: a\n    uses: count\n    retries: {attempts: 3, backoff: 1ms}\n");
     let report = h
         .yes()
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Succeeded);
@@ -192,7 +192,7 @@ async fn a_timeout_fails_the_step_and_always_steps_still_run() {
     let rb = h.load("  - id: slow\n    uses: sleep\n    timeout: 20ms\n    with: {duration: 1h}\n  - id: next\n    uses: count\n  - id: cleanup\n    uses: log\n    always: true\n    with: {message: bye}\n");
     let engine = h.yes();
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Failed);
@@ -222,7 +222,7 @@ async fn a_false_when_skips_the_step() {
     let rb = h.load("  - id: a\n    uses: count\n    when: \"1 > 2\"\n");
     let report = h
         .yes()
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.steps[0].status, StepStatus::Skipped);
@@ -240,7 +240,7 @@ async fn declining_leaves_the_destructive_step_unrun() {
         CancellationToken::new(),
     );
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Refused);
@@ -259,7 +259,7 @@ async fn typing_the_name_runs_it_once() {
         CancellationToken::new(),
     );
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!((report.status, h.runs()), (RunStatus::Succeeded, 1));
@@ -275,7 +275,7 @@ async fn no_terminal_and_no_yes_refuses_before_any_step() {
         CancellationToken::new(),
     );
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Refused);
@@ -289,7 +289,7 @@ async fn prod_targets_need_allow_prod_and_dry_run_never_asks() {
     let rb = h.load("  - id: d\n    uses: count\n    destructive: true\n    confirm: app\n    with: {prod: true}\n");
     let report = h
         .yes()
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Refused);
@@ -300,7 +300,7 @@ async fn prod_targets_need_allow_prod_and_dry_run_never_asks() {
         CancellationToken::new(),
     );
     let report = engine
-        .start(&rb, Default::default(), Mode::DryRun)
+        .start(&rb, Default::default(), RunMode::DryRun)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Succeeded);
@@ -324,7 +324,7 @@ async fn an_interrupted_run_resumes_and_never_repeats_a_destructive_step() {
         cancel.cancel();
     });
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     canceller.await.unwrap();
@@ -361,7 +361,7 @@ async fn a_destructive_step_found_running_needs_a_manual_check() {
     let rb = h.load(DESTRUCTIVE);
     let engine = h.yes();
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     // Pretend the process died while the step was running.
@@ -399,7 +399,7 @@ async fn resume_refuses_a_changed_runbook() {
     let rb = h.load("  - id: a\n    uses: count\n");
     let engine = h.yes();
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Failed);
@@ -427,7 +427,7 @@ async fn secret_outputs_are_masked_in_events_and_never_stored() {
     let rb = h.load("  - id: s\n    uses: secret.env\n    with: {name: CNPGOPS_TEST_ENGINE_SECRET}\n  - id: a\n    uses: count\n    with: {note: \"uri=postgres://u:{{ steps.s.outputs.value | urlencode }}@h b64={{ steps.s.outputs.value | b64encode }}\"}\n  - id: b\n    uses: assert\n    with: {that: false, message: \"{{ steps.s.outputs.value }}\"}\n");
     let engine = h.yes();
     let report = engine
-        .start(&rb, Default::default(), Mode::Real)
+        .start(&rb, Default::default(), RunMode::Real)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Failed);

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::error::{K8sError, ObjectRef};
 use super::resources;
 use super::{params, Kube};
-use crate::engine::Mode;
+use crate::engine::RunMode;
 
 /// `argocd.argoproj.io/hook`: the hook phases of a resource (`Sync`, `PreSync`, ...).
 pub const HOOK: &str = "argocd.argoproj.io/hook";
@@ -272,7 +272,7 @@ impl App {
         &self,
         app: &DynamicObject,
         operation: Value,
-        mode: Mode,
+        mode: RunMode,
     ) -> Result<bool, K8sError> {
         let body = json!({
             "metadata": {"resourceVersion": app.metadata.resource_version},

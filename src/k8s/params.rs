@@ -3,15 +3,15 @@
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
 
 use super::FIELD_MANAGER;
-use crate::engine::Mode;
+use crate::engine::RunMode;
 
 /// Whether writes go out as server-side dry runs.
-pub fn dry(mode: Mode) -> bool {
-    mode != Mode::Real
+pub fn dry(mode: RunMode) -> bool {
+    mode != RunMode::Real
 }
 
 /// Server-side apply as field manager `cnpgops` (forcing conflicts: the runbook owns these fields).
-pub fn apply(mode: Mode) -> PatchParams {
+pub fn apply(mode: RunMode) -> PatchParams {
     let p = PatchParams::apply(FIELD_MANAGER).force();
     if dry(mode) {
         p.dry_run()
@@ -21,7 +21,7 @@ pub fn apply(mode: Mode) -> PatchParams {
 }
 
 /// A merge patch (or any non-apply patch).
-pub fn patch(mode: Mode) -> PatchParams {
+pub fn patch(mode: RunMode) -> PatchParams {
     PatchParams {
         dry_run: dry(mode),
         field_manager: Some(FIELD_MANAGER.into()),
@@ -29,7 +29,7 @@ pub fn patch(mode: Mode) -> PatchParams {
     }
 }
 
-pub fn post(mode: Mode) -> PostParams {
+pub fn post(mode: RunMode) -> PostParams {
     PostParams {
         dry_run: dry(mode),
         field_manager: Some(FIELD_MANAGER.into()),
@@ -37,7 +37,7 @@ pub fn post(mode: Mode) -> PostParams {
 }
 
 /// A delete with `propagation`, only of the object with `uid`.
-pub fn delete(mode: Mode, propagation: PropagationPolicy, uid: Option<String>) -> DeleteParams {
+pub fn delete(mode: RunMode, propagation: PropagationPolicy, uid: Option<String>) -> DeleteParams {
     DeleteParams {
         dry_run: dry(mode),
         propagation_policy: Some(propagation),
@@ -60,16 +60,19 @@ mod tests {
 
     #[test]
     fn dry_runs_mark_every_write() {
-        assert!(apply(Mode::DryRun).dry_run);
-        assert!(!apply(Mode::Real).dry_run);
-        assert!(patch(Mode::DryRun).dry_run && post(Mode::DryRun).dry_run);
+        assert!(apply(RunMode::DryRun).dry_run);
+        assert!(!apply(RunMode::Real).dry_run);
+        assert!(patch(RunMode::DryRun).dry_run && post(RunMode::DryRun).dry_run);
         let d = delete(
-            Mode::DryRun,
+            RunMode::DryRun,
             PropagationPolicy::Foreground,
             Some("u".into()),
         );
         assert!(d.dry_run);
         assert_eq!(d.preconditions.unwrap().uid.as_deref(), Some("u"));
-        assert_eq!(apply(Mode::Real).field_manager.as_deref(), Some("cnpgops"));
+        assert_eq!(
+            apply(RunMode::Real).field_manager.as_deref(),
+            Some("cnpgops")
+        );
     }
 }

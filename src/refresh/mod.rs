@@ -1,9 +1,9 @@
-//! The dev <- prod refresh as data: the dump/restore Job's manifest and script ([`job`]), and
+//! The dev <- prod refresh as data: the dump/restore Job's manifest and script ([`job_manifest`]), and
 //! the reading of pg_dump / pg_restore verbose lines into progress ([`progress`]).
 //!
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 
-pub mod job;
+pub mod job_manifest;
 pub mod mask;
 pub mod pod;
 pub mod progress;
@@ -11,7 +11,7 @@ pub mod space;
 
 /// How the restore replaces the target's contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum RefreshMode {
     /// Clean + restore as one script in one transaction (`BEGIN` ... `COMMIT`): a failure at
     /// any point leaves the target as it was.
     Atomic,
@@ -23,12 +23,12 @@ pub enum Mode {
     Parallel,
 }
 
-impl Mode {
+impl RefreshMode {
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
-            "atomic" => Ok(Mode::Atomic),
-            "parallel" => Ok(Mode::Parallel),
-            "stream" => Ok(Mode::Stream),
+            "atomic" => Ok(RefreshMode::Atomic),
+            "parallel" => Ok(RefreshMode::Parallel),
+            "stream" => Ok(RefreshMode::Stream),
             other => Err(format!(
                 "unknown restore mode `{other}`: expected atomic, stream or parallel"
             )),
@@ -38,9 +38,9 @@ impl Mode {
     /// What a failure leaves behind, for the plan and the report.
     pub fn promise(self) -> &'static str {
         match self {
-            Mode::Atomic => "atomic: clean + restore in one transaction, a failure leaves the target as it was",
-            Mode::Stream => "atomic: dump streamed into one transaction with the clean and restore, a failure leaves the target as it was",
-            Mode::Parallel => "NOT atomic: parallel pg_restore after a separate clean, a failure leaves the target partly restored",
+            RefreshMode::Atomic => "atomic: clean + restore in one transaction, a failure leaves the target as it was",
+            RefreshMode::Stream => "atomic: dump streamed into one transaction with the clean and restore, a failure leaves the target as it was",
+            RefreshMode::Parallel => "NOT atomic: parallel pg_restore after a separate clean, a failure leaves the target partly restored",
         }
     }
 }
@@ -52,16 +52,16 @@ mod tests {
     #[test]
     fn modes_parse_and_say_whether_they_are_atomic() {
         for (text, mode) in [
-            ("atomic", Mode::Atomic),
-            ("stream", Mode::Stream),
-            ("parallel", Mode::Parallel),
+            ("atomic", RefreshMode::Atomic),
+            ("stream", RefreshMode::Stream),
+            ("parallel", RefreshMode::Parallel),
         ] {
-            assert_eq!(Mode::parse(text), Ok(mode));
+            assert_eq!(RefreshMode::parse(text), Ok(mode));
         }
-        assert!(Mode::parse("fast")
+        assert!(RefreshMode::parse("fast")
             .unwrap_err()
             .contains("atomic, stream or parallel"));
-        assert!(Mode::Parallel.promise().starts_with("NOT atomic"));
-        assert!(Mode::Stream.promise().starts_with("atomic"));
+        assert!(RefreshMode::Parallel.promise().starts_with("NOT atomic"));
+        assert!(RefreshMode::Stream.promise().starts_with("atomic"));
     }
 }

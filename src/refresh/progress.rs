@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::job::{DUMP_DONE, DUMP_START, RESTORE_DONE, RESTORE_START};
+use super::job_manifest::{DUMP_DONE, DUMP_START, RESTORE_DONE, RESTORE_START};
 
 /// Which half of the refresh a line belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -178,7 +178,7 @@ mod tests {
             ["matchFields"][0];
         assert_eq!(term["values"][0], "node-a");
         assert!(name(&"x".repeat(80), "r-ffff").len() <= 63);
-        let restricted = crate::refresh::job::tests::pss::violations(spec);
+        let restricted = crate::refresh::job_manifest::tests::pss::violations(spec);
         assert_eq!(restricted, Vec::<String>::new());
     }
 }

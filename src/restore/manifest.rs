@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::catalog::store::{Form, PLUGIN};
+use crate::backup_catalog::store::{Form, PLUGIN};
 
 /// The `externalClusters` entry the recovery reads from.
 pub const ORIGIN: &str = "cnpgops-origin";
@@ -121,7 +121,7 @@ pub fn archives(spec: &Value) -> Option<Form> {
         return Some(Form::InTree);
     }
     let cluster = json!({ "spec": spec });
-    crate::catalog::store::plugin(&cluster).map(|p| Form::Plugin {
+    crate::backup_catalog::store::plugin(&cluster).map(|p| Form::Plugin {
         object_store: p.object_store,
     })
 }

@@ -1,13 +1,13 @@
 //! What a restore asks for, checked against the catalog, and the `recoveryTarget` CNPG reads.
-//! Time, backup id and latest go through [`crate::catalog::target::resolve`]; an LSN picks the
+//! Time, backup id and latest go through [`crate::backup_catalog::target::resolve`]; an LSN picks the
 //! newest usable backup that ended at or before it and must not lie past the archived WAL.
 //! Every error is bad input and says what is available.
 
 use serde_json::{json, Value};
 
-use crate::catalog::layout::{parse_lsn, Segment, WalFile};
-use crate::catalog::target::{self, Resolved, Target};
-use crate::catalog::{Backup, Catalog};
+use crate::backup_catalog::layout::{parse_lsn, Segment, WalFile};
+use crate::backup_catalog::target::{self, Resolved, Target};
+use crate::backup_catalog::{Backup, BackupCatalog};
 
 /// `--target-time`, `--target-lsn`, `--backup-id` or `--latest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub struct Chosen {
 }
 
 /// Checks `asked` against `catalog`.
-pub fn choose(catalog: &Catalog, asked: &Asked) -> Result<Chosen, String> {
+pub fn choose(catalog: &BackupCatalog, asked: &Asked) -> Result<Chosen, String> {
     let err = |e: target::TargetError| e.to_string();
     match asked {
         Asked::Time(text) => {
@@ -99,12 +99,12 @@ pub fn choose(catalog: &Catalog, asked: &Asked) -> Result<Chosen, String> {
 
 fn lsn_of(
     b: &Backup,
-    field: fn(&crate::catalog::backup_info::BackupInfo) -> Option<&String>,
+    field: fn(&crate::backup_catalog::backup_info::BackupInfo) -> Option<&String>,
 ) -> Option<u64> {
     b.info.as_ref().and_then(field).and_then(|l| parse_lsn(l))
 }
 
-fn by_lsn(catalog: &Catalog, text: &str) -> Result<Chosen, String> {
+fn by_lsn(catalog: &BackupCatalog, text: &str) -> Result<Chosen, String> {
     let lsn = parse_lsn(text.trim())
         .ok_or_else(|| format!("target LSN `{text}` is not an LSN: write it like `0/3000060`"))?;
     let base = catalog
@@ -159,12 +159,12 @@ fn by_lsn(catalog: &Catalog, text: &str) -> Result<Chosen, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::base::judge;
-    use crate::catalog::wal::{Archive, TimelineExtent};
-    use crate::catalog::window;
+    use crate::backup_catalog::base::judge;
+    use crate::backup_catalog::wal::{Archive, TimelineExtent};
+    use crate::backup_catalog::window;
 
     /// Two completed backups (ending at 0/3000100 and 0/5000100) and WAL up to segment 8.
-    fn catalog() -> Catalog {
+    fn catalog() -> BackupCatalog {
         let done = |id: &str, end_lsn: &str, end: &str| {
             judge(
                 id.into(),
@@ -187,7 +187,7 @@ mod tests {
             }],
             histories: vec![],
         };
-        Catalog {
+        BackupCatalog {
             url: "s3://b/cnpg/db".into(),
             window: window::compute(&backups, &archive),
             backups,

@@ -36,7 +36,7 @@ pub struct KindSignature {
 }
 
 /// Looks up kinds by name.
-pub trait KindCatalog {
+pub trait KindSignatures {
     fn signature(&self, name: &str) -> Option<&KindSignature>;
     fn names(&self) -> Vec<&'static str>;
 }

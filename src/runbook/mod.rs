@@ -3,9 +3,9 @@
 //! Flow: [`source::Source`] (embedded or a file) -> [`model::parse`] (serde-saphyr, spans) ->
 //! [`validate::validate`] (kinds, ids, params, template references) -> [`Runbook`].
 
-pub mod catalog;
 pub mod error;
 pub mod kinds;
+pub mod known;
 pub mod model;
 pub mod node;
 pub mod params;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use error::{Diagnostic, Pos, RunbookError};
-pub use kinds::{InputSpec, KindCatalog, KindSignature};
+pub use kinds::{InputSpec, KindSignature, KindSignatures};
 pub use node::Node;
 pub use params::{ParamSpec, ParamType, ParamValues};
 pub use source::{Origin, Source};
@@ -93,7 +93,7 @@ pub struct Loaded {
 }
 
 /// Parses and validates a source.
-pub fn load(source: Source, kinds: &dyn KindCatalog) -> Result<Loaded, RunbookError> {
+pub fn load(source: Source, kinds: &dyn KindSignatures) -> Result<Loaded, RunbookError> {
     let raw = model::parse(&source.display, &source.text)?;
     let runbook = validate::validate(&source.display, raw, kinds)?;
     Ok(Loaded { runbook, source })

@@ -23,7 +23,7 @@ fn a_good_runbook_validates() {
 
 #[test]
 fn every_embedded_runbook_validates() {
-    for (file, text) in catalog::BUILTIN {
+    for (file, text) in known::BUILTIN {
         load(Source::builtin(file, text), &registry()).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }

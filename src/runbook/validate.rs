@@ -7,7 +7,7 @@ use regex::Regex;
 use serde_saphyr::Spanned;
 
 use super::error::{Diagnostics, Pos, RunbookError};
-use super::kinds::{KindCatalog, KindSignature};
+use super::kinds::{KindSignature, KindSignatures};
 use super::model::{RawParam, RawRetries, RawRunbook, RawStep};
 use super::node::{Node, NodeValue};
 use super::params::{ParamSpec, ParamType};
@@ -23,7 +23,7 @@ fn identifier() -> Regex {
 pub fn validate(
     file: &str,
     raw: RawRunbook,
-    kinds: &dyn KindCatalog,
+    kinds: &dyn KindSignatures,
 ) -> Result<Runbook, RunbookError> {
     let mut d = Diagnostics::new(file);
     let name_pos = Pos::from(raw.name.referenced);
@@ -182,7 +182,7 @@ fn scalar_text(node: &Node) -> Option<String> {
 fn check_steps(
     raw: &Spanned<Vec<Spanned<RawStep>>>,
     params: &[ParamSpec],
-    kinds: &dyn KindCatalog,
+    kinds: &dyn KindSignatures,
     d: &mut Diagnostics,
 ) -> Vec<StepSpec> {
     if raw.value.is_empty() {

@@ -71,19 +71,19 @@ impl Step for Assert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::step::Mode;
+    use crate::engine::step::RunMode;
 
     #[tokio::test]
     async fn passes_on_true_and_fails_with_the_message_on_false() {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, _) = super::super::testing::context(
             serde_json::json!({"that": true}),
-            Mode::Real,
+            RunMode::Real,
             dir.path(),
         );
         assert!(Assert.run(&ctx).await.is_ok());
         let inputs = serde_json::json!({"that": "false", "message": "db is empty"});
-        let (ctx, _) = super::super::testing::context(inputs, Mode::Real, dir.path());
+        let (ctx, _) = super::super::testing::context(inputs, RunMode::Real, dir.path());
         let err = Assert.run(&ctx).await.unwrap_err();
         assert_eq!(err.to_string(), "assertion failed: db is empty");
     }

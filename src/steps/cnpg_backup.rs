@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::catalog;
+use crate::backup_catalog;
 use crate::k8s::{params, Connector, K8sError, ObjectRef};
 use crate::runbook::{InputSpec, KindSignature};
 use kube::core::DynamicObject;
@@ -86,7 +86,7 @@ impl Step for CnpgBackup {
                 .with("backup_id", ""));
         }
         let kube = self.0.get().await?;
-        let located = catalog::locate(&kube, &ns, &cluster)
+        let located = backup_catalog::locate(&kube, &ns, &cluster)
             .await
             .map_err(|e| StepError::Failed(crate::k8s::error::chain(&e)))?;
         let run_id = ctx.checkpoint.snapshot().await.run_id;

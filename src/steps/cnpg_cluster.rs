@@ -283,7 +283,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inputs = json!({"namespace": "databases", "name": "app-cnpg", "refuse_prod": true, "prod": true});
         let (ctx, _) =
-            crate::steps::testing::context(inputs, crate::engine::Mode::Real, dir.path());
+            crate::steps::testing::context(inputs, crate::engine::RunMode::Real, dir.path());
         let err = CnpgCluster(Connector::default())
             .run(&ctx)
             .await

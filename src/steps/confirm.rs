@@ -7,7 +7,7 @@
 //! `--allow-prod`. A confirmation recorded as `succeeded` is kept on resume, like a finished
 //! destructive step: the person already agreed to this run.
 
-use crate::engine::step::Mode;
+use crate::engine::step::RunMode;
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -59,7 +59,7 @@ impl Step for Confirm {
 
     async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let target = ctx.inputs.str("target")?;
-        if ctx.mode == Mode::Real {
+        if ctx.mode == RunMode::Real {
             ctx.events.log(format!("confirmed `{target}`"));
         }
         Ok(Outputs::default().with("target", target))

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::engine::step::Mode;
+use crate::engine::step::RunMode;
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -53,7 +53,7 @@ impl Step for FileAppend {
     async fn run(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let path = ctx.inputs.str("path")?;
         let line = ctx.inputs.str("line")?;
-        if ctx.mode != Mode::Real {
+        if ctx.mode != RunMode::Real {
             ctx.events
                 .log(format!("dry run: would append a line to {path}"));
             return Ok(Outputs::default().with("path", path));
@@ -82,10 +82,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("audit.log");
         let inputs = serde_json::json!({"path": file.to_str().unwrap(), "line": "x"});
-        let (ctx, _) = super::super::testing::context(inputs.clone(), Mode::DryRun, dir.path());
+        let (ctx, _) = super::super::testing::context(inputs.clone(), RunMode::DryRun, dir.path());
         FileAppend.run(&ctx).await.unwrap();
         assert!(!file.exists());
-        let (ctx, _) = super::super::testing::context(inputs, Mode::Real, dir.path());
+        let (ctx, _) = super::super::testing::context(inputs, RunMode::Real, dir.path());
         FileAppend.run(&ctx).await.unwrap();
         FileAppend.run(&ctx).await.unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x\nx\n");

@@ -124,13 +124,13 @@ impl Step for KubeRolloutRestart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::step::Mode;
+    use crate::engine::step::RunMode;
     use crate::steps::testing::context;
 
     #[tokio::test]
     async fn a_second_attempt_restarts_with_the_time_the_first_noted() {
         let dir = tempfile::tempdir().unwrap();
-        let (ctx, _) = context(json!({"namespace": "web"}), Mode::Real, dir.path());
+        let (ctx, _) = context(json!({"namespace": "web"}), RunMode::Real, dir.path());
         let first = restart_time(&ctx).await.unwrap();
         let noted = ctx.checkpoint.notes("s").await;
         assert_eq!(noted["at"], first.as_str(), "noted before any write");
@@ -145,7 +145,7 @@ mod tests {
     #[tokio::test]
     async fn a_dry_run_notes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let (ctx, _) = context(json!({"namespace": "web"}), Mode::DryRun, dir.path());
+        let (ctx, _) = context(json!({"namespace": "web"}), RunMode::DryRun, dir.path());
         restart_time(&ctx).await.unwrap();
         assert!(ctx.checkpoint.notes("s").await.is_empty());
     }

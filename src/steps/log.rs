@@ -42,7 +42,7 @@ impl Step for Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::step::Mode;
+    use crate::engine::step::RunMode;
     use crate::engine::Event;
 
     #[tokio::test]
@@ -50,7 +50,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, rec) = super::super::testing::context(
             serde_json::json!({"message": "hi"}),
-            Mode::Real,
+            RunMode::Real,
             dir.path(),
         );
         let out = Log.run(&ctx).await.unwrap();

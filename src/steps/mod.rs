@@ -104,14 +104,14 @@ pub(crate) mod testing {
 
     use crate::engine::checkpoint::{CheckpointHandle, FileStore, RunState};
     use crate::engine::events::StepEvents;
-    use crate::engine::step::{Inputs, Mode, StepContext};
+    use crate::engine::step::{Inputs, RunMode, StepContext};
     use crate::redact::Redactor;
     use crate::ui::Recording;
 
     /// A context whose events land in the returned recorder.
     pub fn context(
         inputs: Value,
-        mode: Mode,
+        mode: RunMode,
         dir: &std::path::Path,
     ) -> (StepContext, Arc<Recording>) {
         let rec = Arc::new(Recording::default());

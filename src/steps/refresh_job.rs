@@ -1,6 +1,6 @@
 //! `uses: refresh.job`: the dump/restore Job of a refresh (destructive for the target).
 //!
-//! Creates the Job (`refresh::job`) in the target's namespace, follows its Pod's log through
+//! Creates the Job (`refresh::job_manifest`) in the target's namespace, follows its Pod's log through
 //! the redactor into progress events, and waits for its outcome. Idempotent: a resumed or
 //! retried step adopts this run's Job if it is still running or already complete, and starts a
 //! new one (next attempt number) if it failed, which is safe because a failed atomic restore
@@ -15,11 +15,11 @@ use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 use crate::pg::snapshot::Snapshot;
-use crate::refresh::job::{self as manifest, Spec};
+use crate::refresh::job_manifest::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
 use crate::refresh::pod::{is_quantity, Resources};
 use crate::refresh::progress::Tracker;
-use crate::refresh::Mode;
+use crate::refresh::RefreshMode;
 use crate::runbook::kinds::input;
 use crate::runbook::KindSignature;
 
@@ -116,7 +116,7 @@ struct Args {
     target: Target,
     image: String,
     jobs: u32,
-    mode: Mode,
+    mode: RefreshMode,
     deadline_secs: i64,
     tables: u64,
     bytes: i64,
@@ -156,7 +156,7 @@ fn quantity(i: &Inputs, name: &str) -> Result<Option<String>, StepError> {
 }
 
 fn args(i: &Inputs) -> Result<Args, StepError> {
-    let mode = Mode::parse(&i.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
+    let mode = RefreshMode::parse(&i.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
         .map_err(|e| StepError::input("mode", &e))?;
     let jobs = match i.get("jobs") {
         Some(_) => i.int("jobs")?,
@@ -203,7 +203,7 @@ impl Step for RefreshJob {
     fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
         // Before the run the connections are placeholders: the plan still says what a failure
         // leaves behind (atomic or not) before anyone is asked to confirm.
-        let mode = Mode::parse(&inputs.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
+        let mode = RefreshMode::parse(&inputs.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
             .map_err(|e| StepError::input("mode", &e))?;
         let side = |name: &str| match Target::from_input(inputs, name) {
             Ok(t) => t.describe(),
@@ -233,7 +233,7 @@ impl Step for RefreshJob {
         let (found, adopt) = existing(&jobs, &a.target.namespace, &run_id, &ctx.step_id).await?;
         let mut out = Outputs::default()
             .with("mode", a.mode.promise())
-            .with("atomic", a.mode != Mode::Parallel)
+            .with("atomic", a.mode != RefreshMode::Parallel)
             .with("run_id", run_id.clone());
         let mut earlier = None;
         match (found, adopt) {
@@ -373,11 +373,11 @@ async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result
         }
     };
     let left = match a.mode {
-        Mode::Atomic | Mode::Stream => format!(
+        RefreshMode::Atomic | RefreshMode::Stream => format!(
             "{} was left as it was (the clean and restore are one transaction)",
             a.target.describe()
         ),
-        Mode::Parallel => format!(
+        RefreshMode::Parallel => format!(
             "{} may be partly restored (parallel mode is not atomic)",
             a.target.describe()
         ),

@@ -16,7 +16,7 @@ use crate::k8s::Connector;
 use crate::pg::connect::Target;
 use crate::pg::extensions;
 use crate::pg::locks::{self, LockTable, Objects};
-use crate::refresh::Mode;
+use crate::refresh::RefreshMode;
 use crate::runbook::{InputSpec, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -150,7 +150,7 @@ impl Step for RefreshPreflight {
             pull_secrets: access.pull_secrets,
         };
         space::check(ctx, &kube, space).await?;
-        let mode = Mode::parse(
+        let mode = RefreshMode::parse(
             &ctx.inputs
                 .opt_str("mode")?
                 .unwrap_or_else(|| "atomic".into()),
@@ -254,12 +254,12 @@ async fn check_extensions(
 /// with the setting to change, instead of "out of shared memory" mid-restore.
 pub fn check_locks(
     t: &Target,
-    mode: Mode,
+    mode: RefreshMode,
     source: Objects,
     target: Objects,
     table: LockTable,
 ) -> Result<(), StepError> {
-    let in_transaction = mode != Mode::Parallel;
+    let in_transaction = mode != RefreshMode::Parallel;
     let needed = locks::needed(target, source, in_transaction);
     if needed <= table.capacity() {
         return Ok(());
@@ -380,7 +380,7 @@ mod tests {
             connections: 100,
             prepared: 0,
         };
-        let err = check_locks(&t, Mode::Atomic, side, side, table)
+        let err = check_locks(&t, RefreshMode::Atomic, side, side, table)
             .unwrap_err()
             .to_string();
         for part in [
@@ -392,12 +392,12 @@ mod tests {
         ] {
             assert!(err.contains(part), "missing `{part}` in {err}");
         }
-        assert!(check_locks(&t, Mode::Parallel, side, side, table).is_ok());
+        assert!(check_locks(&t, RefreshMode::Parallel, side, side, table).is_ok());
         let small = Objects {
             relations: 10,
             others: 10,
         };
-        assert!(check_locks(&t, Mode::Stream, small, small, table).is_ok());
+        assert!(check_locks(&t, RefreshMode::Stream, small, small, table).is_ok());
     }
 
     #[test]

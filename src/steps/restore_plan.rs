@@ -14,7 +14,7 @@ use kube::api::PostParams;
 use kube::core::DynamicObject;
 use serde_json::{json, Value};
 
-use crate::catalog::{self, CatalogError};
+use crate::backup_catalog::{self, CatalogError};
 use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
 use crate::restore::manifest::{self, Origin, Recovery};
 use crate::restore::target::{self, Asked};
@@ -161,14 +161,14 @@ impl Step for RestorePlan {
         let n = names(&ctx.inputs)?;
         let asked = asked(&ctx.inputs)?;
         let kube = self.0.get().await?;
-        let located = catalog::locate(&kube, &n.ns, &n.source)
+        let located = backup_catalog::locate(&kube, &n.ns, &n.source)
             .await
             .map_err(catalog_err)?;
-        let s3 = catalog::connect(&kube, &located, &ctx.redactor)
+        let s3 = backup_catalog::connect(&kube, &located, &ctx.redactor)
             .await
             .map_err(catalog_err)?;
-        let mut cache = catalog::cache::Cache::disabled();
-        let cat = catalog::read(&s3, &located.spec.layout, &mut cache)
+        let mut cache = backup_catalog::cache::Cache::disabled();
+        let cat = backup_catalog::read(&s3, &located.spec.layout, &mut cache)
             .await
             .map_err(catalog_err)?;
         ctx.events.log(format!(
@@ -286,8 +286,8 @@ async fn own_archive_is_empty(
     ctx: &StepContext,
     kube: &Kube,
     n: &Names,
-    located: &catalog::Located,
-    source_s3: &catalog::s3::S3,
+    located: &backup_catalog::Located,
+    source_s3: &backup_catalog::s3::S3,
     built: &Value,
     server_name: &str,
 ) -> Result<(), StepError> {
@@ -300,10 +300,10 @@ async fn own_archive_is_empty(
     let (mut layout, s3) = if n.base == n.source {
         (located.spec.layout.clone(), source_s3)
     } else {
-        let own = catalog::locate(kube, &n.ns, &n.base)
+        let own = backup_catalog::locate(kube, &n.ns, &n.base)
             .await
             .map_err(catalog_err)?;
-        other = catalog::connect(kube, &own, &ctx.redactor)
+        other = backup_catalog::connect(kube, &own, &ctx.redactor)
             .await
             .map_err(catalog_err)?;
         (own.spec.layout.clone(), &other)

@@ -75,20 +75,20 @@ fn round(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::step::Mode;
+    use crate::engine::step::RunMode;
 
     #[tokio::test]
     async fn waits_and_can_be_cancelled() {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, _) = super::super::testing::context(
             serde_json::json!({"duration": "10ms"}),
-            Mode::Real,
+            RunMode::Real,
             dir.path(),
         );
         assert!(Sleep.run(&ctx).await.is_ok());
         let (ctx, _) = super::super::testing::context(
             serde_json::json!({"duration": "1h"}),
-            Mode::Real,
+            RunMode::Real,
             dir.path(),
         );
         ctx.cancel.cancel();
@@ -100,7 +100,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, _) = super::super::testing::context(
             serde_json::json!({"duration": "1h"}),
-            Mode::Real,
+            RunMode::Real,
             dir.path(),
         );
         let past = (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();

@@ -16,7 +16,7 @@ use crate::sandbox::Kube;
 mod bench;
 
 pub(crate) const NS: &str = "databases";
-const FAILED_INFO: &str = include_str!("../../src/catalog/backup_info/failed.info");
+const FAILED_INFO: &str = include_str!("../../src/backup_catalog/backup_info/failed.info");
 
 /// The S3 server with bucket `backups`, and Secret `s3-creds` in `databases` holding its keys.
 pub(crate) struct Store {

@@ -130,7 +130,7 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
             .any(|e| e["reason"] == "Refreshed" && e["involvedObject"]["name"] == "shop-dev-cnpg"),
         "{events:#?}"
     );
-    let job = &kube.list("Job", "databases", "cnpgops.io/step=restore")[0];
+    let job = &kube.list("Job", "databases", "cnpgops.io/step=dump_restore")[0];
     assert_eq!(job["spec"]["backoffLimit"], 0);
     assert!(ran.stderr.contains("identical"), "{}", ran.stderr);
     assert!(
@@ -174,7 +174,7 @@ fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
         if killed.is_none() && line.contains("restore started") {
             let session = restore_transaction_open(&kube);
             eprintln!("killing the restore inside its transaction: {session}");
-            let pods = kube.list("Pod", "databases", "cnpgops.io/step=restore");
+            let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
             let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
             assert!(
                 cnpgops_sandbox::node::pods::kill("databases", &pod),
@@ -192,7 +192,7 @@ fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("step `restore` failed"), "{stderr}");
+    assert!(stderr.contains("step `dump_restore` failed"), "{stderr}");
     assert!(stderr.contains("was left as it was"), "{stderr}");
     assert_eq!(
         replicas(&kube, "web-shop-dev", "web"),

@@ -30,7 +30,7 @@ fn enforce_restricted(kube: &Kube, ns: &str) {
 }
 
 fn refresh_jobs(kube: &Kube, ns: &str) -> Vec<Value> {
-    kube.list("Job", ns, "cnpgops.io/step=restore")
+    kube.list("Job", ns, "cnpgops.io/step=dump_restore")
 }
 
 #[test]

@@ -57,7 +57,7 @@ fn sigterm_during_restore(kube: &Kube, w: &World) -> (Option<i32>, Duration, Vec
     let (mut seen, mut signalled) = (Vec::new(), None);
     for line in stdout.lines() {
         let line = line.unwrap();
-        if signalled.is_none() && line.contains(cnpgops::refresh::job::RESTORE_START) {
+        if signalled.is_none() && line.contains(cnpgops::refresh::job_manifest::RESTORE_START) {
             let pid = child.id().to_string();
             let kill = std::process::Command::new("kill")
                 .args(["-TERM", &pid])
@@ -111,7 +111,7 @@ fn interrupted_refreshes_bring_the_app_back_and_a_wrong_server_is_refused() {
     assert!(annotation(&kube).is_null(), "the annotation is removed");
     let state = w.only_run();
     assert_eq!(state["status"], "interrupted");
-    assert_eq!(step(&state, "restore")["status"], "running");
+    assert_eq!(step(&state, "dump_restore")["status"], "running");
     assert_eq!(step(&state, "start_app")["status"], "succeeded");
     assert!(
         seen.iter().any(|l| l.contains("running the cleanup steps")),

@@ -182,11 +182,11 @@ fn a_schema_of_5000_tables_refreshes_and_checkpoints_under_the_object_limit() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == "restore")
+        .find(|s| s["id"] == "dump_restore")
         .unwrap()["outputs"]["source_inventory"]
         .clone();
     assert_eq!(
-        inventory["artifact"], "restore.source_inventory",
+        inventory["artifact"], "dump_restore.source_inventory",
         "{inventory}"
     );
 
@@ -213,7 +213,7 @@ fn preflight_refuses_what_would_fail_mid_restore_and_extensions_of_a_superuser_r
         fp::assert_same(("dev before", &before), ("dev", &dev), what);
         assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
         assert!(
-            kube.list("Job", "databases", "cnpgops.io/step=restore")
+            kube.list("Job", "databases", "cnpgops.io/step=dump_restore")
                 .is_empty(),
             "no restore Job"
         );
@@ -299,7 +299,7 @@ fn preflight_refuses_what_would_fail_mid_restore_and_extensions_of_a_superuser_r
 
     // The dump's volume: a claim the real ephemeral-volume controller made for the Pod, bound
     // to a volume the node's provisioner made, sized from the source.
-    let pods = kube.list("Pod", "databases", "cnpgops.io/step=restore");
+    let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
     assert_eq!(pods.len(), 1);
     let pod = &pods[0];
     let name = pod["metadata"]["name"].as_str().unwrap();

@@ -15,7 +15,7 @@ use super::{cluster, store, Store, NS};
 use crate::harness::World;
 use crate::sandbox::Kube;
 
-const DONE_INFO: &str = include_str!("../../../src/catalog/backup_info/done.info");
+const DONE_INFO: &str = include_str!("../../../src/backup_catalog/backup_info/done.info");
 const PREFIX: &str = "bench";
 const SERVER: &str = "bench-srv";
 /// PUTs in flight while writing the store.

@@ -15,7 +15,7 @@ const STEPS: &[&str] = &[
     "pause_sync",
     "stop_app",
     "terminate",
-    "restore",
+    "dump_restore",
     "verify",
     "analyze",
     "annotate",
@@ -80,7 +80,7 @@ fn the_cronjob_run_killed_at_every_step_boundary_resumes_and_refreshes_once() {
             .find(|s| s["run_id"] == id.as_str());
         let done = done.expect("the run's state");
         assert_eq!(done["status"], "succeeded", "killed after {stop}");
-        for destructive in ["terminate", "restore"] {
+        for destructive in ["terminate", "dump_restore"] {
             assert_eq!(
                 step(&done, destructive)["attempts"],
                 1,

@@ -108,7 +108,7 @@ fn exact_copy_once(kube: &Kube, run_id: &str, kill: usize) {
     let jobs = kube.list(
         "Job",
         "databases",
-        &format!("cnpgops.io/run-id={run_id},cnpgops.io/step=restore"),
+        &format!("cnpgops.io/run-id={run_id},cnpgops.io/step=dump_restore"),
     );
     // Exactly one restore Job completed. A kill before pg_dump imported the exported snapshot
     // fails that Job (the snapshot dies with the killed process's session) without touching

@@ -161,7 +161,7 @@ pub fn refreshed_once(kube: &Kube, run_id: &str, prod_before: &Fingerprint) {
     let jobs = kube.list(
         "Job",
         "databases",
-        &format!("cnpgops.io/run-id={run_id},cnpgops.io/step=restore"),
+        &format!("cnpgops.io/run-id={run_id},cnpgops.io/step=dump_restore"),
     );
     assert_eq!(jobs.len(), 1, "one restore Job for run {run_id}");
     let events = kube.list("Event", "databases", "");

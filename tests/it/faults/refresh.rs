@@ -39,7 +39,7 @@ fn refresh_dev_under_api_and_postgres_faults() {
     kube.run(&w, &["resume", &id, "--yes"]).code(0);
     let state = w.only_run();
     assert_eq!(state["status"], "succeeded");
-    assert_eq!(step(&state, "restore")["attempts"], 1, "restored once");
+    assert_eq!(step(&state, "dump_restore")["attempts"], 1, "restored once");
     refreshed_once(&kube, &id, &prod0);
 
     // 409 (AlreadyExists) on a write (the Event): the step fails naming itself; resume records it.
@@ -55,7 +55,7 @@ fn refresh_dev_under_api_and_postgres_faults() {
     );
     assert!(lock_released(&kube), "lock released after the failure");
     kube.run(&w, &["resume", &id, "--yes"]).code(0);
-    assert_eq!(step(&w.only_run(), "restore")["attempts"], 1);
+    assert_eq!(step(&w.only_run(), "dump_restore")["attempts"], 1);
     refreshed_once(&kube, &id, &prod0);
 
     // No "watch dropped / 410 Gone" case: refresh-dev never opens a watch (its Job is followed

@@ -60,8 +60,8 @@ pub fn compute(backups: &[Backup], archive: &Archive) -> Option<Window> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::base::judge;
-    use crate::catalog::wal::TimelineExtent;
+    use crate::backup_catalog::base::judge;
+    use crate::backup_catalog::wal::TimelineExtent;
 
     fn backup(id: &str, status: &str, end: Option<&str>, tli: u32) -> Backup {
         let mut text =

@@ -1,4 +1,4 @@
-//! Catalog errors: each names the Cluster, ObjectStore, Secret or S3 location it is about, never
+//! BackupCatalog errors: each names the Cluster, ObjectStore, Secret or S3 location it is about, never
 //! a secret value; [`CatalogError::is_bad_input`] decides exit code 2 versus 1.
 
 use crate::k8s::{K8sError, ObjectRef};

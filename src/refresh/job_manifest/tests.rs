@@ -5,7 +5,7 @@ use super::*;
 #[path = "../../../tests/it/pss_restricted.rs"]
 pub(crate) mod pss;
 
-fn spec(mode: Mode) -> Spec {
+fn spec(mode: RefreshMode) -> Spec {
     let t = |cluster: &str, secret: &str| Target {
         namespace: "databases".into(),
         cluster: cluster.into(),
@@ -16,7 +16,7 @@ fn spec(mode: Mode) -> Spec {
     Spec {
         name: name("app-dev-cnpg", "20260101-000000-abcd", 1),
         run_id: "20260101-000000-abcd".into(),
-        step: "restore".into(),
+        step: "dump_restore".into(),
         image: "ghcr.io/cloudnative-pg/postgresql:15.10".into(),
         source: t("app-cnpg", "app-initdb"),
         target: t("app-dev-cnpg", "app-dev-cnpg-app"),
@@ -37,7 +37,7 @@ fn spec(mode: Mode) -> Spec {
 
 #[test]
 fn credentials_come_only_from_secret_key_refs() {
-    let m = manifest(&spec(Mode::Atomic));
+    let m = manifest(&spec(RefreshMode::Atomic));
     let c = &m["spec"]["template"]["spec"]["containers"][0];
     for e in c["env"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();
@@ -56,7 +56,7 @@ fn credentials_come_only_from_secret_key_refs() {
 
 #[test]
 fn the_source_is_read_only_and_the_dump_comes_first() {
-    let s = script(&spec(Mode::Atomic));
+    let s = script(&spec(RefreshMode::Atomic));
     assert!(s.contains("PGOPTIONS='-c default_transaction_read_only=on'"));
     let dump = s.find("src pg_dump").unwrap();
     let restore = s.find("dst psql").unwrap();
@@ -76,7 +76,7 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
         s.find("pg_restore").unwrap() < mask && mask < s.find("COMMIT").unwrap(),
         "masking inside the transaction: {s}"
     );
-    let p = script(&spec(Mode::Parallel));
+    let p = script(&spec(RefreshMode::Parallel));
     assert!(
         p.contains("--jobs=\"$JOBS\" --use-list=/tmp/toc --dbname"),
         "{p}"
@@ -85,7 +85,7 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
 
 #[test]
 fn comments_on_extensions_the_target_owner_does_not_own_are_left_out() {
-    let m = manifest(&spec(Mode::Atomic));
+    let m = manifest(&spec(RefreshMode::Atomic));
     let env = &m["spec"]["template"]["spec"]["containers"][0]["env"];
     assert!(
         env.as_array()
@@ -94,7 +94,7 @@ fn comments_on_extensions_the_target_owner_does_not_own_are_left_out() {
             .any(|e| e["name"] == "KEEP_EXTENSION_COMMENTS" && e["value"] == "pgcrypto"),
         "{env}"
     );
-    for mode in [Mode::Atomic, Mode::Parallel] {
+    for mode in [RefreshMode::Atomic, RefreshMode::Parallel] {
         let s = script(&spec(mode));
         assert!(
             s.contains("pg_restore --list /dump/db | toc_filter > /tmp/toc")
@@ -102,27 +102,31 @@ fn comments_on_extensions_the_target_owner_does_not_own_are_left_out() {
             "{s}"
         );
     }
-    let s = script(&spec(Mode::Stream));
+    let s = script(&spec(RefreshMode::Stream));
     assert!(s.contains("--no-privileges | sql_filter;"), "{s}");
 }
 
 #[test]
 fn the_job_is_bounded_and_labelled() {
-    let m = manifest(&spec(Mode::Atomic));
+    let m = manifest(&spec(RefreshMode::Atomic));
     assert_eq!(m["spec"]["backoffLimit"], 0);
     assert_eq!(m["spec"]["activeDeadlineSeconds"], 3600);
     assert_eq!(m["metadata"]["name"], "cnpgops-refresh-app-dev-cnpg-abcd-1");
     assert_eq!(m["metadata"]["namespace"], "databases");
     let labels = &m["spec"]["template"]["metadata"]["labels"];
     assert_eq!(labels["cnpgops.io/run-id"], "20260101-000000-abcd");
-    assert_eq!(labels["cnpgops.io/step"], "restore");
+    assert_eq!(labels["cnpgops.io/step"], "dump_restore");
     assert_eq!(m["spec"]["ttlSecondsAfterFinished"], 86_400);
     assert!(name(&"x".repeat(80), "r-ffff", 12).len() <= 63);
 }
 
 #[test]
 fn the_pod_passes_pod_security_restricted_in_every_mode() {
-    for mode in [Mode::Atomic, Mode::Stream, Mode::Parallel] {
+    for mode in [
+        RefreshMode::Atomic,
+        RefreshMode::Stream,
+        RefreshMode::Parallel,
+    ] {
         let m = manifest(&spec(mode));
         let pod = &m["spec"]["template"]["spec"];
         assert_eq!(pss::violations(pod), Vec::<String>::new(), "{mode:?}");
@@ -148,7 +152,7 @@ fn the_pod_passes_pod_security_restricted_in_every_mode() {
 
 #[test]
 fn every_writable_path_is_size_limited_and_the_dump_has_a_volume_of_its_own() {
-    let m = manifest(&spec(Mode::Atomic));
+    let m = manifest(&spec(RefreshMode::Atomic));
     let pod = &m["spec"]["template"]["spec"];
     let volumes = pod["volumes"].as_array().unwrap();
     let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
@@ -184,13 +188,16 @@ fn every_writable_path_is_size_limited_and_the_dump_has_a_volume_of_its_own() {
         "10 GiB source + a quarter"
     );
     assert_eq!(claim["spec"]["storageClassName"], "fast-scratch");
-    assert_eq!(claim["metadata"]["labels"]["cnpgops.io/step"], "restore");
+    assert_eq!(
+        claim["metadata"]["labels"]["cnpgops.io/step"],
+        "dump_restore"
+    );
     let resources = &pod["containers"][0]["resources"];
     assert_eq!(
         resources["limits"]["ephemeral-storage"], "256Mi",
         "the node's ephemeral storage holds /tmp only"
     );
-    let s = script(&spec(Mode::Atomic));
+    let s = script(&spec(RefreshMode::Atomic));
     for written in s
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("--file="))
@@ -200,7 +207,7 @@ fn every_writable_path_is_size_limited_and_the_dump_has_a_volume_of_its_own() {
             "writes outside an emptyDir: {written}"
         );
     }
-    let stream = manifest(&spec(Mode::Stream));
+    let stream = manifest(&spec(RefreshMode::Stream));
     let vols = stream["spec"]["template"]["spec"]["volumes"].to_string();
     assert!(
         !vols.contains("\"dump\""),
@@ -210,7 +217,7 @@ fn every_writable_path_is_size_limited_and_the_dump_has_a_volume_of_its_own() {
 
 #[test]
 fn no_volume_exposes_a_ca_key_and_tls_is_verified_against_the_service_name() {
-    let mut both = spec(Mode::Atomic);
+    let mut both = spec(RefreshMode::Atomic);
     both.source_ca = Some("corp-server-ca".into());
     let m = manifest(&both);
     let pod = &m["spec"]["template"]["spec"];
@@ -250,7 +257,7 @@ fn no_volume_exposes_a_ca_key_and_tls_is_verified_against_the_service_name() {
 #[test]
 fn without_a_ca_only_the_explicit_opt_out_connects_unverified() {
     // `source_ca: None` is what `--insecure-no-tls` leads to: the mode says so in the Pod.
-    let m = manifest(&spec(Mode::Atomic));
+    let m = manifest(&spec(RefreshMode::Atomic));
     let env = m["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
     assert!(
         env.contains("\"SRC_SSLMODE\",\"value\":\"prefer\""),

@@ -43,7 +43,7 @@ use layout::Layout;
 
 /// What the object store holds for one server.
 #[derive(Debug, Clone, Serialize)]
-pub struct Catalog {
+pub struct BackupCatalog {
     /// `s3://bucket/prefix/server`.
     pub url: String,
     pub backups: Vec<Backup>,
@@ -54,7 +54,7 @@ pub struct Catalog {
     pub requests: u64,
 }
 
-impl Catalog {
+impl BackupCatalog {
     /// The backups a restore may start from.
     pub fn usable(&self) -> impl Iterator<Item = &Backup> {
         self.backups.iter().filter(|b| b.usable())
@@ -66,12 +66,12 @@ pub async fn read(
     s3: &s3::S3,
     layout: &Layout,
     cache: &mut cache::Cache,
-) -> Result<Catalog, CatalogError> {
+) -> Result<BackupCatalog, CatalogError> {
     let before = s3.requests();
     let wals = layout.wals();
     let (backups, archive) = tokio::try_join!(base::read(s3, layout, cache), wal::read(s3, &wals))?;
     let window = window::compute(&backups, &archive);
-    Ok(Catalog {
+    Ok(BackupCatalog {
         url: layout.url(),
         backups,
         archive,

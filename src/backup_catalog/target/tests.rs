@@ -2,9 +2,9 @@
 //! WAL archived until 2026-11-24 05:00.
 
 use super::*;
-use crate::catalog::base::judge;
-use crate::catalog::wal::{Archive, TimelineExtent};
-use crate::catalog::window;
+use crate::backup_catalog::base::judge;
+use crate::backup_catalog::wal::{Archive, TimelineExtent};
+use crate::backup_catalog::window;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -12,7 +12,7 @@ fn at(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn catalog() -> Catalog {
+fn catalog() -> BackupCatalog {
     let done = |id: &str, name: &str, end: &str| {
         judge(
             id.into(),
@@ -45,7 +45,7 @@ fn catalog() -> Catalog {
         }],
         histories: vec![],
     };
-    Catalog {
+    BackupCatalog {
         url: "s3://backups/cnpg/prod".into(),
         window: window::compute(&backups, &archive),
         backups,

@@ -1,4 +1,4 @@
-//! The runbooks cnpgops knows: those embedded from `runbooks/` plus those in `--runbooks-dir`.
+//! The runbooks cnpgops knows ([`KnownRunbooks`]): those embedded from `runbooks/` plus those in `--runbooks-dir`.
 
 use std::path::{Path, PathBuf};
 
@@ -28,11 +28,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Finds runbooks by name (file stem) or path.
 #[derive(Debug, Clone, Default)]
-pub struct Catalog {
+pub struct KnownRunbooks {
     dirs: Vec<PathBuf>,
 }
 
-impl Catalog {
+impl KnownRunbooks {
     /// The embedded runbooks plus those in `dirs` (which win over embedded ones of the same name).
     pub fn new(dirs: Vec<PathBuf>) -> Self {
         Self { dirs }
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn resolves_builtin_by_name_and_reopens_by_key() {
-        let c = Catalog::default();
+        let c = KnownRunbooks::default();
         let s = c.resolve("selftest").unwrap();
         assert_eq!(s.display, "runbooks/selftest.yaml");
         let again = c.reopen(&s.origin.to_key()).unwrap();
@@ -127,7 +127,7 @@ mod tests {
     fn user_dir_overrides_and_unknown_is_not_found() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("mine.yaml"), "name: mine").unwrap();
-        let c = Catalog::new(vec![dir.path().to_path_buf()]);
+        let c = KnownRunbooks::new(vec![dir.path().to_path_buf()]);
         assert!(matches!(c.resolve("mine").unwrap().origin, Origin::File(_)));
         assert!(matches!(
             c.resolve("nope"),

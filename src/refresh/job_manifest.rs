@@ -15,7 +15,7 @@
 use serde_json::{json, Value};
 
 use super::pod::{self, Resources, DUMP_DIR, TMP_DIR, TMP_LIMIT};
-use super::Mode;
+use super::RefreshMode;
 use crate::k8s::{MANAGED_BY, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 
@@ -48,7 +48,7 @@ pub struct Spec {
     /// The source database's size: the dump emptyDir's `sizeLimit` follows it.
     pub source_bytes: u64,
     pub jobs: u32,
-    pub mode: Mode,
+    pub mode: RefreshMode,
     pub deadline_secs: i64,
     /// A snapshot exported by cnpgops on the source for pg_dump to use (`--snapshot`).
     pub snapshot: Option<String>,
@@ -101,16 +101,16 @@ pub fn script(spec: &Spec) -> String {
         None => String::new(),
     };
     let body = match spec.mode {
-        Mode::Atomic => format!(
+        RefreshMode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
              {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
-        Mode::Stream => format!(
+        RefreshMode::Stream => format!(
             "echo \"{DUMP_START}\"\n\
              {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
-        Mode::Parallel => format!(
+        RefreshMode::Parallel => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\n\
              pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
@@ -204,7 +204,7 @@ pub fn manifest(spec: &Spec) -> Value {
 
 /// The dump volume's size, when the mode dumps to a file.
 fn dump_limit(spec: &Spec) -> Option<String> {
-    (spec.mode != Mode::Stream).then(|| pod::dump_limit(spec.source_bytes))
+    (spec.mode != RefreshMode::Stream).then(|| pod::dump_limit(spec.source_bytes))
 }
 
 /// The Pod's volumes and the container's mounts: `/tmp`, the dump (not in stream mode), and

@@ -7,7 +7,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Backup, Catalog, Window};
+use super::{Backup, BackupCatalog, Window};
 
 /// What the user asked to restore to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, TargetError> {
 }
 
 /// Checks `target` against `catalog`.
-pub fn resolve(catalog: &Catalog, target: &Target) -> Result<Resolved, TargetError> {
+pub fn resolve(catalog: &BackupCatalog, target: &Target) -> Result<Resolved, TargetError> {
     match target {
         Target::BackupId(id) => by_id(catalog, id),
         Target::Latest => {
@@ -118,7 +118,7 @@ pub fn resolve(catalog: &Catalog, target: &Target) -> Result<Resolved, TargetErr
     }
 }
 
-fn window(catalog: &Catalog) -> Result<&Window, TargetError> {
+fn window(catalog: &BackupCatalog) -> Result<&Window, TargetError> {
     catalog
         .window
         .as_ref()
@@ -131,7 +131,7 @@ fn end(b: &Backup) -> Option<DateTime<Utc>> {
     b.info.as_ref().and_then(|i| i.end_time)
 }
 
-fn find<'a>(catalog: &'a Catalog, id: &str) -> Result<&'a Backup, TargetError> {
+fn find<'a>(catalog: &'a BackupCatalog, id: &str) -> Result<&'a Backup, TargetError> {
     catalog
         .backups
         .iter()
@@ -143,7 +143,7 @@ fn find<'a>(catalog: &'a Catalog, id: &str) -> Result<&'a Backup, TargetError> {
         })
 }
 
-fn known(catalog: &Catalog) -> String {
+fn known(catalog: &BackupCatalog) -> String {
     let ids: Vec<&str> = catalog.usable().map(|b| b.id.as_str()).collect();
     match ids.len() {
         0 => "none".into(),
@@ -152,7 +152,7 @@ fn known(catalog: &Catalog) -> String {
     }
 }
 
-fn by_id(catalog: &Catalog, id: &str) -> Result<Resolved, TargetError> {
+fn by_id(catalog: &BackupCatalog, id: &str) -> Result<Resolved, TargetError> {
     let b = find(catalog, id)?;
     if !b.usable() {
         return Err(TargetError::NotDone {

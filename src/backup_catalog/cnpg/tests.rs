@@ -3,10 +3,10 @@
 use serde_json::json;
 
 use super::*;
-use crate::catalog::base::judge;
-use crate::catalog::store::{self, Form};
-use crate::catalog::wal::Archive;
-use crate::catalog::window;
+use crate::backup_catalog::base::judge;
+use crate::backup_catalog::store::{self, Form};
+use crate::backup_catalog::wal::Archive;
+use crate::backup_catalog::window;
 
 fn located(status: Value) -> Located {
     let cfg = json!({"destinationPath": "s3://backups/cnpg",
@@ -19,7 +19,7 @@ fn located(status: Value) -> Located {
     }
 }
 
-fn catalog() -> Catalog {
+fn catalog() -> BackupCatalog {
     let done = |id: &str, end: &str| {
         judge(
             id.into(),
@@ -34,7 +34,7 @@ fn catalog() -> Catalog {
         done("20261124T030000", "2026-11-24 03:00:07.9+00:00"),
     ];
     let archive = Archive::default();
-    Catalog {
+    BackupCatalog {
         url: "s3://backups/cnpg/prod".into(),
         window: window::compute(&backups, &archive),
         backups,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::error::CatalogError;
 use super::locate::Located;
 use super::store::Form;
-use super::Catalog;
+use super::BackupCatalog;
 use crate::k8s::{resources, K8sError, Kube, ObjectRef};
 
 /// Times closer than this are the same (CNPG writes seconds, barman microseconds).
@@ -121,7 +121,7 @@ pub async fn read(kube: &Kube, located: &Located) -> Result<CnpgView, CatalogErr
 }
 
 /// Every point where CNPG and the object store disagree, as sentences.
-pub fn disagreements(catalog: &Catalog, view: &CnpgView) -> Vec<String> {
+pub fn disagreements(catalog: &BackupCatalog, view: &CnpgView) -> Vec<String> {
     let mut out = Vec::new();
     for b in view.backups.iter().filter(|b| b.phase == "completed") {
         let Some(id) = &b.backup_id else { continue };
