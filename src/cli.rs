@@ -1,10 +1,18 @@
 //! Command-line types (clap derive) and nothing else.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::refresh::RefreshMode;
 use crate::ui::Format;
+
+/// The one parser of every duration flag: `90s`, `10m`, `1h 30m` (humantime).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (expected a duration like 30s, 10m or 1h)"))
+}
 
 /// Declarative operational runbooks for CloudNativePG clusters.
 #[derive(Debug, Parser)]
@@ -41,14 +49,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub state_namespace: Option<String>,
     /// How long reaching a PostgreSQL server (TCP or port-forward, and the startup) may take.
-    #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, env = "CNPGOPS_PG_CONNECT_TIMEOUT")]
-    pub pg_connect_timeout: std::time::Duration,
+    #[arg(long, global = true, default_value = "10s", value_parser = duration, env = "CNPGOPS_PG_CONNECT_TIMEOUT")]
+    pub pg_connect_timeout: Duration,
     /// `statement_timeout` of cnpgops's own PostgreSQL sessions (checks, verification, ANALYZE).
-    #[arg(long, global = true, default_value = "30m", value_parser = humantime::parse_duration, env = "CNPGOPS_PG_STATEMENT_TIMEOUT")]
-    pub pg_statement_timeout: std::time::Duration,
+    #[arg(long, global = true, default_value = "30m", value_parser = duration, env = "CNPGOPS_PG_STATEMENT_TIMEOUT")]
+    pub pg_statement_timeout: Duration,
     /// How long a run's lock outlives its last renewal (a killed run's lock frees after this).
-    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub lock_ttl: std::time::Duration,
+    #[arg(long, global = true, default_value = "30s", value_parser = duration)]
+    pub lock_ttl: Duration,
     /// Config file with naming profiles (default: $XDG_CONFIG_HOME/cnpgops/config.yaml).
     #[arg(long, global = true, env = "CNPGOPS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -166,8 +174,8 @@ pub struct ConfirmArgs {
     pub allow_prod: bool,
     /// After SIGINT/SIGTERM, how long the cleanup (`always`) steps may run before exit 5;
     /// keep it under the Pod's terminationGracePeriodSeconds.
-    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
-    pub grace: std::time::Duration,
+    #[arg(long, default_value = "25s", value_parser = duration)]
+    pub grace: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -213,14 +221,12 @@ pub struct RefreshDevArgs {
     /// The target environment (never production).
     #[arg(long, default_value = "dev")]
     pub to: String,
-    /// `counts` (exact row counts) or `checksums` (also a checksum of every table).
-    #[arg(long, default_value = "counts", value_parser = ["counts", "checksums"])]
-    pub verify: String,
-    /// `atomic` (dump to a file, then clean + restore in one transaction: a failure changes
-    /// nothing), `stream` (the dump piped into that transaction: as safe, faster) or
-    /// `parallel` (pg_restore -j after a separate clean: not atomic).
-    #[arg(long, default_value = "atomic", value_parser = ["atomic", "stream", "parallel"])]
-    pub mode: String,
+    /// How the copy is verified against the snapshot that was dumped.
+    #[arg(long, value_enum, default_value_t)]
+    pub verify: Verify,
+    /// How the dump replaces the target's contents.
+    #[arg(long, value_enum, default_value_t)]
+    pub mode: RefreshMode,
     /// Parallel pg_dump jobs (and pg_restore jobs with `--mode parallel`).
     #[arg(long, default_value_t = 2)]
     pub jobs: u32,
@@ -242,10 +248,9 @@ pub struct RefreshDevArgs {
     /// (`sslmode=prefer`). Without it, a cluster with no CA Secret is refused (exit 3).
     #[arg(long, env = "CNPGOPS_INSECURE_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure_no_tls: bool,
-    /// `dump` (pg_dump/pg_restore Job into the existing dev cluster) or `recovery` (recreate
-    /// the dev cluster from prod's object store, `runbooks/refresh-dev-recovery.yaml`).
-    #[arg(long, default_value = "dump", value_parser = ["dump", "recovery"])]
-    pub method: String,
+    /// Where the new contents come from.
+    #[arg(long, value_enum, default_value_t)]
+    pub method: RefreshMethod,
     /// With `--method recovery`: recover to this time (explicit offset) instead of the latest WAL.
     #[arg(long)]
     pub target_time: Option<String>,
@@ -262,8 +267,49 @@ pub struct RefreshDevArgs {
     pub yes: bool,
     /// After SIGINT/SIGTERM, how long scaling the app back (and the other cleanup) may take
     /// before exit 5; keep it under the Pod's terminationGracePeriodSeconds.
-    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
-    pub grace: std::time::Duration,
+    #[arg(long, default_value = "25s", value_parser = duration)]
+    pub grace: Duration,
+}
+
+/// `refresh-dev --verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Verify {
+    /// Exact row counts of every table.
+    #[default]
+    Counts,
+    /// Also a checksum of every table (reads every row twice).
+    Checksums,
+}
+
+/// `refresh-dev --method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RefreshMethod {
+    /// A pg_dump/pg_restore Job into the existing dev cluster (`runbooks/refresh-dev.yaml`).
+    #[default]
+    Dump,
+    /// Recreate the dev cluster from prod's object store (`runbooks/refresh-dev-recovery.yaml`).
+    Recovery,
+}
+
+/// `migrations resync --prune`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Prune {
+    /// Prune except in production.
+    #[default]
+    Auto,
+    /// Always prune.
+    True,
+    /// Never prune.
+    False,
+}
+
+/// The name a value-enum flag's value is written as (`parallel`, `checksums`): what runbook
+/// parameters receive.
+pub fn value_name(value: &impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// `cnpgops restore APP --env ENV`.
@@ -294,11 +340,11 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub in_place: bool,
     /// In place: take no safety backup first (the report says so).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "to_cluster")]
     pub skip_safety_backup: bool,
     /// How long the safety backup and the recovery may each take.
-    #[arg(long, default_value = "30m")]
-    pub timeout: String,
+    #[arg(long, default_value = "30m", value_parser = duration)]
+    pub timeout: Duration,
     /// Reads for real (the target checked, the manifest validated); every write a dry run.
     #[arg(long)]
     pub dry_run: bool,
@@ -339,11 +385,11 @@ pub struct MigrationsResyncArgs {
     #[command(flatten)]
     pub target: MigrationsTarget,
     /// How long the sync may take until Synced and Healthy.
-    #[arg(long, default_value = "10m")]
-    pub timeout: String,
-    /// Prune resources no longer in Git: `auto` (the default) prunes except in production.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
-    pub prune: String,
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    pub timeout: Duration,
+    /// Prune resources no longer in Git.
+    #[arg(long, value_enum, default_value_t)]
+    pub prune: Prune,
     /// Reads for real; the deletes and the sync are sent as server-side dry runs.
     #[arg(long)]
     pub dry_run: bool,
@@ -376,6 +422,111 @@ pub struct BackupArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long `--wait` waits.
-    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
-    pub timeout: std::time::Duration,
+    #[arg(long, default_value = "30m", value_parser = duration)]
+    pub timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(line: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cnpgops").chain(line.iter().copied()))
+    }
+
+    #[test]
+    fn every_duration_flag_parses_with_the_one_parser() {
+        let cli = parse(&[
+            "--lock-ttl",
+            "1m",
+            "restore",
+            "a",
+            "--env",
+            "prod",
+            "--latest",
+            "--timeout",
+            "1h 30m",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.lock_ttl, Duration::from_secs(60));
+        let Command::Restore(restore) = cli.command else {
+            panic!("not restore")
+        };
+        assert_eq!(restore.timeout, Duration::from_secs(5400));
+        let resync = parse(&["migrations", "resync", "a", "--timeout", "forever"]).unwrap_err();
+        assert_eq!(resync.kind(), ErrorKind::ValueValidation);
+        assert!(
+            resync.to_string().contains("expected a duration like 30s"),
+            "{resync}"
+        );
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn enum_flags_list_their_values_and_default() {
+        let err = parse(&["refresh-dev", "a", "--mode", "fast"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+        assert!(
+            err.to_string()
+                .contains("possible values: atomic, stream, parallel"),
+            "{err}"
+        );
+        let err = parse(&["refresh-dev", "a", "--method", "snapshot"]).unwrap_err();
+        assert!(
+            err.to_string().contains("possible values: dump, recovery"),
+            "{err}"
+        );
+        let Command::Migrations(MigrationsCommand::Resync(resync)) =
+            parse(&["migrations", "resync", "a"]).unwrap().command
+        else {
+            panic!("not migrations resync")
+        };
+        assert_eq!(
+            (resync.prune, value_name(&resync.prune)),
+            (Prune::Auto, "auto".to_string())
+        );
+        assert_eq!(value_name(&Prune::False), "false");
+        assert_eq!(value_name(&Verify::Checksums), "checksums");
+    }
+
+    #[test]
+    fn relations_between_flags_are_usage_errors() {
+        let both = parse(&[
+            "restore",
+            "a",
+            "--env",
+            "prod",
+            "--latest",
+            "--to-cluster",
+            "b",
+            "--skip-safety-backup",
+        ]);
+        assert_eq!(both.unwrap_err().kind(), ErrorKind::ArgumentConflict);
+        let two_targets = parse(&[
+            "restore",
+            "a",
+            "--env",
+            "prod",
+            "--latest",
+            "--backup-id",
+            "x",
+        ]);
+        assert_eq!(two_targets.unwrap_err().kind(), ErrorKind::ArgumentConflict);
+        let quiet_verbose = parse(&["-q", "-v", "version"]);
+        assert_eq!(
+            quiet_verbose.unwrap_err().kind(),
+            ErrorKind::ArgumentConflict
+        );
+        assert!(parse(&[
+            "restore",
+            "a",
+            "--env",
+            "prod",
+            "--latest",
+            "--skip-safety-backup"
+        ])
+        .is_ok());
+    }
 }

@@ -53,6 +53,24 @@ impl From<crate::backup_catalog::CatalogError> for Error {
     }
 }
 
+/// An error and its causes on one line (`failed to X: because Y: because Z`): the one way
+/// cnpgops renders an error chain, in messages, reports and on stderr.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// Prints a command's error on stderr (its chain, redacted) and returns its exit code.
+pub fn report(err: &Error, redactor: &crate::redact::Redactor) -> u8 {
+    eprintln!("error: {}", redactor.redact(&chain(err)));
+    err.exit_code()
+}
+
 impl Error {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
@@ -131,5 +149,14 @@ mod tests {
             location: "d".into(),
         };
         assert_eq!(Error::Store(nf).exit_code(), 2);
+    }
+
+    #[test]
+    fn the_chain_joins_every_cause_once() {
+        let io = std::io::Error::other("disk gone");
+        let err = Error::Runtime(io);
+        assert_eq!(chain(&err), "failed to start the async runtime: disk gone");
+        let usage = Error::Usage("bad flag".into());
+        assert_eq!(chain(&usage), "bad flag");
     }
 }

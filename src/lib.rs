@@ -2,9 +2,10 @@
 //!
 //! # Map
 //!
-//! A command line is parsed once ([`cli`]; as `cnpgops` or the kubectl plugin
-//! `kubectl-cnpgops`, [`invocation`]), dispatched to one function per command
-//! ([`commands`]), and its result mapped to a documented exit code ([`error`]).
+//! [`entry::main_entry`] is the whole program: a command line is parsed once ([`cli`]; as
+//! `cnpgops` or the kubectl plugin `kubectl-cnpgops`, [`invocation`]), dispatched to one
+//! function per command ([`commands`]), and its result mapped to a documented exit code and
+//! printed by one function ([`error`]).
 //!
 //! - [`runbook`]: runbooks as data. YAML parsed with positions (serde-saphyr), typed params,
 //!   minijinja templates, validation; every problem names `file:line:col`.
@@ -34,6 +35,7 @@ pub mod backup_catalog;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod entry;
 pub mod error;
 pub mod invocation;
 pub mod k8s;
@@ -47,39 +49,3 @@ pub mod restore;
 pub mod runbook;
 pub mod steps;
 pub mod ui;
-
-use std::process::ExitCode;
-
-/// The whole program: parse, run, print the error (redacted), exit with its code.
-pub fn main_entry() -> ExitCode {
-    let cli = invocation::parse();
-    let redactor = redact::Redactor::new();
-    let color = ui::color_enabled(cli.global.no_color);
-    console::set_colors_enabled(color);
-    console::set_colors_enabled_stderr(color);
-    let log = logging::LogOptions {
-        verbose: cli.global.verbose,
-        quiet: cli.global.quiet,
-        format: cli.global.log_format,
-        color,
-    };
-    logging::init(log, redactor.clone());
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(error::Error::Runtime)
-        .and_then(|rt| rt.block_on(commands::dispatch(cli, redactor.clone())));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let mut text = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                text.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            eprintln!("error: {}", redactor.redact(&text));
-            ExitCode::from(err.exit_code())
-        }
-    }
-}

@@ -1,4 +1,4 @@
-//! The cnpgops binary: parse the command line, run, map the result to an exit code.
+//! The cnpgops binary: everything happens in [`cnpgops::entry::main_entry`].
 fn main() -> std::process::ExitCode {
-    cnpgops::main_entry()
+    cnpgops::entry::main_entry()
 }

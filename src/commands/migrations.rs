@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{start_run, Context};
-use crate::cli::{MigrationsCommand, MigrationsResyncArgs, MigrationsTarget};
+use super::{duration_param, start_run, Context};
+use crate::cli::{value_name, MigrationsCommand, MigrationsResyncArgs, MigrationsTarget};
 use crate::error::Error;
 use crate::k8s::argo::{App, AppState};
 use crate::k8s::hook_jobs::{self, HookJob};
@@ -34,8 +34,8 @@ async fn resync(ctx: &Context, args: MigrationsResyncArgs) -> Result<(), Error> 
         ("app".to_string(), t.app.clone()),
         ("env".to_string(), t.env.clone()),
         ("selector".to_string(), t.selector.clone()),
-        ("timeout".to_string(), args.timeout.clone()),
-        ("prune".to_string(), args.prune.clone()),
+        ("timeout".to_string(), duration_param(args.timeout)),
+        ("prune".to_string(), value_name(&args.prune)),
     ]);
     let (loaded, values) = ctx.load_given("migration-resync", &given)?;
     let profile = ctx.profile_scope(&values)?;
@@ -64,7 +64,7 @@ async fn status(ctx: &Context, target: MigrationsTarget) -> Result<(), Error> {
 }
 
 fn kube_error(e: crate::k8s::K8sError) -> Error {
-    Error::Usage(crate::k8s::error::chain(&e))
+    Error::Usage(crate::error::chain(&e))
 }
 
 fn status_text(

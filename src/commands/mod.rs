@@ -111,10 +111,10 @@ impl Context {
             return;
         };
         let report = self.last_report.lock().ok().and_then(|r| r.clone());
-        let error = result.as_ref().err().map(|e| crate::k8s::error::chain(e));
+        let error = result.as_ref().err().map(|e| crate::error::chain(e));
         let text = crate::notify::message(command, report.as_ref(), error.as_deref());
         if let Err(e) = crate::notify::send(url, &text, &self.redactor).await {
-            let chain = crate::k8s::error::chain(&e);
+            let chain = crate::error::chain(&e);
             eprintln!("warning: {}", self.redactor.redact(&chain));
         }
     }
@@ -149,7 +149,7 @@ impl Context {
             self.global.config.as_deref(),
             self.global.profile.as_deref(),
         )
-        .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))
+        .map_err(|e| Error::Usage(crate::error::chain(&e)))
     }
 
     /// The run state store chosen by `--state`.
@@ -182,7 +182,7 @@ impl Context {
             self.global.config.as_deref(),
             self.global.profile.as_deref(),
         )
-        .map_err(|e| Error::Usage(crate::k8s::error::chain(&e)))?;
+        .map_err(|e| Error::Usage(crate::error::chain(&e)))?;
         let from = text("from").unwrap_or_else(|| profile.prod_env.clone());
         let to = text("to").or(text("env")).unwrap_or_else(|| "dev".into());
         Ok(crate::profile::Resolved::new(&name, &profile, &app, &from, &to).scope())
@@ -230,6 +230,11 @@ impl Context {
             self.print(&format!("{text}\n"));
         }
     }
+}
+
+/// A duration flag as a runbook's `duration` parameter receives it (`30m`, `1h 30m`).
+fn duration_param(value: std::time::Duration) -> String {
+    humantime::format_duration(value).to_string()
 }
 
 /// Cancels `token` on SIGINT or SIGTERM: the run checkpoints, runs its `always` steps within

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::{start_run, Context};
-use crate::cli::{ConfirmArgs, RefreshDevArgs};
+use crate::cli::{value_name, ConfirmArgs, RefreshDevArgs, RefreshMethod};
 use crate::error::Error;
 use crate::profile::Resolved;
+use crate::refresh::RefreshMode;
 
 pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
     let (name, profile) = ctx.naming_profile()?;
@@ -37,22 +38,14 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
             args.from, args.to, target.namespace, target.cluster
         )));
     }
-    if args.mode == "parallel" {
+    if args.mode == RefreshMode::Parallel {
         // Said before anyone is asked to type the target's name.
         eprintln!(
             "warning: --mode parallel is {}",
-            crate::refresh::RefreshMode::Parallel.promise()
+            RefreshMode::Parallel.promise()
         );
     }
-    let (runbook, given) = if args.method == "recovery" {
-        ("refresh-dev-recovery", recovery_params(&args))
-    } else if args.target_time.is_some() {
-        return Err(Error::Usage(
-            "--target-time needs --method recovery (a dump is always of now)".into(),
-        ));
-    } else {
-        ("refresh-dev", dump_params(&args))
-    };
+    let (runbook, given) = runbook_call(&args)?;
     let (loaded, values) = ctx.load_given(runbook, &given)?;
     let confirm = ConfirmArgs {
         yes: args.yes,
@@ -70,14 +63,27 @@ pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
     .await
 }
 
+/// The runbook `--method` picks and its parameters, from the flags checked once. clap cannot
+/// say "only with this value of another flag", so this is where `--target-time` is refused
+/// without `--method recovery`.
+fn runbook_call(args: &RefreshDevArgs) -> Result<(&'static str, BTreeMap<String, String>), Error> {
+    match args.method {
+        RefreshMethod::Recovery => Ok(("refresh-dev-recovery", recovery_params(args))),
+        RefreshMethod::Dump if args.target_time.is_some() => Err(Error::Usage(
+            "--target-time needs --method recovery (a dump is always of now)".into(),
+        )),
+        RefreshMethod::Dump => Ok(("refresh-dev", dump_params(args))),
+    }
+}
+
 /// The `refresh-dev` runbook's parameters (dump and restore through a Job).
 fn dump_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app".to_string(), args.app.clone()),
         ("from".to_string(), args.from.clone()),
         ("to".to_string(), args.to.clone()),
-        ("verify".to_string(), args.verify.clone()),
-        ("mode".to_string(), args.mode.clone()),
+        ("verify".to_string(), value_name(&args.verify)),
+        ("mode".to_string(), value_name(&args.mode)),
         ("jobs".to_string(), args.jobs.to_string()),
         ("image".to_string(), args.image.clone().unwrap_or_default()),
         (
@@ -115,4 +121,57 @@ fn recovery_params(args: &RefreshDevArgs) -> BTreeMap<String, String> {
             args.resume_autosync.to_string(),
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn args(line: &[&str]) -> RefreshDevArgs {
+        let argv = ["cnpgops", "refresh-dev", "shop"].iter().chain(line);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::RefreshDev(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_method_picks_the_runbook_and_typed_flags_reach_it_by_name() {
+        let (runbook, given) =
+            runbook_call(&args(&["--mode", "parallel", "--verify", "checksums"])).unwrap();
+        assert_eq!(runbook, "refresh-dev");
+        assert_eq!(
+            (given["mode"].as_str(), given["verify"].as_str()),
+            ("parallel", "checksums")
+        );
+        let (runbook, given) = runbook_call(&args(&[])).unwrap();
+        assert_eq!(
+            (given["mode"].as_str(), given["verify"].as_str()),
+            ("atomic", "counts")
+        );
+        assert_eq!(runbook, "refresh-dev");
+        let recovery = args(&[
+            "--method",
+            "recovery",
+            "--target-time",
+            "2026-11-24T01:30:00Z",
+        ]);
+        let (runbook, given) = runbook_call(&recovery).unwrap();
+        assert_eq!(runbook, "refresh-dev-recovery");
+        assert_eq!(given["target_time"], "2026-11-24T01:30:00Z");
+    }
+
+    #[test]
+    fn a_target_time_without_recovery_is_bad_usage() {
+        let err = runbook_call(&args(&["--target-time", "2026-11-24T01:30:00Z"])).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::BAD_INPUT);
+        assert!(
+            err.to_string()
+                .contains("--target-time needs --method recovery"),
+            "{err}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{start_run, Context};
+use super::{duration_param, start_run, Context};
 use crate::cli::RestoreArgs;
 use crate::error::Error;
 use crate::profile::Resolved;
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
             "skip_safety_backup".to_string(),
             args.skip_safety_backup.to_string(),
         ),
-        ("timeout".to_string(), args.timeout.clone()),
+        ("timeout".to_string(), duration_param(args.timeout)),
         (
             "resume_autosync".to_string(),
             args.resume_autosync.to_string(),

@@ -6,9 +6,7 @@
 //! The same path serves explicit confirmation points (`uses: confirm`, see
 //! [`super::Step::confirmation_target`]): only the name to type comes from the step's inputs.
 
-use std::collections::VecDeque;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 
 /// What the person is asked to confirm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,41 +117,54 @@ impl Confirmer for TerminalConfirmer {
     }
 }
 
-/// Answers from a script; records what it was asked.
-#[derive(Debug, Default)]
-pub struct ScriptedConfirmer {
-    pub interactive: bool,
-    answers: Mutex<VecDeque<String>>,
-    asked: Mutex<Vec<ConfirmRequest>>,
-}
+#[cfg(test)]
+pub(crate) use scripted::ScriptedConfirmer;
 
-impl ScriptedConfirmer {
-    pub fn new(interactive: bool, answers: &[&str]) -> Self {
-        Self {
-            interactive,
-            answers: Mutex::new(answers.iter().map(|a| a.to_string()).collect()),
-            asked: Mutex::default(),
+#[cfg(test)]
+mod scripted {
+    //! A [`Confirmer`] for tests.
+
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::{ConfirmRequest, Confirmer};
+
+    /// Answers from a script; records what it was asked (tests only).
+    #[derive(Debug, Default)]
+    pub(crate) struct ScriptedConfirmer {
+        pub interactive: bool,
+        answers: Mutex<VecDeque<String>>,
+        asked: Mutex<Vec<ConfirmRequest>>,
+    }
+
+    impl ScriptedConfirmer {
+        pub fn new(interactive: bool, answers: &[&str]) -> Self {
+            Self {
+                interactive,
+                answers: Mutex::new(answers.iter().map(|a| a.to_string()).collect()),
+                asked: Mutex::default(),
+            }
+        }
+
+        pub fn asked(&self) -> Vec<ConfirmRequest> {
+            self.asked.lock().map(|a| a.clone()).unwrap_or_default()
         }
     }
 
-    pub fn asked(&self) -> Vec<ConfirmRequest> {
-        self.asked.lock().map(|a| a.clone()).unwrap_or_default()
-    }
-}
-
-impl Confirmer for ScriptedConfirmer {
-    fn interactive(&self) -> bool {
-        self.interactive
-    }
-
-    fn ask(&self, request: &ConfirmRequest) -> std::io::Result<String> {
-        if let Ok(mut asked) = self.asked.lock() {
-            asked.push(request.clone());
+    impl Confirmer for ScriptedConfirmer {
+        fn interactive(&self) -> bool {
+            self.interactive
         }
-        let answer = self.answers.lock().ok().and_then(|mut a| a.pop_front());
-        answer.ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no scripted answer left")
-        })
+
+        fn ask(&self, request: &ConfirmRequest) -> std::io::Result<String> {
+            if let Ok(mut asked) = self.asked.lock() {
+                asked.push(request.clone());
+            }
+            let answer = self.answers.lock().ok().and_then(|mut a| a.pop_front());
+            answer.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no scripted answer left")
+            })
+        }
     }
 }
 

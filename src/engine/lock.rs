@@ -167,7 +167,7 @@ impl Engine {
             }
             Err(e @ LockError::Held { .. }) => Err((RunStatus::Refused, e.to_string())),
             Err(e @ LockError::Config { .. }) => Err((RunStatus::BadInput, e.to_string())),
-            Err(e) => Err(failed(chain(&e))),
+            Err(e) => Err(failed(crate::error::chain(&e))),
         }
     }
 
@@ -178,20 +178,12 @@ impl Engine {
         let location = guard.location();
         match guard.release().await {
             Ok(()) => events.log(format!("released {location}")),
-            Err(e) => events.warn(format!("{}; it expires on its own", chain(&e))),
+            Err(e) => events.warn(format!(
+                "{}; it expires on its own",
+                crate::error::chain(&e)
+            )),
         }
     }
-}
-
-/// An error and its causes on one line.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

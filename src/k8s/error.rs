@@ -132,20 +132,9 @@ pub fn status_code(err: &kube::Error) -> Option<u16> {
     }
 }
 
-/// An error and its causes on one line.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
-
 impl From<K8sError> for StepError {
     fn from(err: K8sError) -> Self {
-        StepError::Failed(chain(&err))
+        StepError::Failed(crate::error::chain(&err))
     }
 }
 

@@ -183,7 +183,7 @@ impl Locker for LeaseLocker {
         let kube = self.connector.get().await.map_err(|e| match e {
             K8sError::Config { .. } => LockError::Config {
                 target: target.to_string(),
-                message: super::error::chain(&e),
+                message: crate::error::chain(&e),
             },
             e => self.failed(target, &lease_name(target), e),
         })?;

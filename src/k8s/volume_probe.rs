@@ -86,7 +86,7 @@ pub async fn measure(kube: &Kube, r: &Request<'_>) -> Result<(Measured, Probe), 
                 TIMEOUT.as_secs()
             ))
         }
-        Ok(Err(e)) => return Err(crate::k8s::error::chain(&e)),
+        Ok(Err(e)) => return Err(crate::error::chain(&e)),
         Ok(Ok(o)) => o,
     };
     match (outcome, found) {

@@ -300,15 +300,13 @@ impl Target {
         ep.read_only = read_only;
         let client = connect(kube, &ep)
             .await
-            .map_err(|e| crate::engine::StepError::Failed(crate::k8s::error::chain(&e)))?;
+            .map_err(|e| crate::engine::StepError::Failed(crate::error::chain(&e)))?;
         match super::identity::check(kube, &client, &ep).await {
             Ok(()) => Ok(client),
             Err(e @ PgError::WrongServer { .. }) => {
                 Err(crate::engine::StepError::Refused(e.to_string()))
             }
-            Err(e) => Err(crate::engine::StepError::Failed(crate::k8s::error::chain(
-                &e,
-            ))),
+            Err(e) => Err(crate::engine::StepError::Failed(crate::error::chain(&e))),
         }
     }
 }
@@ -364,7 +362,7 @@ mod tests {
         let err = connect_direct(&ep, "127.0.0.1", port).await.unwrap_err();
         let took = t0.elapsed();
         held.abort();
-        let text = crate::k8s::error::chain(&err);
+        let text = crate::error::chain(&err);
         assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
         assert!(
             took >= std::time::Duration::from_millis(400),

@@ -9,11 +9,13 @@ pub mod pod;
 pub mod progress;
 pub mod space;
 
-/// How the restore replaces the target's contents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the restore replaces the target's contents (`refresh-dev --mode`, the `mode` input of
+/// `refresh.job`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RefreshMode {
     /// Clean + restore as one script in one transaction (`BEGIN` ... `COMMIT`): a failure at
     /// any point leaves the target as it was.
+    #[default]
     Atomic,
     /// The dump piped into the same one transaction as the clean and restore: as safe as
     /// `Atomic` (a failure anywhere rolls back), faster (no file, dump and restore overlap).
@@ -24,15 +26,12 @@ pub enum RefreshMode {
 }
 
 impl RefreshMode {
+    /// The mode written as `text` (`atomic`, `stream`, `parallel`): the one parser of the flag
+    /// and of runbook inputs.
     pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "atomic" => Ok(RefreshMode::Atomic),
-            "parallel" => Ok(RefreshMode::Parallel),
-            "stream" => Ok(RefreshMode::Stream),
-            other => Err(format!(
-                "unknown restore mode `{other}`: expected atomic, stream or parallel"
-            )),
-        }
+        <Self as clap::ValueEnum>::from_str(text, false).map_err(|_| {
+            format!("unknown restore mode `{text}`: expected atomic, stream or parallel")
+        })
     }
 
     /// What a failure leaves behind, for the plan and the report.

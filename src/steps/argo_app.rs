@@ -78,7 +78,7 @@ impl Step for ArgoApp {
         let obj = app
             .get()
             .await
-            .map_err(|e| StepError::BadInput(crate::k8s::error::chain(&e)))?;
+            .map_err(|e| StepError::BadInput(crate::error::chain(&e)))?;
         let state = AppState::of(&obj);
         ctx.events
             .log(format!("{}: {}", app.object, state.summary()));

@@ -88,7 +88,7 @@ impl Step for CnpgBackup {
         let kube = self.0.get().await?;
         let located = backup_catalog::locate(&kube, &ns, &cluster)
             .await
-            .map_err(|e| StepError::Failed(crate::k8s::error::chain(&e)))?;
+            .map_err(|e| StepError::Failed(crate::error::chain(&e)))?;
         let run_id = ctx.checkpoint.snapshot().await.run_id;
         let name = format!("{cluster}-{run_id}");
         let object = ObjectRef::new("Backup", Some(&ns), &name);

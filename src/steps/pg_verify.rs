@@ -93,7 +93,7 @@ impl Step for PgVerify {
         let kube = self.0.get().await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let started = std::time::Instant::now();
-        let failed = |e: crate::pg::PgError| StepError::Failed(crate::k8s::error::chain(&e));
+        let failed = |e: crate::pg::PgError| StepError::Failed(crate::error::chain(&e));
         let (a, b) = match expected(ctx).await? {
             Some(a) => {
                 ctx.events.log(format!(
@@ -193,7 +193,7 @@ async fn expected(ctx: &StepContext) -> Result<Option<inventory::Inventory>, Ste
         Some(reference) => ctx.checkpoint.artifact(&reference).await.map_err(|e| {
             StepError::Failed(format!(
                 "failed to read the source's inventory as dumped: {}",
-                crate::k8s::error::chain(&e)
+                crate::error::chain(&e)
             ))
         })?,
         None => v.clone(),

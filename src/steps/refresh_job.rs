@@ -318,7 +318,7 @@ impl Step for RefreshJob {
                 .map_err(|e| {
                     StepError::Failed(format!(
                         "failed to store the source's inventory: {}",
-                        crate::k8s::error::chain(&e)
+                        crate::error::chain(&e)
                     ))
                 })?;
             out = out.with("source_inventory", reference);
@@ -328,7 +328,7 @@ impl Step for RefreshJob {
 }
 
 fn pg_failed(e: crate::pg::PgError) -> StepError {
-    StepError::Failed(crate::k8s::error::chain(&e))
+    StepError::Failed(crate::error::chain(&e))
 }
 
 fn finished(out: Outputs, a: &Args, name: &str) -> Outputs {

@@ -84,7 +84,7 @@ fn bad(e: impl std::fmt::Display) -> StepError {
 }
 
 fn catalog_err(e: CatalogError) -> StepError {
-    let text = crate::k8s::error::chain(&e);
+    let text = crate::error::chain(&e);
     if e.is_bad_input() {
         StepError::BadInput(text)
     } else {
@@ -343,7 +343,7 @@ async fn validate(kube: &Kube, n: &Names, built: &Value, in_place: bool) -> Resu
         Err(e) if matches!(crate::k8s::error::status_code(&e), Some(400 | 422)) => {
             Err(bad(format!(
                 "the recovery Cluster is invalid; nothing was changed: {}",
-                crate::k8s::error::chain(&e)
+                crate::error::chain(&e)
             )))
         }
         Err(e) => Err(K8sError::api("dry-run create", &object)(e).into()),

@@ -1,4 +1,4 @@
-//! Reporter implementations: plain lines, JSON lines, progress bars, and a recorder for tests.
+//! Reporter implementations: plain lines, JSON lines, progress bars (and, in tests, a recorder).
 //!
 //! The engine only knows the [`crate::engine::Reporter`] trait; the command picks one here.
 
@@ -6,6 +6,7 @@ mod json;
 mod plain;
 mod progress;
 mod quiet;
+#[cfg(test)]
 mod recording;
 
 use std::io::IsTerminal;
@@ -15,7 +16,8 @@ pub use json::JsonLines;
 pub use plain::PlainLines;
 pub use progress::Progress;
 pub use quiet::Quiet;
-pub use recording::Recording;
+#[cfg(test)]
+pub(crate) use recording::Recording;
 
 use crate::engine::events::Report;
 use crate::engine::Reporter;
