@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::confirm::ScriptedConfirmer;
 use super::*;
-use crate::runbook::{InputSpec, KindSignature, Loaded, Source};
+use crate::runbook::{input, KindSignature, Loaded, Source};
 use crate::ui::Recording;
 
 /// `probe`: counts runs per step id; `outcome: refused|bad|fail-once|ok` decides the result.
@@ -21,11 +21,7 @@ struct Probe {
 static PROBE: KindSignature = KindSignature {
     name: "probe",
     summary: "test outcomes",
-    inputs: &[InputSpec {
-        name: "outcome",
-        required: false,
-        description: "",
-    }],
+    inputs: &[input("outcome", false, "")],
     outputs: &["n"],
     idempotent: true,
 };

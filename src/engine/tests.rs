@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::confirm::ScriptedConfirmer;
 use super::*;
-use crate::runbook::{InputSpec, KindSignature, Loaded, Source};
+use crate::runbook::{input, KindSignature, Loaded, Source};
 use crate::ui::Recording;
 
 /// `count`: adds one to a counter each run; fails while `fail_first` runs remain.
@@ -19,18 +19,7 @@ struct Count {
 static COUNT: KindSignature = KindSignature {
     name: "count",
     summary: "count runs",
-    inputs: &[
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "",
-        },
-        InputSpec {
-            name: "note",
-            required: false,
-            description: "",
-        },
-    ],
+    inputs: &[input("prod", false, ""), input("note", false, "")],
     outputs: &["n"],
     idempotent: false,
 };

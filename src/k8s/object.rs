@@ -8,28 +8,20 @@ use super::client::Kube;
 use super::error::{K8sError, ObjectRef};
 use super::resources::{self, Kind};
 use crate::engine::{Inputs, StepError};
-use crate::runbook::InputSpec;
+use crate::runbook::{input, InputSpec};
 
-pub const API_VERSION: InputSpec = InputSpec {
-    name: "apiVersion",
-    required: false,
-    description: "e.g. `apps/v1`; optional for CNPG, barman, Argo CD and core kinds",
-};
-pub const KIND: InputSpec = InputSpec {
-    name: "kind",
-    required: true,
-    description: "e.g. `Cluster`, `Deployment`",
-};
-pub const NAME: InputSpec = InputSpec {
-    name: "name",
-    required: true,
-    description: "the object's name",
-};
-pub const NAMESPACE: InputSpec = InputSpec {
-    name: "namespace",
-    required: false,
-    description: "default: -n/--namespace, else the kubeconfig context's",
-};
+pub const API_VERSION: InputSpec = input(
+    "apiVersion",
+    false,
+    "e.g. `apps/v1`; optional for CNPG, barman, Argo CD and core kinds",
+);
+pub const KIND: InputSpec = input("kind", true, "e.g. `Cluster`, `Deployment`");
+pub const NAME: InputSpec = input("name", true, "the object's name");
+pub const NAMESPACE: InputSpec = input(
+    "namespace",
+    false,
+    "default: -n/--namespace, else the kubeconfig context's",
+);
 
 /// Which object, as written in the step's inputs.
 #[derive(Debug, Clone)]

@@ -56,14 +56,7 @@ impl Inventory {
 
 /// Reads the inventory; `checksums` adds a checksum per table (reads every row).
 pub async fn read(client: &Client, cluster: &str, checksums: bool) -> Result<Inventory, PgError> {
-    let q = |what: &'static str| {
-        let cluster = cluster.to_string();
-        move |source| PgError::Query {
-            cluster,
-            what: what.into(),
-            source,
-        }
-    };
+    let q = |what: &'static str| query_failed(cluster, what);
     let col = |sql: String, what: &'static str| {
         let q = q(what);
         async move {
@@ -92,6 +85,32 @@ pub async fn read(client: &Client, cluster: &str, checksums: bool) -> Result<Inv
         ),
         ..Inventory::default()
     };
+    add_relations(client, cluster, checksums, &mut inv).await?;
+    Ok(inv)
+}
+
+/// A failed query (`what`) on `cluster`'s database.
+fn query_failed(
+    cluster: &str,
+    what: &'static str,
+) -> impl FnOnce(tokio_postgres::Error) -> PgError {
+    let cluster = cluster.to_string();
+    move |source| PgError::Query {
+        cluster,
+        what: what.into(),
+        source,
+    }
+}
+
+/// Adds every user relation to `inv`: views by name, sequences with their values, tables and
+/// populated materialized views with their row counts (and checksums when asked).
+async fn add_relations(
+    client: &Client,
+    cluster: &str,
+    checksums: bool,
+    inv: &mut Inventory,
+) -> Result<(), PgError> {
+    let q = |what: &'static str| query_failed(cluster, what);
     let rels = client
         .query(RELATIONS, &[])
         .await
@@ -136,7 +155,7 @@ pub async fn read(client: &Client, cluster: &str, checksums: bool) -> Result<Inv
             }
         }
     }
-    Ok(inv)
+    Ok(())
 }
 
 async fn contents(

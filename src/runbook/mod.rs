@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use error::{Diagnostic, Pos, RunbookError};
-pub use kinds::{InputSpec, KindSignature, KindSignatures};
+pub use kinds::{input, InputSpec, KindSignature, KindSignatures};
 pub use node::Node;
 pub use params::{ParamSpec, ParamType, ParamValues};
 pub use source::{Origin, Source};

@@ -4,7 +4,7 @@
 
 use crate::k8s::argo::{App, AppState};
 use crate::k8s::Connector;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -14,21 +14,13 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "argo.app",
     summary: "read an Argo CD Application (sync, health, last operation)",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the Argo CD namespace, e.g. `argocd`",
-        },
-        InputSpec {
-            name: "name",
-            required: true,
-            description: "the Application",
-        },
-        InputSpec {
-            name: "refuse_busy",
-            required: false,
-            description: "refuse while an operation is in progress (default false)",
-        },
+        input("namespace", true, "the Argo CD namespace, e.g. `argocd`"),
+        input("name", true, "the Application"),
+        input(
+            "refuse_busy",
+            false,
+            "refuse while an operation is in progress (default false)",
+        ),
     ],
     outputs: &["sync", "health", "phase", "message", "busy", "revision"],
     idempotent: true,

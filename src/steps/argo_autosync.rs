@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::argo::App;
 use crate::k8s::{params, Connector, K8sError};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -31,46 +31,34 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "argo.autosync",
     summary: "pause an Argo CD Application's automated sync, or restore what was recorded",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the Application's namespace (argocd)",
-        },
-        InputSpec {
-            name: "name",
-            required: true,
-            description: "the Application; empty: nothing to do",
-        },
-        InputSpec {
-            name: "action",
-            required: true,
-            description: "pause or restore",
-        },
-        InputSpec {
-            name: "recorded",
-            required: false,
-            description: "restore: the `automated` output of the pause step",
-        },
-        InputSpec {
-            name: "optional",
-            required: false,
-            description: "an Application that does not exist is nothing to do (default false)",
-        },
-        InputSpec {
-            name: "drifted",
-            required: false,
-            description: "restore: the managed object no longer matches Git (default false)",
-        },
-        InputSpec {
-            name: "approved",
-            required: false,
-            description: "restore: re-enable even though `drifted` (the person approved it)",
-        },
-        InputSpec {
-            name: "commit",
-            required: false,
-            description: "restore with drift: what to commit to Git, for the refusal message",
-        },
+        input("namespace", true, "the Application's namespace (argocd)"),
+        input("name", true, "the Application; empty: nothing to do"),
+        input("action", true, "pause or restore"),
+        input(
+            "recorded",
+            false,
+            "restore: the `automated` output of the pause step",
+        ),
+        input(
+            "optional",
+            false,
+            "an Application that does not exist is nothing to do (default false)",
+        ),
+        input(
+            "drifted",
+            false,
+            "restore: the managed object no longer matches Git (default false)",
+        ),
+        input(
+            "approved",
+            false,
+            "restore: re-enable even though `drifted` (the person approved it)",
+        ),
+        input(
+            "commit",
+            false,
+            "restore with drift: what to commit to Git, for the refusal message",
+        ),
     ],
     outputs: &["automated", "changed"],
     idempotent: true,
@@ -203,6 +191,20 @@ fn held_message(app: &App, recorded: &Value, commit: &str) -> String {
     )
 }
 
+/// The merge patch that turns `spec.syncPolicy.automated` from `now` into exactly `value`,
+/// guarded by the resourceVersion `rv` that was read. A merge patch merges objects, so keys of
+/// `now` that `value` lacks are removed explicitly.
+fn patch_body(now: &Value, value: &Value, rv: &str) -> Value {
+    let mut automated = value.clone();
+    if let (Some(n), Some(v)) = (now.as_object(), automated.as_object_mut()) {
+        for k in n.keys() {
+            v.entry(k.clone()).or_insert(Value::Null);
+        }
+    }
+    json!({"metadata": {"resourceVersion": rv},
+        "spec": {"syncPolicy": {"automated": automated}}})
+}
+
 /// Sets `spec.syncPolicy.automated` to `value` (null removes it) unless it already is;
 /// resourceVersion-checked, re-read on a conflict. Whether it wrote.
 async fn write(ctx: &StepContext, app: &App, value: Value) -> Result<bool, StepError> {
@@ -221,16 +223,7 @@ async fn write(ctx: &StepContext, app: &App, value: Value) -> Result<bool, StepE
             .resource_version
             .clone()
             .unwrap_or_default();
-        // A merge patch merges objects: keys of `now` that `value` lacks are removed explicitly,
-        // so restoring writes exactly `value`.
-        let mut automated = value.clone();
-        if let (Some(n), Some(v)) = (now.as_object(), automated.as_object_mut()) {
-            for k in n.keys() {
-                v.entry(k.clone()).or_insert(Value::Null);
-            }
-        }
-        let body = json!({"metadata": {"resourceVersion": rv},
-            "spec": {"syncPolicy": {"automated": automated}}});
+        let body = patch_body(&now, &value, &rv);
         match app
             .api
             .patch(
@@ -249,4 +242,60 @@ async fn write(ctx: &StepContext, app: &App, value: Value) -> Result<bool, StepE
         "{} kept changing while its sync policy was written ({CONFLICT_RETRIES} conflicts)",
         app.object
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMode;
+    use crate::steps::testing::{context, inputs};
+
+    fn plan(with: Value) -> Result<StepPlan, StepError> {
+        ArgoAutosync(Connector::default()).plan(&inputs(with))
+    }
+
+    #[test]
+    fn the_plan_says_pause_or_restore_and_refuses_other_actions() {
+        let pause = plan(json!({"namespace": "argocd", "name": "web-dev", "action": "pause"}));
+        assert_eq!(
+            pause.unwrap().description,
+            "pause automated sync of Argo CD Application argocd/web-dev"
+        );
+        let restore = plan(json!({"namespace": "argocd", "name": "web-dev", "action": "restore"}));
+        assert_eq!(
+            restore.unwrap().description,
+            "restore automated sync of Argo CD Application argocd/web-dev as recorded"
+        );
+        let none = plan(json!({"namespace": "argocd", "name": "", "action": "pause"})).unwrap();
+        assert_eq!(
+            none.description,
+            "no Argo CD Application to pause or restore"
+        );
+        let bad = plan(json!({"namespace": "argocd", "name": "a", "action": "resume"}));
+        assert!(matches!(bad, Err(StepError::Input { name, .. }) if name == "action"));
+    }
+
+    #[tokio::test]
+    async fn no_application_is_nothing_to_do_without_contacting_kubernetes() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = json!({"namespace": "argocd", "name": "", "action": "restore",
+            "recorded": {"selfHeal": true}});
+        let (ctx, _) = context(with, RunMode::Real, dir.path());
+        let out = ArgoAutosync(Connector::default()).run(&ctx).await.unwrap();
+        assert_eq!(out.values["changed"], false);
+        assert!(out.values["automated"].is_null());
+    }
+
+    #[test]
+    fn restoring_writes_exactly_the_recorded_policy() {
+        let now = json!({"prune": true, "allowEmpty": true});
+        let body = patch_body(&now, &json!({"selfHeal": true, "prune": false}), "42");
+        assert_eq!(body["metadata"]["resourceVersion"], "42");
+        assert_eq!(
+            body["spec"]["syncPolicy"]["automated"],
+            json!({"selfHeal": true, "prune": false, "allowEmpty": null})
+        );
+        let paused = patch_body(&now, &Value::Null, "7");
+        assert!(paused["spec"]["syncPolicy"]["automated"].is_null());
+    }
 }

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::argo::{App, AppState, HOOK_FINALIZER};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -27,41 +27,17 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "argo.delete_hooks",
     summary: "delete failed hook Jobs with their Pods and wait until gone",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the app namespace",
-        },
-        InputSpec {
-            name: "jobs",
-            required: true,
-            description: "[{name, uid}], e.g. `argo.failed_hooks`' `jobs`",
-        },
-        InputSpec {
-            name: "app_namespace",
-            required: true,
-            description: "the Argo CD namespace",
-        },
-        InputSpec {
-            name: "app",
-            required: true,
-            description: "the Application whose hooks they are",
-        },
-        InputSpec {
-            name: "propagation",
-            required: false,
-            description: "background (default) or foreground",
-        },
-        InputSpec {
-            name: "timeout",
-            required: false,
-            description: "how long to wait until gone (default 2m)",
-        },
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "whether this is production",
-        },
+        input("namespace", true, "the app namespace"),
+        input(
+            "jobs",
+            true,
+            "[{name, uid}], e.g. `argo.failed_hooks`' `jobs`",
+        ),
+        input("app_namespace", true, "the Argo CD namespace"),
+        input("app", true, "the Application whose hooks they are"),
+        input("propagation", false, "background (default) or foreground"),
+        input("timeout", false, "how long to wait until gone (default 2m)"),
+        input("prod", false, "whether this is production"),
     ],
     outputs: &["deleted"],
     idempotent: true,

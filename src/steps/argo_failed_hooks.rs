@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::hook_jobs::{self, failing_lines};
 use crate::k8s::Connector;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -17,16 +17,12 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "argo.failed_hooks",
     summary: "find failed Argo CD hook / migration Jobs and keep their logs",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the app namespace",
-        },
-        InputSpec {
-            name: "selector",
-            required: false,
-            description: "label selector of migration Jobs that are not Argo CD hooks",
-        },
+        input("namespace", true, "the app namespace"),
+        input(
+            "selector",
+            false,
+            "label selector of migration Jobs that are not Argo CD hooks",
+        ),
     ],
     outputs: &["jobs", "names", "count"],
     idempotent: true,

@@ -16,7 +16,7 @@ use super::argo_app::busy_message;
 use crate::k8s::argo::{sync_operation, with_resources, App, AppState};
 use crate::k8s::hook_jobs::{self, failing_lines};
 use crate::k8s::{params, Connector, Kube};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -27,41 +27,29 @@ static SIGNATURE: KindSignature = KindSignature {
     summary:
         "sync an Argo CD Application (like `argocd app sync --prune`) and wait for Synced/Healthy",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the Argo CD namespace",
-        },
-        InputSpec {
-            name: "name",
-            required: true,
-            description: "the Application",
-        },
-        InputSpec {
-            name: "prune",
-            required: false,
-            description: "prune resources no longer in Git (default false: only when asked)",
-        },
-        InputSpec {
-            name: "resources",
-            required: false,
-            description: "only these resources ({group, kind, name, namespace}); default all",
-        },
-        InputSpec {
-            name: "username",
-            required: false,
-            description: "initiatedBy.username (default $USER, else cnpgops)",
-        },
-        InputSpec {
-            name: "timeout",
-            required: false,
-            description: "for the operation and Synced/Healthy (default 10m)",
-        },
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "whether this is production",
-        },
+        input("namespace", true, "the Argo CD namespace"),
+        input("name", true, "the Application"),
+        input(
+            "prune",
+            false,
+            "prune resources no longer in Git (default false: only when asked)",
+        ),
+        input(
+            "resources",
+            false,
+            "only these resources ({group, kind, name, namespace}); default all",
+        ),
+        input(
+            "username",
+            false,
+            "initiatedBy.username (default $USER, else cnpgops)",
+        ),
+        input(
+            "timeout",
+            false,
+            "for the operation and Synced/Healthy (default 10m)",
+        ),
+        input("prod", false, "whether this is production"),
     ],
     outputs: &["phase", "message", "sync", "health", "revision", "hooks"],
     idempotent: true,

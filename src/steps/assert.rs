@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -12,16 +12,8 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "assert",
     summary: "fail with a message when a condition is false",
     inputs: &[
-        InputSpec {
-            name: "that",
-            required: true,
-            description: "the condition, usually `{{ expression }}`",
-        },
-        InputSpec {
-            name: "message",
-            required: false,
-            description: "why it must hold",
-        },
+        input("that", true, "the condition, usually `{{ expression }}`"),
+        input("message", false, "why it must hold"),
     ],
     outputs: &[],
     idempotent: true,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::backup_catalog;
 use crate::k8s::{params, Connector, K8sError, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 use kube::core::DynamicObject;
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -20,26 +20,14 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.backup",
     summary: "take an on-demand Backup of a CNPG Cluster and wait until it completes",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the Cluster's namespace",
-        },
-        InputSpec {
-            name: "cluster",
-            required: true,
-            description: "the Cluster",
-        },
-        InputSpec {
-            name: "timeout",
-            required: false,
-            description: "how long to wait for completion (default 30m)",
-        },
-        InputSpec {
-            name: "skip",
-            required: false,
-            description: "take no backup (recorded in the report)",
-        },
+        input("namespace", true, "the Cluster's namespace"),
+        input("cluster", true, "the Cluster"),
+        input(
+            "timeout",
+            false,
+            "how long to wait for completion (default 30m)",
+        ),
+        input("skip", false, "take no backup (recorded in the report)"),
     ],
     outputs: &["name", "backup_id", "skipped"],
     idempotent: true,
@@ -143,5 +131,65 @@ impl Step for CnpgBackup {
             .with("skipped", false)
             .with("name", name)
             .with("backup_id", status["backupId"].clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMode;
+    use crate::steps::testing::{context, inputs};
+    use serde_json::json;
+
+    #[test]
+    fn the_plan_says_whether_the_safety_backup_is_skipped_and_checks_the_timeout() {
+        let step = CnpgBackup(Connector::default());
+        let take = step
+            .plan(&inputs(
+                json!({"namespace": "databases", "cluster": "shop-cnpg"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            take.description,
+            "back up Cluster databases/shop-cnpg and wait until the Backup completes"
+        );
+        assert!(take.writes);
+        let skip = step
+            .plan(&inputs(
+                json!({"namespace": "databases", "cluster": "shop-cnpg", "skip": "true"}),
+            ))
+            .unwrap();
+        assert!(skip.description.starts_with("skip the safety backup"));
+        let bad = step.plan(&inputs(
+            json!({"namespace": "databases", "cluster": "c", "timeout": "soon"}),
+        ));
+        assert!(matches!(bad, Err(StepError::Input { name, .. }) if name == "timeout"));
+        assert!(step
+            .plan(&inputs(json!({"namespace": "databases"})))
+            .is_err());
+    }
+
+    #[test]
+    fn the_timeout_defaults_to_half_an_hour() {
+        assert_eq!(
+            timeout(&inputs(json!({}))).unwrap(),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            timeout(&inputs(json!({"timeout": "2m"}))).unwrap(),
+            Duration::from_secs(120)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_skipped_backup_says_so_without_contacting_kubernetes() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = json!({"namespace": "databases", "cluster": "shop-cnpg", "skip": true});
+        let (ctx, rec) = context(with, RunMode::Real, dir.path());
+        let out = CnpgBackup(Connector::default()).run(&ctx).await.unwrap();
+        assert_eq!(out.values["skipped"], true);
+        assert_eq!(out.values["name"], "");
+        let logged = format!("{:?}", rec.events());
+        assert!(logged.contains("SKIPPED: no safety backup"), "{logged}");
     }
 }

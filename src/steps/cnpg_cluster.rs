@@ -15,8 +15,7 @@ use serde_json::{json, Value};
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::resources;
 use crate::k8s::{Connector, K8sError, Kube, ObjectRef};
-use crate::runbook::kinds::input;
-use crate::runbook::KindSignature;
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 

@@ -14,7 +14,7 @@ use kube::{Api, Resource};
 
 use crate::k8s::conditions::Condition;
 use crate::k8s::{params, resources, wait, Connector, K8sError, Kube, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -24,11 +24,11 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.delete_cluster",
     summary: "delete a CNPG Cluster (only the planned one, by UID) and wait until its Pods and PVCs are gone",
     inputs: &[
-        InputSpec { name: "namespace", required: true, description: "the Cluster's namespace" },
-        InputSpec { name: "name", required: true, description: "the Cluster" },
-        InputSpec { name: "uid", required: true, description: "the UID of the Cluster that was planned; another is never deleted" },
-        InputSpec { name: "timeout", required: false, description: "how long to wait until everything is gone (default 10m)" },
-        InputSpec { name: "prod", required: false, description: "whether it is production (needs --allow-prod)" },
+        input("namespace", true, "the Cluster's namespace"),
+        input("name", true, "the Cluster"),
+        input("uid", true, "the UID of the Cluster that was planned; another is never deleted"),
+        input("timeout", false, "how long to wait until everything is gone (default 10m)"),
+        input("prod", false, "whether it is production (needs --allow-prod)"),
     ],
     outputs: &["deleted", "uid"],
     idempotent: true,
@@ -181,4 +181,44 @@ where
         })
         .map(|o| format!("{kind} {ns}/{}", o.meta().name.clone().unwrap_or_default()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testing::inputs;
+    use serde_json::json;
+
+    #[test]
+    fn the_plan_needs_the_planned_uid_and_carries_the_prod_flag() {
+        let step = CnpgDeleteCluster(Connector::default());
+        let with =
+            json!({"namespace": "databases", "name": "shop-cnpg", "uid": "u-1", "prod": "true"});
+        let plan = step.plan(&inputs(with)).unwrap();
+        assert_eq!(
+            plan.description,
+            "delete Cluster databases/shop-cnpg and wait until its Pods and PVCs are gone"
+        );
+        assert!(plan.writes && plan.prod);
+        let no_uid = step.plan(&inputs(
+            json!({"namespace": "databases", "name": "shop-cnpg"}),
+        ));
+        assert!(matches!(no_uid, Err(StepError::Input { name, .. }) if name == "uid"));
+        let bad = step.plan(&inputs(
+            json!({"namespace": "d", "name": "c", "uid": "u", "timeout": [1]}),
+        ));
+        assert!(matches!(bad, Err(StepError::Input { name, .. }) if name == "timeout"));
+    }
+
+    #[test]
+    fn the_timeout_defaults_to_ten_minutes() {
+        assert_eq!(
+            timeout(&inputs(json!({}))).unwrap(),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            timeout(&inputs(json!({"timeout": 5}))).unwrap(),
+            Duration::from_secs(5)
+        );
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
 use crate::pg::connect::Target;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -21,16 +21,16 @@ static SIGNATURE: KindSignature = KindSignature {
     summary:
         "check a recovered cluster: app credentials log in, not in recovery, timeline advanced",
     inputs: &[
-        InputSpec {
-            name: "on",
-            required: true,
-            description: "the recovered database's `connection` (app credentials Secret)",
-        },
-        InputSpec {
-            name: "source_timeline",
-            required: true,
-            description: "the timeline of the backup restored from",
-        },
+        input(
+            "on",
+            true,
+            "the recovered database's `connection` (app credentials Secret)",
+        ),
+        input(
+            "source_timeline",
+            true,
+            "the timeline of the backup restored from",
+        ),
     ],
     outputs: &["timeline", "in_recovery"],
     idempotent: true,
@@ -136,4 +136,53 @@ async fn primary(kube: &Kube, on: &Target) -> Result<String, StepError> {
         .and_then(Value::as_str)
         .map(String::from)
         .unwrap_or_else(|| on.pod.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMode;
+    use crate::steps::testing::{connection, context, inputs};
+    use serde_json::json;
+
+    #[test]
+    fn the_plan_names_the_cluster_and_the_timeline_to_pass() {
+        let step = CnpgVerifyRestore(Connector::default());
+        let plan = step
+            .plan(&inputs(
+                json!({"on": connection("shop-r"), "source_timeline": "3"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            plan.description,
+            "log in to database `app` of Cluster databases/shop-r with its app credentials; \
+             check it is out of recovery on a timeline after 3"
+        );
+        assert!(!plan.writes);
+        let bad_on = step.plan(&inputs(
+            json!({"on": {"cluster": "x"}, "source_timeline": 1}),
+        ));
+        assert!(matches!(bad_on, Err(StepError::Input { name, .. }) if name == "on"));
+        let bad_tl = step.plan(&inputs(
+            json!({"on": connection("shop-r"), "source_timeline": "two"}),
+        ));
+        assert!(matches!(bad_tl, Err(StepError::Input { name, .. }) if name == "source_timeline"));
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_only_says_what_it_would_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = json!({"on": connection("shop-r"), "source_timeline": 2});
+        let (ctx, rec) = context(with, RunMode::DryRun, dir.path());
+        let out = CnpgVerifyRestore(Connector::default())
+            .run(&ctx)
+            .await
+            .unwrap();
+        assert!(out.values.is_empty());
+        let logged = format!("{:?}", rec.events());
+        assert!(
+            logged.contains("dry run: would log in to database `app`"),
+            "{logged}"
+        );
+    }
 }

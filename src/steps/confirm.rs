@@ -8,7 +8,7 @@
 //! destructive step: the person already agreed to this run.
 
 use crate::engine::step::RunMode;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -18,21 +18,17 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "confirm",
     summary: "ask the person to type a target's name before going on",
     inputs: &[
-        InputSpec {
-            name: "target",
-            required: true,
-            description: "the name the person must type",
-        },
-        InputSpec {
-            name: "message",
-            required: false,
-            description: "what is being confirmed (shown in the prompt)",
-        },
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "the target is production: also needs --allow-prod (default false)",
-        },
+        input("target", true, "the name the person must type"),
+        input(
+            "message",
+            false,
+            "what is being confirmed (shown in the prompt)",
+        ),
+        input(
+            "prod",
+            false,
+            "the target is production: also needs --allow-prod (default false)",
+        ),
     ],
     outputs: &["target"],
     idempotent: true,

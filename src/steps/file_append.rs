@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use crate::engine::step::RunMode;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -16,21 +16,9 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "file.append",
     summary: "append a line to a local file",
     inputs: &[
-        InputSpec {
-            name: "path",
-            required: true,
-            description: "the file (created if missing)",
-        },
-        InputSpec {
-            name: "line",
-            required: true,
-            description: "the text to append",
-        },
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "treat the file as a production target",
-        },
+        input("path", true, "the file (created if missing)"),
+        input("line", true, "the text to append"),
+        input("prod", false, "treat the file as a production target"),
     ],
     outputs: &["path"],
     idempotent: false,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
 use crate::k8s::{params, Connector, K8sError};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -20,11 +20,7 @@ static SIGNATURE: KindSignature = KindSignature {
         KIND,
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "annotations",
-            required: true,
-            description: "key: value (values become strings)",
-        },
+        input("annotations", true, "key: value (values become strings)"),
     ],
     outputs: &["resourceVersion"],
     idempotent: true,
@@ -85,5 +81,38 @@ impl Step for KubeAnnotate {
             "resourceVersion",
             patched.metadata.resource_version.unwrap_or_default(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testing::inputs;
+
+    #[test]
+    fn the_plan_lists_the_keys_it_sets() {
+        let plan = KubeAnnotate(Connector::default())
+            .plan(&inputs(json!({"kind": "Cluster", "name": "app-dev-cnpg", "namespace": "databases",
+                "annotations": {"cnpgops.io/refreshed-from": "databases/app-cnpg", "cnpgops.io/refreshed-at": "t"}})))
+            .unwrap();
+        assert_eq!(
+            plan.description,
+            "annotate Cluster databases/app-dev-cnpg with cnpgops.io/refreshed-at, cnpgops.io/refreshed-from"
+        );
+        assert!(plan.writes);
+    }
+
+    #[test]
+    fn values_become_strings_and_a_list_is_refused() {
+        let map = annotations(&inputs(
+            json!({"annotations": {"n": 3, "b": true, "s": "x"}}),
+        ))
+        .unwrap();
+        assert_eq!(Value::Object(map), json!({"n": "3", "b": "true", "s": "x"}));
+        assert!(matches!(
+            annotations(&inputs(json!({"annotations": ["a=b"]}))),
+            Err(StepError::Input { name, .. }) if name == "annotations"
+        ));
+        assert!(annotations(&inputs(json!({}))).is_err());
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::resources::{self, Kind};
 use crate::k8s::{params, Connector, K8sError, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -21,16 +21,16 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "kube.apply",
     summary: "server-side apply a manifest (adopts what an earlier attempt created)",
     inputs: &[
-        InputSpec {
-            name: "manifest",
-            required: true,
-            description: "the object (apiVersion, kind, metadata.name or generateName, ...)",
-        },
-        InputSpec {
-            name: "namespace",
-            required: false,
-            description: "used when the manifest has no metadata.namespace",
-        },
+        input(
+            "manifest",
+            true,
+            "the object (apiVersion, kind, metadata.name or generateName, ...)",
+        ),
+        input(
+            "namespace",
+            false,
+            "used when the manifest has no metadata.namespace",
+        ),
     ],
     outputs: &["name", "namespace", "uid", "resourceVersion", "created"],
     idempotent: true,

@@ -10,7 +10,7 @@ use kube::api::PropagationPolicy;
 use crate::k8s::conditions::Condition;
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
 use crate::k8s::{params, wait, Connector, K8sError};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -24,16 +24,16 @@ static SIGNATURE: KindSignature = KindSignature {
         KIND,
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "propagation",
-            required: false,
-            description: "background (default), foreground or orphan",
-        },
-        InputSpec {
-            name: "timeout",
-            required: false,
-            description: "how long to wait until it is gone (default 5m)",
-        },
+        input(
+            "propagation",
+            false,
+            "background (default), foreground or orphan",
+        ),
+        input(
+            "timeout",
+            false,
+            "how long to wait until it is gone (default 5m)",
+        ),
     ],
     outputs: &["deleted", "uid"],
     idempotent: true,

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
 use crate::k8s::{params, Connector, K8sError, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -21,25 +21,22 @@ static SIGNATURE: KindSignature = KindSignature {
         KIND,
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "reason",
-            required: true,
-            description: "CamelCase reason, e.g. `Refreshed`",
-        },
-        InputSpec {
-            name: "message",
-            required: true,
-            description: "what happened",
-        },
-        InputSpec {
-            name: "type",
-            required: false,
-            description: "Normal (default) or Warning",
-        },
+        input("reason", true, "CamelCase reason, e.g. `Refreshed`"),
+        input("message", true, "what happened"),
+        input("type", false, "Normal (default) or Warning"),
     ],
     outputs: &["name"],
     idempotent: true,
 };
+
+/// `type:`, `Normal` when absent; the only two types Kubernetes Events have.
+fn event_type(inputs: &Inputs) -> Result<String, StepError> {
+    match inputs.opt_str("type")?.as_deref() {
+        None | Some("Normal") => Ok("Normal".into()),
+        Some("Warning") => Ok("Warning".into()),
+        Some(_) => Err(StepError::input("type", "expected Normal or Warning")),
+    }
+}
 
 #[async_trait::async_trait]
 impl Step for KubeEvent {
@@ -49,6 +46,7 @@ impl Step for KubeEvent {
 
     fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
         let args = ObjectArgs::from_inputs(inputs)?;
+        event_type(inputs)?;
         Ok(StepPlan {
             description: format!(
                 "record Event `{}` on {}",
@@ -88,7 +86,7 @@ impl Step for KubeEvent {
             "involvedObject": {"apiVersion": opened.kind.resource.api_version, "kind": opened.kind.resource.kind,
                 "name": opened.object.name, "namespace": ns, "uid": obj.metadata.uid},
             "reason": ctx.inputs.str("reason")?, "message": message,
-            "type": ctx.inputs.opt_str("type")?.unwrap_or_else(|| "Normal".into()),
+            "type": event_type(&ctx.inputs)?,
             "source": {"component": "cnpgops"}, "reportingComponent": "cnpgops", "reportingInstance": "cnpgops",
             "firstTimestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "lastTimestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "count": 1,
@@ -112,5 +110,45 @@ impl Step for KubeEvent {
             opened.object
         ));
         Ok(Outputs::default().with("name", name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testing::inputs;
+
+    fn with(extra: Value) -> Inputs {
+        let mut base = json!({"kind": "Cluster", "name": "app-dev-cnpg", "namespace": "databases",
+            "reason": "Refreshed", "message": "refreshed from prod"});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        inputs(base)
+    }
+
+    #[test]
+    fn the_plan_names_the_reason_and_the_object() {
+        let plan = KubeEvent(Connector::default())
+            .plan(&with(json!({})))
+            .unwrap();
+        assert_eq!(
+            plan.description,
+            "record Event `Refreshed` on Cluster databases/app-dev-cnpg"
+        );
+        assert!(plan.writes);
+        let no_reason = inputs(json!({"kind": "Cluster", "name": "c", "message": "m"}));
+        assert!(KubeEvent(Connector::default()).plan(&no_reason).is_err());
+    }
+
+    #[test]
+    fn the_type_is_normal_or_warning() {
+        assert_eq!(event_type(&with(json!({}))).unwrap(), "Normal");
+        assert_eq!(
+            event_type(&with(json!({"type": "Warning"}))).unwrap(),
+            "Warning"
+        );
+        let bad = KubeEvent(Connector::default()).plan(&with(json!({"type": "Error"})));
+        assert!(matches!(bad, Err(StepError::Input { name, .. }) if name == "type"));
     }
 }

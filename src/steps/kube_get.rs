@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
 use crate::k8s::{Connector, K8sError};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -20,18 +20,16 @@ static SIGNATURE: KindSignature = KindSignature {
         KIND,
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "fields",
-            required: false,
-            description:
-                "outputs to extract: `{phase: status.phase}` (dotted path or /json/pointer)",
-        },
-        InputSpec {
-            name: "optional",
-            required: false,
-            description:
-                "a missing object gives `exists: false` instead of failing (default false)",
-        },
+        input(
+            "fields",
+            false,
+            "outputs to extract: `{phase: status.phase}` (dotted path or /json/pointer)",
+        ),
+        input(
+            "optional",
+            false,
+            "a missing object gives `exists: false` instead of failing (default false)",
+        ),
     ],
     outputs: &["exists", "uid", "resourceVersion", "fields", "object"],
     idempotent: true,

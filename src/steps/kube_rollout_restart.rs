@@ -12,7 +12,7 @@ use kube::Api;
 use serde_json::{json, Value};
 
 use crate::k8s::{params, Connector, K8sError, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -25,16 +25,12 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "kube.rollout_restart",
     summary: "rollout-restart the Deployments of a namespace (like kubectl rollout restart)",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "the app's namespace",
-        },
-        InputSpec {
-            name: "selector",
-            required: false,
-            description: "a label selector (default: every Deployment)",
-        },
+        input("namespace", true, "the app's namespace"),
+        input(
+            "selector",
+            false,
+            "a label selector (default: every Deployment)",
+        ),
     ],
     outputs: &["restarted", "at"],
     idempotent: true,

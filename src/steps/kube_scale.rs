@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::k8s::object::{ObjectArgs, API_VERSION, NAME, NAMESPACE};
 use crate::k8s::{params, Connector, K8sError};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -19,18 +19,10 @@ static SIGNATURE: KindSignature = KindSignature {
     summary: "scale a Deployment or StatefulSet; outputs the previous replicas",
     inputs: &[
         API_VERSION,
-        InputSpec {
-            name: "kind",
-            required: false,
-            description: "Deployment (default) or StatefulSet",
-        },
+        input("kind", false, "Deployment (default) or StatefulSet"),
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "replicas",
-            required: true,
-            description: "the new number of replicas",
-        },
+        input("replicas", true, "the new number of replicas"),
     ],
     outputs: &["previous", "replicas"],
     idempotent: true,

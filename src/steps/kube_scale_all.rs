@@ -18,7 +18,7 @@ use kube::Api;
 use serde_json::{json, Value};
 
 use crate::k8s::{params, Connector, K8sError, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -32,36 +32,32 @@ static SIGNATURE: KindSignature = KindSignature {
     summary:
         "scale the Deployments of a namespace (and wait for their Pods to go), or restore counts",
     inputs: &[
-        InputSpec {
-            name: "namespace",
-            required: true,
-            description: "where the Deployments are",
-        },
-        InputSpec {
-            name: "selector",
-            required: false,
-            description: "a label selector (default: every Deployment)",
-        },
-        InputSpec {
-            name: "replicas",
-            required: false,
-            description: "the new replicas of each (with no `restore`)",
-        },
-        InputSpec {
-            name: "restore",
-            required: false,
-            description: "name -> replicas, as output by an earlier `previous`",
-        },
-        InputSpec {
-            name: "timeout",
-            required: false,
-            description: "how long to wait for Pods to go (default 5m)",
-        },
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "whether this is production (the engine's prod guard)",
-        },
+        input("namespace", true, "where the Deployments are"),
+        input(
+            "selector",
+            false,
+            "a label selector (default: every Deployment)",
+        ),
+        input(
+            "replicas",
+            false,
+            "the new replicas of each (with no `restore`)",
+        ),
+        input(
+            "restore",
+            false,
+            "name -> replicas, as output by an earlier `previous`",
+        ),
+        input(
+            "timeout",
+            false,
+            "how long to wait for Pods to go (default 5m)",
+        ),
+        input(
+            "prod",
+            false,
+            "whether this is production (the engine's prod guard)",
+        ),
     ],
     outputs: &["previous"],
     idempotent: true,
@@ -262,4 +258,73 @@ async fn wait_gone(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testing::inputs;
+
+    fn deployment(annotations: Value, labels: Value) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "annotations": annotations},
+            "spec": {"selector": {"matchLabels": labels}, "template": {}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_plan_says_what_is_scaled_to_what() {
+        let step = KubeScaleAll(Connector::default());
+        let stop = step
+            .plan(&inputs(
+                json!({"namespace": "web-shop-dev", "replicas": 0, "prod": true}),
+            ))
+            .unwrap();
+        assert_eq!(
+            stop.description,
+            "record the replicas of every Deployment of namespace web-shop-dev, scale them to 0 \
+             and wait until their Pods are gone"
+        );
+        assert!(stop.writes && stop.prod);
+        let back = step
+            .plan(&inputs(
+                json!({"namespace": "n", "selector": "app=web", "restore": {"web": 2}}),
+            ))
+            .unwrap();
+        assert_eq!(
+            back.description,
+            "scale the Deployments of namespace n matching `app=web` back to {\"web\": 2}"
+        );
+    }
+
+    #[test]
+    fn counts_to_restore_must_be_numbers_and_negative_replicas_are_zero() {
+        assert!(matches!(
+            wanted(&inputs(json!({"restore": {"web": "two"}}))),
+            Err(StepError::Input { name, .. }) if name == "restore"
+        ));
+        assert!(wanted(&inputs(json!({"restore": ["web"]}))).is_err());
+        assert!(
+            wanted(&inputs(json!({}))).is_err(),
+            "replicas or restore is required"
+        );
+        assert!(matches!(
+            wanted(&inputs(json!({"replicas": -3}))),
+            Ok(Wanted::All(0))
+        ));
+    }
+
+    #[test]
+    fn the_recorded_count_and_the_pod_selector_come_from_the_deployment() {
+        let d = deployment(
+            json!({REPLICAS_BEFORE: "3"}),
+            json!({"app": "web", "tier": "front"}),
+        );
+        assert_eq!(annotated(&d), Some(3));
+        assert_eq!(pod_selector(&d), "app=web,tier=front");
+        let unrecorded = deployment(json!({REPLICAS_BEFORE: "lots"}), json!({}));
+        assert_eq!(annotated(&unrecorded), None);
+        assert_eq!(pod_selector(&unrecorded), "");
+    }
 }

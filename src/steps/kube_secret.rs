@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::k8s::object::{NAME, NAMESPACE};
 use crate::k8s::{Connector, K8sError, ObjectRef};
 use crate::redact::SecretString;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -28,11 +28,11 @@ static SIGNATURE: KindSignature = KindSignature {
     inputs: &[
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "keys",
-            required: false,
-            description: "the keys to read, e.g. `[username, password]` (default: every key)",
-        },
+        input(
+            "keys",
+            false,
+            "the keys to read, e.g. `[username, password]` (default: every key)",
+        ),
     ],
     // One output per key read: any name is accepted.
     outputs: &["*"],

@@ -8,7 +8,7 @@
 use crate::k8s::conditions::{Check, Condition};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
 use crate::k8s::{job, params, wait, Connector, Kube, ObjectRef};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -26,16 +26,8 @@ static SIGNATURE: KindSignature = KindSignature {
         KIND,
         NAME,
         NAMESPACE,
-        InputSpec {
-            name: "condition",
-            required: true,
-            description: "cluster_healthy, job_complete, job_failed, exists, available, deleted or backup_completed",
-        },
-        InputSpec {
-            name: "timeout",
-            required: true,
-            description: "how long to wait, e.g. `10m`",
-        },
+        input("condition", true, "cluster_healthy, job_complete, job_failed, exists, available, deleted or backup_completed"),
+        input("timeout", true, "how long to wait, e.g. `10m`"),
     ],
     outputs: &["uid", "resourceVersion"],
     idempotent: true,

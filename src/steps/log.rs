@@ -1,6 +1,6 @@
 //! `uses: log`: emit a message as an event (steps never print).
 
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -9,11 +9,7 @@ pub struct Log;
 static SIGNATURE: KindSignature = KindSignature {
     name: "log",
     summary: "emit a message",
-    inputs: &[InputSpec {
-        name: "message",
-        required: true,
-        description: "the text to show",
-    }],
+    inputs: &[input("message", true, "the text to show")],
     outputs: &["message"],
     idempotent: true,
 };

@@ -41,57 +41,95 @@ pub use crate::engine::step::{Inputs, Outputs, Step, StepContext, StepError, Ste
 use crate::engine::Registry;
 use crate::k8s::Connector;
 
+/// One entry of [`KINDS`]: how to build a step kind and, for the registry's tests, its module
+/// and type as spelled in the source (so they can be checked against the `uses:` name).
+struct Kind {
+    #[cfg(test)]
+    /// The file under `src/steps/`: the `uses:` name with `.` as `_` (`refresh_job`).
+    module: &'static str,
+    #[cfg(test)]
+    /// The type: the `uses:` name in CamelCase (`RefreshJob`).
+    type_name: &'static str,
+    /// Builds the kind; Kubernetes kinds keep the connector and connect on first use.
+    build: fn(&Connector) -> Arc<dyn Step>,
+}
+
+/// A [`Kind`] entry: `kind!(module::Type)` for kinds that need nothing,
+/// `kind!(module::Type(kube))` for kinds that reach Kubernetes (or PostgreSQL through it).
+macro_rules! kind {
+    ($module:ident :: $ty:ident) => {
+        Kind {
+            #[cfg(test)]
+            module: stringify!($module),
+            #[cfg(test)]
+            type_name: stringify!($ty),
+            build: |_| Arc::new($module::$ty),
+        }
+    };
+    ($module:ident :: $ty:ident (kube)) => {
+        Kind {
+            #[cfg(test)]
+            module: stringify!($module),
+            #[cfg(test)]
+            type_name: stringify!($ty),
+            build: |kube| Arc::new($module::$ty(kube.clone())),
+        }
+    };
+}
+
+/// Every step kind cnpgops knows, alphabetical by `uses:` name. Adding a kind: write
+/// `src/steps/<name>.rs` and add one line here; `registry_tests` checks it.
+const KINDS: &[Kind] = &[
+    kind!(argo_app::ArgoApp(kube)),
+    kind!(argo_autosync::ArgoAutosync(kube)),
+    kind!(argo_delete_hooks::ArgoDeleteHooks(kube)),
+    kind!(argo_failed_hooks::ArgoFailedHooks(kube)),
+    kind!(argo_sync::ArgoSync(kube)),
+    kind!(assert::Assert),
+    kind!(cnpg_backup::CnpgBackup(kube)),
+    kind!(cnpg_cluster::CnpgCluster(kube)),
+    kind!(cnpg_delete_cluster::CnpgDeleteCluster(kube)),
+    kind!(cnpg_verify_restore::CnpgVerifyRestore(kube)),
+    kind!(confirm::Confirm),
+    kind!(file_append::FileAppend),
+    kind!(kube_annotate::KubeAnnotate(kube)),
+    kind!(kube_apply::KubeApply(kube)),
+    kind!(kube_delete::KubeDelete(kube)),
+    kind!(kube_event::KubeEvent(kube)),
+    kind!(kube_get::KubeGet(kube)),
+    kind!(kube_rollout_restart::KubeRolloutRestart(kube)),
+    kind!(kube_scale::KubeScale(kube)),
+    kind!(kube_scale_all::KubeScaleAll(kube)),
+    kind!(kube_secret::KubeSecret(kube)),
+    kind!(kube_wait::KubeWait(kube)),
+    kind!(log::Log),
+    kind!(pg_exec::PgExec(kube)),
+    kind!(pg_terminate::PgTerminate(kube)),
+    kind!(pg_verify::PgVerify(kube)),
+    kind!(refresh_job::RefreshJob(kube)),
+    kind!(refresh_preflight::RefreshPreflight(kube)),
+    kind!(restore_plan::RestorePlan(kube)),
+    kind!(secret_env::SecretEnv),
+    kind!(sleep::Sleep),
+];
+
 /// Every step kind, with Kubernetes kinds connecting from the environment's defaults (for
 /// validation and tests; commands use [`registry_with`]).
 pub fn registry() -> Registry {
     registry_with(Connector::default())
 }
 
-/// Every step kind cnpgops knows; Kubernetes kinds connect through `kube` on first use.
+/// Every step kind of [`KINDS`]; Kubernetes kinds connect through `kube` on first use.
 pub fn registry_with(kube: Connector) -> Registry {
-    let mut r = Registry::default();
-    r.register(Arc::new(assert::Assert));
-    r.register(Arc::new(confirm::Confirm));
-    r.register(Arc::new(file_append::FileAppend));
-    r.register(Arc::new(kube_apply::KubeApply(kube.clone())));
-    r.register(Arc::new(kube_delete::KubeDelete(kube.clone())));
-    r.register(Arc::new(kube_get::KubeGet(kube.clone())));
-    r.register(Arc::new(kube_scale::KubeScale(kube.clone())));
-    r.register(Arc::new(kube_secret::KubeSecret(kube.clone())));
-    r.register(Arc::new(kube_wait::KubeWait(kube.clone())));
-    // The migration-resync kinds (issue 7).
-    r.register(Arc::new(argo_app::ArgoApp(kube.clone())));
-    r.register(Arc::new(argo_delete_hooks::ArgoDeleteHooks(kube.clone())));
-    r.register(Arc::new(argo_failed_hooks::ArgoFailedHooks(kube.clone())));
-    r.register(Arc::new(argo_sync::ArgoSync(kube.clone())));
-    // The refresh kinds (issue 5).
-    r.register(Arc::new(cnpg_cluster::CnpgCluster(kube.clone())));
-    r.register(Arc::new(kube_annotate::KubeAnnotate(kube.clone())));
-    r.register(Arc::new(kube_event::KubeEvent(kube.clone())));
-    r.register(Arc::new(kube_scale_all::KubeScaleAll(kube.clone())));
-    r.register(Arc::new(pg_exec::PgExec(kube.clone())));
-    r.register(Arc::new(pg_terminate::PgTerminate(kube.clone())));
-    r.register(Arc::new(pg_verify::PgVerify(kube.clone())));
-    r.register(Arc::new(refresh_job::RefreshJob(kube.clone())));
-    r.register(Arc::new(refresh_preflight::RefreshPreflight(kube.clone())));
-    // The restore kinds (issue 6).
-    r.register(Arc::new(argo_autosync::ArgoAutosync(kube.clone())));
-    r.register(Arc::new(cnpg_backup::CnpgBackup(kube.clone())));
-    r.register(Arc::new(cnpg_delete_cluster::CnpgDeleteCluster(
-        kube.clone(),
-    )));
-    r.register(Arc::new(cnpg_verify_restore::CnpgVerifyRestore(
-        kube.clone(),
-    )));
-    r.register(Arc::new(kube_rollout_restart::KubeRolloutRestart(
-        kube.clone(),
-    )));
-    r.register(Arc::new(restore_plan::RestorePlan(kube)));
-    r.register(Arc::new(log::Log));
-    r.register(Arc::new(secret_env::SecretEnv));
-    r.register(Arc::new(sleep::Sleep));
-    r
+    let mut registry = Registry::default();
+    for kind in KINDS {
+        registry.register((kind.build)(&kube));
+    }
+    registry
 }
+
+#[cfg(test)]
+mod registry_tests;
 
 #[cfg(test)]
 pub(crate) mod testing {
@@ -107,6 +145,21 @@ pub(crate) mod testing {
     use crate::engine::step::{Inputs, RunMode, StepContext};
     use crate::redact::Redactor;
     use crate::ui::Recording;
+
+    /// Rendered inputs from a JSON object, as a kind's `plan` receives them.
+    pub fn inputs(value: Value) -> Inputs {
+        let Value::Object(map) = value else {
+            panic!("inputs must be a map")
+        };
+        Inputs(map)
+    }
+
+    /// A `connection` input (a `pg::connect::Target`): database `app` of Cluster
+    /// `databases/<cluster>`, its first Pod, and its app Secret.
+    pub fn connection(cluster: &str) -> Value {
+        serde_json::json!({"namespace": "databases", "cluster": cluster,
+            "pod": format!("{cluster}-1"), "database": "app", "secret": format!("{cluster}-app")})
+    }
 
     /// A context whose events land in the returned recorder.
     pub fn context(

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -17,21 +17,13 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "pg.exec",
     summary: "run SQL on a database as its owner; outputs the first column of the result",
     inputs: &[
-        InputSpec {
-            name: "on",
-            required: true,
-            description: "the `connection` (from cnpg.cluster)",
-        },
-        InputSpec {
-            name: "sql",
-            required: true,
-            description: "the statements",
-        },
-        InputSpec {
-            name: "read_only",
-            required: false,
-            description: "a read-only session (runs in --dry-run too)",
-        },
+        input("on", true, "the `connection` (from cnpg.cluster)"),
+        input("sql", true, "the statements"),
+        input(
+            "read_only",
+            false,
+            "a read-only session (runs in --dry-run too)",
+        ),
     ],
     outputs: &["rows"],
     idempotent: false,
@@ -86,5 +78,49 @@ impl Step for PgExec {
         ctx.events
             .log(format!("ran `{}` on {}", sql.trim(), on.describe()));
         Ok(Outputs::default().with("rows", Value::Array(rows)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMode;
+    use crate::steps::testing::{connection, context, inputs};
+    use serde_json::json;
+
+    #[test]
+    fn the_plan_shows_the_sql_and_whether_it_writes() {
+        let step = PgExec(Connector::default());
+        let plan = step
+            .plan(&inputs(
+                json!({"on": connection("app-dev-cnpg"), "sql": "  ANALYZE\n"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            plan.description,
+            "run `ANALYZE` on database `app` of Cluster databases/app-dev-cnpg"
+        );
+        assert!(plan.writes);
+        let read = step
+            .plan(&inputs(
+                json!({"on": connection("app-dev-cnpg"), "sql": "SELECT 1", "read_only": true}),
+            ))
+            .unwrap();
+        assert!(!read.writes);
+        let no_sql = step.plan(&inputs(json!({"on": connection("app-dev-cnpg")})));
+        assert!(matches!(no_sql, Err(StepError::Input { name, .. }) if name == "sql"));
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_writes_no_sql() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, rec) = context(
+            json!({"on": connection("app-dev-cnpg"), "sql": "DROP TABLE t"}),
+            RunMode::DryRun,
+            dir.path(),
+        );
+        let out = PgExec(Connector::default()).run(&ctx).await.unwrap();
+        assert_eq!(out.values["rows"], json!([]));
+        assert!(format!("{:?}", rec.events()).contains("dry run: would run `DROP TABLE t`"));
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -14,16 +14,12 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "pg.terminate",
     summary: "terminate the other sessions on a database",
     inputs: &[
-        InputSpec {
-            name: "on",
-            required: true,
-            description: "the `connection` (from cnpg.cluster)",
-        },
-        InputSpec {
-            name: "prod",
-            required: false,
-            description: "whether it is production (the engine's prod guard)",
-        },
+        input("on", true, "the `connection` (from cnpg.cluster)"),
+        input(
+            "prod",
+            false,
+            "whether it is production (the engine's prod guard)",
+        ),
     ],
     outputs: &["terminated", "others"],
     idempotent: true,
@@ -82,5 +78,61 @@ impl Step for PgTerminate {
         Ok(Outputs::default()
             .with("terminated", ended)
             .with("others", others))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMode;
+    use crate::steps::testing::{connection, context, inputs};
+    use serde_json::json;
+
+    #[test]
+    fn the_plan_shows_the_query_and_the_prod_flag() {
+        let step = PgTerminate(Connector::default());
+        let plan = step
+            .plan(&inputs(
+                json!({"on": connection("app-dev-cnpg"), "prod": "false"}),
+            ))
+            .unwrap();
+        assert!(plan
+            .description
+            .starts_with("terminate the other sessions on database `app` of Cluster databases/app-dev-cnpg (SELECT"));
+        assert!(plan.writes && !plan.prod);
+        assert!(
+            step.plan(&inputs(
+                json!({"on": connection("app-dev-cnpg"), "prod": true})
+            ))
+            .unwrap()
+            .prod
+        );
+        assert!(matches!(
+            step.plan(&inputs(json!({"on": "app"}))),
+            Err(StepError::Input { name, .. }) if name == "on"
+        ));
+    }
+
+    #[test]
+    fn only_the_owners_own_client_sessions_are_ended() {
+        assert!(TERMINATE.contains("pid <> pg_backend_pid()"));
+        assert!(TERMINATE.contains("backend_type = 'client backend'"));
+        assert!(TERMINATE
+            .contains("WHEN pg_has_role(usesysid, 'MEMBER') THEN pg_terminate_backend(pid)"));
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_ends_no_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _) = context(
+            json!({"on": connection("app-dev-cnpg")}),
+            RunMode::DryRun,
+            dir.path(),
+        );
+        let out = PgTerminate(Connector::default()).run(&ctx).await.unwrap();
+        assert_eq!(
+            (&out.values["terminated"], &out.values["others"]),
+            (&json!(0), &json!(0))
+        );
     }
 }

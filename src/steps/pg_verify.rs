@@ -10,7 +10,7 @@ use crate::engine::checkpoint::artifact::ArtifactRef;
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
 use crate::pg::inventory::{self, compare_masked};
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -20,31 +20,11 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "pg.verify",
     summary: "compare two databases: objects, sequence values, row counts, optional checksums",
     inputs: &[
-        InputSpec {
-            name: "source",
-            required: true,
-            description: "the source `connection` (read-only)",
-        },
-        InputSpec {
-            name: "target",
-            required: true,
-            description: "the target `connection`",
-        },
-        InputSpec {
-            name: "expected",
-            required: false,
-            description: "the source's inventory as dumped (refresh.job's `source_inventory`); default: read the source now",
-        },
-        InputSpec {
-            name: "masking",
-            required: false,
-            description: "masking `{rules, safe}`: masked tables' checksums are not compared",
-        },
-        InputSpec {
-            name: "checksums",
-            required: false,
-            description: "also compare a checksum of every table (default false)",
-        },
+        input("source", true, "the source `connection` (read-only)"),
+        input("target", true, "the target `connection`"),
+        input("expected", false, "the source's inventory as dumped (refresh.job's `source_inventory`); default: read the source now"),
+        input("masking", false, "masking `{rules, safe}`: masked tables' checksums are not compared"),
+        input("checksums", false, "also compare a checksum of every table (default false)"),
     ],
     outputs: &[
         "tables",
@@ -201,4 +181,64 @@ async fn expected(ctx: &StepContext) -> Result<Option<inventory::Inventory>, Ste
     serde_json::from_value(value)
         .map(Some)
         .map_err(|e| StepError::input("expected", &format!("not an inventory: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMode;
+    use crate::steps::testing::{connection, context, inputs};
+    use serde_json::json;
+
+    #[test]
+    fn the_plan_compares_target_with_source_and_says_when_it_checksums() {
+        let step = PgVerify(Connector::default());
+        let counts = step
+            .plan(&inputs(
+                json!({"source": connection("app-cnpg"), "target": connection("app-dev-cnpg")}),
+            ))
+            .unwrap();
+        assert!(counts.description.starts_with(
+            "compare database `app` of Cluster databases/app-dev-cnpg with database `app` of Cluster databases/app-cnpg:"
+        ));
+        assert!(!counts.description.contains("checksums"));
+        assert!(!counts.writes);
+        let sums = step
+            .plan(&inputs(
+                json!({"source": connection("a"), "target": connection("b"), "checksums": "true"}),
+            ))
+            .unwrap();
+        assert!(sums
+            .description
+            .contains(", checksums (SELECT count(*), md5("));
+        let one_side = step.plan(&inputs(json!({"source": connection("a")})));
+        assert!(matches!(one_side, Err(StepError::Input { name, .. }) if name == "target"));
+    }
+
+    #[tokio::test]
+    async fn the_expected_inventory_is_read_inline_or_refused_when_it_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dumped = inventory::Inventory::default();
+        dumped.tables.insert(
+            "public.orders".into(),
+            inventory::Contents {
+                rows: 3,
+                checksum: None,
+            },
+        );
+        let inline = json!({"expected": serde_json::to_value(&dumped).unwrap()});
+        let (ctx, _) = context(inline, RunMode::Real, dir.path());
+        assert_eq!(expected(&ctx).await.unwrap(), Some(dumped));
+
+        let (ctx, _) = context(json!({}), RunMode::Real, dir.path());
+        assert_eq!(expected(&ctx).await.unwrap(), None);
+
+        let (ctx, _) = context(
+            json!({"expected": {"tables": 3}}),
+            RunMode::Real,
+            dir.path(),
+        );
+        let err = expected(&ctx).await.unwrap_err();
+        assert!(matches!(err, StepError::Input { name, .. } if name == "expected"));
+    }
 }

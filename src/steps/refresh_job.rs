@@ -9,6 +9,7 @@
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::ListParams;
 use kube::Api;
+use serde_json::Value;
 
 use crate::k8s::cluster_access::{self, ClusterAccess};
 use crate::k8s::job::{follow, Outcome};
@@ -20,8 +21,7 @@ use crate::refresh::mask::Masking;
 use crate::refresh::pod::{is_quantity, Resources};
 use crate::refresh::progress::Tracker;
 use crate::refresh::RefreshMode;
-use crate::runbook::kinds::input;
-use crate::runbook::KindSignature;
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -144,6 +144,14 @@ fn names(i: &Inputs, name: &str) -> Result<Vec<String>, StepError> {
     }
 }
 
+/// The `mode` input (`atomic` when absent), shared with `refresh.preflight`.
+pub(super) fn mode(i: &Inputs) -> Result<RefreshMode, StepError> {
+    match i.opt_str("mode")? {
+        None => Ok(RefreshMode::default()),
+        Some(text) => RefreshMode::parse(&text).map_err(|e| StepError::input("mode", &e)),
+    }
+}
+
 /// An optional quantity input (`cpu`, `memory`); empty means the default.
 fn quantity(i: &Inputs, name: &str) -> Result<Option<String>, StepError> {
     match i.opt_str(name)?.filter(|q| !q.is_empty()) {
@@ -156,8 +164,7 @@ fn quantity(i: &Inputs, name: &str) -> Result<Option<String>, StepError> {
 }
 
 fn args(i: &Inputs) -> Result<Args, StepError> {
-    let mode = RefreshMode::parse(&i.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
-        .map_err(|e| StepError::input("mode", &e))?;
+    let mode = mode(i)?;
     let jobs = match i.get("jobs") {
         Some(_) => i.int("jobs")?,
         None => 2,
@@ -203,8 +210,7 @@ impl Step for RefreshJob {
     fn plan(&self, inputs: &Inputs) -> Result<StepPlan, StepError> {
         // Before the run the connections are placeholders: the plan still says what a failure
         // leaves behind (atomic or not) before anyone is asked to confirm.
-        let mode = RefreshMode::parse(&inputs.opt_str("mode")?.unwrap_or_else(|| "atomic".into()))
-            .map_err(|e| StepError::input("mode", &e))?;
+        let mode = mode(inputs)?;
         let side = |name: &str| match Target::from_input(inputs, name) {
             Ok(t) => t.describe(),
             Err(_) => format!("the {name} database"),
@@ -235,44 +241,19 @@ impl Step for RefreshJob {
             .with("mode", a.mode.promise())
             .with("atomic", a.mode != RefreshMode::Parallel)
             .with("run_id", run_id.clone());
-        let mut earlier = None;
-        match (found, adopt) {
+        let earlier_finished = match (&found, adopt) {
             (Some(name), Some(Outcome::Complete)) => {
                 ctx.events.log(format!(
                     "Job {}/{name} of this run already completed: adopting it",
                     a.target.namespace
                 ));
-                return Ok(finished(out, &a, &name));
+                true
             }
-            (Some(name), None) => earlier = Some(name),
-            _ => {}
-        }
-        if let Some(name) = earlier {
-            ctx.events.log(format!(
-                "following Job {}/{name}, started by an earlier attempt",
-                a.target.namespace
-            ));
-            if params::dry(ctx.mode) {
-                return Ok(finished(out, &a, &name));
-            }
-            let outcome = tokio::select! {
-                r = run_job(ctx, &kube, &a, &name) => r,
-                _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
-            };
-            match outcome {
-                Ok(()) => return Ok(finished(out, &a, &name)),
-                // The snapshot the earlier attempt exported died with its (killed) process
-                // before pg_dump imported it: the Job failed before it began, and the target
-                // is as it was (the clean and the restore are one transaction). Start again.
-                Err(StepError::Failed(m)) if m.contains("invalid snapshot identifier") => {
-                    ctx.events.log(format!(
-                        "Job {}/{name} failed before it began (its snapshot ended with the earlier \
-                         process); the target was not touched: starting a new Job",
-                        a.target.namespace
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
+            (Some(name), None) => follow_earlier(ctx, &kube, &a, name).await?,
+            _ => false,
+        };
+        if let (true, Some(name)) = (earlier_finished, &found) {
+            return Ok(finished(out, &a, name));
         }
         let (name, snapshot) = if params::dry(ctx.mode) {
             (create(ctx, &kube, &jobs, &a, &run_id, None).await?, None)
@@ -306,25 +287,67 @@ impl Step for RefreshJob {
         };
         outcome?;
         if let Some(inv) = expected {
-            let inv = inv.map_err(pg_failed)?;
-            // Per table: megabytes for thousands of tables, so an artifact beside the run
-            // state, which keeps only the reference.
-            let value = serde_json::to_value(inv)
-                .map_err(|e| StepError::Failed(format!("failed to encode the inventory: {e}")))?;
-            let reference = ctx
-                .checkpoint
-                .put_artifact(&format!("{}.source_inventory", ctx.step_id), value)
-                .await
-                .map_err(|e| {
-                    StepError::Failed(format!(
-                        "failed to store the source's inventory: {}",
-                        crate::error::chain(&e)
-                    ))
-                })?;
+            let reference = store_inventory(ctx, inv.map_err(pg_failed)?).await?;
             out = out.with("source_inventory", reference);
         }
         Ok(finished(out, &a, &name))
     }
+}
+
+/// Follows Job `name`, started by an earlier attempt of this step: `true` when it finished
+/// the refresh (or, in a dry run, would be followed), `false` when it failed before it began
+/// and a new Job must start.
+async fn follow_earlier(
+    ctx: &StepContext,
+    kube: &Kube,
+    a: &Args,
+    name: &str,
+) -> Result<bool, StepError> {
+    ctx.events.log(format!(
+        "following Job {}/{name}, started by an earlier attempt",
+        a.target.namespace
+    ));
+    if params::dry(ctx.mode) {
+        return Ok(true);
+    }
+    let outcome = tokio::select! {
+        r = run_job(ctx, kube, a, name) => r,
+        _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+    };
+    match outcome {
+        Ok(()) => Ok(true),
+        // The snapshot the earlier attempt exported died with its (killed) process before
+        // pg_dump imported it: the Job failed before it began, and the target is as it was
+        // (the clean and the restore are one transaction). Start again.
+        Err(StepError::Failed(m)) if m.contains("invalid snapshot identifier") => {
+            ctx.events.log(format!(
+                "Job {}/{name} failed before it began (its snapshot ended with the earlier \
+                 process); the target was not touched: starting a new Job",
+                a.target.namespace
+            ));
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores the source's inventory as dumped beside the run state and returns the reference
+/// (per table: megabytes for thousands of tables, too much for the run state itself).
+async fn store_inventory(
+    ctx: &StepContext,
+    inventory: crate::pg::inventory::Inventory,
+) -> Result<Value, StepError> {
+    let value = serde_json::to_value(inventory)
+        .map_err(|e| StepError::Failed(format!("failed to encode the inventory: {e}")))?;
+    ctx.checkpoint
+        .put_artifact(&format!("{}.source_inventory", ctx.step_id), value)
+        .await
+        .map_err(|e| {
+            StepError::Failed(format!(
+                "failed to store the source's inventory: {}",
+                crate::error::chain(&e)
+            ))
+        })
 }
 
 fn pg_failed(e: crate::pg::PgError) -> StepError {
@@ -542,4 +565,95 @@ pub fn masking(i: &Inputs) -> Result<Option<Masking>, StepError> {
                 .map_err(|e| StepError::input("masking", &format!("expected {{rules, safe}}: {e}")))
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testing::{connection, inputs};
+    use serde_json::json;
+
+    fn with(extra: Value) -> Inputs {
+        let mut base = json!({"source": connection("app-cnpg"), "target": connection("app-dev-cnpg"),
+            "image": "ghcr.io/cloudnative-pg/postgresql:15"});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        inputs(base)
+    }
+
+    #[test]
+    fn defaults_and_bounds_of_the_jobs_inputs() {
+        let a = args(&with(json!({}))).unwrap();
+        assert_eq!(
+            (a.jobs, a.mode, a.deadline_secs),
+            (2, RefreshMode::Atomic, 7200)
+        );
+        assert!(!a.checksums && !a.insecure_no_tls && a.mask_sql.is_none());
+        assert_eq!(a.dump_storage_class, None);
+        let a = args(&with(
+            json!({"jobs": "0", "deadline": "5s", "mode": "parallel"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (a.jobs, a.deadline_secs),
+            (1, 60),
+            "at least one job, one minute"
+        );
+        assert_eq!(a.mode, RefreshMode::Parallel);
+        assert_eq!(args(&with(json!({"jobs": 64}))).unwrap().jobs, 16);
+        let empty = args(&with(json!({"dump_storage_class": "", "cpu": ""}))).unwrap();
+        assert_eq!(
+            (empty.dump_storage_class, empty.resources.cpu),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let named = |extra: Value| match args(&with(extra)) {
+            Err(StepError::Input { name, .. }) => name,
+            other => panic!("expected an input error, got {:?}", other.map(|a| a.jobs)),
+        };
+        assert_eq!(named(json!({"mode": "fast"})), "mode");
+        assert_eq!(named(json!({"cpu": "two cores"})), "cpu");
+        assert_eq!(named(json!({"memory": "1 GB"})), "memory");
+        assert_eq!(
+            named(json!({"keep_extension_comments": ["pg_trgm", "a b"]})),
+            "keep_extension_comments"
+        );
+        assert_eq!(
+            named(json!({"keep_extension_comments": "pg_trgm"})),
+            "keep_extension_comments"
+        );
+        assert_eq!(named(json!({"deadline": "later"})), "deadline");
+        assert_eq!(named(json!({"target": "app-dev"})), "target");
+    }
+
+    #[test]
+    fn the_plan_says_what_a_failure_leaves_even_before_the_connections_are_known() {
+        let step = RefreshJob(Connector::default());
+        let known = step.plan(&with(json!({"prod": "false"}))).unwrap();
+        assert!(known.description.starts_with(
+            "run a Job in namespace databases (image ghcr.io/cloudnative-pg/postgresql:15) that dumps database `app` of Cluster databases/app-cnpg read-only"
+        ));
+        assert!(known
+            .description
+            .ends_with(&format!("({})", RefreshMode::Atomic.promise())));
+        assert!(known.writes && !known.prod);
+        let placeholders = step
+            .plan(&inputs(
+                json!({"source": "<steps.source.outputs.connection>",
+                "target": "<steps.target.outputs.connection>", "mode": "parallel"}),
+            ))
+            .unwrap();
+        assert!(placeholders
+            .description
+            .contains("run a Job in the target's namespace"));
+        assert!(placeholders
+            .description
+            .contains("dumps the source database read-only, then cleans the target database"));
+        assert!(placeholders.description.contains("NOT atomic"));
+        assert!(step.plan(&with(json!({"mode": "fast"}))).is_err());
+    }
 }

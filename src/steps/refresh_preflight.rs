@@ -17,7 +17,7 @@ use crate::pg::connect::Target;
 use crate::pg::extensions;
 use crate::pg::locks::{self, LockTable, Objects};
 use crate::refresh::RefreshMode;
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -29,36 +29,12 @@ static SIGNATURE: KindSignature = KindSignature {
     name: "refresh.preflight",
     summary: "check a dump/restore refresh can work: versions, storage, object owners",
     inputs: &[
-        InputSpec {
-            name: "source",
-            required: true,
-            description: "the source `connection` (read-only)",
-        },
-        InputSpec {
-            name: "target",
-            required: true,
-            description: "the target `connection`",
-        },
-        InputSpec {
-            name: "image",
-            required: true,
-            description: "the Job's image: its tag's major is pg_dump/pg_restore's",
-        },
-        InputSpec {
-            name: "target_storage_bytes",
-            required: false,
-            description: "the target Cluster's storage size",
-        },
-        InputSpec {
-            name: "mode",
-            required: false,
-            description: "the restore mode (`atomic` default, `stream`, `parallel`): the lock check counts the restore's locks unless `parallel`",
-        },
-        InputSpec {
-            name: "insecure_no_tls",
-            required: false,
-            description: "allow clusters without a CA Secret (the Job will not verify them)",
-        },
+        input("source", true, "the source `connection` (read-only)"),
+        input("target", true, "the target `connection`"),
+        input("image", true, "the Job's image: its tag's major is pg_dump/pg_restore's"),
+        input("target_storage_bytes", false, "the target Cluster's storage size"),
+        input("mode", false, "the restore mode (`atomic` default, `stream`, `parallel`): the lock check counts the restore's locks unless `parallel`"),
+        input("insecure_no_tls", false, "allow clusters without a CA Secret (the Job will not verify them)"),
     ],
     outputs: &[
         "source_bytes",
@@ -118,18 +94,14 @@ impl Step for RefreshPreflight {
         let access = super::refresh_job::verified_access(ctx, &kube, &t, insecure).await?;
         let src = s.open(&kube, &ctx.redactor, true).await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
-        let failed = |what: &str| {
-            let what = what.to_string();
-            move |e: tokio_postgres::Error| StepError::Failed(format!("failed to {what}: {e}"))
-        };
         let sf = src
             .query_one(FACTS, &[])
             .await
-            .map_err(failed("read the source's size and version"))?;
+            .map_err(pg_failed("read the source's size and version"))?;
         let tf = dst
             .query_one(FACTS, &[])
             .await
-            .map_err(failed("read the target's version"))?;
+            .map_err(pg_failed("read the target's version"))?;
         let (src_major, src_bytes, tables): (i32, i64, i64) = (sf.get(0), sf.get(1), sf.get(2));
         let dst_major: i32 = tf.get(0);
         let image = ctx.inputs.str("image")?;
@@ -150,39 +122,8 @@ impl Step for RefreshPreflight {
             pull_secrets: access.pull_secrets,
         };
         space::check(ctx, &kube, space).await?;
-        let mode = RefreshMode::parse(
-            &ctx.inputs
-                .opt_str("mode")?
-                .unwrap_or_else(|| "atomic".into()),
-        )
-        .map_err(|e| StepError::input("mode", &e))?;
-        let objects = |c, side: &'static str| async move {
-            locks::objects(c)
-                .await
-                .map_err(failed(&format!("count the {side}'s objects")))
-        };
-        let (so, to) = (
-            objects(&src, "source").await?,
-            objects(&dst, "target").await?,
-        );
-        let table = locks::table(&dst)
-            .await
-            .map_err(failed("read the target's lock settings"))?;
-        check_locks(&t, mode, so, to, table)?;
-        let foreign: Vec<String> = dst
-            .query(FOREIGN, &[])
-            .await
-            .map_err(failed("list the target's objects"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if !foreign.is_empty() {
-            return Err(StepError::Refused(format!(
-                "refused: {} holds objects its owner cannot drop (owned by another role): {}; the clean would leave them behind. Nothing was changed",
-                t.describe(),
-                foreign.join(", ")
-            )));
-        }
+        let mode = super::refresh_job::mode(&ctx.inputs)?;
+        check_clean(&src, &dst, &t, mode).await?;
         let keep = check_extensions(ctx, &src, &dst, &t).await?;
         ctx.events.log(format!(
             "source: PostgreSQL {src_major}, {} in {tables} tables; target: PostgreSQL {dst_major}; pg_dump/pg_restore {tool}",
@@ -195,6 +136,47 @@ impl Step for RefreshPreflight {
             .with("tables", Value::from(tables))
             .with("keep_extension_comments", keep))
     }
+}
+
+/// A PostgreSQL error while the preflight tries to `what`.
+fn pg_failed(what: &str) -> impl Fn(tokio_postgres::Error) -> StepError {
+    let what = what.to_string();
+    move |e| StepError::Failed(format!("failed to {what}: {e}"))
+}
+
+/// The clean and restore can finish: the target's lock table holds both databases' objects
+/// ([`check_locks`]), and the target's owner can drop everything in it.
+async fn check_clean(
+    src: &tokio_postgres::Client,
+    dst: &tokio_postgres::Client,
+    t: &Target,
+    mode: RefreshMode,
+) -> Result<(), StepError> {
+    let objects = |c, side: &'static str| async move {
+        locks::objects(c)
+            .await
+            .map_err(pg_failed(&format!("count the {side}'s objects")))
+    };
+    let (so, to) = (objects(src, "source").await?, objects(dst, "target").await?);
+    let table = locks::table(dst)
+        .await
+        .map_err(pg_failed("read the target's lock settings"))?;
+    check_locks(t, mode, so, to, table)?;
+    let foreign: Vec<String> = dst
+        .query(FOREIGN, &[])
+        .await
+        .map_err(pg_failed("list the target's objects"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(StepError::Refused(format!(
+                "refused: {} holds objects its owner cannot drop (owned by another role): {}; the clean would leave them behind. Nothing was changed",
+                t.describe(),
+                foreign.join(", ")
+            )));
+    }
+    Ok(())
 }
 
 /// pg_dump must be at least the source's major; the target must be at least the dump's.

@@ -14,12 +14,11 @@ use kube::api::PostParams;
 use kube::core::DynamicObject;
 use serde_json::{json, Value};
 
-use crate::backup_catalog::{self, CatalogError};
+use crate::backup_catalog::{self, BackupCatalog, CatalogError};
 use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
 use crate::restore::manifest::{self, Origin, Recovery};
 use crate::restore::target::{self, Asked};
-use crate::runbook::kinds::input;
-use crate::runbook::KindSignature;
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -161,31 +160,12 @@ impl Step for RestorePlan {
         let n = names(&ctx.inputs)?;
         let asked = asked(&ctx.inputs)?;
         let kube = self.0.get().await?;
-        let located = backup_catalog::locate(&kube, &n.ns, &n.source)
-            .await
-            .map_err(catalog_err)?;
-        let s3 = backup_catalog::connect(&kube, &located, &ctx.redactor)
-            .await
-            .map_err(catalog_err)?;
-        let mut cache = backup_catalog::cache::Cache::disabled();
-        let cat = backup_catalog::read(&s3, &located.spec.layout, &mut cache)
-            .await
-            .map_err(catalog_err)?;
-        ctx.events.log(format!(
-            "{}: {} backups ({} usable), window {}",
-            cat.url,
-            cat.backups.len(),
-            cat.usable().count(),
-            cat.window
-                .as_ref()
-                .map(|w| format!("{} .. {}", w.earliest.to_rfc3339(), w.latest.to_rfc3339()))
-                .unwrap_or_else(|| "none".into())
-        ));
-        let chosen = target::choose(&cat, &asked).map_err(bad)?;
+        let store = read_store(ctx, &kube, &n).await?;
+        let chosen = target::choose(&store.catalog, &asked).map_err(bad)?;
         ctx.events.log(format!("target: {}", chosen.describe));
 
         let base = if n.base == n.source {
-            located.object.clone()
+            store.located.object.clone()
         } else {
             get_cluster(&kube, &n.ns, &n.base)
                 .await?
@@ -200,26 +180,7 @@ impl Step for RestorePlan {
         }
         let run_id = ctx.checkpoint.snapshot().await.run_id;
         let server_name = format!("{}-{run_id}", n.name);
-        let built = manifest::build(
-            &base,
-            &Recovery {
-                name: &n.name,
-                origin: Origin {
-                    form: &located.spec.form,
-                    cluster: &located.object,
-                    server: &located.spec.layout.server,
-                },
-                server_name: &server_name,
-                recovery_target: &chosen.recovery_target,
-            },
-        );
-        own_archive_is_empty(ctx, &kube, &n, &located, &s3, &built, &server_name).await?;
-        validate(&kube, &n, &built, in_place).await?;
-        ctx.events.log(format!(
-            "Cluster {}/{} validated by the API server (dry run): recovery from {} ({}), own archive serverName {server_name}",
-            n.ns, n.name, located.spec.layout.url(), located.spec.form.describe()
-        ));
-
+        let built = build_checked(ctx, &kube, &n, &store, &base, &chosen, &server_name).await?;
         let argo_ns = ctx
             .inputs
             .opt_str("argo_namespace")?
@@ -236,18 +197,6 @@ impl Step for RestorePlan {
                 n.ns, n.base
             )),
         }
-        let creds = manifest::app_credentials(&base);
-        let database = creds
-            .get("database")
-            .and_then(Value::as_str)
-            .unwrap_or("app");
-        let secret = creds
-            .get("secret")
-            .and_then(|s| s["name"].as_str())
-            .map(String::from)
-            .unwrap_or(format!("{}-app", n.name));
-        let connection = json!({"namespace": n.ns, "cluster": n.name, "pod": format!("{}-1", n.name),
-            "database": database, "secret": secret});
         let mut target_out = serde_json::to_value(&chosen.resolved).unwrap_or(Value::Null);
         target_out["describe"] = Value::from(chosen.describe.clone());
         target_out["recoveryTarget"] = chosen.recovery_target.clone();
@@ -261,9 +210,97 @@ impl Step for RestorePlan {
             .with("uid", base["metadata"]["uid"].clone())
             .with("app", app.unwrap_or_default())
             .with("argo_namespace", argo_ns)
-            .with("connection", connection)
-            .with("store", cat.url))
+            .with("connection", connection(&n, &base))
+            .with("store", store.catalog.url))
     }
+}
+
+/// The source's object store: where it is, a client for it, and its catalog.
+struct Store {
+    located: backup_catalog::Located,
+    s3: backup_catalog::s3::S3,
+    catalog: BackupCatalog,
+}
+
+/// Locates and reads the source Cluster's object store (no cache: a restore reads it fresh).
+async fn read_store(ctx: &StepContext, kube: &Kube, n: &Names) -> Result<Store, StepError> {
+    let located = backup_catalog::locate(kube, &n.ns, &n.source)
+        .await
+        .map_err(catalog_err)?;
+    let s3 = backup_catalog::connect(kube, &located, &ctx.redactor)
+        .await
+        .map_err(catalog_err)?;
+    let mut cache = backup_catalog::cache::Cache::disabled();
+    let catalog = backup_catalog::read(&s3, &located.spec.layout, &mut cache)
+        .await
+        .map_err(catalog_err)?;
+    ctx.events.log(format!(
+        "{}: {} backups ({} usable), window {}",
+        catalog.url,
+        catalog.backups.len(),
+        catalog.usable().count(),
+        catalog
+            .window
+            .as_ref()
+            .map(|w| format!("{} .. {}", w.earliest.to_rfc3339(), w.latest.to_rfc3339()))
+            .unwrap_or_else(|| "none".into())
+    ));
+    Ok(Store {
+        located,
+        s3,
+        catalog,
+    })
+}
+
+/// The recovery Cluster's manifest, once its own archive is known empty and the API server
+/// accepted it in a dry run.
+async fn build_checked(
+    ctx: &StepContext,
+    kube: &Kube,
+    n: &Names,
+    store: &Store,
+    base: &Value,
+    chosen: &target::Chosen,
+    server_name: &str,
+) -> Result<Value, StepError> {
+    let located = &store.located;
+    let built = manifest::build(
+        base,
+        &Recovery {
+            name: &n.name,
+            origin: Origin {
+                form: &located.spec.form,
+                cluster: &located.object,
+                server: &located.spec.layout.server,
+            },
+            server_name,
+            recovery_target: &chosen.recovery_target,
+        },
+    );
+    own_archive_is_empty(ctx, kube, n, located, &store.s3, &built, server_name).await?;
+    validate(kube, n, &built, n.name == n.base).await?;
+    ctx.events.log(format!(
+        "Cluster {}/{} validated by the API server (dry run): recovery from {} ({}), own archive serverName {server_name}",
+        n.ns, n.name, located.spec.layout.url(), located.spec.form.describe()
+    ));
+    Ok(built)
+}
+
+/// The recovered Cluster's `connection` (a `pg::connect::Target`): the database and app
+/// Secret its spec names, else CNPG's defaults (`app`, `<name>-app`).
+fn connection(n: &Names, base: &Value) -> Value {
+    let creds = manifest::app_credentials(base);
+    let database = creds
+        .get("database")
+        .and_then(Value::as_str)
+        .unwrap_or("app");
+    let secret = creds
+        .get("secret")
+        .and_then(|s| s["name"].as_str())
+        .map(String::from)
+        .unwrap_or(format!("{}-app", n.name));
+    json!({"namespace": n.ns, "cluster": n.name, "pod": format!("{}-1", n.name),
+        "database": database, "secret": secret})
 }
 
 async fn get_cluster(kube: &Kube, ns: &str, name: &str) -> Result<Option<Value>, StepError> {
@@ -360,5 +397,82 @@ async fn managing_app(kube: &Kube, ns: &str, cluster: &Value) -> Result<Option<S
         Ok(_) => Ok(Some(name)),
         Err(K8sError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testing::inputs;
+
+    fn plan(with: Value) -> Result<StepPlan, StepError> {
+        RestorePlan(Connector::default()).plan(&inputs(with))
+    }
+
+    #[test]
+    fn the_plan_says_which_target_and_whether_in_place() {
+        let in_place =
+            plan(json!({"namespace": "databases", "source": "shop-cnpg", "latest": true})).unwrap();
+        assert_eq!(
+            in_place.description,
+            "check the latest archived WAL against the object store of Cluster databases/shop-cnpg \
+             and build the recovery of Cluster databases/shop-cnpg in place"
+        );
+        assert!(!in_place.writes, "restore.plan only reads (and dry-runs)");
+        let new = plan(
+            json!({"namespace": "databases", "source": "shop-cnpg", "name": "shop-r",
+            "target_time": "2026-11-24T01:30:00Z"}),
+        )
+        .unwrap();
+        assert_eq!(
+            new.description,
+            "check point in time 2026-11-24T01:30:00Z against the object store of Cluster \
+             databases/shop-cnpg and build the recovery of new Cluster databases/shop-r"
+        );
+    }
+
+    #[test]
+    fn exactly_one_target_is_asked_for() {
+        let two = plan(json!({"namespace": "d", "source": "c", "latest": true, "backup_id": "b"}));
+        assert!(matches!(two, Err(StepError::Input { name, .. }) if name == "target"));
+        let blank = plan(json!({"namespace": "d", "source": "c", "target_time": "  "}));
+        assert!(matches!(blank, Err(StepError::Input { name, .. }) if name == "target"));
+    }
+
+    #[test]
+    fn names_default_from_source_to_base_to_name() {
+        let n = names(&inputs(
+            json!({"namespace": "d", "source": "app-cnpg", "base": ""}),
+        ))
+        .unwrap();
+        assert_eq!((n.base.as_str(), n.name.as_str()), ("app-cnpg", "app-cnpg"));
+        let n = names(&inputs(
+            json!({"namespace": "d", "source": "app-cnpg", "base": "app-dev-cnpg"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (n.base.as_str(), n.name.as_str()),
+            ("app-dev-cnpg", "app-dev-cnpg")
+        );
+    }
+
+    #[test]
+    fn the_connection_uses_the_specs_database_and_secret_else_cnpgs_defaults() {
+        let n = names(&inputs(
+            json!({"namespace": "d", "source": "s", "name": "site-r"}),
+        ))
+        .unwrap();
+        let named = json!({"spec": {"bootstrap": {"initdb": {"database": "site",
+            "secret": {"name": "site-creds"}}}}});
+        assert_eq!(
+            connection(&n, &named),
+            json!({"namespace": "d", "cluster": "site-r", "pod": "site-r-1",
+                "database": "site", "secret": "site-creds"})
+        );
+        let bare = connection(&n, &json!({"spec": {}}));
+        assert_eq!(
+            (&bare["database"], &bare["secret"]),
+            (&json!("app"), &json!("site-r-app"))
+        );
     }
 }

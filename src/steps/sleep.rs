@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::runbook::{InputSpec, KindSignature};
+use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
@@ -14,11 +14,7 @@ pub struct Sleep;
 static SIGNATURE: KindSignature = KindSignature {
     name: "sleep",
     summary: "wait for a duration (interruptible; resume waits only for the rest)",
-    inputs: &[InputSpec {
-        name: "duration",
-        required: true,
-        description: "how long, e.g. `30s`",
-    }],
+    inputs: &[input("duration", true, "how long, e.g. `30s`")],
     outputs: &[],
     idempotent: true,
 };
