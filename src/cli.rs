@@ -9,7 +9,7 @@ use crate::refresh::RefreshMode;
 use crate::ui::Format;
 
 /// The one parser of every duration flag: `90s`, `10m`, `1h 30m` (humantime).
-pub fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e} (expected a duration like 30s, 10m or 1h)"))
 }
@@ -17,7 +17,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 /// Declarative operational runbooks for CloudNativePG clusters.
 #[derive(Debug, Parser)]
 #[command(name = "cnpgops", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -26,7 +26,7 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, global = true, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -89,7 +89,7 @@ pub struct GlobalArgs {
 
 /// `--state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum StateBackend {
+pub(crate) enum StateBackend {
     /// JSON files under $CNPGOPS_STATE_DIR or $XDG_STATE_HOME/cnpgops/runs.
     #[default]
     #[value(alias = "file")]
@@ -99,7 +99,7 @@ pub enum StateBackend {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print the version.
     Version,
     /// List, show and validate runbooks.
@@ -135,7 +135,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RunbooksCommand {
+pub(crate) enum RunbooksCommand {
     /// List known runbooks.
     List,
     /// Show a runbook's parameters and steps.
@@ -149,7 +149,7 @@ pub enum RunbooksCommand {
 
 /// A runbook and its parameters.
 #[derive(Debug, Args)]
-pub struct RunbookArgs {
+pub(crate) struct RunbookArgs {
     /// A runbook name (see `runbooks list`) or a YAML file.
     pub runbook: String,
     /// A parameter, repeatable: `-p target=app-dev`.
@@ -158,14 +158,14 @@ pub struct RunbookArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub runbook: RunbookArgs,
 }
 
 /// Flags that answer confirmations, and the cleanup's grace budget.
 #[derive(Debug, Args, Clone, Copy)]
-pub struct ConfirmArgs {
+pub(crate) struct ConfirmArgs {
     /// Confirm destructive steps without asking (for CronJobs).
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -179,7 +179,7 @@ pub struct ConfirmArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub runbook: RunbookArgs,
     /// Run reads for real; only describe (or server-side dry-run) every write.
@@ -190,7 +190,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
+pub(crate) struct ResumeArgs {
     pub run_id: String,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -203,7 +203,7 @@ pub struct ResumeArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RunsCommand {
+pub(crate) enum RunsCommand {
     /// List runs, oldest first.
     List,
     /// Show one run's state.
@@ -212,7 +212,7 @@ pub enum RunsCommand {
 
 /// `cnpgops refresh-dev APP`.
 #[derive(Debug, Args)]
-pub struct RefreshDevArgs {
+pub(crate) struct RefreshDevArgs {
     /// The application, as the naming profile knows it (e.g. `synestra-io`).
     pub app: String,
     /// The source environment.
@@ -273,7 +273,7 @@ pub struct RefreshDevArgs {
 
 /// `refresh-dev --verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Verify {
+pub(crate) enum Verify {
     /// Exact row counts of every table.
     #[default]
     Counts,
@@ -283,7 +283,7 @@ pub enum Verify {
 
 /// `refresh-dev --method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum RefreshMethod {
+pub(crate) enum RefreshMethod {
     /// A pg_dump/pg_restore Job into the existing dev cluster (`runbooks/refresh-dev.yaml`).
     #[default]
     Dump,
@@ -293,7 +293,7 @@ pub enum RefreshMethod {
 
 /// `migrations resync --prune`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Prune {
+pub(crate) enum Prune {
     /// Prune except in production.
     #[default]
     Auto,
@@ -305,7 +305,7 @@ pub enum Prune {
 
 /// The name a value-enum flag's value is written as (`parallel`, `checksums`): what runbook
 /// parameters receive.
-pub fn value_name(value: &impl ValueEnum) -> String {
+pub(crate) fn value_name(value: &impl ValueEnum) -> String {
     value
         .to_possible_value()
         .map(|v| v.get_name().to_string())
@@ -315,7 +315,7 @@ pub fn value_name(value: &impl ValueEnum) -> String {
 /// `cnpgops restore APP --env ENV`.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["target_time", "target_lsn", "backup_id", "latest"])))]
-pub struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// The application, as the naming profile knows it (e.g. `synestra-io`).
     pub app: String,
     /// The environment whose cluster is restored.
@@ -359,7 +359,7 @@ pub struct RestoreArgs {
 
 /// `cnpgops migrations ...`.
 #[derive(Debug, Subcommand)]
-pub enum MigrationsCommand {
+pub(crate) enum MigrationsCommand {
     /// Delete the failed migration hook Jobs and sync the Application (`migration-resync`).
     Resync(MigrationsResyncArgs),
     /// Show the Application's sync, health, last operation and its hook Jobs.
@@ -368,7 +368,7 @@ pub enum MigrationsCommand {
 
 /// Which app and environment.
 #[derive(Debug, Args)]
-pub struct MigrationsTarget {
+pub(crate) struct MigrationsTarget {
     /// The application, as the naming profile knows it (e.g. `synestra-io`).
     pub app: String,
     /// The environment.
@@ -381,7 +381,7 @@ pub struct MigrationsTarget {
 
 /// `cnpgops migrations resync APP`.
 #[derive(Debug, Args)]
-pub struct MigrationsResyncArgs {
+pub(crate) struct MigrationsResyncArgs {
     #[command(flatten)]
     pub target: MigrationsTarget,
     /// How long the sync may take until Synced and Healthy.
@@ -399,7 +399,7 @@ pub struct MigrationsResyncArgs {
 
 /// `cnpgops backups APP`.
 #[derive(Debug, Args)]
-pub struct BackupsArgs {
+pub(crate) struct BackupsArgs {
     /// The application, as the naming profile knows it (e.g. `synestra-io`).
     pub app: String,
     /// The environment whose cluster is read.
@@ -412,7 +412,7 @@ pub struct BackupsArgs {
 
 /// `cnpgops backup APP`.
 #[derive(Debug, Args)]
-pub struct BackupArgs {
+pub(crate) struct BackupArgs {
     /// The application, as the naming profile knows it (e.g. `synestra-io`).
     pub app: String,
     /// The environment whose cluster is backed up.

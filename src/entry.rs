@@ -19,7 +19,7 @@ pub fn main_entry() -> ExitCode {
         .map_err(Error::Runtime)
         .and_then(|rt| rt.block_on(crate::commands::dispatch(cli, redactor.clone())));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(crate::error::exit::OK),
         Err(err) => ExitCode::from(crate::error::report(&err, &redactor)),
     }
 }

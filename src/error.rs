@@ -13,18 +13,18 @@ use crate::engine::{EngineError, Report, RunStatus, StoreError};
 use crate::runbook::RunbookError;
 
 /// Exit codes, see the module documentation.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const INTERNAL: u8 = 1;
-    pub const BAD_INPUT: u8 = 2;
-    pub const REFUSED: u8 = 3;
-    pub const STEP_FAILED: u8 = 4;
-    pub const INTERRUPTED: u8 = 5;
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const INTERNAL: u8 = 1;
+    pub(crate) const BAD_INPUT: u8 = 2;
+    pub(crate) const REFUSED: u8 = 3;
+    pub(crate) const STEP_FAILED: u8 = 4;
+    pub(crate) const INTERRUPTED: u8 = 5;
 }
 
 /// Anything a command can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Runbook(#[from] RunbookError),
     #[error(transparent)]
@@ -55,7 +55,7 @@ impl From<crate::backup_catalog::CatalogError> for Error {
 
 /// An error and its causes on one line (`failed to X: because Y: because Z`): the one way
 /// cnpgops renders an error chain, in messages, reports and on stderr.
-pub fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -66,14 +66,14 @@ pub fn chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Prints a command's error on stderr (its chain, redacted) and returns its exit code.
-pub fn report(err: &Error, redactor: &crate::redact::Redactor) -> u8 {
+pub(crate) fn report(err: &Error, redactor: &crate::redact::Redactor) -> u8 {
     eprintln!("error: {}", redactor.redact(&chain(err)));
     err.exit_code()
 }
 
 impl Error {
     /// The process exit code for this failure.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Runbook(_) | Error::Usage(_) | Error::NotSupported(_) => exit::BAD_INPUT,
             Error::Store(StoreError::NotFound { .. }) => exit::BAD_INPUT,
@@ -95,7 +95,7 @@ impl Error {
     }
 
     /// The outcome of a finished run as a result.
-    pub fn from_report(report: &Report) -> Result<(), Error> {
+    pub(crate) fn from_report(report: &Report) -> Result<(), Error> {
         let message = || {
             report
                 .message

@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::Cli;
 
 /// The name to show for a program invoked as `argv0`: `kubectl cnpgops` for the plugin.
-pub fn shown_name(argv0: Option<&OsString>) -> &'static str {
+pub(crate) fn shown_name(argv0: Option<&OsString>) -> &'static str {
     let file = argv0
         .map(Path::new)
         .and_then(Path::file_name)
@@ -25,7 +25,7 @@ pub fn shown_name(argv0: Option<&OsString>) -> &'static str {
 }
 
 /// Parses the process's arguments (exits with clap's message and code on bad usage).
-pub fn parse() -> Cli {
+pub(crate) fn parse() -> Cli {
     let args: Vec<OsString> = std::env::args_os().collect();
     let name = shown_name(args.first());
     let matches = Cli::command().bin_name(name).get_matches_from(args);

@@ -18,8 +18,8 @@
 //!   (`--state kubernetes`) and the Lease [`engine::Locker`].
 //! - [`ui`]: reporters (plain lines, JSON lines, progress bars, the `-q` filter) the engine
 //!   pushes events into.
-//! - [`backup_catalog`]: the barman-cloud object-store catalog (aws-sdk-s3): backups, WAL extent per
-//!   timeline, recoverability window.
+//! - [`backup_catalog`]: the barman-cloud object-store catalog (aws-sdk-s3): backups, WAL
+//!   extent per timeline, recoverability window.
 //! - [`profile`]: naming profiles (app + env -> clusters, namespaces, secrets; seed 000 by
 //!   default, others from `--config`), templates' `profile.*`, and the prod guard.
 //! - [`pg`]: tokio-postgres from cnpgops itself (port-forward or in-cluster, TLS from the
@@ -30,22 +30,39 @@
 //! - [`notify`]: `--notify URL`, one redacted Slack-compatible webhook message per run.
 //! - [`logging`]: tracing diagnostics (`-v`, `-q`, `RUST_LOG`, `--log-format text|json`),
 //!   redacted too. Colour follows `--no-color`, `$NO_COLOR` and whether stderr is a terminal.
+//!
+//! Only [`entry`], [`redact`] (its secret types are a contract, proven unprintable by a
+//! doctest) and [`support`] (what the integration tests drive directly) are public; the rest is
+//! private to the crate (`cargo doc --document-private-items` shows it). `missing_docs` and
+//! `unreachable_pub` keep it that way (`[workspace.lints]` in `Cargo.toml`).
 
-pub mod backup_catalog;
-pub mod cli;
-pub mod commands;
-pub mod engine;
+pub(crate) mod backup_catalog;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod engine;
 pub mod entry;
-pub mod error;
-pub mod invocation;
-pub mod k8s;
-pub mod logging;
-pub mod notify;
-pub mod pg;
-pub mod profile;
+pub(crate) mod error;
+pub(crate) mod invocation;
+pub(crate) mod k8s;
+pub(crate) mod logging;
+pub(crate) mod notify;
+pub(crate) mod pg;
+pub(crate) mod profile;
 pub mod redact;
-pub mod refresh;
-pub mod restore;
-pub mod runbook;
-pub mod steps;
-pub mod ui;
+pub(crate) mod refresh;
+pub(crate) mod restore;
+pub(crate) mod runbook;
+pub(crate) mod steps;
+pub(crate) mod ui;
+
+/// What the integration tests (`tests/it`) use directly besides the binary: the run-state
+/// types and stores, the Kubernetes connection and kind table, and marker strings the binary
+/// prints or reads. Everything else in the crate is private to it.
+pub mod support {
+    pub use crate::engine::checkpoint::{RunState, StateStore, StoreError};
+    pub use crate::engine::crash_point::ENV as CRASH_POINT_ENV;
+    pub use crate::k8s::client::{Connector, KubeOptions};
+    pub use crate::k8s::state_store::ConfigMapStore;
+    pub use crate::k8s::{resources, RUN_ID_LABEL};
+    pub use crate::refresh::job_manifest::RESTORE_START;
+}

@@ -11,7 +11,7 @@ use crate::redact::Redactor;
 
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     #[default]
     Text,
@@ -21,7 +21,7 @@ pub enum LogFormat {
 
 /// How diagnostics are shown, from the global flags.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LogOptions {
+pub(crate) struct LogOptions {
     /// `-v` count: 0 = warnings, 1 = info, 2 = debug, 3+ = trace.
     pub verbose: u8,
     /// `-q`: errors only.
@@ -32,7 +32,7 @@ pub struct LogOptions {
 }
 
 /// The filter used when `RUST_LOG` is not set.
-pub fn default_filter(options: &LogOptions) -> &'static str {
+pub(crate) fn default_filter(options: &LogOptions) -> &'static str {
     if options.quiet {
         return "error";
     }
@@ -45,7 +45,7 @@ pub fn default_filter(options: &LogOptions) -> &'static str {
 }
 
 /// Installs the subscriber.
-pub fn init(options: LogOptions, redactor: Redactor) {
+pub(crate) fn init(options: LogOptions, redactor: Redactor) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(&options)));
     let json = options.format == LogFormat::Json;
@@ -65,7 +65,7 @@ pub fn init(options: LogOptions, redactor: Redactor) {
 
 /// A `MakeWriter` whose writers redact each formatted record before it reaches stderr.
 #[derive(Clone)]
-pub struct RedactingStderr {
+pub(crate) struct RedactingStderr {
     redactor: Redactor,
     json: bool,
 }
@@ -83,7 +83,7 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
 }
 
 /// Buffers one record and writes it redacted when dropped.
-pub struct RedactingWriter {
+pub(crate) struct RedactingWriter {
     redactor: Redactor,
     json: bool,
     buf: Vec<u8>,
@@ -104,7 +104,7 @@ impl RedactingWriter {
 }
 
 /// A JSON record with every string masked; a line that is not JSON is masked as text.
-pub fn redact_json_line(redactor: &Redactor, line: &str) -> String {
+pub(crate) fn redact_json_line(redactor: &Redactor, line: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(line) {
         Ok(value) => redactor.redact_json(&value).to_string(),
         Err(_) => redactor.redact(line).into_owned(),

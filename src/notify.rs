@@ -18,7 +18,7 @@ use crate::redact::Redactor;
 
 /// A webhook URL that cannot be printed.
 #[derive(Clone)]
-pub struct WebhookUrl(SecretString);
+pub(crate) struct WebhookUrl(SecretString);
 
 impl std::fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,7 +41,7 @@ impl FromStr for WebhookUrl {
 
 impl WebhookUrl {
     /// Registers the URL and its path + query (the token part) with `redactor`.
-    pub fn teach(&self, redactor: &Redactor) {
+    pub(crate) fn teach(&self, redactor: &Redactor) {
         let url = self.0.expose_secret();
         redactor.learn_str(url);
         if let Ok(uri) = url.parse::<hyper::Uri>() {
@@ -56,7 +56,7 @@ impl WebhookUrl {
 
 /// Why the message could not be delivered (never naming the URL).
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub(crate) enum NotifyError {
     #[error("failed to set up TLS for the webhook")]
     Tls(#[source] std::io::Error),
     #[error("failed to build the webhook request")]
@@ -70,7 +70,7 @@ pub enum NotifyError {
 }
 
 /// The message for a finished run (or a command that failed before its run ended).
-pub fn message(command: &str, report: Option<&Report>, error: Option<&str>) -> String {
+pub(crate) fn message(command: &str, report: Option<&Report>, error: Option<&str>) -> String {
     let Some(r) = report else {
         return format!(
             "cnpgops {command}: failed before a run ended: {}",
@@ -105,7 +105,11 @@ pub fn message(command: &str, report: Option<&Report>, error: Option<&str>) -> S
 }
 
 /// POSTs `{"text": text}` (redacted) to `url`, once, within 10 seconds.
-pub async fn send(url: &WebhookUrl, text: &str, redactor: &Redactor) -> Result<(), NotifyError> {
+pub(crate) async fn send(
+    url: &WebhookUrl,
+    text: &str,
+    redactor: &Redactor,
+) -> Result<(), NotifyError> {
     let body = json!({ "text": redactor.redact(text) }).to_string();
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())

@@ -27,10 +27,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// The text that replaces a secret.
-pub const MASK: &str = "********";
+pub(crate) const MASK: &str = "********";
 
 /// Secrets shorter than this are not masked: masking "ab" everywhere would destroy the output.
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Characters percent-encoded in the userinfo part of a URI (RFC 3986), e.g. `postgres://u:p@h`.
 const USERINFO: &AsciiSet = &CONTROLS

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// `status` values barman writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
+pub(crate) enum Status {
     Done,
     Failed,
     Started,
@@ -38,7 +38,7 @@ impl Status {
     }
 
     /// As written in the file.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Status::Done => "DONE",
             Status::Failed => "FAILED",
@@ -53,7 +53,7 @@ impl Status {
 
 /// The fields of `backup.info` cnpgops uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackupInfo {
+pub(crate) struct BackupInfo {
     pub status: Status,
     /// `backup_name` (`--name`; CNPG passes `backup-<YYYYMMDDhhmmss>`).
     pub name: Option<String>,
@@ -77,7 +77,7 @@ pub struct BackupInfo {
 
 /// Why a `backup.info` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     #[error("line {line} is not `key=value`")]
     NotKeyValue { line: usize },
     #[error("it has no `status`")]
@@ -87,7 +87,7 @@ pub enum ParseError {
 }
 
 /// Parses the text of a `backup.info`.
-pub fn parse(text: &str) -> Result<BackupInfo, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<BackupInfo, ParseError> {
     let fields = key_values(text)?;
     let text_of = |k: &str| fields.get(k).cloned().flatten();
     let time = |k: &str| {
@@ -144,7 +144,7 @@ fn key_values(text: &str) -> Result<BTreeMap<String, Option<String>>, ParseError
 
 /// Python's `str(datetime)`: `YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]`; a naive time (barman
 /// reads it as local time) is taken as UTC.
-pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
         if let Ok(t) = DateTime::<FixedOffset>::parse_from_str(text, fmt) {

@@ -15,11 +15,11 @@ use super::layout::Layout;
 use super::s3::{Object, S3};
 
 /// `backup.info` reads in flight at once.
-pub const CONCURRENCY: usize = 32;
+pub(crate) const CONCURRENCY: usize = 32;
 
 /// One directory under `base/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Backup {
+pub(crate) struct Backup {
     /// The directory name: barman's backup ID (`YYYYMMDDTHHMMSS`).
     pub id: String,
     /// `DONE`, `FAILED`, ..., or `NO_INFO` / `UNREADABLE` (see [`Backup::status`]).
@@ -34,7 +34,7 @@ pub struct Backup {
 
 impl Backup {
     /// `DONE`, `FAILED`, ..., or `NO_INFO` / `UNREADABLE`.
-    pub fn status(&self) -> &str {
+    pub(crate) fn status(&self) -> &str {
         match (&self.info, &self.problem) {
             (Some(i), _) => i.status.as_str(),
             (None, Some(p)) if p.starts_with("no backup.info") => "NO_INFO",
@@ -43,7 +43,7 @@ impl Backup {
     }
 
     /// Whether a restore may start from it: `DONE` with an end time and end WAL.
-    pub fn usable(&self) -> bool {
+    pub(crate) fn usable(&self) -> bool {
         self.info.as_ref().is_some_and(|i| {
             i.status == Status::Done && i.end_time.is_some() && i.end_wal.is_some()
         })
@@ -51,13 +51,13 @@ impl Backup {
 }
 
 /// A `backup.info`'s key and ETag.
-pub type InfoKey = (String, Option<String>);
+pub(crate) type InfoKey = (String, Option<String>);
 
 /// The `backup.info` of each backup directory under `base`, from a listing.
-pub type Dirs = BTreeMap<String, Option<InfoKey>>;
+pub(crate) type Dirs = BTreeMap<String, Option<InfoKey>>;
 
 /// Backup directories (the first key component after `base`) and their `backup.info`.
-pub fn dirs(base: &str, objects: &[Object]) -> Dirs {
+pub(crate) fn dirs(base: &str, objects: &[Object]) -> Dirs {
     let mut out = Dirs::new();
     for o in objects {
         let Some((id, rest)) = o.key.strip_prefix(base).and_then(|r| r.split_once('/')) else {
@@ -73,7 +73,7 @@ pub fn dirs(base: &str, objects: &[Object]) -> Dirs {
 
 /// Every base backup of the server, in ID order: one listing of `base/` (per 1,000 objects)
 /// and a GET per `backup.info` the cache does not hold at its current ETag.
-pub async fn read(
+pub(crate) async fn read(
     s3: &S3,
     layout: &Layout,
     cache: &mut Cache,
@@ -114,7 +114,7 @@ pub async fn read(
 }
 
 /// A backup from its directory name and the text of its `backup.info` (if any).
-pub fn judge(id: String, text: Option<String>) -> Backup {
+pub(crate) fn judge(id: String, text: Option<String>) -> Backup {
     let (info, problem) = match text.map(|t| backup_info::parse(&t)) {
         None => (
             None,

@@ -14,20 +14,20 @@ use sha2::{Digest, Sha256};
 
 /// One cached file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub etag: String,
     pub text: String,
 }
 
 /// The cache of one store, loaded in memory.
 #[derive(Debug, Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     path: Option<PathBuf>,
     entries: BTreeMap<String, Entry>,
 }
 
 /// The default directory (see the module documentation).
-pub fn default_dir() -> Option<PathBuf> {
+pub(crate) fn default_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("CNPGOPS_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
@@ -39,12 +39,12 @@ pub fn default_dir() -> Option<PathBuf> {
 
 impl Cache {
     /// A cache that keeps nothing (`--no-cache`).
-    pub fn disabled() -> Self {
+    pub(crate) fn disabled() -> Self {
         Self::default()
     }
 
     /// The cache of the store named by `identity` (endpoint, bucket, server root) under `dir`.
-    pub fn open(dir: &Path, identity: &str) -> Self {
+    pub(crate) fn open(dir: &Path, identity: &str) -> Self {
         let hash = Sha256::digest(identity.as_bytes());
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         let name = format!("{hex}.json");
@@ -60,7 +60,7 @@ impl Cache {
     }
 
     /// The cached text of `key`, if its ETag is still `etag`.
-    pub fn get(&self, key: &str, etag: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str, etag: &str) -> Option<&str> {
         self.entries
             .get(key)
             .filter(|e| e.etag == etag)
@@ -68,7 +68,7 @@ impl Cache {
     }
 
     /// Replaces the entries with `current` and writes them (best effort, atomically).
-    pub fn store(&mut self, current: BTreeMap<String, Entry>) {
+    pub(crate) fn store(&mut self, current: BTreeMap<String, Entry>) {
         self.entries = current;
         let Some(path) = &self.path else { return };
         let write = || -> std::io::Result<()> {

@@ -20,7 +20,7 @@ const SAME_TIME_SECS: i64 = 1;
 
 /// One `Backup` resource of the Cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackupResource {
+pub(crate) struct BackupResource {
     pub name: String,
     pub method: String,
     pub phase: String,
@@ -32,7 +32,7 @@ pub struct BackupResource {
 
 /// What CNPG reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CnpgView {
+pub(crate) struct CnpgView {
     /// Where the times come from (`Cluster status`, `ObjectStore .../status...`).
     pub source: String,
     pub first_recoverability_point: Option<String>,
@@ -56,7 +56,7 @@ impl BackupResource {
 }
 
 /// The view from objects already read (the Cluster, its ObjectStore, the namespace's Backups).
-pub fn view(located: &Located, backups: &[Value]) -> CnpgView {
+pub(crate) fn view(located: &Located, backups: &[Value]) -> CnpgView {
     let cluster = &located.cluster.name;
     let (source, times) = match (&located.spec.form, &located.object_store) {
         (Form::Plugin { object_store }, Some(os)) => {
@@ -96,7 +96,7 @@ pub fn view(located: &Located, backups: &[Value]) -> CnpgView {
 }
 
 /// Reads the namespace's `Backup` resources and builds the view.
-pub async fn read(kube: &Kube, located: &Located) -> Result<CnpgView, CatalogError> {
+pub(crate) async fn read(kube: &Kube, located: &Located) -> Result<CnpgView, CatalogError> {
     let ns = located.cluster.namespace.as_deref().unwrap_or_default();
     let kind = resources::known("Backup", None).ok_or_else(|| CatalogError::Kube {
         what: "Backup".into(),
@@ -121,7 +121,7 @@ pub async fn read(kube: &Kube, located: &Located) -> Result<CnpgView, CatalogErr
 }
 
 /// Every point where CNPG and the object store disagree, as sentences.
-pub fn disagreements(catalog: &BackupCatalog, view: &CnpgView) -> Vec<String> {
+pub(crate) fn disagreements(catalog: &BackupCatalog, view: &CnpgView) -> Vec<String> {
     let mut out = Vec::new();
     for b in view.backups.iter().filter(|b| b.phase == "completed") {
         let Some(id) = &b.backup_id else { continue };

@@ -5,7 +5,7 @@ use crate::k8s::{K8sError, ObjectRef};
 
 /// Why the catalog could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
+pub(crate) enum CatalogError {
     #[error("{cluster} has no backup configuration: neither spec.backup.barmanObjectStore nor a barman-cloud plugin entry (spec.plugins[] with parameters.barmanObjectName)")]
     NoBackupConfig { cluster: ObjectRef },
     #[error("failed to find {object}, named by {by}")]
@@ -49,7 +49,7 @@ pub enum CatalogError {
 
 impl CatalogError {
     /// Wraps a Kubernetes error while reading `what`.
-    pub fn kube(what: impl Into<String>) -> impl FnOnce(K8sError) -> Self {
+    pub(crate) fn kube(what: impl Into<String>) -> impl FnOnce(K8sError) -> Self {
         let what = what.into();
         move |source| CatalogError::Kube {
             what,
@@ -58,7 +58,7 @@ impl CatalogError {
     }
 
     /// A problem with what the user pointed at (exit 2), rather than with the environment.
-    pub fn is_bad_input(&self) -> bool {
+    pub(crate) fn is_bad_input(&self) -> bool {
         match self {
             CatalogError::NoBackupConfig { .. }
             | CatalogError::Missing { .. }

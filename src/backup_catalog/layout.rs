@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// A `destinationPath` split into bucket and key prefix (`s3://bucket/some/prefix`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Destination {
+pub(crate) struct Destination {
     pub bucket: String,
     /// Without leading or trailing `/`; may be empty.
     pub prefix: String,
@@ -18,7 +18,7 @@ pub struct Destination {
 
 impl Destination {
     /// Parses `s3://bucket[/prefix]`; other schemes (Azure, Google) are not read here.
-    pub fn parse(path: &str) -> Result<Self, String> {
+    pub(crate) fn parse(path: &str) -> Result<Self, String> {
         let Some(rest) = path.strip_prefix("s3://") else {
             return Err(format!(
                 "destinationPath `{path}` is not an s3:// URL (only S3-compatible stores are supported)"
@@ -37,13 +37,13 @@ impl Destination {
 
 /// The keys of one server's archive inside a destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub destination: Destination,
     pub server: String,
 }
 
 impl Layout {
-    pub fn new(destination: Destination, server: &str) -> Self {
+    pub(crate) fn new(destination: Destination, server: &str) -> Self {
         Self {
             destination,
             server: server.to_string(),
@@ -51,7 +51,7 @@ impl Layout {
     }
 
     /// `<prefix>/<server>/`.
-    pub fn root(&self) -> String {
+    pub(crate) fn root(&self) -> String {
         match self.destination.prefix.as_str() {
             "" => format!("{}/", self.server),
             p => format!("{p}/{}/", self.server),
@@ -59,22 +59,23 @@ impl Layout {
     }
 
     /// `<prefix>/<server>/base/`.
-    pub fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("{}base/", self.root())
     }
 
     /// `<prefix>/<server>/wals/`.
-    pub fn wals(&self) -> String {
+    pub(crate) fn wals(&self) -> String {
         format!("{}wals/", self.root())
     }
 
     /// `<prefix>/<server>/base/<id>/backup.info`.
-    pub fn backup_info(&self, id: &str) -> String {
+    #[cfg(test)]
+    pub(crate) fn backup_info(&self, id: &str) -> String {
         format!("{}{id}/backup.info", self.base())
     }
 
     /// `s3://bucket/prefix/server` for messages.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("s3://{}/{}", self.destination.bucket, self.root())
             .trim_end_matches('/')
             .to_string()
@@ -83,7 +84,7 @@ impl Layout {
 
 /// A WAL segment: timeline, log id and segment number (`TTTTTTTTLLLLLLLLSSSSSSSS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Segment {
+pub(crate) struct Segment {
     pub timeline: u32,
     pub log: u32,
     pub seg: u32,
@@ -91,7 +92,7 @@ pub struct Segment {
 
 /// What a file under `wals/` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WalFile {
+pub(crate) enum WalFile {
     /// A full segment.
     Segment(Segment),
     /// A `.partial` segment (end of a timeline, promoted standby).
@@ -107,7 +108,7 @@ const COMPRESSIONS: &[&str] = &[".gz", ".bz2", ".xz", ".snappy", ".zst", ".lz4"]
 
 impl Segment {
     /// Parses a 24-hex WAL name (upper or lower case).
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
@@ -120,17 +121,19 @@ impl Segment {
     }
 
     /// The WAL name as PostgreSQL writes it (upper-case hex).
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{:08X}{:08X}{:08X}", self.timeline, self.log, self.seg)
     }
 
     /// The `wals/` sub-directory holding it: timeline and log id (barman `hash_dir`).
-    pub fn hash_dir(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn hash_dir(&self) -> String {
         format!("{:08X}{:08X}", self.timeline, self.log)
     }
 
     /// The segment holding `lsn` on `timeline` with `segment_size` bytes per segment.
-    pub fn of_lsn(timeline: u32, lsn: u64, segment_size: u64) -> Option<Self> {
+    #[cfg(test)]
+    pub(crate) fn of_lsn(timeline: u32, lsn: u64, segment_size: u64) -> Option<Self> {
         if segment_size == 0 {
             return None;
         }
@@ -142,14 +145,14 @@ impl Segment {
     }
 
     /// The LSN where this segment starts.
-    pub fn start_lsn(&self, segment_size: u64) -> u64 {
+    pub(crate) fn start_lsn(&self, segment_size: u64) -> u64 {
         (u64::from(self.log) << 32) + u64::from(self.seg) * segment_size
     }
 }
 
 impl WalFile {
     /// Parses a file name (no directory) found under `wals/`; `None` for anything else.
-    pub fn parse(file: &str) -> Option<Self> {
+    pub(crate) fn parse(file: &str) -> Option<Self> {
         let bare = COMPRESSIONS
             .iter()
             .find_map(|c| file.strip_suffix(c))
@@ -175,7 +178,7 @@ impl WalFile {
     }
 
     /// The segment a file belongs to (none for history files).
-    pub fn segment(&self) -> Option<Segment> {
+    pub(crate) fn segment(&self) -> Option<Segment> {
         match self {
             WalFile::Segment(s) | WalFile::Partial(s) | WalFile::BackupLabel(s) => Some(*s),
             WalFile::History(_) => None,
@@ -184,7 +187,7 @@ impl WalFile {
 }
 
 /// A hash directory name (`TTTTTTTTLLLLLLLL`) -> its timeline.
-pub fn hash_dir_timeline(dir: &str) -> Option<u32> {
+pub(crate) fn hash_dir_timeline(dir: &str) -> Option<u32> {
     if dir.len() != 16 || !dir.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
@@ -192,7 +195,7 @@ pub fn hash_dir_timeline(dir: &str) -> Option<u32> {
 }
 
 /// Parses an LSN written as `X/Y` (hex), e.g. `0/3000028`.
-pub fn parse_lsn(text: &str) -> Option<u64> {
+pub(crate) fn parse_lsn(text: &str) -> Option<u64> {
     let (hi, lo) = text.split_once('/')?;
     let hi = u64::from_str_radix(hi, 16).ok()?;
     let lo = u64::from_str_radix(lo, 16).ok()?;
@@ -200,7 +203,8 @@ pub fn parse_lsn(text: &str) -> Option<u64> {
 }
 
 /// Is `name` a barman backup ID (`YYYYMMDDTHHMMSS`)?
-pub fn is_backup_id(name: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_backup_id(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() == 15
         && b[8] == b'T'

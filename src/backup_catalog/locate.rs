@@ -16,10 +16,10 @@ use crate::k8s::{resources, Kube, ObjectRef};
 use crate::redact::{Redactor, SecretString};
 
 /// The region when the Secret names none (barman-cloud and moto default to it too).
-pub const DEFAULT_REGION: &str = "us-east-1";
+pub(crate) const DEFAULT_REGION: &str = "us-east-1";
 
 /// A Cluster and the store it archives into.
-pub struct Located {
+pub(crate) struct Located {
     pub cluster: ObjectRef,
     /// The Cluster as JSON (spec and status).
     pub object: Value,
@@ -48,7 +48,7 @@ async fn get(kube: &Kube, kind: &str, ns: &str, name: &str) -> Result<Option<Val
 }
 
 /// Finds the Cluster `ns/name` and its store.
-pub async fn locate(kube: &Kube, ns: &str, name: &str) -> Result<Located, CatalogError> {
+pub(crate) async fn locate(kube: &Kube, ns: &str, name: &str) -> Result<Located, CatalogError> {
     let cluster = ObjectRef::new("Cluster", Some(ns), name);
     let object = get(kube, "Cluster", ns, name)
         .await?
@@ -137,7 +137,7 @@ async fn secret_value(
 }
 
 /// Reads the credentials and opens the bucket.
-pub async fn connect(
+pub(crate) async fn connect(
     kube: &Kube,
     located: &Located,
     redactor: &Redactor,

@@ -18,32 +18,32 @@
 //! cached at its current ETag, one listing of `wals/` (per 1,000 directories, i.e. per 256,000
 //! segments), and two or three per timeline. Never a listing of every WAL.
 
-pub mod backup_info;
-pub mod base;
-pub mod cache;
-pub mod cnpg;
-pub mod error;
-pub mod layout;
-pub mod locate;
-pub mod s3;
-pub mod store;
-pub mod target;
-pub mod wal;
-pub mod window;
+pub(crate) mod backup_info;
+pub(crate) mod base;
+pub(crate) mod cache;
+pub(crate) mod cnpg;
+pub(crate) mod error;
+pub(crate) mod layout;
+pub(crate) mod locate;
+pub(crate) mod s3;
+pub(crate) mod store;
+pub(crate) mod target;
+pub(crate) mod wal;
+pub(crate) mod window;
 
 use serde::Serialize;
 
-pub use base::Backup;
-pub use error::CatalogError;
-pub use locate::{connect, locate, Located};
-pub use wal::Archive;
-pub use window::Window;
+pub(crate) use base::Backup;
+pub(crate) use error::CatalogError;
+pub(crate) use locate::{connect, locate, Located};
+pub(crate) use wal::Archive;
+pub(crate) use window::Window;
 
 use layout::Layout;
 
 /// What the object store holds for one server.
 #[derive(Debug, Clone, Serialize)]
-pub struct BackupCatalog {
+pub(crate) struct BackupCatalog {
     /// `s3://bucket/prefix/server`.
     pub url: String,
     pub backups: Vec<Backup>,
@@ -56,13 +56,13 @@ pub struct BackupCatalog {
 
 impl BackupCatalog {
     /// The backups a restore may start from.
-    pub fn usable(&self) -> impl Iterator<Item = &Backup> {
+    pub(crate) fn usable(&self) -> impl Iterator<Item = &Backup> {
         self.backups.iter().filter(|b| b.usable())
     }
 }
 
 /// Reads the catalog of `layout` (base backups and WAL extent at the same time).
-pub async fn read(
+pub(crate) async fn read(
     s3: &s3::S3,
     layout: &Layout,
     cache: &mut cache::Cache,

@@ -21,7 +21,7 @@ use crate::k8s::ObjectRef;
 use crate::redact::{ExposeSecret, SecretString};
 
 /// Attempts per request, the first included.
-pub const MAX_ATTEMPTS: u32 = 6;
+pub(crate) const MAX_ATTEMPTS: u32 = 6;
 /// Codes meaning the keys are wrong or not allowed.
 const DENIED: &[&str] = &[
     "InvalidAccessKeyId",
@@ -32,7 +32,7 @@ const DENIED: &[&str] = &[
 ];
 
 /// Where and as whom to connect. Secret values only as [`SecretString`].
-pub struct Connection {
+pub(crate) struct Connection {
     /// `endpointURL`; `None`: AWS S3.
     pub endpoint: Option<String>,
     pub region: String,
@@ -51,7 +51,7 @@ pub struct Connection {
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
+pub(crate) struct Object {
     pub key: String,
     pub last_modified: Option<DateTime<Utc>>,
     pub size: i64,
@@ -60,7 +60,7 @@ pub struct Object {
 
 /// A bucket with a request counter.
 #[derive(Clone)]
-pub struct S3 {
+pub(crate) struct S3 {
     client: aws_sdk_s3::Client,
     bucket: String,
     endpoint: String,
@@ -91,7 +91,7 @@ impl Intercept for Counter {
 
 impl S3 {
     /// A client for `bucket` as `conn` describes.
-    pub fn new(conn: &Connection, bucket: &str) -> Result<Self, CatalogError> {
+    pub(crate) fn new(conn: &Connection, bucket: &str) -> Result<Self, CatalogError> {
         let requests = Arc::new(AtomicU64::new(0));
         let creds = Credentials::new(
             conn.access_key_id.expose_secret(),
@@ -135,23 +135,23 @@ impl S3 {
     }
 
     /// HTTP requests sent so far (retries included).
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 
     /// The endpoint as messages name it (`AWS S3` without `endpointURL`).
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// `s3://bucket/key`.
-    pub fn url(&self, key: &str) -> String {
+    pub(crate) fn url(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
 
     /// The "directories" (common prefixes, without `prefix` and `/`) and the objects directly
     /// under `prefix`, every page.
-    pub async fn list_dirs(
+    pub(crate) async fn list_dirs(
         &self,
         prefix: &str,
     ) -> Result<(Vec<String>, Vec<Object>), CatalogError> {
@@ -181,7 +181,7 @@ impl S3 {
     }
 
     /// Objects under `prefix` in key order: every page, or only the first `limit` keys.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         prefix: &str,
         limit: Option<i32>,
@@ -207,7 +207,7 @@ impl S3 {
     }
 
     /// The object's text; `None` when it does not exist.
-    pub async fn get_text(&self, key: &str) -> Result<Option<String>, CatalogError> {
+    pub(crate) async fn get_text(&self, key: &str) -> Result<Option<String>, CatalogError> {
         let out = self
             .client
             .get_object()

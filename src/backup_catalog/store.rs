@@ -10,12 +10,12 @@ use serde_json::Value;
 use super::layout::{Destination, Layout};
 
 /// The barman-cloud CNPG-I plugin's name.
-pub const PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+pub(crate) const PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
 
 /// How the Cluster reaches its store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "form", rename_all = "camelCase")]
-pub enum Form {
+pub(crate) enum Form {
     /// `spec.backup.barmanObjectStore`.
     InTree,
     /// `spec.plugins[]` and the named `ObjectStore`.
@@ -25,14 +25,14 @@ pub enum Form {
 
 impl Form {
     /// The `Backup.spec.method` that matches.
-    pub fn backup_method(&self) -> &'static str {
+    pub(crate) fn backup_method(&self) -> &'static str {
         match self {
             Form::InTree => "barmanObjectStore",
             Form::Plugin { .. } => "plugin",
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Form::InTree => "in-tree spec.backup.barmanObjectStore".into(),
             Form::Plugin { object_store } => {
@@ -44,14 +44,14 @@ impl Form {
 
 /// Where the plugin form points before its `ObjectStore` is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginRef {
+pub(crate) struct PluginRef {
     pub object_store: String,
     pub server_name: Option<String>,
 }
 
 /// A `{name, key}` Secret key selector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SecretRef {
+pub(crate) struct SecretRef {
     pub name: String,
     pub key: String,
 }
@@ -59,7 +59,7 @@ pub struct SecretRef {
 /// Everything needed to read the store; Secrets only by reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StoreSpec {
+pub(crate) struct StoreSpec {
     #[serde(flatten)]
     pub form: Form,
     pub destination_path: String,
@@ -79,14 +79,14 @@ pub struct StoreSpec {
 }
 
 /// The in-tree store configuration, if the Cluster has one.
-pub fn in_tree(cluster: &Value) -> Option<&Value> {
+pub(crate) fn in_tree(cluster: &Value) -> Option<&Value> {
     cluster
         .pointer("/spec/backup/barmanObjectStore")
         .filter(|v| v.is_object())
 }
 
 /// The barman-cloud plugin entry naming an ObjectStore (the WAL archiver first), if any.
-pub fn plugin(cluster: &Value) -> Option<PluginRef> {
+pub(crate) fn plugin(cluster: &Value) -> Option<PluginRef> {
     let entries = cluster.pointer("/spec/plugins")?.as_array()?;
     let usable = |p: &&Value| {
         p["name"] == PLUGIN
@@ -106,7 +106,7 @@ pub fn plugin(cluster: &Value) -> Option<PluginRef> {
 }
 
 /// The spec of a store from its `BarmanObjectStoreConfiguration` (`cfg`).
-pub fn spec(form: Form, cfg: &Value, server_name: &str) -> Result<StoreSpec, String> {
+pub(crate) fn spec(form: Form, cfg: &Value, server_name: &str) -> Result<StoreSpec, String> {
     let path = cfg["destinationPath"]
         .as_str()
         .ok_or("the store configuration has no destinationPath")?;

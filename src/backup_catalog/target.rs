@@ -11,7 +11,7 @@ use super::{Backup, BackupCatalog, Window};
 
 /// What the user asked to restore to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Time(DateTime<FixedOffset>),
     BackupId(String),
     Latest,
@@ -19,7 +19,7 @@ pub enum Target {
 
 /// A validated target: the base backup to start from and where to stop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// barman's backup ID of the base backup.
     pub backup_id: String,
     pub backup_name: Option<String>,
@@ -32,7 +32,7 @@ pub struct Resolved {
 
 /// Why a target cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     #[error("target time `{given}` has no timezone: give an explicit offset, e.g. `2026-11-24T01:30:00Z` or `2026-11-24 02:30:00+01:00`")]
     NoTimezone { given: String },
     #[error("target time `{given}` is not a time: use RFC 3339, e.g. `2026-11-24T01:30:00Z`")]
@@ -65,7 +65,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// Parses `--target-time`: RFC 3339 (`T` or a space), the offset required.
-pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, TargetError> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, TargetError> {
     let t = text.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d);
@@ -87,7 +87,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, TargetError> {
 }
 
 /// Checks `target` against `catalog`.
-pub fn resolve(catalog: &BackupCatalog, target: &Target) -> Result<Resolved, TargetError> {
+pub(crate) fn resolve(catalog: &BackupCatalog, target: &Target) -> Result<Resolved, TargetError> {
     match target {
         Target::BackupId(id) => by_id(catalog, id),
         Target::Latest => {

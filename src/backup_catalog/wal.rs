@@ -19,7 +19,7 @@ const MAX_EMPTY_DIRS: usize = 3;
 
 /// One timeline's archived WAL: first and last segment, and when the last one was archived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimelineExtent {
+pub(crate) struct TimelineExtent {
     pub timeline: u32,
     pub first: Option<String>,
     pub last: Option<String>,
@@ -31,20 +31,15 @@ pub struct TimelineExtent {
 
 /// The archive's timelines (ascending) and its timeline history files.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Archive {
+pub(crate) struct Archive {
     pub timelines: Vec<TimelineExtent>,
     pub histories: Vec<u32>,
 }
 
-impl Archive {
-    /// The extent of `timeline`.
-    pub fn timeline(&self, timeline: u32) -> Option<&TimelineExtent> {
-        self.timelines.iter().find(|t| t.timeline == timeline)
-    }
-}
+impl Archive {}
 
 /// Hash directories grouped by timeline, each group in key order.
-pub fn dirs_by_timeline(dirs: &[String]) -> BTreeMap<u32, Vec<String>> {
+pub(crate) fn dirs_by_timeline(dirs: &[String]) -> BTreeMap<u32, Vec<String>> {
     let mut out: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for d in dirs {
         if let Some(tli) = hash_dir_timeline(d) {
@@ -63,7 +58,7 @@ fn file_name(key: &str) -> &str {
 }
 
 /// The newest full or partial segment among `objects` (by key), with its object.
-pub fn newest_segment(objects: &[Object]) -> Option<(WalFile, &Object)> {
+pub(crate) fn newest_segment(objects: &[Object]) -> Option<(WalFile, &Object)> {
     objects
         .iter()
         .filter_map(|o| WalFile::parse(file_name(&o.key)).map(|f| (f, o)))
@@ -72,7 +67,7 @@ pub fn newest_segment(objects: &[Object]) -> Option<(WalFile, &Object)> {
 }
 
 /// Timeline history files directly under `wals/`.
-pub fn histories(files: &[Object]) -> Vec<u32> {
+pub(crate) fn histories(files: &[Object]) -> Vec<u32> {
     let mut out: Vec<u32> = files
         .iter()
         .filter_map(|o| match WalFile::parse(file_name(&o.key)) {
@@ -85,7 +80,7 @@ pub fn histories(files: &[Object]) -> Vec<u32> {
 }
 
 /// Reads the archive extent under `wals` (the `<prefix>/<server>/wals/` key prefix).
-pub async fn read(s3: &S3, wals: &str) -> Result<Archive, CatalogError> {
+pub(crate) async fn read(s3: &S3, wals: &str) -> Result<Archive, CatalogError> {
     let (dirs, files) = s3.list_dirs(wals).await?;
     let mut archive = Archive {
         timelines: Vec::new(),

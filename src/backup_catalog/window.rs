@@ -12,7 +12,7 @@ use super::wal::Archive;
 
 /// From `earliest` to `latest`, both inclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Window {
+pub(crate) struct Window {
     pub earliest: DateTime<Utc>,
     pub latest: DateTime<Utc>,
     /// The oldest usable backup (where `earliest` comes from).
@@ -27,7 +27,7 @@ pub struct Window {
 }
 
 /// The window, or `None` when no backup is usable (nothing to restore from).
-pub fn compute(backups: &[Backup], archive: &Archive) -> Option<Window> {
+pub(crate) fn compute(backups: &[Backup], archive: &Archive) -> Option<Window> {
     let usable: Vec<(&Backup, DateTime<Utc>)> = backups
         .iter()
         .filter(|b| b.usable())

@@ -24,7 +24,7 @@ use crate::k8s::{resources, wait, K8sError, ObjectRef, MANAGED_BY};
 const STEP: &str = "backup";
 
 /// The Backup object for `cluster` with the method `form` needs.
-pub fn manifest(cluster: &ObjectRef, form: &Form, name: &str) -> Value {
+pub(crate) fn manifest(cluster: &ObjectRef, form: &Form, name: &str) -> Value {
     let mut spec = json!({"cluster": {"name": cluster.name}, "method": form.backup_method()});
     if let Form::Plugin { .. } = form {
         spec["pluginConfiguration"] = json!({"name": PLUGIN});
@@ -48,7 +48,7 @@ pub(crate) fn backups_api(kube: &crate::k8s::Kube, ns: &str) -> Result<Api<Dynam
     Ok(kind.api(kube, ns))
 }
 
-pub async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
+pub(crate) async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
     let (kube, cluster) = super::backups::target(ctx, &args.app, &args.env).await?;
     let ns = cluster.namespace.clone().unwrap_or_default();
     let located = backup_catalog::locate(&kube, &ns, &cluster.name).await?;

@@ -13,7 +13,11 @@ use crate::error::Error;
 use crate::k8s::{Kube, ObjectRef};
 
 /// The Cluster of `app` in `env` (naming profile), and a connected client.
-pub async fn target(ctx: &Context, app: &str, env: &str) -> Result<(Kube, ObjectRef), Error> {
+pub(super) async fn target(
+    ctx: &Context,
+    app: &str,
+    env: &str,
+) -> Result<(Kube, ObjectRef), Error> {
     let (_, profile) = ctx.naming_profile()?;
     let names = profile.env(app, env);
     let kube = ctx
@@ -37,7 +41,7 @@ struct Listing<'a> {
     disagreements: Vec<String>,
 }
 
-pub async fn run(ctx: &Context, args: BackupsArgs) -> Result<(), Error> {
+pub(super) async fn run(ctx: &Context, args: BackupsArgs) -> Result<(), Error> {
     let (kube, cluster) = target(ctx, &args.app, &args.env).await?;
     let ns = cluster.namespace.clone().unwrap_or_default();
     let located = backup_catalog::locate(&kube, &ns, &cluster.name).await?;

@@ -12,7 +12,7 @@ use crate::profile::{EnvNames, Resolved};
 use crate::ui::Format;
 use serde_json::json;
 
-pub async fn run(ctx: &Context, cmd: MigrationsCommand) -> Result<(), Error> {
+pub(super) async fn run(ctx: &Context, cmd: MigrationsCommand) -> Result<(), Error> {
     match cmd {
         MigrationsCommand::Resync(args) => resync(ctx, args).await,
         MigrationsCommand::Status(target) => status(ctx, target).await,

@@ -31,7 +31,7 @@ use crate::runbook::known::KnownRunbooks;
 use crate::runbook::{params, Loaded, ParamValues};
 
 /// Runs the parsed command.
-pub async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
+pub(crate) async fn dispatch(cli: Cli, redactor: Redactor) -> Result<(), Error> {
     let notify = notified_as(&cli.command);
     crate::pg::settings::set(crate::pg::settings::Limits {
         connect_timeout: cli.global.pg_connect_timeout,
@@ -72,7 +72,7 @@ fn notified_as(command: &Command) -> Option<&'static str> {
 }
 
 /// What every command may need.
-pub struct Context {
+pub(crate) struct Context {
     pub global: GlobalArgs,
     pub runbooks: KnownRunbooks,
     pub registry: Arc<Registry>,
@@ -120,19 +120,22 @@ impl Context {
     }
 
     /// Loads and validates a runbook by name or path.
-    pub fn load(&self, name_or_path: &str) -> Result<Loaded, Error> {
+    pub(crate) fn load(&self, name_or_path: &str) -> Result<Loaded, Error> {
         let source = self.runbooks.resolve(name_or_path)?;
         Ok(crate::runbook::load(source, self.registry.as_ref())?)
     }
 
     /// Loads a runbook and converts its `-p` parameters.
-    pub fn load_with_params(&self, args: &RunbookArgs) -> Result<(Loaded, ParamValues), Error> {
+    pub(crate) fn load_with_params(
+        &self,
+        args: &RunbookArgs,
+    ) -> Result<(Loaded, ParamValues), Error> {
         let given = params::parse_pairs(&args.params).map_err(Error::Usage)?;
         self.load_given(&args.runbook, &given)
     }
 
     /// Loads a runbook and converts the parameters a command gives it.
-    pub fn load_given(
+    pub(crate) fn load_given(
         &self,
         name_or_path: &str,
         given: &BTreeMap<String, String>,
@@ -144,7 +147,7 @@ impl Context {
     }
 
     /// The naming profile chosen by `--config` / `--profile`, with its name.
-    pub fn naming_profile(&self) -> Result<(String, crate::profile::Profile), Error> {
+    pub(crate) fn naming_profile(&self) -> Result<(String, crate::profile::Profile), Error> {
         crate::profile::load(
             self.global.config.as_deref(),
             self.global.profile.as_deref(),
@@ -153,7 +156,7 @@ impl Context {
     }
 
     /// The run state store chosen by `--state`.
-    pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
+    pub(crate) fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
         match self.global.state {
             StateBackend::Local => Ok(Arc::new(FileStore::new(FileStore::default_dir()))),
             StateBackend::Kubernetes => Ok(Arc::new(ConfigMapStore::new(
@@ -163,14 +166,9 @@ impl Context {
         }
     }
 
-    /// An engine reporting in the chosen format, cancelled by `cancel`.
-    pub fn engine(&self, confirm: ConfirmArgs, cancel: CancellationToken) -> Result<Engine, Error> {
-        self.engine_with(confirm, cancel, BTreeMap::new())
-    }
-
     /// The naming profile's names for a run's parameters (`app`, `from`, `to`), as templates
     /// read them (`profile.*`); empty when the runbook has no `app` parameter.
-    pub fn profile_scope(
+    pub(crate) fn profile_scope(
         &self,
         params: &crate::runbook::ParamValues,
     ) -> Result<BTreeMap<String, serde_json::Value>, Error> {
@@ -189,7 +187,7 @@ impl Context {
     }
 
     /// An engine whose templates see `profile` as `profile.*`.
-    pub fn engine_with(
+    pub(crate) fn engine_with(
         &self,
         confirm: ConfirmArgs,
         cancel: CancellationToken,
@@ -216,14 +214,14 @@ impl Context {
     }
 
     /// Writes text to stdout through the redactor.
-    pub fn print(&self, text: &str) {
+    pub(crate) fn print(&self, text: &str) {
         let _ = std::io::stdout()
             .lock()
             .write_all(self.redactor.redact(text).as_bytes());
     }
 
     /// Writes a value as pretty JSON to stdout through the redactor.
-    pub fn print_json(&self, value: &impl serde::Serialize) {
+    pub(crate) fn print_json(&self, value: &impl serde::Serialize) {
         if let Ok(v) = serde_json::to_value(value) {
             let text =
                 serde_json::to_string_pretty(&self.redactor.redact_json(&v)).unwrap_or_default();
@@ -239,7 +237,7 @@ fn duration_param(value: std::time::Duration) -> String {
 
 /// Cancels `token` on SIGINT or SIGTERM: the run checkpoints, runs its `always` steps within
 /// the grace budget (`--grace`) and exits with code 5.
-pub fn cancel_on_signals(token: CancellationToken) {
+pub(crate) fn cancel_on_signals(token: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -266,7 +264,7 @@ pub fn cancel_on_signals(token: CancellationToken) {
 
 /// Runs a loaded runbook with its parameters to the end: the shared body of `run`,
 /// `refresh-dev`, `restore` and `migrations resync` (engine, signal handling, mode, exit code).
-pub async fn start_run(
+pub(crate) async fn start_run(
     ctx: &Context,
     loaded: &Loaded,
     values: ParamValues,
@@ -287,7 +285,7 @@ pub async fn start_run(
 }
 
 /// Prints the report in text mode (JSON mode already streamed it) and maps it to a result.
-pub fn finish_run(ctx: &Context, report: &crate::engine::Report) -> Result<(), Error> {
+pub(crate) fn finish_run(ctx: &Context, report: &crate::engine::Report) -> Result<(), Error> {
     if let Ok(mut last) = ctx.last_report.lock() {
         *last = Some(report.clone());
     }

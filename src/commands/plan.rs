@@ -7,7 +7,7 @@ use crate::engine::{Plan, PlannedStep};
 use crate::error::Error;
 use crate::ui::Format;
 
-pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Error> {
+pub(super) fn run(ctx: &Context, args: PlanArgs) -> Result<(), Error> {
     let (loaded, params) = ctx.load_with_params(&args.runbook)?;
     let plan = plan(
         &loaded,

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::profile::Resolved;
 use crate::refresh::RefreshMode;
 
-pub async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
+pub(super) async fn run(ctx: &Context, args: RefreshDevArgs) -> Result<(), Error> {
     let (name, profile) = ctx.naming_profile()?;
     let resolved = Resolved::new(&name, &profile, &args.app, &args.from, &args.to);
     if resolved.is_prod(&resolved.target) {

@@ -10,7 +10,7 @@ use crate::cli::RestoreArgs;
 use crate::error::Error;
 use crate::profile::Resolved;
 
-pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
+pub(super) async fn run(ctx: &Context, args: RestoreArgs) -> Result<(), Error> {
     let (name, profile) = ctx.naming_profile()?;
     let resolved = Resolved::new(&name, &profile, &args.app, &profile.prod_env, &args.env);
     let in_place = args.to_cluster.is_none();

@@ -7,7 +7,7 @@ use crate::cli::ResumeArgs;
 use crate::engine::ResumeOptions;
 use crate::error::Error;
 
-pub async fn run(ctx: &Context, args: ResumeArgs) -> Result<(), Error> {
+pub(super) async fn run(ctx: &Context, args: ResumeArgs) -> Result<(), Error> {
     let state = ctx.store()?.load(&args.run_id).await?;
     let source = ctx.runbooks.reopen(&state.runbook.origin)?;
     let loaded = crate::runbook::load(source, ctx.registry.as_ref())?;

@@ -7,7 +7,7 @@ use crate::runbook::source::Source;
 use crate::runbook::{Diagnostic, Runbook, RunbookError};
 use crate::ui::Format;
 
-pub fn run(ctx: &Context, cmd: RunbooksCommand) -> Result<(), Error> {
+pub(super) fn run(ctx: &Context, cmd: RunbooksCommand) -> Result<(), Error> {
     match cmd {
         RunbooksCommand::List => list(ctx),
         RunbooksCommand::Show { name } => show(ctx, &name),

@@ -6,7 +6,7 @@ use crate::engine::RunState;
 use crate::error::Error;
 use crate::ui::Format;
 
-pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), Error> {
+pub(super) async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), Error> {
     let store = ctx.store()?;
     match cmd {
         RunsCommand::List => {

@@ -57,7 +57,6 @@ impl Run<'_> {
                 mode: self.mode,
                 checkpoint: self.handle.clone(),
                 attempt,
-                resumed: before > 0,
             };
             trace_start(spec, &inputs, attempt);
             let t0 = Instant::now();

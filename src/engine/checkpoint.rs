@@ -84,24 +84,35 @@ pub struct StepState {
 /// A run's persisted state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
+    /// The state format's version.
     pub version: u32,
+    /// The run's id (`20261124-003012-ab12`).
     pub run_id: String,
+    /// Which runbook, where from, and its digest (a changed runbook is not resumed).
     pub runbook: RunbookRef,
+    /// Plan, dry run or real.
     pub mode: super::RunMode,
     /// Parameter values as given (parameters are never secrets).
     pub params: BTreeMap<String, Value>,
+    /// Where the run stands.
     pub status: RunStatus,
+    /// Why it stopped, when it did not succeed.
     pub message: Option<String>,
+    /// When the run started.
     pub created_at: DateTime<Utc>,
+    /// When this state was last saved.
     pub updated_at: DateTime<Utc>,
+    /// Every step of the runbook, in order, with its status and outputs.
     pub steps: Vec<StepState>,
 }
 
 impl RunState {
+    /// The step with this id.
     pub fn step(&self, id: &str) -> Option<&StepState> {
         self.steps.iter().find(|s| s.id == id)
     }
 
+    /// The step with this id, to change it.
     pub fn step_mut(&mut self, id: &str) -> Option<&mut StepState> {
         self.steps.iter_mut().find(|s| s.id == id)
     }
@@ -113,7 +124,7 @@ impl RunState {
 }
 
 /// A new time-sortable run id: `20261124-003012-ab12` (UTC).
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     format!(
         "{}-{:04x}",
         Utc::now().format("%Y%m%d-%H%M%S"),
@@ -122,7 +133,7 @@ pub fn new_run_id() -> String {
 }
 
 /// Whether `id` has the shape of a run id (it becomes a file or object name).
-pub fn is_run_id(id: &str) -> bool {
+pub(crate) fn is_run_id(id: &str) -> bool {
     let b = id.as_bytes();
     b.len() == 20
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -135,40 +146,67 @@ pub fn is_run_id(id: &str) -> bool {
 /// Why run state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No run with this id is stored here.
     #[error("failed to find run `{run_id}` in {location}")]
-    NotFound { run_id: String, location: String },
+    NotFound {
+        /// The run asked for.
+        run_id: String,
+        /// The directory or namespace looked in.
+        location: String,
+    },
+    /// Reading or writing a local file failed.
     #[error("failed to access run state at {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A stored state that does not parse.
     #[error("failed to read run state {path}: not a cnpgops run state")]
     Corrupt {
+        /// The file or object.
         path: PathBuf,
+        /// Why it does not parse.
         #[source]
         source: serde_json::Error,
     },
+    /// The store cannot do what was asked.
     #[error("failed to use state store: {0}")]
     Unsupported(String),
+    /// Another writer changed the stored state since it was read.
     #[error("failed to save run `{run_id}` in {location}: it was changed by another writer since resourceVersion {seen}; not overwriting it (is another cnpgops process continuing this run?)")]
     Conflict {
+        /// The run.
         run_id: String,
+        /// Where it is stored.
         location: String,
+        /// The resourceVersion this process last saw.
         seen: String,
     },
+    /// The state does not fit in one Kubernetes object.
     #[error("failed to save run `{run_id}` in {location}: its state is {bytes} bytes, over the {limit}-byte limit of a Kubernetes object; the largest parts: {largest}. Large step results belong in artifacts (see engine::checkpoint::artifact)")]
     TooLarge {
+        /// The run.
         run_id: String,
+        /// Where it is stored.
         location: String,
+        /// The state's size.
         bytes: usize,
+        /// The object size limit.
         limit: usize,
+        /// Its largest parts, for the message.
         largest: String,
     },
+    /// The backend (the Kubernetes API) failed.
     #[error("failed to {action} run state in {location}")]
     Backend {
+        /// What was being done (`read`, `save`, ...).
         action: &'static str,
+        /// Where.
         location: String,
+        /// The backend's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -177,6 +215,7 @@ pub enum StoreError {
 /// Where run state lives (a local directory, or a ConfigMap for CronJobs).
 #[async_trait::async_trait]
 pub trait StateStore: Send + Sync {
+    /// The stored state of `run_id`.
     async fn load(&self, run_id: &str) -> Result<RunState, StoreError>;
     /// Replaces the stored state atomically.
     async fn save(&self, state: &RunState) -> Result<(), StoreError>;
@@ -191,17 +230,17 @@ pub trait StateStore: Send + Sync {
 
 /// Run state as JSON files in a directory.
 #[derive(Debug, Clone)]
-pub struct FileStore {
+pub(crate) struct FileStore {
     dir: PathBuf,
 }
 
 impl FileStore {
-    pub fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: PathBuf) -> Self {
         Self { dir }
     }
 
     /// `$CNPGOPS_STATE_DIR`, else `$XDG_STATE_HOME/cnpgops/runs`, else `~/.local/state/cnpgops/runs`.
-    pub fn default_dir() -> PathBuf {
+    pub(crate) fn default_dir() -> PathBuf {
         if let Some(dir) = std::env::var_os("CNPGOPS_STATE_DIR") {
             return PathBuf::from(dir);
         }
@@ -212,7 +251,8 @@ impl FileStore {
         base.join("cnpgops").join("runs")
     }
 
-    pub fn dir(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -317,7 +357,7 @@ impl StateStore for FileStore {
 
 /// The engine's and steps' shared handle on the current run state; every change is saved.
 #[derive(Clone)]
-pub struct CheckpointHandle {
+pub(crate) struct CheckpointHandle {
     state: Arc<Mutex<RunState>>,
     store: Arc<dyn StateStore>,
     redactor: Redactor,
@@ -326,7 +366,7 @@ pub struct CheckpointHandle {
 }
 
 impl CheckpointHandle {
-    pub fn new(state: RunState, store: Arc<dyn StateStore>, redactor: Redactor) -> Self {
+    pub(crate) fn new(state: RunState, store: Arc<dyn StateStore>, redactor: Redactor) -> Self {
         Self {
             state: Arc::new(Mutex::new(state)),
             store,
@@ -336,12 +376,15 @@ impl CheckpointHandle {
     }
 
     /// A copy of the current state.
-    pub async fn snapshot(&self) -> RunState {
+    pub(crate) async fn snapshot(&self) -> RunState {
         self.state.lock().await.clone()
     }
 
     /// Applies `change` and persists the (redacted) result.
-    pub async fn update(&self, change: impl FnOnce(&mut RunState)) -> Result<(), StoreError> {
+    pub(crate) async fn update(
+        &self,
+        change: impl FnOnce(&mut RunState),
+    ) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
         change(&mut state);
         state.updated_at = Utc::now();
@@ -355,7 +398,7 @@ impl CheckpointHandle {
 
     /// Saves a step's progress so a resumed attempt can adopt it (e.g. the name of an object
     /// it created).
-    pub async fn note(&self, step: &str, key: &str, value: Value) -> Result<(), StoreError> {
+    pub(crate) async fn note(&self, step: &str, key: &str, value: Value) -> Result<(), StoreError> {
         self.update(|s| {
             if let Some(st) = s.step_mut(step) {
                 st.notes.insert(key.to_string(), value);
@@ -365,7 +408,7 @@ impl CheckpointHandle {
     }
 
     /// What earlier attempts of `step` noted.
-    pub async fn notes(&self, step: &str) -> BTreeMap<String, Value> {
+    pub(crate) async fn notes(&self, step: &str) -> BTreeMap<String, Value> {
         self.state
             .lock()
             .await
@@ -375,6 +418,6 @@ impl CheckpointHandle {
     }
 }
 
-pub mod artifact;
+pub(crate) mod artifact;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 
 /// What the person is asked to confirm.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfirmRequest {
+pub(crate) struct ConfirmRequest {
     pub step: String,
     /// The name the person must type.
     pub target: String,
@@ -20,7 +20,7 @@ pub struct ConfirmRequest {
 
 /// The flags that answer on the person's behalf.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// `--yes`: confirm every destructive step without asking.
     pub yes: bool,
     /// `--allow-prod`: permit destructive steps on production targets.
@@ -28,7 +28,7 @@ pub struct Policy {
 }
 
 /// Asks a person; tests script the answers.
-pub trait Confirmer: Send + Sync {
+pub(crate) trait Confirmer: Send + Sync {
     /// Whether a person can be asked at all (a terminal is attached).
     fn interactive(&self) -> bool;
     /// Asks for the target name and returns what was typed.
@@ -37,7 +37,7 @@ pub trait Confirmer: Send + Sync {
 
 /// Why a destructive step may not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     #[error(
         "refused step `{step}`: target `{target}` is production; pass --allow-prod to allow it"
     )]
@@ -51,7 +51,7 @@ pub enum Refusal {
 }
 
 /// Checks, without asking, whether the run could confirm this step at all.
-pub fn preflight(
+pub(crate) fn preflight(
     policy: Policy,
     confirmer: &dyn Confirmer,
     request: &ConfirmRequest,
@@ -72,7 +72,7 @@ pub fn preflight(
 }
 
 /// Decides whether the step may run now, asking the person when needed.
-pub fn decide(
+pub(crate) fn decide(
     policy: Policy,
     confirmer: &dyn Confirmer,
     request: &ConfirmRequest,
@@ -97,7 +97,7 @@ pub fn decide(
 
 /// Asks on the terminal with dialoguer.
 #[derive(Debug, Default)]
-pub struct TerminalConfirmer;
+pub(crate) struct TerminalConfirmer;
 
 impl Confirmer for TerminalConfirmer {
     fn interactive(&self) -> bool {
@@ -138,7 +138,7 @@ mod scripted {
     }
 
     impl ScriptedConfirmer {
-        pub fn new(interactive: bool, answers: &[&str]) -> Self {
+        pub(crate) fn new(interactive: bool, answers: &[&str]) -> Self {
             Self {
                 interactive,
                 answers: Mutex::new(answers.iter().map(|a| a.to_string()).collect()),
@@ -146,7 +146,7 @@ mod scripted {
             }
         }
 
-        pub fn asked(&self) -> Vec<ConfirmRequest> {
+        pub(crate) fn asked(&self) -> Vec<ConfirmRequest> {
             self.asked.lock().map(|a| a.clone()).unwrap_or_default()
         }
     }

@@ -12,7 +12,7 @@ use crate::redact::Redactor;
 /// Severity of a step's log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Warn,
 }
@@ -20,7 +20,7 @@ pub enum Level {
 /// Something that happened during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
+pub(crate) enum Event {
     RunStarted {
         run_id: String,
         runbook: String,
@@ -58,7 +58,7 @@ pub enum Event {
 
 /// The summary every run ends with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub run_id: String,
     pub runbook: String,
     pub mode: String,
@@ -73,7 +73,7 @@ pub struct Report {
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepReport {
+pub(crate) struct StepReport {
     pub id: String,
     pub status: StepStatus,
     pub attempts: u32,
@@ -86,18 +86,18 @@ pub struct StepReport {
 }
 
 /// A sink for events: terminal, JSON lines, progress bars, a recorder in tests.
-pub trait Reporter: Send + Sync {
+pub(crate) trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
 }
 
 /// Masks secrets in every event before passing it on.
-pub struct Redacting {
+pub(crate) struct Redacting {
     inner: Arc<dyn Reporter>,
     redactor: Redactor,
 }
 
 impl Redacting {
-    pub fn new(inner: Arc<dyn Reporter>, redactor: Redactor) -> Self {
+    pub(crate) fn new(inner: Arc<dyn Reporter>, redactor: Redactor) -> Self {
         Self { inner, redactor }
     }
 }
@@ -121,24 +121,24 @@ impl Reporter for Redacting {
 
 /// A step's handle on the reporter: events carry the step id.
 #[derive(Clone)]
-pub struct StepEvents {
+pub(crate) struct StepEvents {
     step: String,
     reporter: Arc<dyn Reporter>,
 }
 
 impl StepEvents {
-    pub fn new(step: &str, reporter: Arc<dyn Reporter>) -> Self {
+    pub(crate) fn new(step: &str, reporter: Arc<dyn Reporter>) -> Self {
         Self {
             step: step.to_string(),
             reporter,
         }
     }
 
-    pub fn log(&self, message: impl Into<String>) {
+    pub(crate) fn log(&self, message: impl Into<String>) {
         self.send_log(Level::Info, message.into());
     }
 
-    pub fn warn(&self, message: impl Into<String>) {
+    pub(crate) fn warn(&self, message: impl Into<String>) {
         self.send_log(Level::Warn, message.into());
     }
 
@@ -151,7 +151,12 @@ impl StepEvents {
     }
 
     /// Progress, optionally as `done` of `total` items or bytes.
-    pub fn progress(&self, message: impl Into<String>, done: Option<u64>, total: Option<u64>) {
+    pub(crate) fn progress(
+        &self,
+        message: impl Into<String>,
+        done: Option<u64>,
+        total: Option<u64>,
+    ) {
         self.reporter.event(&Event::StepProgress {
             step: self.step.clone(),
             message: message.into(),

@@ -162,7 +162,7 @@ fn step_report(s: &StepState, writes: &BTreeMap<String, bool>) -> StepReport {
 }
 
 /// `plan`, `dry-run` or `real`.
-pub fn mode_name(mode: RunMode) -> &'static str {
+pub(super) fn mode_name(mode: RunMode) -> &'static str {
     match mode {
         RunMode::Plan => "plan",
         RunMode::DryRun => "dry-run",

@@ -38,14 +38,14 @@ use crate::runbook::Loaded;
 
 /// What a run locks: `NAMESPACE/NAME`, rendered from the runbook's `lock:` template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LockTarget {
+pub(crate) struct LockTarget {
     pub namespace: String,
     pub name: String,
 }
 
 impl LockTarget {
     /// Parses `namespace/name` (both lowercase DNS labels).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let valid = |s: &str| {
             !s.is_empty()
                 && s.len() <= 63
@@ -76,7 +76,7 @@ const TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
 
 /// Why a lock could not be taken or released.
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("refused: target {target} is locked by `{holder}` since {} (held in {location}, expires {} unless renewed); wait for that run to finish, or if it is dead break the lock with `{break_with}`", .since.format(TIME), .expires.format(TIME))]
     Held {
         target: String,
@@ -100,7 +100,7 @@ pub enum LockError {
 
 /// Takes locks on targets.
 #[async_trait::async_trait]
-pub trait Locker: Send + Sync {
+pub(crate) trait Locker: Send + Sync {
     /// Takes `target` for run `run_id` (free, released, or expired), or fails with
     /// [`LockError::Held`]. While held it is renewed; if it is lost, `lost` is cancelled.
     async fn acquire(
@@ -113,7 +113,7 @@ pub trait Locker: Send + Sync {
 
 /// A held lock.
 #[async_trait::async_trait]
-pub trait LockGuard: Send + Sync {
+pub(crate) trait LockGuard: Send + Sync {
     /// Where it is held, for messages (e.g. `Lease db/cnpgops-lock-db-app`).
     fn location(&self) -> String;
     /// Stops renewing and gives the lock up (only if still ours).

@@ -6,17 +6,17 @@
 //! a runbook's `lock:` names (see [`lock`]).
 
 mod attempt;
-pub mod checkpoint;
-pub mod confirm;
-pub mod crash_point;
-pub mod events;
+pub(crate) mod checkpoint;
+pub(crate) mod confirm;
+pub(crate) mod crash_point;
+pub(crate) mod events;
 mod execute;
 mod interrupt;
-pub mod lock;
-pub mod plan;
-pub mod registry;
+pub(crate) mod lock;
+pub(crate) mod plan;
+pub(crate) mod registry;
 mod resume;
-pub mod step;
+pub(crate) mod step;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,22 +24,22 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-pub use checkpoint::{
+pub(crate) use checkpoint::{
     CheckpointHandle, FileStore, RunState, RunStatus, StateStore, StepStatus, StoreError,
 };
-pub use confirm::{Confirmer, Policy};
-pub use events::{Event, Report, Reporter};
-pub use lock::{LockError, LockGuard, LockTarget, Locker};
-pub use plan::{Plan, PlannedStep};
-pub use registry::Registry;
-pub use resume::ResumeOptions;
-pub use step::{Inputs, Outputs, RunMode, Step, StepContext, StepError, StepPlan};
+pub(crate) use confirm::{Confirmer, Policy};
+pub(crate) use events::{Event, Report, Reporter};
+pub(crate) use lock::{LockError, LockGuard, LockTarget, Locker};
+pub(crate) use plan::{Plan, PlannedStep};
+pub(crate) use registry::Registry;
+pub(crate) use resume::ResumeOptions;
+pub(crate) use step::{Inputs, RunMode, StepError};
 
 use crate::redact::Redactor;
 use crate::runbook::RunbookError;
 
 /// Everything a run needs besides the runbook.
-pub struct Engine {
+pub(crate) struct Engine {
     registry: Arc<Registry>,
     reporter: Arc<dyn Reporter>,
     redactor: Redactor,
@@ -54,10 +54,10 @@ pub struct Engine {
 }
 
 /// The default grace budget: fits a Pod's default `terminationGracePeriodSeconds` (30 s).
-pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
+pub(crate) const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// The parts an [`Engine`] is built from.
-pub struct EngineParts {
+pub(crate) struct EngineParts {
     pub registry: Arc<Registry>,
     /// Receives events already redacted.
     pub reporter: Arc<dyn Reporter>,
@@ -73,7 +73,7 @@ pub struct EngineParts {
 }
 
 impl Engine {
-    pub fn new(parts: EngineParts) -> Self {
+    pub(crate) fn new(parts: EngineParts) -> Self {
         let reporter: Arc<dyn Reporter> = Arc::new(events::Redacting::new(
             parts.reporter,
             parts.redactor.clone(),
@@ -93,7 +93,7 @@ impl Engine {
     }
 
     /// Sets the grace budget the `always` steps get after an interruption.
-    pub fn with_grace(mut self, grace: std::time::Duration) -> Self {
+    pub(crate) fn with_grace(mut self, grace: std::time::Duration) -> Self {
         self.grace = grace;
         self
     }
@@ -101,7 +101,7 @@ impl Engine {
 
 /// Why a run could not start or continue (as opposed to a step failing, which is a report).
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -17,7 +17,7 @@ use crate::runbook::{Loaded, ParamValues, RunbookError, StepSpec};
 
 /// A runbook rendered with parameters.
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub runbook: String,
     pub params: ParamValues,
     /// The rendered `NAMESPACE/NAME` the run will hold locked.
@@ -27,7 +27,7 @@ pub struct Plan {
 
 /// One step of a plan.
 #[derive(Debug, Clone, Serialize)]
-pub struct PlannedStep {
+pub(crate) struct PlannedStep {
     pub id: String,
     pub uses: String,
     pub destructive: bool,
@@ -47,23 +47,18 @@ pub struct PlannedStep {
 
 impl PlannedStep {
     /// Whether the run must confirm before this step (destructive, or a confirmation point).
-    pub fn needs_confirmation(&self) -> bool {
+    pub(crate) fn needs_confirmation(&self) -> bool {
         self.destructive || self.confirmation_point
-    }
-
-    /// Whether the step will write (unknown effects count as writes).
-    pub fn writes(&self) -> bool {
-        self.effect.as_ref().is_none_or(|e| e.writes)
     }
 }
 
 /// A placeholder for an output not produced yet.
-pub fn placeholder(step: &str, key: &str) -> String {
+pub(crate) fn placeholder(step: &str, key: &str) -> String {
     format!("<steps.{step}.outputs.{key}>")
 }
 
 /// Renders every step of `loaded` with `params` and `profile`.
-pub fn plan(
+pub(crate) fn plan(
     loaded: &Loaded,
     registry: &Registry,
     params: &ParamValues,
@@ -177,7 +172,7 @@ fn plan_step(
 }
 
 /// A value as the text a person would type.
-pub fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -8,22 +8,23 @@ use crate::runbook::{KindSignature, KindSignatures};
 
 /// Step kinds by name; validation reads their signatures through [`KindSignatures`].
 #[derive(Clone, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     steps: BTreeMap<&'static str, Arc<dyn Step>>,
 }
 
 impl Registry {
     /// Adds a kind (a later one with the same name replaces it).
-    pub fn register(&mut self, step: Arc<dyn Step>) {
+    pub(crate) fn register(&mut self, step: Arc<dyn Step>) {
         self.steps.insert(step.signature().name, step);
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn Step>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<dyn Step>> {
         self.steps.get(name)
     }
 
     /// Every kind's signature, by name.
-    pub fn signatures(&self) -> impl Iterator<Item = &'static KindSignature> + '_ {
+    #[cfg(test)]
+    pub(crate) fn signatures(&self) -> impl Iterator<Item = &'static KindSignature> + '_ {
         self.steps.values().map(|s| s.signature())
     }
 }

@@ -35,7 +35,7 @@ use crate::runbook::{Loaded, ParamValues, StepSpec};
 
 /// Decisions a person made after checking steps by hand.
 #[derive(Debug, Clone, Default)]
-pub struct ResumeOptions {
+pub(crate) struct ResumeOptions {
     /// Steps to record as done without running them.
     pub mark_done: Vec<String>,
     /// Steps to run again even though they are destructive and may have started.
@@ -44,13 +44,13 @@ pub struct ResumeOptions {
 
 impl Engine {
     /// Renders the plan (no step runs).
-    pub fn plan(&self, loaded: &Loaded, params: &ParamValues) -> Result<Plan, EngineError> {
+    pub(crate) fn plan(&self, loaded: &Loaded, params: &ParamValues) -> Result<Plan, EngineError> {
         Ok(plan::plan(loaded, &self.registry, params, &self.profile)?)
     }
 
     /// Starts a new run; an unattended run that could not confirm a destructive step is
     /// refused before any step runs.
-    pub async fn start(
+    pub(crate) async fn start(
         &self,
         loaded: &Loaded,
         params: ParamValues,
@@ -98,7 +98,7 @@ impl Engine {
     }
 
     /// Continues `run_id` at its first unfinished step.
-    pub async fn resume(
+    pub(crate) async fn resume(
         &self,
         loaded: &Loaded,
         run_id: &str,

@@ -25,7 +25,7 @@ pub enum RunMode {
 
 /// What a step will do, from its rendered inputs (shown by `plan` and before confirmation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepPlan {
+pub(crate) struct StepPlan {
     /// One human sentence.
     pub description: String,
     /// Whether it changes anything outside cnpgops' own state.
@@ -36,15 +36,15 @@ pub struct StepPlan {
 
 /// A step's rendered `with:` inputs with typed accessors.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Inputs(pub Map<String, Value>);
+pub(crate) struct Inputs(pub Map<String, Value>);
 
 impl Inputs {
-    pub fn get(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name).filter(|v| !v.is_null())
     }
 
     /// A required string (numbers and booleans are accepted as their text).
-    pub fn str(&self, name: &str) -> Result<String, StepError> {
+    pub(crate) fn str(&self, name: &str) -> Result<String, StepError> {
         match self.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(v.to_string()),
@@ -53,12 +53,12 @@ impl Inputs {
         }
     }
 
-    pub fn opt_str(&self, name: &str) -> Result<Option<String>, StepError> {
+    pub(crate) fn opt_str(&self, name: &str) -> Result<Option<String>, StepError> {
         self.get(name).map(|_| self.str(name)).transpose()
     }
 
     /// A boolean, `default` when absent.
-    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, StepError> {
+    pub(crate) fn bool_or(&self, name: &str, default: bool) -> Result<bool, StepError> {
         match self.get(name) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
@@ -68,7 +68,7 @@ impl Inputs {
     }
 
     /// An integer (a string of digits is accepted, as templates render to strings).
-    pub fn int(&self, name: &str) -> Result<i64, StepError> {
+    pub(crate) fn int(&self, name: &str) -> Result<i64, StepError> {
         match self.get(name) {
             Some(Value::Number(n)) => n
                 .as_i64()
@@ -83,7 +83,7 @@ impl Inputs {
     }
 
     /// A duration written like `10s`, or a number of seconds.
-    pub fn duration(&self, name: &str) -> Result<Duration, StepError> {
+    pub(crate) fn duration(&self, name: &str) -> Result<Duration, StepError> {
         match self.get(name) {
             Some(Value::Number(n)) => n
                 .as_f64()
@@ -101,7 +101,7 @@ impl Inputs {
 
 /// What a step returns: values later steps read, and secrets that are never persisted.
 #[derive(Debug, Default)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     pub values: BTreeMap<String, Value>,
     /// Readable by later templates during this process, registered with the redactor, never
     /// written to a checkpoint. A resumed run re-runs the (read-only) step to get them again.
@@ -109,7 +109,7 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.values.insert(key.to_string(), value.into());
         self
     }
@@ -117,7 +117,7 @@ impl Outputs {
 
 /// Why a step did not succeed.
 #[derive(Debug, thiserror::Error)]
-pub enum StepError {
+pub(crate) enum StepError {
     #[error("invalid input `{name}`: {message}")]
     Input { name: String, message: String },
     #[error("{0}")]
@@ -143,7 +143,7 @@ pub enum StepError {
 }
 
 impl StepError {
-    pub fn input(name: &str, message: &str) -> Self {
+    pub(crate) fn input(name: &str, message: &str) -> Self {
         StepError::Input {
             name: name.to_string(),
             message: message.to_string(),
@@ -151,7 +151,7 @@ impl StepError {
     }
 
     /// Whether another attempt could succeed (bad inputs and interruptions never do).
-    pub fn retryable(&self) -> bool {
+    pub(crate) fn retryable(&self) -> bool {
         !matches!(
             self,
             StepError::Input { .. }
@@ -163,7 +163,7 @@ impl StepError {
 }
 
 /// Everything a running step may use; steps never print, they push events.
-pub struct StepContext {
+pub(crate) struct StepContext {
     pub step_id: String,
     pub inputs: Inputs,
     pub cancel: CancellationToken,
@@ -173,13 +173,11 @@ pub struct StepContext {
     pub checkpoint: CheckpointHandle,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// This step was found started by an earlier process (resume): adopt what exists.
-    pub resumed: bool,
 }
 
 impl StepContext {
     /// Sleeps unless cancelled first.
-    pub async fn sleep(&self, duration: Duration) -> Result<(), StepError> {
+    pub(crate) async fn sleep(&self, duration: Duration) -> Result<(), StepError> {
         tokio::select! {
             _ = tokio::time::sleep(duration) => Ok(()),
             _ = self.cancel.cancelled() => Err(StepError::Cancelled),
@@ -189,7 +187,7 @@ impl StepContext {
 
 /// A step kind. Register it in `crate::steps::registry`.
 #[async_trait::async_trait]
-pub trait Step: Send + Sync {
+pub(crate) trait Step: Send + Sync {
     fn signature(&self) -> &'static KindSignature;
 
     /// Describes what it will do with these inputs; must not contact anything.

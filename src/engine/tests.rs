@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::confirm::ScriptedConfirmer;
+use super::step::{Outputs, Step, StepContext, StepPlan};
 use super::*;
 use crate::runbook::{input, KindSignature, Loaded, Source};
 use crate::ui::Recording;

@@ -14,15 +14,15 @@ use super::{params, Kube};
 use crate::engine::RunMode;
 
 /// `argocd.argoproj.io/hook`: the hook phases of a resource (`Sync`, `PreSync`, ...).
-pub const HOOK: &str = "argocd.argoproj.io/hook";
+pub(crate) const HOOK: &str = "argocd.argoproj.io/hook";
 /// The finalizer Argo CD (v3.3+) holds a running hook with.
-pub const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
+pub(crate) const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
 /// The `operation.info[]` entry naming the cnpgops run that started an operation.
-pub const RUN_INFO: &str = "cnpgops-run";
+pub(crate) const RUN_INFO: &str = "cnpgops-run";
 
 /// One `status.operationState.syncResult.resources[]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SyncedResource {
+pub(crate) struct SyncedResource {
     pub kind: String,
     pub namespace: String,
     pub name: String,
@@ -36,7 +36,7 @@ pub struct SyncedResource {
 
 /// What `argocd app get` shows: sync, health and the last (or current) operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub sync: String,
     pub health: String,
     pub revision: Option<String>,
@@ -63,7 +63,7 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
 
 impl AppState {
     /// Reads an Application object.
-    pub fn of(app: &DynamicObject) -> Self {
+    pub(crate) fn of(app: &DynamicObject) -> Self {
         let d = &app.data;
         let pending = d.get("operation").is_some_and(|o| !o.is_null());
         let op_state = d.pointer("/status/operationState");
@@ -97,12 +97,12 @@ impl AppState {
     }
 
     /// An operation is requested or running (`argocd app sync` would refuse).
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.operation_pending || matches!(self.phase.as_deref(), Some("Running" | "Terminating"))
     }
 
     /// The last operation ended (`Succeeded`, `Failed` or `Error`) and none is requested.
-    pub fn completed(&self) -> bool {
+    pub(crate) fn completed(&self) -> bool {
         !self.operation_pending
             && matches!(
                 self.phase.as_deref(),
@@ -114,7 +114,7 @@ impl AppState {
     /// them from a refresh after the operation ended (`controller/appcontroller.go`), so until
     /// one has compared the synced revision (`reconciledAt` not before `finishedAt`) they may
     /// still describe the state before the sync.
-    pub fn refreshed_since_operation(&self) -> bool {
+    pub(crate) fn refreshed_since_operation(&self) -> bool {
         let revision = match &self.synced_revision {
             Some(synced) => self.revision.as_ref() == Some(synced),
             None => true,
@@ -128,14 +128,14 @@ impl AppState {
     }
 
     /// Hooks whose phase is `Failed` or `Error` in the last operation.
-    pub fn failed_hooks(&self) -> impl Iterator<Item = &SyncedResource> {
+    pub(crate) fn failed_hooks(&self) -> impl Iterator<Item = &SyncedResource> {
         self.resources
             .iter()
             .filter(|r| matches!(r.hook_phase.as_deref(), Some("Failed" | "Error")))
     }
 
     /// One line: `OutOfSync/Degraded, last operation Failed: one or more ...`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let op = match (&self.phase, self.operation_pending) {
             (_, true) if self.phase.as_deref() != Some("Running") => "operation requested".into(),
             (Some(p), _) => format!(
@@ -189,7 +189,7 @@ fn run_of(op: &Value) -> Option<String> {
 /// when asked), syncOptions copied from `spec.syncPolicy.syncOptions`, the hook strategy,
 /// resources when given}, and `retry` from `spec.syncPolicy.retry`. The controller reads
 /// options only from the operation, so what is not copied here is not applied.
-pub fn sync_operation(app: &Value, username: &str, prune: bool, run_id: &str) -> Value {
+pub(crate) fn sync_operation(app: &Value, username: &str, prune: bool, run_id: &str) -> Value {
     let spec = app.get("spec").unwrap_or(&Value::Null);
     let mut sync = json!({"prune": prune, "syncStrategy": {"hook": {}}});
     if let Some(rev) = spec
@@ -221,7 +221,7 @@ pub fn sync_operation(app: &Value, username: &str, prune: bool, run_id: &str) ->
 }
 
 /// `sync_operation` limited to `resources` (`argocd app sync --resource GROUP:KIND:NAME`).
-pub fn with_resources(mut operation: Value, resources: &[Value]) -> Value {
+pub(crate) fn with_resources(mut operation: Value, resources: &[Value]) -> Value {
     if !resources.is_empty() {
         operation["sync"]["resources"] = json!(resources);
     }
@@ -229,13 +229,13 @@ pub fn with_resources(mut operation: Value, resources: &[Value]) -> Value {
 }
 
 /// An Application, opened.
-pub struct App {
+pub(crate) struct App {
     pub api: Api<DynamicObject>,
     pub object: ObjectRef,
 }
 
 impl App {
-    pub fn new(kube: &Kube, namespace: &str, name: &str) -> Self {
+    pub(crate) fn new(kube: &Kube, namespace: &str, name: &str) -> Self {
         let kind = resources::known("Application", Some("argoproj.io/v1alpha1"))
             .unwrap_or_else(|| unreachable!("Application is listed"));
         Self {
@@ -245,7 +245,7 @@ impl App {
     }
 
     /// The Application (an error naming it when it does not exist).
-    pub async fn get(&self) -> Result<DynamicObject, K8sError> {
+    pub(crate) async fn get(&self) -> Result<DynamicObject, K8sError> {
         self.api
             .get_opt(&self.object.name)
             .await
@@ -256,7 +256,7 @@ impl App {
     }
 
     /// Whether the Application exists (a missing Application CRD counts as no).
-    pub async fn exists(&self) -> Result<bool, K8sError> {
+    pub(crate) async fn exists(&self) -> Result<bool, K8sError> {
         Ok(self
             .api
             .get_opt(&self.object.name)
@@ -268,7 +268,7 @@ impl App {
     /// Writes `operation` on `app` as it was read (resourceVersion-checked, so a concurrent
     /// `argocd app sync` cannot be overwritten) and clears the old `status.operationState`, as
     /// Argo CD's `SetAppOperation` does. `Ok(false)`: the object changed since; read it again.
-    pub async fn start(
+    pub(crate) async fn start(
         &self,
         app: &DynamicObject,
         operation: Value,

@@ -39,6 +39,7 @@ pub struct Connector {
 }
 
 impl Connector {
+    /// A connector for `options`; nothing is contacted until [`Connector::get`].
     pub fn new(options: KubeOptions) -> Self {
         Self {
             options,
@@ -56,7 +57,7 @@ impl Connector {
 }
 
 /// Builds a client from `options`.
-pub async fn connect(options: &KubeOptions) -> Result<Kube, K8sError> {
+pub(crate) async fn connect(options: &KubeOptions) -> Result<Kube, K8sError> {
     let (config, in_cluster) = config(options).await?;
     let namespace = options
         .namespace

@@ -14,11 +14,11 @@ use serde_json::Value;
 use super::{K8sError, Kube, ObjectRef};
 
 /// The key of a CA Secret a Pod may see.
-pub const CA_CERT_KEY: &str = "ca.crt";
+pub(crate) const CA_CERT_KEY: &str = "ca.crt";
 
 /// A Cluster's server CA and pull secrets, as found on the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClusterAccess {
+pub(crate) struct ClusterAccess {
     /// The Secret whose `ca.crt` verifies the server; `None` when it does not exist (or has no
     /// `ca.crt`): the cluster serves no TLS cnpgops can verify.
     pub server_ca: Option<String>,
@@ -32,7 +32,7 @@ pub struct ClusterAccess {
 
 /// The name of the Secret holding the server's CA: `spec.certificates.serverCASecret`, else
 /// `<cluster>-ca`.
-pub fn server_ca_secret(cluster: &Value) -> String {
+pub(crate) fn server_ca_secret(cluster: &Value) -> String {
     cluster
         .pointer("/spec/certificates/serverCASecret")
         .and_then(Value::as_str)
@@ -48,7 +48,7 @@ pub fn server_ca_secret(cluster: &Value) -> String {
 }
 
 /// `spec.imagePullSecrets[].name` of a Cluster.
-pub fn pull_secrets(cluster: &Value) -> Vec<String> {
+pub(crate) fn pull_secrets(cluster: &Value) -> Vec<String> {
     cluster
         .pointer("/spec/imagePullSecrets")
         .and_then(Value::as_array)
@@ -61,7 +61,11 @@ pub fn pull_secrets(cluster: &Value) -> Vec<String> {
 }
 
 /// Reads Cluster `namespace/name` and its server CA Secret.
-pub async fn read(kube: &Kube, namespace: &str, name: &str) -> Result<ClusterAccess, K8sError> {
+pub(crate) async fn read(
+    kube: &Kube,
+    namespace: &str,
+    name: &str,
+) -> Result<ClusterAccess, K8sError> {
     let object = ObjectRef::new("Cluster", Some(namespace), name);
     let clusters: Api<DynamicObject> = Api::namespaced_with(
         kube.client.clone(),

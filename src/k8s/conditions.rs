@@ -3,15 +3,15 @@
 //! A condition answers [`Check::Ok`], [`Check::Pending`] (keep waiting) or [`Check::Never`]
 //! (it cannot happen any more, e.g. `job_complete` on a failed Job: stop waiting now).
 
-pub mod bootstrap;
-pub mod pod_start;
+pub(crate) mod bootstrap;
+pub(crate) mod pod_start;
 
 use kube::core::DynamicObject;
 use serde_json::Value;
 
 /// A condition's verdict on the current object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     Ok,
     /// Not yet; what it is now.
     Pending(String),
@@ -21,7 +21,7 @@ pub enum Check {
 
 /// The conditions `kube.wait` knows, by the name runbooks use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
+pub(crate) enum Condition {
     /// CNPG `Cluster` with `status.phase` "Cluster in healthy state" (never, once
     /// "Cluster is unrecoverable and needs manual intervention").
     ClusterHealthy,
@@ -41,10 +41,10 @@ pub enum Condition {
 }
 
 /// `status.phase` of a CNPG Cluster that is ready.
-pub const CLUSTER_HEALTHY_PHASE: &str = "Cluster in healthy state";
+pub(crate) const CLUSTER_HEALTHY_PHASE: &str = "Cluster in healthy state";
 /// `status.phase` CNPG (1.28.4+, 1.29.2+, 1.30) sets after a failed bootstrap Job; its
 /// `status.phaseReason` names the Job.
-pub const CLUSTER_UNRECOVERABLE_PHASE: &str =
+pub(crate) const CLUSTER_UNRECOVERABLE_PHASE: &str =
     "Cluster is unrecoverable and needs manual intervention";
 
 const NAMES: &[(&str, Condition)] = &[
@@ -58,11 +58,11 @@ const NAMES: &[(&str, Condition)] = &[
 ];
 
 /// Backup phases that end a Backup without a backup.
-pub const BACKUP_FAILED_PHASES: &[&str] =
+pub(crate) const BACKUP_FAILED_PHASES: &[&str] =
     &["failed", "walArchivingFailing", "invalid backup definition"];
 
 impl Condition {
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub(crate) fn parse(name: &str) -> Result<Self, String> {
         NAMES
             .iter()
             .find(|(n, _)| *n == name)
@@ -73,7 +73,7 @@ impl Condition {
             })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         NAMES
             .iter()
             .find(|(_, c)| *c == self)
@@ -82,7 +82,7 @@ impl Condition {
     }
 
     /// Judges `obj` (`None`: not found). `uid` is the object waited on, for `deleted`.
-    pub fn check(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> Check {
+    pub(crate) fn check(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> Check {
         let Some(obj) = obj else {
             return match self {
                 Condition::Deleted => Check::Ok,
@@ -120,7 +120,7 @@ impl Condition {
     }
 
     /// Whether waiting can stop (it holds, or never will).
-    pub fn settled(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> bool {
+    pub(crate) fn settled(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> bool {
         !matches!(self.check(obj, uid), Check::Pending(_))
     }
 }

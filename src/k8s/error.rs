@@ -125,7 +125,7 @@ impl std::error::Error for KubeCause {
 }
 
 /// The HTTP status of a kube error, if the server answered with a Status.
-pub fn status_code(err: &kube::Error) -> Option<u16> {
+pub(crate) fn status_code(err: &kube::Error) -> Option<u16> {
     match err {
         kube::Error::Api(s) => Some(s.code),
         _ => None,

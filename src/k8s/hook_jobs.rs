@@ -18,7 +18,7 @@ use crate::redact::Redactor;
 
 /// One Job, as `migrations status` and `resync` see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HookJob {
+pub(crate) struct HookJob {
     pub name: String,
     pub uid: String,
     /// The Argo CD hook phases (`Sync`), when it is a hook.
@@ -35,7 +35,7 @@ pub struct HookJob {
 }
 
 impl HookJob {
-    pub fn of(job: &Job) -> Self {
+    pub(crate) fn of(job: &Job) -> Self {
         let meta = &job.metadata;
         let (state, reason) = match outcome(job) {
             Some(Outcome::Complete) => ("succeeded", None),
@@ -58,12 +58,12 @@ impl HookJob {
         }
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.state == "failed"
     }
 
     /// `Argo CD Sync hook` or `migration Job`.
-    pub fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         match &self.hook {
             Some(h) => format!("Argo CD {h} hook"),
             None => "migration Job".into(),
@@ -72,7 +72,11 @@ impl HookJob {
 }
 
 /// The Jobs of `ns` that are Argo CD hooks or match `selector` (empty: hooks only), oldest first.
-pub async fn list(kube: &Kube, ns: &str, selector: &str) -> Result<Vec<(Job, HookJob)>, K8sError> {
+pub(crate) async fn list(
+    kube: &Kube,
+    ns: &str,
+    selector: &str,
+) -> Result<Vec<(Job, HookJob)>, K8sError> {
     let jobs: Api<Job> = Api::namespaced(kube.client.clone(), ns);
     let what = ObjectRef::new("Job", Some(ns), "*");
     let all = jobs
@@ -132,7 +136,12 @@ fn secret_names(spec: &PodSpec) -> Vec<String> {
 
 /// Teaches the redactor every value of the Secrets `job`'s Pods use; returns the names of those
 /// it could not read (so the caller can say the logs may be less redacted).
-pub async fn learn_secrets(kube: &Kube, ns: &str, job: &Job, redactor: &Redactor) -> Vec<String> {
+pub(crate) async fn learn_secrets(
+    kube: &Kube,
+    ns: &str,
+    job: &Job,
+    redactor: &Redactor,
+) -> Vec<String> {
     let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
         return vec![];
     };
@@ -156,7 +165,7 @@ pub async fn learn_secrets(kube: &Kube, ns: &str, job: &Job, redactor: &Redactor
 }
 
 /// The logs of every Pod of the Job with `uid` (pod name -> text), oldest Pod first.
-pub async fn logs(
+pub(crate) async fn logs(
     kube: &Kube,
     ns: &str,
     name: &str,
@@ -184,7 +193,7 @@ pub async fn logs(
 }
 
 /// The lines of a log that say what went wrong (errors, failures, panics), else its last 5.
-pub fn failing_lines(log: &str) -> Vec<String> {
+pub(crate) fn failing_lines(log: &str) -> Vec<String> {
     const WORDS: &[&str] = &[
         "error",
         "fatal",

@@ -20,7 +20,7 @@ use super::Kube;
 
 /// How a Job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Complete,
     /// The Failed condition's reason and message.
     Failed(String),
@@ -30,7 +30,7 @@ pub enum Outcome {
 }
 
 /// The Job's outcome once it has one.
-pub fn outcome(job: &Job) -> Option<Outcome> {
+pub(crate) fn outcome(job: &Job) -> Option<Outcome> {
     let conds = job.status.as_ref()?.conditions.as_ref()?;
     let holds = |t: &str| conds.iter().find(|c| c.type_ == t && c.status == "True");
     if holds("Complete").is_some() {
@@ -46,7 +46,7 @@ pub fn outcome(job: &Job) -> Option<Outcome> {
 }
 
 /// Follows `job` until it has an outcome, giving every log line to `on_line`.
-pub async fn follow(
+pub(crate) async fn follow(
     kube: &Kube,
     ns: &str,
     name: &str,
@@ -127,7 +127,11 @@ fn ran(pods: &[Pod]) -> bool {
 }
 
 /// Why Job `ns/name`'s Pod cannot be created or started, or failed (`job_started`), if so.
-pub async fn start_failure(kube: &Kube, ns: &str, name: &str) -> Result<Option<String>, K8sError> {
+pub(crate) async fn start_failure(
+    kube: &Kube,
+    ns: &str,
+    name: &str,
+) -> Result<Option<String>, K8sError> {
     let jobs: Api<Job> = Api::namespaced(kube.client.clone(), ns);
     let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
     let object = ObjectRef::new("Job", Some(ns), name);
@@ -185,7 +189,7 @@ fn newest(pods: &[Pod]) -> Option<String> {
 /// Why the Jobs with labels `selector` in `namespace` (a CNPG Cluster's bootstrap Jobs, such
 /// as `<cluster>-1-full-recovery`) show the bootstrap will not succeed, if they do
 /// ([`bootstrap_failing`]); CNPG's own status says nothing until the Job has failed for good.
-pub async fn bootstrap_failing(
+pub(crate) async fn bootstrap_failing(
     kube: &Kube,
     namespace: &str,
     selector: &str,
@@ -212,7 +216,7 @@ pub async fn bootstrap_failing(
 /// CNPG's own reason from the newest failed Pod of Job `job` in `namespace`: the last
 /// `"level":"error"` line of its log (the instance manager logs JSON), as `msg: error`. None
 /// when there is no failed Pod, no log or no such line (a missing reason is no failure here).
-pub async fn cnpg_error(kube: &Kube, namespace: &str, job: &str) -> Option<String> {
+pub(crate) async fn cnpg_error(kube: &Kube, namespace: &str, job: &str) -> Option<String> {
     let pods: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
     let list = pods
         .list(&ListParams::default().labels(&format!("job-name={job}")))

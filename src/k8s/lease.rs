@@ -25,25 +25,25 @@ use super::{Connector, MANAGED_BY};
 use crate::engine::{LockError, LockGuard, LockTarget, Locker};
 
 /// Takes Leases through a (lazily connected) client.
-pub struct LeaseLocker {
+pub(crate) struct LeaseLocker {
     connector: Connector,
     ttl: Duration,
 }
 
 impl LeaseLocker {
     /// `ttl`: how long a lease outlives its last renewal (a killed run's lock frees after it).
-    pub fn new(connector: Connector, ttl: Duration) -> Self {
+    pub(crate) fn new(connector: Connector, ttl: Duration) -> Self {
         Self { connector, ttl }
     }
 }
 
 /// The Lease's name for a target.
-pub fn lease_name(target: &LockTarget) -> String {
+pub(crate) fn lease_name(target: &LockTarget) -> String {
     format!("cnpgops-lock-{}-{}", target.namespace, target.name)
 }
 
 /// `<run-id>@<host>`.
-pub fn identity(run_id: &str) -> String {
+pub(crate) fn identity(run_id: &str) -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
@@ -70,7 +70,10 @@ fn chrono_of(t: &Option<MicroTime>) -> Option<DateTime<Utc>> {
 }
 
 /// Who holds a lease now, if anyone: (holder, since, expires).
-pub fn holder(lease: &Lease, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>, DateTime<Utc>)> {
+pub(crate) fn holder(
+    lease: &Lease,
+    now: DateTime<Utc>,
+) -> Option<(String, DateTime<Utc>, DateTime<Utc>)> {
     let spec = lease.spec.as_ref()?;
     let who = spec.holder_identity.clone().filter(|h| !h.is_empty())?;
     let renewed = chrono_of(&spec.renew_time).or(chrono_of(&spec.acquire_time))?;
@@ -216,7 +219,7 @@ impl Locker for LeaseLocker {
 }
 
 /// A held Lease, renewed in the background until released.
-pub struct LeaseGuard {
+pub(crate) struct LeaseGuard {
     api: Api<Lease>,
     target: LockTarget,
     name: String,

@@ -17,32 +17,32 @@
 //! kube-rs installs the aws-lc-rs rustls crypto provider itself when it builds a TLS client,
 //! so nothing here has to.
 
-pub mod argo;
-pub mod client;
-pub mod cluster_access;
-pub mod conditions;
-pub mod error;
-pub mod hook_jobs;
-pub mod job;
-pub mod lease;
-pub mod object;
-pub mod params;
+pub(crate) mod argo;
+pub(crate) mod client;
+pub(crate) mod cluster_access;
+pub(crate) mod conditions;
+pub(crate) mod error;
+pub(crate) mod hook_jobs;
+pub(crate) mod job;
+pub(crate) mod lease;
+pub(crate) mod object;
+pub(crate) mod params;
 pub mod resources;
-pub mod state_artifacts;
-pub mod state_store;
-pub mod volume_probe;
-pub mod wait;
+pub(crate) mod state_artifacts;
+pub(crate) mod state_store;
+pub(crate) mod volume_probe;
+pub(crate) mod wait;
 
-pub use client::{Connector, Kube, KubeOptions};
-pub use error::{K8sError, ObjectRef};
+pub(crate) use client::{Connector, Kube, KubeOptions};
+pub(crate) use error::{K8sError, ObjectRef};
 
 /// `app.kubernetes.io/managed-by` on every object cnpgops owns.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "cnpgops");
+pub(crate) const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "cnpgops");
 /// The run that created an object.
 pub const RUN_ID_LABEL: &str = "cnpgops.io/run-id";
 /// The step (id) that created an object.
-pub const STEP_LABEL: &str = "cnpgops.io/step";
+pub(crate) const STEP_LABEL: &str = "cnpgops.io/step";
 /// The runbook a run-state ConfigMap belongs to.
-pub const RUNBOOK_LABEL: &str = "cnpgops.io/runbook";
+pub(crate) const RUNBOOK_LABEL: &str = "cnpgops.io/runbook";
 /// The field manager of every server-side apply.
-pub const FIELD_MANAGER: &str = "cnpgops";
+pub(crate) const FIELD_MANAGER: &str = "cnpgops";

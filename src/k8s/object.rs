@@ -10,14 +10,14 @@ use super::resources::{self, Kind};
 use crate::engine::{Inputs, StepError};
 use crate::runbook::{input, InputSpec};
 
-pub const API_VERSION: InputSpec = input(
+pub(crate) const API_VERSION: InputSpec = input(
     "apiVersion",
     false,
     "e.g. `apps/v1`; optional for CNPG, barman, Argo CD and core kinds",
 );
-pub const KIND: InputSpec = input("kind", true, "e.g. `Cluster`, `Deployment`");
-pub const NAME: InputSpec = input("name", true, "the object's name");
-pub const NAMESPACE: InputSpec = input(
+pub(crate) const KIND: InputSpec = input("kind", true, "e.g. `Cluster`, `Deployment`");
+pub(crate) const NAME: InputSpec = input("name", true, "the object's name");
+pub(crate) const NAMESPACE: InputSpec = input(
     "namespace",
     false,
     "default: -n/--namespace, else the kubeconfig context's",
@@ -25,7 +25,7 @@ pub const NAMESPACE: InputSpec = input(
 
 /// Which object, as written in the step's inputs.
 #[derive(Debug, Clone)]
-pub struct ObjectArgs {
+pub(crate) struct ObjectArgs {
     pub api_version: Option<String>,
     pub kind: String,
     pub name: String,
@@ -33,14 +33,14 @@ pub struct ObjectArgs {
 }
 
 /// An object's Api, resolved kind and identity.
-pub struct Opened {
+pub(crate) struct Opened {
     pub api: Api<DynamicObject>,
     pub kind: Kind,
     pub object: ObjectRef,
 }
 
 impl ObjectArgs {
-    pub fn from_inputs(inputs: &Inputs) -> Result<Self, StepError> {
+    pub(crate) fn from_inputs(inputs: &Inputs) -> Result<Self, StepError> {
         Ok(Self {
             api_version: inputs.opt_str(API_VERSION.name)?,
             kind: inputs.str(KIND.name)?,
@@ -50,12 +50,12 @@ impl ObjectArgs {
     }
 
     /// `Deployment web/app`, or `Deployment app` before the namespace is known.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         ObjectRef::new(&self.kind, self.namespace.as_deref(), &self.name).to_string()
     }
 
     /// Resolves the kind and namespace against the server.
-    pub async fn open(&self, kube: &Kube) -> Result<Opened, K8sError> {
+    pub(crate) async fn open(&self, kube: &Kube) -> Result<Opened, K8sError> {
         let kind = resources::resolve(kube, self.api_version.as_deref(), &self.kind).await?;
         let ns = self
             .namespace
@@ -71,7 +71,7 @@ impl ObjectArgs {
 
 impl Opened {
     /// The object, or `None` when it does not exist.
-    pub async fn get(&self) -> Result<Option<DynamicObject>, K8sError> {
+    pub(crate) async fn get(&self) -> Result<Option<DynamicObject>, K8sError> {
         self.api
             .get_opt(&self.object.name)
             .await

@@ -1,17 +1,17 @@
 //! Write parameters decided at the side effect: in `--dry-run` every write carries `dryRun=All`.
 
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{DeleteParams, PatchParams, PostParams, PropagationPolicy};
 
 use super::FIELD_MANAGER;
 use crate::engine::RunMode;
 
 /// Whether writes go out as server-side dry runs.
-pub fn dry(mode: RunMode) -> bool {
+pub(crate) fn dry(mode: RunMode) -> bool {
     mode != RunMode::Real
 }
 
 /// Server-side apply as field manager `cnpgops` (forcing conflicts: the runbook owns these fields).
-pub fn apply(mode: RunMode) -> PatchParams {
+pub(crate) fn apply(mode: RunMode) -> PatchParams {
     let p = PatchParams::apply(FIELD_MANAGER).force();
     if dry(mode) {
         p.dry_run()
@@ -21,7 +21,7 @@ pub fn apply(mode: RunMode) -> PatchParams {
 }
 
 /// A merge patch (or any non-apply patch).
-pub fn patch(mode: RunMode) -> PatchParams {
+pub(crate) fn patch(mode: RunMode) -> PatchParams {
     PatchParams {
         dry_run: dry(mode),
         field_manager: Some(FIELD_MANAGER.into()),
@@ -29,7 +29,7 @@ pub fn patch(mode: RunMode) -> PatchParams {
     }
 }
 
-pub fn post(mode: RunMode) -> PostParams {
+pub(crate) fn post(mode: RunMode) -> PostParams {
     PostParams {
         dry_run: dry(mode),
         field_manager: Some(FIELD_MANAGER.into()),
@@ -37,7 +37,11 @@ pub fn post(mode: RunMode) -> PostParams {
 }
 
 /// A delete with `propagation`, only of the object with `uid`.
-pub fn delete(mode: RunMode, propagation: PropagationPolicy, uid: Option<String>) -> DeleteParams {
+pub(crate) fn delete(
+    mode: RunMode,
+    propagation: PropagationPolicy,
+    uid: Option<String>,
+) -> DeleteParams {
     DeleteParams {
         dry_run: dry(mode),
         propagation_policy: Some(propagation),
@@ -47,11 +51,6 @@ pub fn delete(mode: RunMode, propagation: PropagationPolicy, uid: Option<String>
         }),
         ..Default::default()
     }
-}
-
-/// A JSON merge patch body.
-pub fn merge(value: serde_json::Value) -> Patch<serde_json::Value> {
-    Patch::Merge(value)
 }
 
 #[cfg(test)]

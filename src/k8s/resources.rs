@@ -83,7 +83,9 @@ const KNOWN: &[Known] = &[
 /// A resolved kind: how to reach it and whether it lives in a namespace.
 #[derive(Debug, Clone)]
 pub struct Kind {
+    /// Group, version, kind and plural, as kube's dynamic API wants them.
     pub resource: ApiResource,
+    /// Whether objects of the kind live in a namespace.
     pub namespaced: bool,
 }
 

@@ -17,14 +17,14 @@ use crate::engine::checkpoint::artifact::chunks;
 use crate::engine::StoreError;
 
 /// The most JSON one piece holds (well under the 1 MiB object limit, with room for metadata).
-pub const CHUNK: usize = 768 * 1024;
+pub(crate) const CHUNK: usize = 768 * 1024;
 /// The data key of a piece.
-pub const KEY: &str = "part";
+pub(crate) const KEY: &str = "part";
 const PIECES: &str = "cnpgops.io/artifact-pieces";
 const COMPONENT: (&str, &str) = ("app.kubernetes.io/component", "run-artifact");
 
 /// The ConfigMap holding piece `n` of artifact `name` of a run.
-pub fn piece_name(run_id: &str, name: &str, n: usize) -> String {
+pub(crate) fn piece_name(run_id: &str, name: &str, n: usize) -> String {
     let name: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -41,7 +41,7 @@ fn backend(action: &'static str, location: String, e: kube::Error) -> StoreError
 }
 
 /// Writes the pieces (replacing any of an earlier attempt), owned by `owner`.
-pub async fn save(
+pub(crate) async fn save(
     api: &Api<ConfigMap>,
     ns: &str,
     owner: Option<OwnerReference>,
@@ -91,7 +91,7 @@ pub async fn save(
 }
 
 /// Reads the pieces back, joined.
-pub async fn load(
+pub(crate) async fn load(
     api: &Api<ConfigMap>,
     ns: &str,
     run_id: &str,
@@ -129,7 +129,7 @@ pub async fn load(
 }
 
 /// An owner reference to the run's ConfigMap (its pieces go when it goes).
-pub fn owner(run: &ConfigMap) -> Option<OwnerReference> {
+pub(crate) fn owner(run: &ConfigMap) -> Option<OwnerReference> {
     Some(OwnerReference {
         api_version: "v1".into(),
         kind: "ConfigMap".into(),

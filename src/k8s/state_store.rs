@@ -25,10 +25,10 @@ use crate::engine::checkpoint::is_run_id;
 use crate::engine::{RunState, StateStore, StoreError};
 
 /// The data key holding the run state.
-pub const STATE_KEY: &str = "state.json";
+pub(crate) const STATE_KEY: &str = "state.json";
 /// The most bytes the state may have: a ConfigMap's data is limited to 1 MiB, less room for
 /// the key.
-pub const STATE_LIMIT: usize = 1024 * 1024 - 1024;
+pub(crate) const STATE_LIMIT: usize = 1024 * 1024 - 1024;
 const COMPONENT: (&str, &str) = ("app.kubernetes.io/component", "run-state");
 
 /// Run state in ConfigMaps of one namespace.
@@ -41,11 +41,13 @@ pub struct ConfigMapStore {
 }
 
 /// The ConfigMap's name for a run.
-pub fn name(run_id: &str) -> String {
+pub(crate) fn name(run_id: &str) -> String {
     format!("cnpgops-run-{run_id}")
 }
 
 impl ConfigMapStore {
+    /// Runs kept as ConfigMaps in `namespace` (default: the context's), reached through
+    /// `connector`.
     pub fn new(connector: Connector, namespace: Option<String>) -> Self {
         Self {
             connector,

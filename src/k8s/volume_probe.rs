@@ -14,10 +14,10 @@ use super::Kube;
 use crate::refresh::space::{self, Measured, Probe};
 
 /// The longest a measurement may take (the Pod's start included).
-pub const TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the probe needs besides the instance.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub namespace: &'a str,
     pub cluster: &'a str,
     /// The primary instance's Pod.
@@ -30,7 +30,7 @@ pub struct Request<'a> {
 }
 
 /// What the probe measured and where, or why it could not measure.
-pub async fn measure(kube: &Kube, r: &Request<'_>) -> Result<(Measured, Probe), String> {
+pub(crate) async fn measure(kube: &Kube, r: &Request<'_>) -> Result<(Measured, Probe), String> {
     let pods: Api<Pod> = Api::namespaced(kube.client.clone(), r.namespace);
     let pod = pods
         .get(r.pod)

@@ -18,7 +18,7 @@ use super::error::{K8sError, ObjectRef};
 
 /// Waits until `condition` holds for `object` (the one with `uid`, for `deleted`); fails on
 /// timeout (saying what the object looks like now) or when it can no longer hold.
-pub async fn until(
+pub(crate) async fn until(
     api: &Api<DynamicObject>,
     object: &ObjectRef,
     condition: Condition,
@@ -29,7 +29,7 @@ pub async fn until(
 }
 
 /// [`until`], showing `seen` every version of the object the watch delivers (for progress).
-pub async fn until_seeing(
+pub(crate) async fn until_seeing(
     api: &Api<DynamicObject>,
     object: &ObjectRef,
     condition: Condition,

@@ -13,7 +13,7 @@ use crate::redact::{Redactor, SecretString};
 
 /// Where and as whom to connect. The password never prints (it is a [`SecretString`]).
 #[derive(Debug, Clone)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub namespace: String,
     pub cluster: String,
     /// The primary instance Pod (port-forward target).
@@ -44,7 +44,7 @@ fn secret_key(secret: &Secret, key: &str) -> Option<Vec<u8>> {
 }
 
 /// Reads the credentials Secret (teaching its password to `redactor`) and the optional CA.
-pub async fn endpoint(
+pub(crate) async fn endpoint(
     kube: &Kube,
     redactor: &Redactor,
     namespace: &str,
@@ -90,7 +90,7 @@ pub async fn endpoint(
 /// Within the connect timeout of [`super::settings`], with keepalives and a
 /// `statement_timeout`; in-cluster (the kube configuration is the Pod's own) straight to the
 /// `-rw` Service, else through a port-forward to the primary Pod.
-pub async fn connect(kube: &Kube, ep: &Endpoint) -> Result<Client, PgError> {
+pub(crate) async fn connect(kube: &Kube, ep: &Endpoint) -> Result<Client, PgError> {
     let host = service_host(&ep.namespace, &ep.cluster);
     if kube.in_cluster {
         return connect_direct(ep, &host, PORT).await;
@@ -123,7 +123,7 @@ fn service_host(namespace: &str, cluster: &str) -> String {
 /// How [`connect`] reaches the primary `pod` of Cluster `namespace/cluster` through `kube`, as
 /// its messages name it: `Service <cluster>-rw.<namespace>.svc:5432` in-cluster, else
 /// `port-forward to Pod <namespace>/<pod>:5432`.
-pub fn via(kube: &Kube, namespace: &str, cluster: &str, pod: &str) -> String {
+pub(crate) fn via(kube: &Kube, namespace: &str, cluster: &str, pod: &str) -> String {
     if kube.in_cluster {
         format!("Service {}:{PORT}", service_host(namespace, cluster))
     } else {
@@ -132,7 +132,11 @@ pub fn via(kube: &Kube, namespace: &str, cluster: &str, pod: &str) -> String {
 }
 
 /// Straight to `host:port` (in-cluster: the `-rw` Service), with keepalives on the socket.
-pub async fn connect_direct(ep: &Endpoint, host: &str, port: u16) -> Result<Client, PgError> {
+pub(crate) async fn connect_direct(
+    ep: &Endpoint,
+    host: &str,
+    port: u16,
+) -> Result<Client, PgError> {
     let limits = super::settings::get();
     let via = format!("Service {host}:{port}");
     let fail = failure(ep, &via);
@@ -169,7 +173,7 @@ fn late(limits: &super::settings::Limits) -> Box<dyn std::error::Error + Send + 
 }
 
 /// `work`, or `late()` once `limit` has passed.
-pub async fn within<T, E>(
+pub(crate) async fn within<T, E>(
     limit: std::time::Duration,
     work: impl std::future::Future<Output = Result<T, E>>,
     late: impl FnOnce() -> E,
@@ -245,7 +249,7 @@ fn tls_config(cluster: &str, ca: &[u8]) -> Result<rustls::ClientConfig, PgError>
 
 /// A database as step inputs name it (what `cnpg.cluster` outputs as `connection`).
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-pub struct Target {
+pub(crate) struct Target {
     pub namespace: String,
     pub cluster: String,
     pub pod: String,
@@ -255,7 +259,7 @@ pub struct Target {
 
 impl Target {
     /// From a step input holding the object.
-    pub fn from_input(
+    pub(crate) fn from_input(
         inputs: &crate::engine::Inputs,
         name: &str,
     ) -> Result<Self, crate::engine::StepError> {
@@ -272,7 +276,7 @@ impl Target {
     }
 
     /// `database `app` of Cluster databases/app-cnpg`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "database `{}` of Cluster {}/{}",
             self.database, self.namespace, self.cluster
@@ -281,7 +285,7 @@ impl Target {
 
     /// Connects as the owner in `secret` (read-only when asked), and refuses a server that is
     /// not the Cluster's (its system identifier differs from `status.systemID`).
-    pub async fn open(
+    pub(crate) async fn open(
         &self,
         kube: &Kube,
         redactor: &Redactor,

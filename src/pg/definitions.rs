@@ -65,7 +65,9 @@ fn sql() -> String {
 
 /// Reads every definition; the session's `search_path` is set to `pg_catalog` meanwhile and
 /// put back after.
-pub async fn read(client: &Client) -> Result<BTreeMap<String, String>, tokio_postgres::Error> {
+pub(crate) async fn read(
+    client: &Client,
+) -> Result<BTreeMap<String, String>, tokio_postgres::Error> {
     let row = client
         .query_one(
             "SELECT current_setting('search_path'), set_config('search_path', 'pg_catalog', false)",
@@ -84,7 +86,7 @@ pub async fn read(client: &Client) -> Result<BTreeMap<String, String>, tokio_pos
 }
 
 /// Every difference between the source's definitions and the target's, as sentences.
-pub fn compare(
+pub(crate) fn compare(
     out: &mut Vec<String>,
     source: &BTreeMap<String, String>,
     target: &BTreeMap<String, String>,

@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 
 /// One extension as a side sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extension {
+pub(crate) struct Extension {
     pub name: String,
     /// The current user owns it (or is a member of its owner).
     pub owned: bool,
@@ -24,12 +24,12 @@ pub struct Extension {
 }
 
 /// Extensions pg_dump dumps (not built in: oid past the initial catalog).
-pub const LIST: &str = "SELECT e.extname::text, pg_has_role(e.extowner, 'USAGE'), \
+pub(crate) const LIST: &str = "SELECT e.extname::text, pg_has_role(e.extowner, 'USAGE'), \
     obj_description(e.oid, 'pg_extension') FROM pg_extension e WHERE e.oid >= 16384 ORDER BY 1";
 
 /// Whether the current user could `CREATE EXTENSION $1` here: installed, and the user a
 /// superuser or the extension trusted and the user allowed to create in the database.
-pub const CREATABLE: &str =
+pub(crate) const CREATABLE: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = $1), \
     (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
     OR (has_database_privilege(current_database(), 'CREATE') AND coalesce((SELECT v.trusted \
@@ -38,7 +38,7 @@ pub const CREATABLE: &str =
 
 /// What the refresh does about extensions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Extensions whose `COMMENT` is left out (they stay the target's, owned by another role).
     pub keep_comments: Vec<String>,
     /// `name`: the comments that differ and stay the target's.
@@ -48,7 +48,7 @@ pub struct Plan {
 }
 
 /// Lists `client`'s extensions.
-pub async fn list(client: &Client) -> Result<Vec<Extension>, tokio_postgres::Error> {
+pub(crate) async fn list(client: &Client) -> Result<Vec<Extension>, tokio_postgres::Error> {
     let rows = client.query(LIST, &[]).await?;
     Ok(rows
         .iter()
@@ -62,7 +62,7 @@ pub async fn list(client: &Client) -> Result<Vec<Extension>, tokio_postgres::Err
 
 /// The plan for restoring `source`'s extensions into `target` (`target_client` answers
 /// whether a missing one can be created).
-pub async fn plan(
+pub(crate) async fn plan(
     source: &[Extension],
     target: &[Extension],
     target_client: &Client,

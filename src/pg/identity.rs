@@ -10,7 +10,7 @@ use super::{Endpoint, PgError};
 use crate::k8s::{resources, Kube};
 
 /// Refuses ([`PgError::WrongServer`]) when `client`'s server is not `ep`'s Cluster.
-pub async fn check(kube: &Kube, client: &Client, ep: &Endpoint) -> Result<(), PgError> {
+pub(crate) async fn check(kube: &Kube, client: &Client, ep: &Endpoint) -> Result<(), PgError> {
     let Some(expected) = recorded(kube, ep).await? else {
         return Ok(());
     };

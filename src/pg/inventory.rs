@@ -24,7 +24,7 @@ const RELATIONS: &str = "SELECT n.nspname, c.relname, c.relkind::text, c.relispo
 
 /// One table's (or materialized view's) contents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Contents {
+pub(crate) struct Contents {
     pub rows: i64,
     /// md5 over the sorted md5s of every row's text (order-independent), when asked for.
     pub checksum: Option<String>,
@@ -32,7 +32,7 @@ pub struct Contents {
 
 /// The objects of one database.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     pub schemas: BTreeSet<String>,
     pub types: BTreeSet<String>,
     pub extensions: BTreeSet<String>,
@@ -49,13 +49,17 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    pub fn total_rows(&self) -> i64 {
+    pub(crate) fn total_rows(&self) -> i64 {
         self.tables.values().map(|c| c.rows).sum()
     }
 }
 
 /// Reads the inventory; `checksums` adds a checksum per table (reads every row).
-pub async fn read(client: &Client, cluster: &str, checksums: bool) -> Result<Inventory, PgError> {
+pub(crate) async fn read(
+    client: &Client,
+    cluster: &str,
+    checksums: bool,
+) -> Result<Inventory, PgError> {
     let q = |what: &'static str| query_failed(cluster, what);
     let col = |sql: String, what: &'static str| {
         let q = q(what);
@@ -184,13 +188,14 @@ async fn contents(
 }
 
 /// Every difference between `source` and `target`, as sentences (empty: equal).
-pub fn compare(source: &Inventory, target: &Inventory) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn compare(source: &Inventory, target: &Inventory) -> Vec<String> {
     compare_masked(source, target, &BTreeSet::new())
 }
 
 /// Like [`compare`], but the checksums of `masked` tables (whose rows were masked on
 /// purpose) are not compared; their row counts still are.
-pub fn compare_masked(
+pub(crate) fn compare_masked(
     source: &Inventory,
     target: &Inventory,
     masked: &BTreeSet<String>,

@@ -13,7 +13,7 @@
 use tokio_postgres::Client;
 
 /// Per side: relations (with TOAST table and index), then the other objects a DROP locks.
-pub const CATALOG: &str = "WITH ns AS (SELECT oid FROM pg_namespace \
+pub(crate) const CATALOG: &str = "WITH ns AS (SELECT oid FROM pg_namespace \
       WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'), \
     rel AS (SELECT c.oid, c.reltoastrelid FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)) \
     SELECT (SELECT count(*) FROM rel) + 2 * (SELECT count(*) FROM rel WHERE reltoastrelid <> 0), \
@@ -26,19 +26,19 @@ pub const CATALOG: &str = "WITH ns AS (SELECT oid FROM pg_namespace \
       + (SELECT count(*) FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM rel))";
 
 /// The target's lock table settings.
-pub const SETTINGS: &str = "SELECT current_setting('max_locks_per_transaction')::bigint, \
+pub(crate) const SETTINGS: &str = "SELECT current_setting('max_locks_per_transaction')::bigint, \
     current_setting('max_connections')::bigint, current_setting('max_prepared_transactions')::bigint";
 
 /// A side's objects: relations (TOAST included) and everything else a DROP locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Objects {
+pub(crate) struct Objects {
     pub relations: i64,
     pub others: i64,
 }
 
 /// The lock table's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockTable {
+pub(crate) struct LockTable {
     pub per_transaction: i64,
     pub connections: i64,
     pub prepared: i64,
@@ -46,14 +46,14 @@ pub struct LockTable {
 
 impl LockTable {
     /// Locks the table has room for.
-    pub fn capacity(&self) -> i64 {
+    pub(crate) fn capacity(&self) -> i64 {
         self.per_transaction
             .saturating_mul(self.connections + self.prepared)
     }
 
     /// The smallest `max_locks_per_transaction` that holds `needed` with a fifth to spare, in
     /// multiples of 64 (PostgreSQL's default).
-    pub fn suggest(&self, needed: i64) -> i64 {
+    pub(crate) fn suggest(&self, needed: i64) -> i64 {
         let slots = (self.connections + self.prepared).max(1);
         let per = (needed.saturating_mul(6) / 5 + slots - 1) / slots;
         ((per + 63) / 64 * 64).max(self.per_transaction + 64)
@@ -61,7 +61,7 @@ impl LockTable {
 }
 
 /// Counts `client`'s objects.
-pub async fn objects(client: &Client) -> Result<Objects, tokio_postgres::Error> {
+pub(crate) async fn objects(client: &Client) -> Result<Objects, tokio_postgres::Error> {
     let row = client.query_one(CATALOG, &[]).await?;
     Ok(Objects {
         relations: row.get(0),
@@ -70,7 +70,7 @@ pub async fn objects(client: &Client) -> Result<Objects, tokio_postgres::Error> 
 }
 
 /// Reads `client`'s lock table settings.
-pub async fn table(client: &Client) -> Result<LockTable, tokio_postgres::Error> {
+pub(crate) async fn table(client: &Client) -> Result<LockTable, tokio_postgres::Error> {
     let row = client.query_one(SETTINGS, &[]).await?;
     Ok(LockTable {
         per_transaction: row.get(0),
@@ -81,7 +81,7 @@ pub async fn table(client: &Client) -> Result<LockTable, tokio_postgres::Error> 
 
 /// Locks one transaction takes: the target's clean, plus, when the restore is in the same
 /// transaction (`atomic`, `stream`), the source's relations.
-pub fn needed(target: Objects, source: Objects, restore_in_transaction: bool) -> i64 {
+pub(crate) fn needed(target: Objects, source: Objects, restore_in_transaction: bool) -> i64 {
     let clean = target.relations + target.others;
     if restore_in_transaction {
         clean + source.relations

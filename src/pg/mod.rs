@@ -8,22 +8,21 @@
 //! reach the Cluster's own server ([`identity`]). TLS is used when the cluster has a
 //! `<cluster>-ca` Secret (as real CNPG always does), verified against that CA; plain otherwise.
 
-pub mod connect;
-pub mod definitions;
-pub mod extensions;
-pub mod identity;
-pub mod inventory;
-pub mod locks;
-pub mod progress;
-pub mod settings;
-pub mod snapshot;
+pub(crate) mod connect;
+pub(crate) mod definitions;
+pub(crate) mod extensions;
+pub(crate) mod identity;
+pub(crate) mod inventory;
+pub(crate) mod locks;
+pub(crate) mod progress;
+pub(crate) mod settings;
+pub(crate) mod snapshot;
 
-pub use connect::{connect, endpoint, Endpoint};
-pub use inventory::{compare, Inventory};
+pub(crate) use connect::Endpoint;
 
 /// Why a PostgreSQL operation failed; each variant names the cluster or object.
 #[derive(Debug, thiserror::Error)]
-pub enum PgError {
+pub(crate) enum PgError {
     #[error(
         "failed to connect to database `{database}` of Cluster {namespace}/{cluster} (via {via})"
     )]
@@ -62,12 +61,12 @@ pub enum PgError {
 }
 
 /// `"name"` with embedded quotes doubled.
-pub fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// `'text'` with embedded quotes doubled.
-pub fn quote_literal(text: &str) -> String {
+pub(crate) fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 

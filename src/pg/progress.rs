@@ -13,7 +13,7 @@ const INDEX: &str = "SELECT coalesce(string_agg(phase || ' ' || blocks_done || '
 
 /// One reading of one side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reading {
+pub(crate) struct Reading {
     /// Bytes the running COPY commands have processed.
     pub copied: i64,
     /// Running COPY commands.
@@ -22,7 +22,7 @@ pub struct Reading {
     pub indexes: String,
 }
 
-pub async fn read(client: &Client) -> Result<Reading, tokio_postgres::Error> {
+pub(crate) async fn read(client: &Client) -> Result<Reading, tokio_postgres::Error> {
     let copy = client.query_one(COPY, &[]).await?;
     let index = client.query_one(INDEX, &[]).await?;
     Ok(Reading {

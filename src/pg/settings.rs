@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// The limits; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Reaching the server and finishing the startup handshake.
     pub connect_timeout: Duration,
     /// Idle time before the first keepalive probe (the interval is a third of it).
@@ -30,18 +30,18 @@ impl Default for Limits {
 static LIMITS: OnceLock<Limits> = OnceLock::new();
 
 /// Sets the process's limits (the first call wins).
-pub fn set(limits: Limits) {
+pub(crate) fn set(limits: Limits) {
     let _ = LIMITS.set(limits);
 }
 
 /// The process's limits.
-pub fn get() -> Limits {
+pub(crate) fn get() -> Limits {
     LIMITS.get().copied().unwrap_or_default()
 }
 
 impl Limits {
     /// The startup `options` (`-c` settings) of a connection.
-    pub fn options(&self, read_only: bool) -> String {
+    pub(crate) fn options(&self, read_only: bool) -> String {
         let mut options = format!(
             "-c statement_timeout={}",
             self.statement_timeout.as_millis()
@@ -53,7 +53,7 @@ impl Limits {
     }
 
     /// A tokio-postgres configuration with these limits for `user`@`database`.
-    pub fn config(
+    pub(crate) fn config(
         &self,
         user: &str,
         password: &str,
@@ -76,7 +76,7 @@ impl Limits {
     }
 
     /// [`Limits::config`] for an endpoint.
-    pub fn config_for(&self, ep: &super::Endpoint) -> tokio_postgres::Config {
+    pub(crate) fn config_for(&self, ep: &super::Endpoint) -> tokio_postgres::Config {
         use crate::redact::ExposeSecret;
         self.config(
             &ep.user,
@@ -87,7 +87,7 @@ impl Limits {
     }
 
     /// Turns keepalives on for a socket cnpgops opened itself.
-    pub fn keep_alive(&self, stream: &tokio::net::TcpStream) -> std::io::Result<()> {
+    pub(crate) fn keep_alive(&self, stream: &tokio::net::TcpStream) -> std::io::Result<()> {
         let keepalive = socket2::TcpKeepalive::new()
             .with_time(self.keepalive_idle)
             .with_interval(self.keepalive_idle / 3);

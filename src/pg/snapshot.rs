@@ -8,7 +8,7 @@ use super::inventory::{self, Inventory};
 use super::PgError;
 
 /// A read-only repeatable-read transaction holding an exported snapshot open.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     client: Client,
     cluster: String,
     /// The name pg_dump's `--snapshot` takes.
@@ -17,7 +17,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Opens the transaction on `client` (a connection to the source) and exports it.
-    pub async fn export(client: Client, cluster: &str) -> Result<Self, PgError> {
+    pub(crate) async fn export(client: Client, cluster: &str) -> Result<Self, PgError> {
         let q = |what: &str| {
             let (cluster, what) = (cluster.to_string(), what.to_string());
             move |source| PgError::Query {
@@ -42,7 +42,7 @@ impl Snapshot {
     }
 
     /// The source's inventory as of the snapshot.
-    pub async fn inventory(&self, checksums: bool) -> Result<Inventory, PgError> {
+    pub(crate) async fn inventory(&self, checksums: bool) -> Result<Inventory, PgError> {
         inventory::read(&self.client, &self.cluster, checksums).await
     }
 }

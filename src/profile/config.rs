@@ -27,7 +27,7 @@ struct File {
 
 /// Why the profile could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("failed to read config file {path}")]
     Read {
         path: String,
@@ -45,7 +45,7 @@ pub enum ConfigError {
 }
 
 /// The default location, `$XDG_CONFIG_HOME/cnpgops/config.yaml` or `~/.config/cnpgops/...`.
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -55,7 +55,10 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// The profile named `name` (else the file's `profile:`, else `default`) and its name. An
 /// explicit `path` must exist; the default one may be absent.
-pub fn load(path: Option<&Path>, name: Option<&str>) -> Result<(String, Profile), ConfigError> {
+pub(crate) fn load(
+    path: Option<&Path>,
+    name: Option<&str>,
+) -> Result<(String, Profile), ConfigError> {
     let (file, shown) = match path {
         Some(p) => (read(p)?, p.display().to_string()),
         None => match default_path().filter(|p| p.exists()) {

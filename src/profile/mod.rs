@@ -9,19 +9,19 @@
 //! The resolved names reach runbook templates as `profile.*` (see [`Resolved::scope`]), and
 //! [`Resolved::is_prod`] is what the prod guard asks.
 
-pub mod config;
+pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub use config::{load, ConfigError};
+pub(crate) use config::load;
 
 /// A layout, as written in the config file; every string may use `{app}` and `{env}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Profile {
+pub(crate) struct Profile {
     /// The environment that is production (never a refresh target).
     pub prod_env: String,
     /// Namespace of the CNPG Clusters.
@@ -80,7 +80,7 @@ impl Default for Profile {
 
 /// The names of one app in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EnvNames {
+pub(crate) struct EnvNames {
     pub env: String,
     pub prod: bool,
     pub namespace: String,
@@ -104,7 +104,7 @@ impl Profile {
     }
 
     /// The names of `app` in `env`.
-    pub fn env(&self, app: &str, env: &str) -> EnvNames {
+    pub(crate) fn env(&self, app: &str, env: &str) -> EnvNames {
         let f = |t: &str| Self::fill(t, app, env);
         let prod = env == self.prod_env;
         EnvNames {
@@ -132,7 +132,7 @@ impl Profile {
 
 /// A profile applied to one app, a source and a target environment.
 #[derive(Debug, Clone, Serialize)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub name: String,
     pub app: String,
     pub source: EnvNames,
@@ -143,7 +143,7 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    pub fn new(name: &str, profile: &Profile, app: &str, from: &str, to: &str) -> Self {
+    pub(crate) fn new(name: &str, profile: &Profile, app: &str, from: &str, to: &str) -> Self {
         Self {
             name: name.into(),
             app: app.into(),
@@ -157,7 +157,7 @@ impl Resolved {
 
     /// Whether `env` names production data: the prod environment, or the prod env's cluster
     /// and database (a shared cluster may hold dev and prod side by side).
-    pub fn is_prod(&self, env: &EnvNames) -> bool {
+    pub(crate) fn is_prod(&self, env: &EnvNames) -> bool {
         env.prod
             || (env.namespace == self.prod.namespace
                 && env.cluster == self.prod.cluster
@@ -168,7 +168,7 @@ impl Resolved {
     /// Template values: `profile.name`, `profile.app`, `profile.source.*`, `profile.target.*`
     /// (each with `prod` as the guard decides it), `profile.masking` (`rules`, `safe`),
     /// `profile.dump_storage_class`.
-    pub fn scope(&self) -> BTreeMap<String, Value> {
+    pub(crate) fn scope(&self) -> BTreeMap<String, Value> {
         let env = |e: &EnvNames| {
             let mut v = json!(e);
             v["prod"] = Value::Bool(self.is_prod(e));

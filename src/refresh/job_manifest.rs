@@ -20,17 +20,18 @@ use crate::k8s::{MANAGED_BY, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 
 /// Marker lines the script prints (progress reads them).
-pub const DUMP_START: &str = "cnpgops: dump started";
-pub const DUMP_DONE: &str = "cnpgops: dump finished";
+pub(crate) const DUMP_START: &str = "cnpgops: dump started";
+pub(crate) const DUMP_DONE: &str = "cnpgops: dump finished";
+/// Printed when the restore starts (the log line tests wait for before interrupting one).
 pub const RESTORE_START: &str = "cnpgops: restore started";
-pub const RESTORE_DONE: &str = "cnpgops: restore finished";
+pub(crate) const RESTORE_DONE: &str = "cnpgops: restore finished";
 
 /// The SQL that empties the target, run in the restore's transaction.
-pub const CLEAN_SQL: &str = "SET client_min_messages = warning; DROP OWNED BY CURRENT_USER CASCADE; CREATE SCHEMA IF NOT EXISTS public;";
+pub(crate) const CLEAN_SQL: &str = "SET client_min_messages = warning; DROP OWNED BY CURRENT_USER CASCADE; CREATE SCHEMA IF NOT EXISTS public;";
 
 /// Everything the Job is made from.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: String,
     pub run_id: String,
     pub step: String,
@@ -62,7 +63,7 @@ pub struct Spec {
 }
 
 /// A Job name from the target cluster, the run id's random part and the attempt.
-pub fn name(target_cluster: &str, run_id: &str, attempt: u32) -> String {
+pub(crate) fn name(target_cluster: &str, run_id: &str, attempt: u32) -> String {
     let tail = run_id.rsplit('-').next().unwrap_or(run_id);
     let cluster: String = target_cluster.chars().take(38).collect();
     format!(
@@ -92,7 +93,7 @@ fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
 }
 
 /// The script; no secret in it (they arrive as environment variables).
-pub fn script(spec: &Spec) -> String {
+pub(crate) fn script(spec: &Spec) -> String {
     let root = |side: &str, ca: &Option<String>| match ca {
         Some(_) => format!(
             " PGSSLROOTCERT=/tls/{side}/{}",
@@ -156,7 +157,7 @@ fn labels(spec: &Spec) -> Value {
 }
 
 /// The Job manifest.
-pub fn manifest(spec: &Spec) -> Value {
+pub(crate) fn manifest(spec: &Spec) -> Value {
     let labels = labels(spec);
     let mut env = side_env("SRC", &spec.source, &spec.source_ca);
     env.extend(side_env("DST", &spec.target, &spec.target_ca));

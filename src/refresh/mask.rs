@@ -16,7 +16,7 @@ use crate::pg::{quote_ident, quote_literal};
 /// The masking rules of a profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Masking {
+pub(crate) struct Masking {
     /// `schema.table.column` -> SQL expression.
     pub rules: BTreeMap<String, String>,
     /// `schema.table.column` or `schema.table.*` kept as they are.
@@ -24,12 +24,12 @@ pub struct Masking {
 }
 
 impl Masking {
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         !self.rules.is_empty() || !self.safe.is_empty()
     }
 
     /// `schema.table` of every table with a rule.
-    pub fn masked_tables(&self) -> BTreeSet<String> {
+    pub(crate) fn masked_tables(&self) -> BTreeSet<String> {
         self.rules
             .keys()
             .filter_map(|k| split(k).map(|(t, _)| t))
@@ -37,7 +37,7 @@ impl Masking {
     }
 
     /// The UPDATEs and the coverage gate, or why a rule is malformed.
-    pub fn sql(&self) -> Result<String, String> {
+    pub(crate) fn sql(&self) -> Result<String, String> {
         let mut by_table: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for (key, expr) in &self.rules {
             let (table, column) = split(key)

@@ -3,16 +3,16 @@
 //!
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 
-pub mod job_manifest;
-pub mod mask;
-pub mod pod;
-pub mod progress;
-pub mod space;
+pub(crate) mod job_manifest;
+pub(crate) mod mask;
+pub(crate) mod pod;
+pub(crate) mod progress;
+pub(crate) mod space;
 
 /// How the restore replaces the target's contents (`refresh-dev --mode`, the `mode` input of
 /// `refresh.job`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum RefreshMode {
+pub(crate) enum RefreshMode {
     /// Clean + restore as one script in one transaction (`BEGIN` ... `COMMIT`): a failure at
     /// any point leaves the target as it was.
     #[default]
@@ -28,14 +28,14 @@ pub enum RefreshMode {
 impl RefreshMode {
     /// The mode written as `text` (`atomic`, `stream`, `parallel`): the one parser of the flag
     /// and of runbook inputs.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         <Self as clap::ValueEnum>::from_str(text, false).map_err(|_| {
             format!("unknown restore mode `{text}`: expected atomic, stream or parallel")
         })
     }
 
     /// What a failure leaves behind, for the plan and the report.
-    pub fn promise(self) -> &'static str {
+    pub(crate) fn promise(self) -> &'static str {
         match self {
             RefreshMode::Atomic => "atomic: clean + restore in one transaction, a failure leaves the target as it was",
             RefreshMode::Stream => "atomic: dump streamed into one transaction with the clean and restore, a failure leaves the target as it was",

@@ -9,20 +9,20 @@ use serde_json::{json, Value};
 use crate::k8s::cluster_access::CA_CERT_KEY;
 
 /// The uid (and gid, fsGroup) of `postgres` in CNPG's PostgreSQL images.
-pub const POSTGRES_UID: i64 = 26;
+pub(crate) const POSTGRES_UID: i64 = 26;
 /// Where the dump directory lives (an emptyDir).
-pub const DUMP_DIR: &str = "/dump";
+pub(crate) const DUMP_DIR: &str = "/dump";
 /// The writable scratch space (an emptyDir; also `$HOME`).
-pub const TMP_DIR: &str = "/tmp";
+pub(crate) const TMP_DIR: &str = "/tmp";
 /// `/tmp`'s size limit.
-pub const TMP_LIMIT: &str = "256Mi";
+pub(crate) const TMP_LIMIT: &str = "256Mi";
 /// Seconds a finished Job (and its Pod, and its log) is kept: a day, long enough for a
 /// resumed run to adopt it and for someone to read its log.
-pub const TTL_AFTER_FINISHED: i64 = 86_400;
+pub(crate) const TTL_AFTER_FINISHED: i64 = 86_400;
 
 /// CPU and memory for the Job's container; `None`: the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Resources {
+pub(crate) struct Resources {
     /// Both the request and the limit, e.g. `2` or `500m`.
     pub cpu: Option<String>,
     /// Both the request and the limit, e.g. `2Gi`.
@@ -32,7 +32,7 @@ pub struct Resources {
 impl Resources {
     /// `resources` of the container: defaults (requests 250m / 256Mi, limits 2 / 1Gi), or the
     /// given values as both request and limit; ephemeral storage for the emptyDirs.
-    pub fn manifest(&self, ephemeral: &str) -> Value {
+    pub(crate) fn manifest(&self, ephemeral: &str) -> Value {
         let (cpu_req, cpu_lim) = pair(&self.cpu, "250m", "2");
         let (mem_req, mem_lim) = pair(&self.memory, "256Mi", "1Gi");
         json!({
@@ -50,7 +50,7 @@ fn pair<'a>(given: &'a Option<String>, request: &'a str, limit: &'a str) -> (&'a
 }
 
 /// Whether `text` is a Kubernetes quantity (`500m`, `2`, `1.5Gi`, `100M`).
-pub fn is_quantity(text: &str) -> bool {
+pub(crate) fn is_quantity(text: &str) -> bool {
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
@@ -67,7 +67,7 @@ pub fn is_quantity(text: &str) -> bool {
 
 /// The dump volume's size for a source database of `bytes`: its size plus a quarter (a
 /// directory-format dump is compressed, so smaller), at least 1Gi, in whole GiB.
-pub fn dump_limit(bytes: u64) -> String {
+pub(crate) fn dump_limit(bytes: u64) -> String {
     const GIB: u64 = 1 << 30;
     let needed = bytes.saturating_add(bytes / 4);
     format!("{}Gi", needed.div_ceil(GIB).max(1))
@@ -76,7 +76,7 @@ pub fn dump_limit(bytes: u64) -> String {
 /// A one-shot Job Pod's spec without volumes or containers: never restarted, no
 /// ServiceAccount token, no Service links, `security` and the pull secrets; `extra`'s fields
 /// are added.
-pub fn job_pod_spec(security: Value, pull_secrets: &[String], extra: Value) -> Value {
+pub(crate) fn job_pod_spec(security: Value, pull_secrets: &[String], extra: Value) -> Value {
     let mut spec = json!({
         "restartPolicy": "Never",
         "automountServiceAccountToken": false,
@@ -91,7 +91,7 @@ pub fn job_pod_spec(security: Value, pull_secrets: &[String], extra: Value) -> V
 }
 
 /// `securityContext` of the Pod.
-pub fn pod_security() -> Value {
+pub(crate) fn pod_security() -> Value {
     json!({
         "runAsNonRoot": true,
         "runAsUser": POSTGRES_UID,
@@ -102,7 +102,7 @@ pub fn pod_security() -> Value {
 }
 
 /// `securityContext` of the container.
-pub fn container_security() -> Value {
+pub(crate) fn container_security() -> Value {
     json!({
         "runAsNonRoot": true,
         "runAsUser": POSTGRES_UID,
@@ -116,7 +116,7 @@ pub fn container_security() -> Value {
 }
 
 /// A Secret volume exposing only the CA certificate of `secret` (never `ca.key`).
-pub fn ca_volume(name: &str, secret: &str) -> Value {
+pub(crate) fn ca_volume(name: &str, secret: &str) -> Value {
     json!({"name": name, "secret": {
         "secretName": secret,
         "items": [{"key": CA_CERT_KEY, "path": CA_CERT_KEY}],
@@ -128,7 +128,7 @@ pub fn ca_volume(name: &str, secret: &str) -> Value {
 /// created with it and deleted with it) of `size`, so a dump as large as the source database
 /// lands on a volume of its own instead of the node's ephemeral storage, where it could get
 /// the Pod and its neighbours evicted. `class`: its StorageClass (`None`: the default).
-pub fn dump_volume(name: &str, size: &str, class: Option<&str>, labels: &Value) -> Value {
+pub(crate) fn dump_volume(name: &str, size: &str, class: Option<&str>, labels: &Value) -> Value {
     let mut spec = json!({
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": size}},
@@ -143,12 +143,12 @@ pub fn dump_volume(name: &str, size: &str, class: Option<&str>, labels: &Value) 
 }
 
 /// An emptyDir volume limited to `size`.
-pub fn scratch_volume(name: &str, size: &str) -> Value {
+pub(crate) fn scratch_volume(name: &str, size: &str) -> Value {
     json!({"name": name, "emptyDir": {"sizeLimit": size}})
 }
 
 /// `imagePullSecrets` from Secret names, each once, in order.
-pub fn pull_secrets(names: &[String]) -> Value {
+pub(crate) fn pull_secrets(names: &[String]) -> Value {
     let mut seen: Vec<&str> = Vec::new();
     for n in names {
         if !seen.contains(&n.as_str()) {

@@ -7,7 +7,7 @@ use super::job_manifest::{DUMP_DONE, DUMP_START, RESTORE_DONE, RESTORE_START};
 
 /// Which half of the refresh a line belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Starting,
     Dump,
     Restore,
@@ -16,7 +16,7 @@ pub enum Phase {
 
 /// What a log line meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seen {
+pub(crate) enum Seen {
     /// A phase began or ended.
     Phase(Phase),
     /// A table's data was dumped or restored.
@@ -25,7 +25,7 @@ pub enum Seen {
 }
 
 /// Reads one log line.
-pub fn parse(line: &str) -> Seen {
+pub(crate) fn parse(line: &str) -> Seen {
     let line = line.trim();
     match line {
         DUMP_START => return Seen::Phase(Phase::Dump),
@@ -50,7 +50,7 @@ pub fn parse(line: &str) -> Seen {
 }
 
 /// pg_dump / pg_restore `--verbose` lines that only feed progress (not worth a log line).
-pub fn chatter(line: &str) -> bool {
+pub(crate) fn chatter(line: &str) -> bool {
     let verbose = line.starts_with("pg_dump: ") || line.starts_with("pg_restore: ");
     let lower = line.to_ascii_lowercase();
     verbose && !lower.contains("error") && !lower.contains("warning")
@@ -58,7 +58,7 @@ pub fn chatter(line: &str) -> bool {
 
 /// Tables done per phase, and when each phase started.
 #[derive(Debug)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     pub total: u64,
     pub phase: Phase,
     pub done: u64,
@@ -66,7 +66,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(total: u64) -> Self {
+    pub(crate) fn new(total: u64) -> Self {
         Self {
             total,
             phase: Phase::Starting,
@@ -76,7 +76,7 @@ impl Tracker {
     }
 
     /// Feeds a line; `Some(message, done, total)` when progress moved.
-    pub fn feed(&mut self, line: &str) -> Option<(String, u64, u64)> {
+    pub(crate) fn feed(&mut self, line: &str) -> Option<(String, u64, u64)> {
         match parse(line) {
             Seen::Phase(Phase::Done) => {
                 self.phase = Phase::Done;
@@ -123,7 +123,7 @@ impl Tracker {
 }
 
 /// Time left at the rate so far, rounded to seconds.
-pub fn eta(elapsed: Duration, done: u64, total: u64) -> Option<Duration> {
+pub(crate) fn eta(elapsed: Duration, done: u64, total: u64) -> Option<Duration> {
     if done == 0 || total <= done {
         return None;
     }

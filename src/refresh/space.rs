@@ -19,13 +19,13 @@ use super::pod::{self, Resources};
 use crate::k8s::{MANAGED_BY, RUN_ID_LABEL, STEP_LABEL};
 
 /// The probe's output line: `cnpgops-space avail=<bytes> used=<bytes>`.
-pub const MARK: &str = "cnpgops-space";
+pub(crate) const MARK: &str = "cnpgops-space";
 /// Where the claim is mounted in the probe.
 const MOUNT: &str = "/pgdata";
 
 /// What the probe measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// The filesystem's free bytes for an unprivileged writer (`df`).
     pub available: i64,
     /// What the volume holds (`du`).
@@ -34,7 +34,7 @@ pub struct Measured {
 
 impl Measured {
     /// Free bytes: the filesystem's, bounded by the claim's `capacity` less what it holds.
-    pub fn free(&self, capacity: Option<i64>) -> i64 {
+    pub(crate) fn free(&self, capacity: Option<i64>) -> i64 {
         match capacity {
             Some(c) => self.available.min((c - self.used).max(0)),
             None => self.available,
@@ -43,7 +43,7 @@ impl Measured {
 }
 
 /// Reads the probe's line.
-pub fn parse(line: &str) -> Option<Measured> {
+pub(crate) fn parse(line: &str) -> Option<Measured> {
     let rest = line.trim().strip_prefix(MARK)?;
     let field = |key: &str| {
         rest.split_whitespace()
@@ -58,7 +58,7 @@ pub fn parse(line: &str) -> Option<Measured> {
 
 /// Everything the probe Job is made from.
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub name: String,
     pub namespace: String,
     pub run_id: String,
@@ -71,14 +71,14 @@ pub struct Probe {
 }
 
 /// The probe's name: `cnpgops-space-<cluster>-<run id's tail>`.
-pub fn name(cluster: &str, run_id: &str) -> String {
+pub(crate) fn name(cluster: &str, run_id: &str) -> String {
     let tail = run_id.rsplit('-').next().unwrap_or(run_id);
     let cluster: String = cluster.chars().take(40).collect();
     format!("cnpgops-space-{}-{tail}", cluster.trim_end_matches('-'))
 }
 
 /// The probe's script: no writes anywhere (read-only root, read-only claim).
-pub fn script() -> String {
+pub(crate) fn script() -> String {
     format!(
         "avail=$(df -P -B1 {MOUNT} | awk 'NR == 2 {{ print $4 }}')\n\
          used=$(du -s -x -B1 {MOUNT} 2>/dev/null | cut -f1) || true\n\
@@ -89,7 +89,7 @@ pub fn script() -> String {
 /// The probe Job: on the primary's node (a ReadWriteOnce claim can be mounted by several Pods
 /// of one node), the claim read-only, as `restricted` admits it. No `fsGroup`: the kubelet
 /// would otherwise walk the database's files to change their group.
-pub fn manifest(p: &Probe) -> Value {
+pub(crate) fn manifest(p: &Probe) -> Value {
     let labels = json!({MANAGED_BY.0: MANAGED_BY.1, RUN_ID_LABEL: p.run_id, STEP_LABEL: p.step});
     let mut security = pod::pod_security();
     if let Some(s) = security.as_object_mut() {

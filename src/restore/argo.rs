@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
-pub const TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+pub(crate) const TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
+pub(crate) const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
 /// The managing Application's name, if the object says it has one.
-pub fn managing_app(object: &Value) -> Option<String> {
+pub(crate) fn managing_app(object: &Value) -> Option<String> {
     let meta = &object["metadata"];
     if let Some(id) = meta["annotations"][TRACKING_ID].as_str() {
         let app = id.split(':').next().unwrap_or_default();

@@ -11,12 +11,12 @@ use serde_json::{json, Map, Value};
 use crate::backup_catalog::store::{Form, PLUGIN};
 
 /// The `externalClusters` entry the recovery reads from.
-pub const ORIGIN: &str = "cnpgops-origin";
+pub(crate) const ORIGIN: &str = "cnpgops-origin";
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The source's store as the recovery reads it.
 #[derive(Debug, Clone)]
-pub struct Origin<'a> {
+pub(crate) struct Origin<'a> {
     pub form: &'a Form,
     /// The source Cluster as JSON (its in-tree `barmanObjectStore` is copied).
     pub cluster: &'a Value,
@@ -25,7 +25,7 @@ pub struct Origin<'a> {
 
 /// What changes from the live Cluster.
 #[derive(Debug, Clone)]
-pub struct Recovery<'a> {
+pub(crate) struct Recovery<'a> {
     pub name: &'a str,
     pub origin: Origin<'a>,
     /// The recovered cluster's own archive server name.
@@ -35,7 +35,7 @@ pub struct Recovery<'a> {
 
 /// The app database, owner and credentials Secret of a live Cluster (initdb, or an earlier
 /// recovery's), `None` each when it names none (CNPG's defaults: `app`, `app`, `<name>-app`).
-pub fn app_credentials(live: &Value) -> Map<String, Value> {
+pub(crate) fn app_credentials(live: &Value) -> Map<String, Value> {
     let boot = &live["spec"]["bootstrap"];
     let from = if boot["initdb"].is_object() {
         &boot["initdb"]
@@ -52,7 +52,7 @@ pub fn app_credentials(live: &Value) -> Map<String, Value> {
 }
 
 /// The recovery Cluster.
-pub fn build(live: &Value, r: &Recovery) -> Value {
+pub(crate) fn build(live: &Value, r: &Recovery) -> Value {
     let same_name = live["metadata"]["name"].as_str() == Some(r.name);
     let mut meta = json!({"name": r.name, "namespace": live["metadata"]["namespace"]});
     for key in ["labels", "annotations"] {
@@ -116,7 +116,7 @@ fn own_archive(spec: &mut Value, server: &str) {
 
 /// The cluster's own archive after [`build`]: (in-tree?, plugin ObjectStore name), for the
 /// collision check; `None` when it archives nowhere.
-pub fn archives(spec: &Value) -> Option<Form> {
+pub(crate) fn archives(spec: &Value) -> Option<Form> {
     if spec["backup"]["barmanObjectStore"].is_object() {
         return Some(Form::InTree);
     }

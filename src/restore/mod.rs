@@ -9,6 +9,6 @@
 //!   `--latest`) checked against the catalog, as the `recoveryTarget` CNPG reads.
 //! - [`argo`]: which Argo CD Application manages a Cluster (tracking annotation or label).
 
-pub mod argo;
-pub mod manifest;
-pub mod target;
+pub(crate) mod argo;
+pub(crate) mod manifest;
+pub(crate) mod target;

@@ -11,7 +11,7 @@ use crate::backup_catalog::{Backup, BackupCatalog};
 
 /// `--target-time`, `--target-lsn`, `--backup-id` or `--latest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Asked {
+pub(crate) enum Asked {
     Time(String),
     Lsn(String),
     BackupId(String),
@@ -20,7 +20,7 @@ pub enum Asked {
 
 impl Asked {
     /// From the step inputs: exactly one of them set.
-    pub fn one_of(
+    pub(crate) fn one_of(
         time: Option<String>,
         lsn: Option<String>,
         backup_id: Option<String>,
@@ -43,7 +43,7 @@ impl Asked {
 
 /// A checked target.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Chosen {
+pub(crate) struct Chosen {
     pub resolved: Resolved,
     /// `bootstrap.recovery.recoveryTarget`.
     pub recovery_target: Value,
@@ -52,7 +52,7 @@ pub struct Chosen {
 }
 
 /// Checks `asked` against `catalog`.
-pub fn choose(catalog: &BackupCatalog, asked: &Asked) -> Result<Chosen, String> {
+pub(crate) fn choose(catalog: &BackupCatalog, asked: &Asked) -> Result<Chosen, String> {
     let err = |e: target::TargetError| e.to_string();
     match asked {
         Asked::Time(text) => {

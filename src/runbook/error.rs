@@ -7,13 +7,13 @@ use serde::Serialize;
 
 /// A 1-based line and column inside a runbook file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: u64,
     pub col: u64,
 }
 
 impl Pos {
-    pub fn new(line: u64, col: u64) -> Self {
+    pub(crate) fn new(line: u64, col: u64) -> Self {
         Self { line, col }
     }
 }
@@ -26,7 +26,7 @@ impl From<serde_saphyr::Location> for Pos {
 
 /// One problem at one place in a runbook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     pub file: String,
     pub pos: Pos,
     pub message: String,
@@ -44,20 +44,20 @@ impl fmt::Display for Diagnostic {
 
 /// Collects diagnostics for one file.
 #[derive(Debug)]
-pub struct Diagnostics {
+pub(crate) struct Diagnostics {
     file: String,
     items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
-    pub fn new(file: &str) -> Self {
+    pub(crate) fn new(file: &str) -> Self {
         Self {
             file: file.to_string(),
             items: Vec::new(),
         }
     }
 
-    pub fn push(&mut self, pos: Pos, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, pos: Pos, message: impl Into<String>) {
         self.items.push(Diagnostic {
             file: self.file.clone(),
             pos,
@@ -65,12 +65,14 @@ impl Diagnostics {
         });
     }
 
-    pub fn is_empty(&self) -> bool {
+    /// Whether nothing was reported.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// `Ok(value)` when nothing was reported, else the collected diagnostics.
-    pub fn finish<T>(mut self, value: T) -> Result<T, RunbookError> {
+    pub(crate) fn finish<T>(mut self, value: T) -> Result<T, RunbookError> {
         if self.items.is_empty() {
             return Ok(value);
         }
@@ -83,7 +85,7 @@ impl Diagnostics {
 
 /// Why a runbook could not be loaded, parsed, validated or given parameters.
 #[derive(Debug, thiserror::Error)]
-pub enum RunbookError {
+pub(crate) enum RunbookError {
     #[error("failed to read runbook {path}")]
     Read {
         path: PathBuf,
@@ -98,7 +100,8 @@ pub enum RunbookError {
 
 impl RunbookError {
     /// The diagnostics, when the error is about the runbook's content.
-    pub fn diagnostics(&self) -> &[Diagnostic] {
+    #[cfg(test)]
+    pub(crate) fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             RunbookError::Invalid { diagnostics } => diagnostics,
             _ => &[],

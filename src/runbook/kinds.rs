@@ -4,14 +4,21 @@
 
 /// One input a step kind accepts under `with:`.
 #[derive(Debug, Clone, Copy)]
-pub struct InputSpec {
+pub(crate) struct InputSpec {
     pub name: &'static str,
     pub required: bool,
+    /// What the input means, for people reading the kind (checked non-empty by the registry's
+    /// tests; cnpgops does not print it).
+    #[allow(dead_code, reason = "read by people and by tests")]
     pub description: &'static str,
 }
 
 /// An [`InputSpec`] in one line, for kinds' signature tables.
-pub const fn input(name: &'static str, required: bool, description: &'static str) -> InputSpec {
+pub(crate) const fn input(
+    name: &'static str,
+    required: bool,
+    description: &'static str,
+) -> InputSpec {
     InputSpec {
         name,
         required,
@@ -21,9 +28,11 @@ pub const fn input(name: &'static str, required: bool, description: &'static str
 
 /// The static description of a step kind.
 #[derive(Debug, Clone, Copy)]
-pub struct KindSignature {
+pub(crate) struct KindSignature {
     /// The `uses:` value.
     pub name: &'static str,
+    /// What the kind does, in one line (checked non-empty by the registry's tests).
+    #[allow(dead_code, reason = "read by people and by tests")]
     pub summary: &'static str,
     pub inputs: &'static [InputSpec],
     /// Output keys later steps may read as `steps.<id>.outputs.<key>`; `"*"`
@@ -36,7 +45,7 @@ pub struct KindSignature {
 }
 
 /// Looks up kinds by name.
-pub trait KindSignatures {
+pub(crate) trait KindSignatures {
     fn signature(&self, name: &str) -> Option<&KindSignature>;
     fn names(&self) -> Vec<&'static str>;
 }

@@ -6,7 +6,7 @@ use super::error::RunbookError;
 use super::source::{Origin, Source};
 
 /// Every file of `runbooks/`, embedded in the binary. A test checks this list is complete.
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         "migration-resync.yaml",
         include_str!("../../runbooks/migration-resync.yaml"),
@@ -28,18 +28,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Finds runbooks by name (file stem) or path.
 #[derive(Debug, Clone, Default)]
-pub struct KnownRunbooks {
+pub(crate) struct KnownRunbooks {
     dirs: Vec<PathBuf>,
 }
 
 impl KnownRunbooks {
     /// The embedded runbooks plus those in `dirs` (which win over embedded ones of the same name).
-    pub fn new(dirs: Vec<PathBuf>) -> Self {
+    pub(crate) fn new(dirs: Vec<PathBuf>) -> Self {
         Self { dirs }
     }
 
     /// Every known runbook source, user directories first.
-    pub fn sources(&self) -> Result<Vec<Source>, RunbookError> {
+    pub(crate) fn sources(&self) -> Result<Vec<Source>, RunbookError> {
         let mut out = Vec::new();
         for dir in &self.dirs {
             for path in yaml_files(dir)? {
@@ -55,7 +55,7 @@ impl KnownRunbooks {
     }
 
     /// A path to an existing file, or the name of a known runbook (`selftest`).
-    pub fn resolve(&self, name_or_path: &str) -> Result<Source, RunbookError> {
+    pub(crate) fn resolve(&self, name_or_path: &str) -> Result<Source, RunbookError> {
         let path = Path::new(name_or_path);
         if path.is_file() {
             return Source::read(path);
@@ -79,7 +79,7 @@ impl KnownRunbooks {
     }
 
     /// Loads a source again from a checkpoint's origin key.
-    pub fn reopen(&self, origin_key: &str) -> Result<Source, RunbookError> {
+    pub(crate) fn reopen(&self, origin_key: &str) -> Result<Source, RunbookError> {
         match Origin::from_key(origin_key) {
             Origin::File(path) => Source::read(&path),
             Origin::Builtin(file) => BUILTIN

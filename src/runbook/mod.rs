@@ -3,29 +3,29 @@
 //! Flow: [`source::Source`] (embedded or a file) -> [`model::parse`] (serde-saphyr, spans) ->
 //! [`validate::validate`] (kinds, ids, params, template references) -> [`Runbook`].
 
-pub mod error;
-pub mod kinds;
-pub mod known;
-pub mod model;
-pub mod node;
-pub mod params;
-pub mod source;
-pub mod template;
-pub mod validate;
+pub(crate) mod error;
+pub(crate) mod kinds;
+pub(crate) mod known;
+pub(crate) mod model;
+pub(crate) mod node;
+pub(crate) mod params;
+pub(crate) mod source;
+pub(crate) mod template;
+pub(crate) mod validate;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use error::{Diagnostic, Pos, RunbookError};
-pub use kinds::{input, InputSpec, KindSignature, KindSignatures};
-pub use node::Node;
-pub use params::{ParamSpec, ParamType, ParamValues};
-pub use source::{Origin, Source};
+pub(crate) use error::{Diagnostic, Pos, RunbookError};
+pub(crate) use kinds::{input, InputSpec, KindSignature, KindSignatures};
+pub(crate) use node::Node;
+pub(crate) use params::{ParamSpec, ParamValues};
+pub(crate) use source::Source;
 
 /// A value with the position it was written at.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Located<T> {
+pub(crate) struct Located<T> {
     pub value: T,
     #[serde(skip)]
     pub pos: Pos,
@@ -33,7 +33,7 @@ pub struct Located<T> {
 
 /// How often a step is tried, and the first delay between tries (doubled after each failure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Retries {
+pub(crate) struct Retries {
     pub attempts: u32,
     #[serde(with = "humantime_serde_compat")]
     pub backoff: Duration,
@@ -50,7 +50,7 @@ impl Default for Retries {
 
 /// A checked runbook.
 #[derive(Debug, Clone)]
-pub struct Runbook {
+pub(crate) struct Runbook {
     pub name: String,
     pub summary: String,
     pub description: Option<String>,
@@ -65,9 +65,14 @@ pub struct Runbook {
 
 /// A checked step.
 #[derive(Debug, Clone)]
-pub struct StepSpec {
+pub(crate) struct StepSpec {
     pub id: String,
     pub uses: String,
+    /// The step's `description:`, for people reading the runbook.
+    #[allow(
+        dead_code,
+        reason = "kept from the YAML for people; cnpgops does not print it"
+    )]
     pub description: Option<String>,
     pub with: Node,
     pub destructive: bool,
@@ -87,13 +92,13 @@ pub struct StepSpec {
 
 /// A runbook with the text it came from.
 #[derive(Debug, Clone)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub runbook: Runbook,
     pub source: Source,
 }
 
 /// Parses and validates a source.
-pub fn load(source: Source, kinds: &dyn KindSignatures) -> Result<Loaded, RunbookError> {
+pub(crate) fn load(source: Source, kinds: &dyn KindSignatures) -> Result<Loaded, RunbookError> {
     let raw = model::parse(&source.display, &source.text)?;
     let runbook = validate::validate(&source.display, raw, kinds)?;
     Ok(Loaded { runbook, source })
@@ -102,7 +107,7 @@ pub fn load(source: Source, kinds: &dyn KindSignatures) -> Result<Loaded, Runboo
 mod humantime_serde_compat {
     use std::time::Duration;
 
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }

@@ -11,7 +11,7 @@ use super::node::Node;
 /// A runbook file as parsed, before validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRunbook {
+pub(crate) struct RawRunbook {
     pub name: Spanned<String>,
     pub summary: Spanned<String>,
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct RawRunbook {
 /// One parameter declaration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawParam {
+pub(crate) struct RawParam {
     pub name: Spanned<String>,
     #[serde(rename = "type")]
     pub ty: Spanned<String>,
@@ -47,7 +47,7 @@ pub struct RawParam {
 /// One step as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStep {
+pub(crate) struct RawStep {
     pub id: Spanned<String>,
     pub uses: Spanned<String>,
     #[serde(default)]
@@ -73,14 +73,14 @@ pub struct RawStep {
 /// `retries: {attempts: 3, backoff: 2s}`: attempts in total, first delay (doubled each time).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRetries {
+pub(crate) struct RawRetries {
     pub attempts: u32,
     #[serde(default)]
     pub backoff: Option<Spanned<String>>,
 }
 
 /// Parses YAML text; a syntax or shape error names `file:line:col` and what was expected.
-pub fn parse(file: &str, text: &str) -> Result<RawRunbook, RunbookError> {
+pub(crate) fn parse(file: &str, text: &str) -> Result<RawRunbook, RunbookError> {
     serde_saphyr::from_str::<RawRunbook>(text).map_err(|err| {
         let pos = err.location().map(Pos::from).unwrap_or(Pos::new(1, 1));
         let formatter = serde_saphyr::DefaultMessageFormatter;

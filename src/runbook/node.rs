@@ -9,14 +9,14 @@ use super::error::Pos;
 
 /// A YAML value with its position; maps keep their order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     pub pos: Pos,
     pub value: NodeValue,
 }
 
 /// The value part of a [`Node`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum NodeValue {
+pub(crate) enum NodeValue {
     Null,
     Bool(bool),
     Int(i64),
@@ -28,7 +28,7 @@ pub enum NodeValue {
 
 impl Node {
     /// An empty map at `pos` (a step without `with:`).
-    pub fn empty_map(pos: Pos) -> Self {
+    pub(crate) fn empty_map(pos: Pos) -> Self {
         Self {
             pos,
             value: NodeValue::Map(Vec::new()),
@@ -36,7 +36,7 @@ impl Node {
     }
 
     /// The entries when this is a map.
-    pub fn entries(&self) -> Option<&[(String, Node)]> {
+    pub(crate) fn entries(&self) -> Option<&[(String, Node)]> {
         match &self.value {
             NodeValue::Map(entries) => Some(entries),
             _ => None,
@@ -44,7 +44,7 @@ impl Node {
     }
 
     /// Every string leaf with its position, depth first (templates live there).
-    pub fn strings(&self) -> Vec<(&str, Pos)> {
+    pub(crate) fn strings(&self) -> Vec<(&str, Pos)> {
         let mut out = Vec::new();
         self.collect_strings(&mut out);
         out
@@ -60,7 +60,7 @@ impl Node {
     }
 
     /// Converts to JSON, passing every string leaf through `render`.
-    pub fn to_json<E>(
+    pub(crate) fn to_json<E>(
         &self,
         render: &mut impl FnMut(&str, Pos) -> Result<serde_json::Value, E>,
     ) -> Result<serde_json::Value, E> {

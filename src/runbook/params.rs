@@ -11,7 +11,7 @@ use super::error::{Diagnostics, Pos, RunbookError};
 /// The type of a parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "type", content = "values")]
-pub enum ParamType {
+pub(crate) enum ParamType {
     String,
     Int,
     Bool,
@@ -24,7 +24,7 @@ pub enum ParamType {
 
 impl ParamType {
     /// The name used in runbooks and messages.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             ParamType::String => "string",
             ParamType::Int => "int",
@@ -38,7 +38,7 @@ impl ParamType {
 
 /// A checked parameter declaration.
 #[derive(Debug, Clone, Serialize)]
-pub struct ParamSpec {
+pub(crate) struct ParamSpec {
     pub name: String,
     #[serde(flatten)]
     pub ty: ParamType,
@@ -59,11 +59,11 @@ fn ser_regex<S: serde::Serializer>(re: &Option<Regex>, s: S) -> Result<S::Ok, S:
 }
 
 /// Resolved parameter values, ready for templates (`params.<name>`).
-pub type ParamValues = BTreeMap<String, Value>;
+pub(crate) type ParamValues = BTreeMap<String, Value>;
 
 impl ParamSpec {
     /// Converts a textual value to this parameter's type, or says what was expected.
-    pub fn convert(&self, raw: &str) -> Result<Value, String> {
+    pub(crate) fn convert(&self, raw: &str) -> Result<Value, String> {
         let value = match &self.ty {
             ParamType::String => Value::from(raw),
             ParamType::Int => raw
@@ -109,7 +109,7 @@ impl ParamSpec {
 
 /// Turns `-p key=value` pairs into typed values: unknown names, bad values and missing
 /// required parameters are reported at the declaration (or the runbook's `name:`).
-pub fn resolve(
+pub(crate) fn resolve(
     file: &str,
     specs: &[ParamSpec],
     name_pos: Pos,
@@ -161,7 +161,7 @@ pub fn resolve(
 }
 
 /// Parses `key=value` command-line pairs; a pair without `=` is a usage error.
-pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for pair in pairs {
         let Some((k, v)) = pair.split_once('=') else {

@@ -8,7 +8,7 @@ use super::error::RunbookError;
 
 /// The origin of a runbook, stored in checkpoints so `resume` can load it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Embedded in the binary, by file name (`selftest.yaml`).
     Builtin(String),
     File(PathBuf),
@@ -16,7 +16,7 @@ pub enum Origin {
 
 impl Origin {
     /// `builtin:<file>` or the file path.
-    pub fn to_key(&self) -> String {
+    pub(crate) fn to_key(&self) -> String {
         match self {
             Origin::Builtin(name) => format!("builtin:{name}"),
             Origin::File(path) => path.display().to_string(),
@@ -24,7 +24,7 @@ impl Origin {
     }
 
     /// Inverse of [`Origin::to_key`].
-    pub fn from_key(key: &str) -> Self {
+    pub(crate) fn from_key(key: &str) -> Self {
         match key.strip_prefix("builtin:") {
             Some(name) => Origin::Builtin(name.to_string()),
             None => Origin::File(PathBuf::from(key)),
@@ -34,7 +34,7 @@ impl Origin {
 
 /// A runbook's text, where it came from, and how to name it in messages.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     pub origin: Origin,
     /// The name used in `file:line:col` messages.
     pub display: String,
@@ -43,7 +43,7 @@ pub struct Source {
 
 impl Source {
     /// An embedded runbook.
-    pub fn builtin(file: &str, text: &str) -> Self {
+    pub(crate) fn builtin(file: &str, text: &str) -> Self {
         Self {
             origin: Origin::Builtin(file.to_string()),
             display: format!("runbooks/{file}"),
@@ -52,7 +52,7 @@ impl Source {
     }
 
     /// Reads a runbook file.
-    pub fn read(path: &Path) -> Result<Self, RunbookError> {
+    pub(crate) fn read(path: &Path) -> Result<Self, RunbookError> {
         let text = std::fs::read_to_string(path).map_err(|source| RunbookError::Read {
             path: path.to_path_buf(),
             source,
@@ -66,7 +66,7 @@ impl Source {
     }
 
     /// `sha256:<hex>` of the text; resume refuses when it changed.
-    pub fn digest(&self) -> String {
+    pub(crate) fn digest(&self) -> String {
         let hash = Sha256::digest(self.text.as_bytes());
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         format!("sha256:{hex}")

@@ -15,7 +15,7 @@ use super::error::{Diagnostics, Pos};
 
 /// What a template can see.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Scope {
+pub(crate) struct Scope {
     pub params: BTreeMap<String, Value>,
     pub profile: BTreeMap<String, Value>,
     /// `steps.<id>.outputs.<key>`.
@@ -24,14 +24,14 @@ pub struct Scope {
 
 /// The part of a step visible to later templates.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct StepScope {
+pub(crate) struct StepScope {
     pub outputs: BTreeMap<String, Value>,
 }
 
 /// A template failure (syntax, undefined name, bad filter use), without a file position.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub struct TemplateError {
+pub(crate) struct TemplateError {
     pub message: String,
 }
 
@@ -52,7 +52,7 @@ impl From<minijinja::Error> for TemplateError {
 }
 
 /// The environment every runbook template uses.
-pub fn environment() -> Environment<'static> {
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
@@ -73,7 +73,7 @@ fn sole_expression(text: &str) -> Option<&str> {
 }
 
 /// Renders one string.
-pub fn render_str(
+pub(crate) fn render_str(
     env: &Environment<'_>,
     text: &str,
     scope: &Scope,
@@ -96,7 +96,7 @@ pub fn render_str(
 }
 
 /// Evaluates a `when:` expression to a boolean (Jinja truthiness).
-pub fn eval_condition(
+pub(crate) fn eval_condition(
     env: &Environment<'_>,
     expr: &str,
     scope: &Scope,
@@ -106,7 +106,7 @@ pub fn eval_condition(
 }
 
 /// The names a template or expression reads, as dotted paths (`steps.a.outputs.x`).
-pub fn references(
+pub(crate) fn references(
     env: &Environment<'_>,
     text: &str,
     expression: bool,
@@ -125,7 +125,7 @@ pub fn references(
 }
 
 /// What references may point at while checking one step.
-pub struct RefRules<'a> {
+pub(crate) struct RefRules<'a> {
     pub params: &'a [String],
     /// Earlier steps and the outputs their kind declares.
     pub earlier: &'a BTreeMap<String, &'static [&'static str]>,
@@ -134,7 +134,7 @@ pub struct RefRules<'a> {
 }
 
 /// Checks a template's syntax and references, reporting at `pos`.
-pub fn check(
+pub(crate) fn check(
     env: &Environment<'_>,
     text: &str,
     expression: bool,
@@ -157,7 +157,7 @@ pub fn check(
 
 /// In a kind's declared outputs: the kind names its outputs at run time (e.g. `kube.secret`,
 /// one output per key of the Secret), so any key is accepted.
-pub const ANY_OUTPUT: &str = "*";
+pub(crate) const ANY_OUTPUT: &str = "*";
 
 const BUILTINS: &[&str] = &[
     "range",

@@ -20,7 +20,7 @@ fn identifier() -> Regex {
 }
 
 /// Validates `raw` (parsed from `file`) against the known step kinds.
-pub fn validate(
+pub(crate) fn validate(
     file: &str,
     raw: RawRunbook,
     kinds: &dyn KindSignatures,

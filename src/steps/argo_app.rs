@@ -8,7 +8,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct ArgoApp(pub Connector);
+pub(super) struct ArgoApp(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "argo.app",
@@ -27,7 +27,7 @@ static SIGNATURE: KindSignature = KindSignature {
 };
 
 /// The refusal when an operation is in progress.
-pub fn busy_message(app: &App, state: &AppState) -> String {
+pub(super) fn busy_message(app: &App, state: &AppState) -> String {
     let by = state
         .initiated_by
         .as_ref()

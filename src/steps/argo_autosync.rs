@@ -25,7 +25,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct ArgoAutosync(pub Connector);
+pub(super) struct ArgoAutosync(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "argo.autosync",

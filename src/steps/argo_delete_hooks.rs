@@ -21,7 +21,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct ArgoDeleteHooks(pub Connector);
+pub(super) struct ArgoDeleteHooks(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "argo.delete_hooks",

@@ -11,7 +11,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct ArgoFailedHooks(pub Connector);
+pub(super) struct ArgoFailedHooks(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "argo.failed_hooks",

@@ -20,7 +20,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct ArgoSync(pub Connector);
+pub(super) struct ArgoSync(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "argo.sync",

@@ -6,7 +6,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct Assert;
+pub(super) struct Assert;
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "assert",

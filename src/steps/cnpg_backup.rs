@@ -14,7 +14,7 @@ use kube::core::DynamicObject;
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct CnpgBackup(pub Connector);
+pub(super) struct CnpgBackup(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.backup",

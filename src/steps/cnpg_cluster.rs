@@ -19,7 +19,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct CnpgCluster(pub Connector);
+pub(super) struct CnpgCluster(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.cluster",
@@ -190,7 +190,7 @@ async fn database(
 }
 
 /// The leading major version of an image tag (`...:15.10-bookworm` -> 15), as CNPG parses it.
-pub fn image_major(image: &str) -> Option<u64> {
+pub(super) fn image_major(image: &str) -> Option<u64> {
     let image = image.split('@').next()?;
     let (_, tag) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/'))?;
     let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
@@ -201,7 +201,7 @@ pub fn image_major(image: &str) -> Option<u64> {
 }
 
 /// A Kubernetes quantity (`5Gi`, `500M`, `1073741824`) in bytes.
-pub fn quantity_bytes(q: &str) -> Option<u64> {
+pub(super) fn quantity_bytes(q: &str) -> Option<u64> {
     let q = q.trim();
     let split = q
         .find(|c: char| !c.is_ascii_digit() && c != '.')

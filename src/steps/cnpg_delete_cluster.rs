@@ -18,7 +18,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct CnpgDeleteCluster(pub Connector);
+pub(super) struct CnpgDeleteCluster(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.delete_cluster",

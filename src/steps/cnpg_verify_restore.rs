@@ -14,7 +14,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct CnpgVerifyRestore(pub Connector);
+pub(super) struct CnpgVerifyRestore(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "cnpg.verify_restore",

@@ -12,7 +12,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct Confirm;
+pub(super) struct Confirm;
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "confirm",

@@ -10,7 +10,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct FileAppend;
+pub(super) struct FileAppend;
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "file.append",

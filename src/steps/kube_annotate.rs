@@ -10,7 +10,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeAnnotate(pub Connector);
+pub(super) struct KubeAnnotate(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.annotate",

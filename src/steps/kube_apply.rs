@@ -15,7 +15,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeApply(pub Connector);
+pub(super) struct KubeApply(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.apply",

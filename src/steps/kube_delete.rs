@@ -14,7 +14,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeDelete(pub Connector);
+pub(super) struct KubeDelete(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.delete",

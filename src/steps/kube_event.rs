@@ -11,7 +11,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeEvent(pub Connector);
+pub(super) struct KubeEvent(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.event",

@@ -10,7 +10,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeGet(pub Connector);
+pub(super) struct KubeGet(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.get",
@@ -126,7 +126,7 @@ fn fields(inputs: &Inputs) -> Result<Vec<(String, String)>, StepError> {
 }
 
 /// `status.phase` -> `/status/phase`; a path starting with `/` is already a JSON pointer.
-pub fn pointer(path: &str) -> String {
+pub(super) fn pointer(path: &str) -> String {
     if path.starts_with('/') {
         return path.to_string();
     }

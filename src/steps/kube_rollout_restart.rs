@@ -16,10 +16,10 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeRolloutRestart(pub Connector);
+pub(super) struct KubeRolloutRestart(pub Connector);
 
 /// The annotation kubectl sets.
-pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+pub(super) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.rollout_restart",

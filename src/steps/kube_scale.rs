@@ -12,7 +12,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeScale(pub Connector);
+pub(super) struct KubeScale(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.scale",

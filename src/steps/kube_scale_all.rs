@@ -22,10 +22,10 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeScaleAll(pub Connector);
+pub(super) struct KubeScaleAll(pub Connector);
 
 /// The annotation holding a Deployment's replicas from before cnpgops scaled it down.
-pub const REPLICAS_BEFORE: &str = "cnpgops.io/replicas-before";
+pub(super) const REPLICAS_BEFORE: &str = "cnpgops.io/replicas-before";
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.scale_all",

@@ -20,7 +20,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeSecret(pub Connector);
+pub(super) struct KubeSecret(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.secret",

@@ -12,7 +12,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct KubeWait(pub Connector);
+pub(super) struct KubeWait(pub Connector);
 
 /// How often a waited-for Cluster's bootstrap Jobs, or a waited-for Job's Pods, are checked
 /// for a start or bootstrap that will not succeed.

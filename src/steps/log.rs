@@ -4,7 +4,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct Log;
+pub(super) struct Log;
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "log",

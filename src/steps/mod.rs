@@ -37,18 +37,18 @@ mod sleep;
 
 use std::sync::Arc;
 
-pub use crate::engine::step::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
+pub(crate) use crate::engine::step::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 use crate::engine::Registry;
 use crate::k8s::Connector;
 
 /// One entry of [`KINDS`]: how to build a step kind and, for the registry's tests, its module
 /// and type as spelled in the source (so they can be checked against the `uses:` name).
 struct Kind {
-    #[cfg(test)]
     /// The file under `src/steps/`: the `uses:` name with `.` as `_` (`refresh_job`).
-    module: &'static str,
     #[cfg(test)]
+    module: &'static str,
     /// The type: the `uses:` name in CamelCase (`RefreshJob`).
+    #[cfg(test)]
     type_name: &'static str,
     /// Builds the kind; Kubernetes kinds keep the connector and connect on first use.
     build: fn(&Connector) -> Arc<dyn Step>,
@@ -114,13 +114,14 @@ const KINDS: &[Kind] = &[
 ];
 
 /// Every step kind, with Kubernetes kinds connecting from the environment's defaults (for
-/// validation and tests; commands use [`registry_with`]).
-pub fn registry() -> Registry {
+/// tests; commands use [`registry_with`]).
+#[cfg(test)]
+pub(crate) fn registry() -> Registry {
     registry_with(Connector::default())
 }
 
 /// Every step kind of [`KINDS`]; Kubernetes kinds connect through `kube` on first use.
-pub fn registry_with(kube: Connector) -> Registry {
+pub(crate) fn registry_with(kube: Connector) -> Registry {
     let mut registry = Registry::default();
     for kind in KINDS {
         registry.register((kind.build)(&kube));
@@ -147,7 +148,7 @@ pub(crate) mod testing {
     use crate::ui::Recording;
 
     /// Rendered inputs from a JSON object, as a kind's `plan` receives them.
-    pub fn inputs(value: Value) -> Inputs {
+    pub(crate) fn inputs(value: Value) -> Inputs {
         let Value::Object(map) = value else {
             panic!("inputs must be a map")
         };
@@ -156,13 +157,13 @@ pub(crate) mod testing {
 
     /// A `connection` input (a `pg::connect::Target`): database `app` of Cluster
     /// `databases/<cluster>`, its first Pod, and its app Secret.
-    pub fn connection(cluster: &str) -> Value {
+    pub(crate) fn connection(cluster: &str) -> Value {
         serde_json::json!({"namespace": "databases", "cluster": cluster,
             "pod": format!("{cluster}-1"), "database": "app", "secret": format!("{cluster}-app")})
     }
 
     /// A context whose events land in the returned recorder.
-    pub fn context(
+    pub(crate) fn context(
         inputs: Value,
         mode: RunMode,
         dir: &std::path::Path,
@@ -190,7 +191,6 @@ pub(crate) mod testing {
             mode,
             checkpoint: CheckpointHandle::new(state, store, Redactor::new()),
             attempt: 1,
-            resumed: false,
         };
         (ctx, rec)
     }

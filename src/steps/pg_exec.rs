@@ -11,7 +11,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct PgExec(pub Connector);
+pub(super) struct PgExec(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "pg.exec",

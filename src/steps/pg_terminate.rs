@@ -8,7 +8,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct PgTerminate(pub Connector);
+pub(super) struct PgTerminate(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "pg.terminate",

@@ -14,7 +14,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct PgVerify(pub Connector);
+pub(super) struct PgVerify(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "pg.verify",

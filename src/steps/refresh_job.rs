@@ -25,7 +25,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct RefreshJob(pub Connector);
+pub(super) struct RefreshJob(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "refresh.job",
@@ -491,7 +491,7 @@ async fn create(
 
 /// The Cluster's server CA Secret and pull secrets; without a CA, a refusal unless
 /// `insecure_no_tls` (then a loud log line): never plaintext by surprise.
-pub async fn verified_access(
+pub(super) async fn verified_access(
     ctx: &StepContext,
     kube: &Kube,
     t: &Target,
@@ -511,7 +511,7 @@ pub async fn verified_access(
 }
 
 /// The refusal when a cluster has no CA to verify it with.
-pub fn no_tls_refusal(why: &str) -> String {
+pub(super) fn no_tls_refusal(why: &str) -> String {
     format!("refused: cannot verify the server's TLS certificate of {why}; cnpgops never falls back to an unverified or plaintext connection by itself: pass --insecure-no-tls (runbook param `insecure_no_tls: true`) for a cluster without TLS. Nothing was changed")
 }
 
@@ -558,7 +558,7 @@ async fn watch(ctx: &StepContext, kube: &Kube, a: &Args) {
 }
 
 /// The `masking` input, when given.
-pub fn masking(i: &Inputs) -> Result<Option<Masking>, StepError> {
+pub(super) fn masking(i: &Inputs) -> Result<Option<Masking>, StepError> {
     i.get("masking")
         .map(|v| {
             serde_json::from_value(v.clone())

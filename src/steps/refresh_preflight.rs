@@ -23,7 +23,7 @@ use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 mod space;
 
-pub struct RefreshPreflight(pub Connector);
+pub(super) struct RefreshPreflight(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "refresh.preflight",
@@ -180,7 +180,7 @@ async fn check_clean(
 }
 
 /// pg_dump must be at least the source's major; the target must be at least the dump's.
-pub fn check_versions(source: i64, tool: i64, target: i64) -> Result<(), StepError> {
+pub(super) fn check_versions(source: i64, tool: i64, target: i64) -> Result<(), StepError> {
     if tool < source {
         return Err(StepError::Refused(format!(
             "refused: major version mismatch: pg_dump {tool} cannot dump a PostgreSQL {source} server; use an image of major {source} or newer. Nothing was changed"
@@ -234,7 +234,7 @@ async fn check_extensions(
 
 /// The one transaction must fit the target's lock table (see `pg::locks`): refused up front,
 /// with the setting to change, instead of "out of shared memory" mid-restore.
-pub fn check_locks(
+pub(super) fn check_locks(
     t: &Target,
     mode: RefreshMode,
     source: Objects,
@@ -273,7 +273,7 @@ pub fn check_locks(
 }
 
 /// `12.3 MiB`.
-pub fn human_bytes(n: i64) -> String {
+pub(super) fn human_bytes(n: i64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -59,6 +59,25 @@ fn kinds_agree_with_their_files() {
 }
 
 #[test]
+fn every_kind_says_what_it_does_and_what_its_inputs_mean() {
+    for signature in registry().signatures() {
+        assert!(
+            !signature.summary.trim().is_empty(),
+            "`{}` has no summary",
+            signature.name
+        );
+        for input in signature.inputs {
+            assert!(
+                !input.description.trim().is_empty(),
+                "input `{}` of `{}` has no description",
+                input.name,
+                signature.name
+            );
+        }
+    }
+}
+
+#[test]
 fn every_file_under_steps_is_a_registered_kind() {
     let registered: BTreeSet<&str> = KINDS.iter().map(|k| k.module).collect();
     let support = ["mod", "registry_tests"];

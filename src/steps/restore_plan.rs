@@ -22,7 +22,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct RestorePlan(pub Connector);
+pub(super) struct RestorePlan(pub Connector);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "restore.plan",

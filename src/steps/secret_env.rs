@@ -8,7 +8,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct SecretEnv;
+pub(super) struct SecretEnv;
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "secret.env",

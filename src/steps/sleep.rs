@@ -9,7 +9,7 @@ use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
-pub struct Sleep;
+pub(super) struct Sleep;
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "sleep",

@@ -6,7 +6,7 @@ use crate::engine::{Event, Reporter};
 
 /// Writes each event as a JSON line to stdout.
 #[derive(Debug, Default)]
-pub struct JsonLines;
+pub(crate) struct JsonLines;
 
 impl Reporter for JsonLines {
     fn event(&self, event: &Event) {

@@ -12,10 +12,10 @@ mod recording;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-pub use json::JsonLines;
-pub use plain::PlainLines;
-pub use progress::Progress;
-pub use quiet::Quiet;
+pub(crate) use json::JsonLines;
+pub(crate) use plain::PlainLines;
+pub(crate) use progress::Progress;
+pub(crate) use quiet::Quiet;
 #[cfg(test)]
 pub(crate) use recording::Recording;
 
@@ -24,7 +24,7 @@ use crate::engine::Reporter;
 
 /// `-o text` or `-o json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Text,
     Json,
@@ -32,7 +32,7 @@ pub enum Format {
 
 /// The reporter for a format: JSON lines on stdout, progress bars on a terminal, else lines;
 /// `quiet` (`-q`) keeps only failed steps and the final report.
-pub fn reporter_for(format: Format, quiet: bool) -> Arc<dyn Reporter> {
+pub(crate) fn reporter_for(format: Format, quiet: bool) -> Arc<dyn Reporter> {
     match format {
         Format::Json if quiet => Arc::new(Quiet::new(Arc::new(JsonLines))),
         Format::Json => Arc::new(JsonLines),
@@ -44,13 +44,13 @@ pub fn reporter_for(format: Format, quiet: bool) -> Arc<dyn Reporter> {
 
 /// Whether to colour terminal output: not with `--no-color`, not when `$NO_COLOR` is set
 /// (non-empty, see no-color.org), and only when stderr is a terminal.
-pub fn color_enabled(no_color_flag: bool) -> bool {
+pub(crate) fn color_enabled(no_color_flag: bool) -> bool {
     let env_says_no = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     !no_color_flag && !env_says_no && std::io::stderr().is_terminal()
 }
 
 /// The final report as text lines (for stdout in `-o text`).
-pub fn report_text(report: &Report) -> String {
+pub(crate) fn report_text(report: &Report) -> String {
     let mut out = format!(
         "run {} of {} ({}): {} in {}ms\n",
         report.run_id,

@@ -7,10 +7,10 @@ use crate::engine::{Event, Reporter};
 
 /// One line per event on stderr.
 #[derive(Debug, Default)]
-pub struct PlainLines;
+pub(crate) struct PlainLines;
 
 /// The line for an event, without timestamp; `None` for events it does not show.
-pub fn line(event: &Event) -> Option<String> {
+pub(super) fn line(event: &Event) -> Option<String> {
     Some(match event {
         Event::RunStarted {
             run_id,

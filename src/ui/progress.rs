@@ -17,13 +17,13 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 /// indicatif bars, one per running step; log lines print above them.
-pub struct Progress {
+pub(crate) struct Progress {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Progress {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             multi: MultiProgress::new(),
             bars: Mutex::default(),

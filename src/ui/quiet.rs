@@ -5,18 +5,18 @@ use std::sync::Arc;
 use crate::engine::{Event, Reporter, StepStatus};
 
 /// Drops every event but failed steps and the run report.
-pub struct Quiet {
+pub(crate) struct Quiet {
     inner: Arc<dyn Reporter>,
 }
 
 impl Quiet {
-    pub fn new(inner: Arc<dyn Reporter>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn Reporter>) -> Self {
         Self { inner }
     }
 }
 
 /// Whether `-q` lets this event through.
-pub fn shown(event: &Event) -> bool {
+pub(super) fn shown(event: &Event) -> bool {
     matches!(
         event,
         Event::RunFinished { .. }

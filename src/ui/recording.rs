@@ -6,12 +6,12 @@ use crate::engine::{Event, Reporter};
 
 /// Records events in order.
 #[derive(Debug, Default)]
-pub struct Recording {
+pub(crate) struct Recording {
     events: Mutex<Vec<Event>>,
 }
 
 impl Recording {
-    pub fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
     }
 }

@@ -244,7 +244,7 @@ fn the_network_policies_let_the_cronjob_and_the_job_reach_only_dns_the_api_and_p
     let expressions = selector(job).match_expressions.unwrap();
     assert_eq!(
         expressions[0].key,
-        cnpgops::k8s::RUN_ID_LABEL,
+        cnpgops::support::RUN_ID_LABEL,
         "the label every refresh Job Pod carries"
     );
     let job_ports = ports(job).join(" ");

@@ -148,7 +148,7 @@ fn rows_query(table: &str) -> String {
 
 /// One database: object key -> its definition (or contents).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fingerprint(pub BTreeMap<String, String>);
+pub(crate) struct Fingerprint(pub BTreeMap<String, String>);
 
 async fn pairs(c: &Client, sql: &str) -> Vec<(String, String)> {
     let msgs = c
@@ -168,7 +168,7 @@ async fn pairs(c: &Client, sql: &str) -> Vec<(String, String)> {
 
 impl Fingerprint {
     /// Reads the database `c` is connected to.
-    pub async fn read(c: &Client) -> Self {
+    pub(crate) async fn read(c: &Client) -> Self {
         c.batch_execute(SESSION).await.expect("session settings");
         let mut all = BTreeMap::new();
         for sql in queries() {
@@ -185,7 +185,7 @@ impl Fingerprint {
     }
 
     /// Every difference as `what: in A ..., in B ...` (empty: the same database).
-    pub fn diff(&self, a: &str, other: &Fingerprint, b: &str) -> Vec<String> {
+    pub(crate) fn diff(&self, a: &str, other: &Fingerprint, b: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (k, v) in &self.0 {
             match other.0.get(k) {
@@ -203,18 +203,24 @@ impl Fingerprint {
     }
 
     /// The entries whose key starts with `prefix` (e.g. `index `).
-    pub fn count(&self, prefix: &str) -> usize {
+    pub(crate) fn count(&self, prefix: &str) -> usize {
         self.0.keys().filter(|k| k.starts_with(prefix)).count()
     }
 }
 
 /// The fingerprint of `cluster`'s database named like `user` (the owner).
-pub fn of(kube: &Kube, cluster: &str, user: &str, password: &str) -> Fingerprint {
+pub(crate) fn of(kube: &Kube, cluster: &str, user: &str, password: &str) -> Fingerprint {
     of_in(kube, "databases", cluster, user, password)
 }
 
 /// [`of`] for a cluster in namespace `ns`.
-pub fn of_in(kube: &Kube, ns: &str, cluster: &str, user: &str, password: &str) -> Fingerprint {
+pub(crate) fn of_in(
+    kube: &Kube,
+    ns: &str,
+    cluster: &str,
+    user: &str,
+    password: &str,
+) -> Fingerprint {
     let addr = rw::address_in(kube, ns, cluster);
     kube.block_on(async {
         let c = rw::connect(&addr, user, password).await;
@@ -224,7 +230,7 @@ pub fn of_in(kube: &Kube, ns: &str, cluster: &str, user: &str, password: &str) -
 
 /// Fails naming every difference between `a` and `b`.
 #[track_caller]
-pub fn assert_same(a: (&str, &Fingerprint), b: (&str, &Fingerprint), what: &str) {
+pub(crate) fn assert_same(a: (&str, &Fingerprint), b: (&str, &Fingerprint), what: &str) {
     let diff = a.1.diff(a.0, b.1, b.0);
     assert!(
         diff.is_empty(),

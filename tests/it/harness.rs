@@ -7,11 +7,11 @@ use std::process::{Command, Output};
 
 /// The only variables a spawned process inherits: where programs are, where temp files go, and
 /// the test run's marker (`scripts/test.sh`'s leak check finds this run's processes by it).
-pub const INHERITED: &[&str] = &["PATH", "TMPDIR", "CNPGOPS_TEST_RUN"];
+pub(crate) const INHERITED: &[&str] = &["PATH", "TMPDIR", "CNPGOPS_TEST_RUN"];
 
 /// Clears `cmd`'s environment but for [`INHERITED`], and gives it its own `HOME` and `XDG_*`
 /// directories under `home`.
-pub fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+pub(crate) fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
     cmd.env_clear();
     for var in INHERITED {
         if let Some(value) = std::env::var_os(var) {
@@ -32,22 +32,22 @@ pub fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
 
 /// One test's world: its own state directory and scratch directory.
 /// The opt-out of verified TLS for clusters without it, as an environment variable.
-pub const INSECURE_NO_TLS_ENV: &str = "CNPGOPS_INSECURE_NO_TLS";
+pub(crate) const INSECURE_NO_TLS_ENV: &str = "CNPGOPS_INSECURE_NO_TLS";
 
-pub struct World {
+pub(crate) struct World {
     pub state: tempfile::TempDir,
     pub scratch: tempfile::TempDir,
 }
 
 /// What a command printed and returned.
-pub struct Ran {
+pub(crate) struct Ran {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl World {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: tempfile::tempdir().unwrap(),
             scratch: tempfile::tempdir().unwrap(),
@@ -55,12 +55,12 @@ impl World {
     }
 
     /// A path in the scratch directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.scratch.path().join(name)
     }
 
     /// The command, with this world's state dir, a hermetic environment and no terminal.
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = self.program(bin());
         cmd.args(args).stdin(std::process::Stdio::null());
         cmd
@@ -68,7 +68,7 @@ impl World {
 
     /// Any program (e.g. `sh` or `script` around the binary) in this world's hermetic
     /// environment (home under the scratch dir) with its state dir.
-    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(crate) fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let home = self.path("home");
         std::fs::create_dir_all(&home).unwrap();
         let mut cmd = Command::new(program);
@@ -81,11 +81,11 @@ impl World {
     }
 
     /// Runs to completion.
-    pub fn run(&self, args: &[&str]) -> Ran {
+    pub(crate) fn run(&self, args: &[&str]) -> Ran {
         self.run_with(self.cmd(args))
     }
 
-    pub fn run_with(&self, mut cmd: std::process::Command) -> Ran {
+    pub(crate) fn run_with(&self, mut cmd: std::process::Command) -> Ran {
         let out: Output = cmd.output().expect("cnpgops runs");
         Ran {
             code: out.status.code().unwrap_or(-1),
@@ -95,7 +95,7 @@ impl World {
     }
 
     /// Every checkpoint file's text.
-    pub fn checkpoints(&self) -> Vec<String> {
+    pub(crate) fn checkpoints(&self) -> Vec<String> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.state.path())
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
@@ -109,14 +109,14 @@ impl World {
     }
 
     /// The only run's state as JSON.
-    pub fn only_run(&self) -> serde_json::Value {
+    pub(crate) fn only_run(&self) -> serde_json::Value {
         let all = self.checkpoints();
         assert_eq!(all.len(), 1, "expected one run");
         serde_json::from_str(&all[0]).unwrap()
     }
 
     /// Insta settings that hide run ids, times, durations and this world's paths.
-    pub fn settings(&self) -> insta::Settings {
+    pub(crate) fn settings(&self) -> insta::Settings {
         let mut s = insta::Settings::clone_current();
         s.add_filter(&regex_escape(self.scratch.path()), "[SCRATCH]");
         s.add_filter(&regex_escape(self.state.path()), "[STATE]");
@@ -135,7 +135,7 @@ impl World {
 
 impl Ran {
     #[track_caller]
-    pub fn code(&self, expected: i32) -> &Self {
+    pub(crate) fn code(&self, expected: i32) -> &Self {
         assert_eq!(
             self.code, expected,
             "stdout:\n{}\nstderr:\n{}",
@@ -145,7 +145,7 @@ impl Ran {
     }
 
     /// Asserts stderr mentions every one of `parts`.
-    pub fn says(&self, parts: &[&str]) -> &Self {
+    pub(crate) fn says(&self, parts: &[&str]) -> &Self {
         for part in parts {
             assert!(self.stderr.contains(part), "`{part}` in: {}", self.stderr);
         }
@@ -153,12 +153,12 @@ impl Ran {
     }
 }
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cnpgops")
 }
 
 /// The repository's directory.
-pub fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 

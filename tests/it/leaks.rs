@@ -14,7 +14,7 @@ use base64::Engine as _;
 /// userinfo leaves `-._~` alone), and base64 (standard and URL-safe) at each of the three byte
 /// alignments it can have inside a longer encoded blob: only the characters that depend on the
 /// secret's bytes alone, so a secret in the middle of a base64'd line is found too.
-pub fn forms(secret: &str) -> Vec<String> {
+pub(crate) fn forms(secret: &str) -> Vec<String> {
     let url: String = secret
         .bytes()
         .map(|b| match b {
@@ -42,7 +42,7 @@ pub fn forms(secret: &str) -> Vec<String> {
 }
 
 /// Every `(output, needle)` pair where a needle appears in a named output.
-pub fn scan(needles: &[String], outputs: &[(String, String)]) -> Vec<String> {
+pub(crate) fn scan(needles: &[String], outputs: &[(String, String)]) -> Vec<String> {
     let mut found = Vec::new();
     for (what, text) in outputs {
         for needle in needles.iter().filter(|n| text.contains(n.as_str())) {
@@ -54,13 +54,13 @@ pub fn scan(needles: &[String], outputs: &[(String, String)]) -> Vec<String> {
 
 /// Fails naming every output that holds a needle.
 #[track_caller]
-pub fn assert_clean(needles: &[String], outputs: &[(String, String)]) {
+pub(crate) fn assert_clean(needles: &[String], outputs: &[(String, String)]) {
     let found = scan(needles, outputs);
     assert!(found.is_empty(), "leaks: {found:#?}");
 }
 
 /// A webhook on loopback at `path` recording every request body; answers 200.
-pub fn webhook(path: &str) -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn webhook(path: &str) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}{path}", listener.local_addr().unwrap());
     let got: Arc<Mutex<Vec<String>>> = Arc::default();

@@ -37,7 +37,7 @@ fn is_true(v: &Value) -> bool {
 }
 
 /// Every violation of `restricted` in a Pod spec (`spec` of a Pod or a Job's template).
-pub fn violations(spec: &Value) -> Vec<String> {
+pub(crate) fn violations(spec: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let pod_sc = &spec["securityContext"];
     for host in ["hostNetwork", "hostPID", "hostIPC"] {

@@ -99,7 +99,7 @@ fn refresh_dev(w: &World, kube: &Kube) -> Value {
     let mut seen = vec![];
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
-        if during.is_none() && line.contains(cnpgops::refresh::job_manifest::RESTORE_START) {
+        if during.is_none() && line.contains(cnpgops::support::RESTORE_START) {
             during = Some(application(kube)["spec"]["syncPolicy"].clone());
         }
         seen.push(line);

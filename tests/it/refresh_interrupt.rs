@@ -57,7 +57,7 @@ fn sigterm_during_restore(kube: &Kube, w: &World) -> (Option<i32>, Duration, Vec
     let (mut seen, mut signalled) = (Vec::new(), None);
     for line in stdout.lines() {
         let line = line.unwrap();
-        if signalled.is_none() && line.contains(cnpgops::refresh::job_manifest::RESTORE_START) {
+        if signalled.is_none() && line.contains(cnpgops::support::RESTORE_START) {
             let pid = child.id().to_string();
             let kill = std::process::Command::new("kill")
                 .args(["-TERM", &pid])

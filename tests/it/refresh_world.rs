@@ -9,27 +9,27 @@ use tokio_postgres::{Client, NoTls};
 
 use crate::sandbox::{deployment, Kube};
 
-pub const PROD_PASSWORD: &str = "prod-Planted-Pa55word-7f3a";
-pub const DEV_PASSWORD: &str = "dev-Planted-Pa55word-91bc";
+pub(crate) const PROD_PASSWORD: &str = "prod-Planted-Pa55word-7f3a";
+pub(crate) const DEV_PASSWORD: &str = "dev-Planted-Pa55word-91bc";
 
 /// The two clusters of `app`, the app, and the data (`rows` orders in prod; 0: no data).
-pub fn world(kube: &Kube, app: &str, rows: u32) {
+pub(crate) fn world(kube: &Kube, app: &str, rows: u32) {
     world_in(kube, app, rows, ["databases", "databases"]);
 }
 
 /// [`world`] with prod's and dev's clusters (and their owner Secrets) in namespaces
 /// `[prod, dev]`.
-pub fn world_in(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2]) {
+pub(crate) fn world_in(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2]) {
     world_with(kube, app, rows, namespaces, "");
 }
 
 /// `pg_hba` lines refusing every connection without TLS that comes through a port-forward
 /// (127.0.0.1 inside the Pod) or from another Pod; the host's own (the tests' oracle) may still
 /// connect in plain text. Only the real operator applies them.
-pub const TLS_ONLY: &str = "  postgresql:\n    pg_hba:\n    - hostnossl all all 127.0.0.1/32 reject\n    - hostnossl all all 10.244.128.0/17 reject\n";
+pub(crate) const TLS_ONLY: &str = "  postgresql:\n    pg_hba:\n    - hostnossl all all 127.0.0.1/32 reject\n    - hostnossl all all 10.244.128.0/17 reject\n";
 
 /// [`world_in`] with `extra` appended to each Cluster's spec (YAML lines indented by two).
-pub fn world_with(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2], extra: &str) {
+pub(crate) fn world_with(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2], extra: &str) {
     for ns in namespaces
         .iter()
         .skip(usize::from(namespaces[0] == namespaces[1]))
@@ -87,11 +87,11 @@ pub fn world_with(kube: &Kube, app: &str, rows: u32, namespaces: [&str; 2], extr
     }
 }
 
-pub fn wait_healthy(kube: &Kube, cluster: &str) {
+pub(crate) fn wait_healthy(kube: &Kube, cluster: &str) {
     wait_healthy_in(kube, "databases", cluster);
 }
 
-pub fn wait_healthy_in(kube: &Kube, ns: &str, cluster: &str) {
+pub(crate) fn wait_healthy_in(kube: &Kube, ns: &str, cluster: &str) {
     let t0 = Instant::now();
     loop {
         let c = kube.get("Cluster", ns, cluster).unwrap();
@@ -109,14 +109,14 @@ pub fn wait_healthy_in(kube: &Kube, ns: &str, cluster: &str) {
 }
 
 /// The sandbox's loopback address of `<cluster>-rw` in `databases`.
-pub fn address(kube: &Kube, cluster: &str) -> String {
+pub(crate) fn address(kube: &Kube, cluster: &str) -> String {
     address_in(kube, "databases", cluster)
 }
 
 /// Where `<cluster>-rw` in `ns` is reached from the host: the simulated operator's server
 /// address (annotation), or with the real operator the primary Pod's address on the sandbox
 /// network (what the Service's endpoint is).
-pub fn address_in(kube: &Kube, ns: &str, cluster: &str) -> String {
+pub(crate) fn address_in(kube: &Kube, ns: &str, cluster: &str) -> String {
     let svc = kube.get("Service", ns, &format!("{cluster}-rw")).unwrap();
     if let Some(addr) = svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"].as_str() {
         return addr.to_string();
@@ -131,11 +131,11 @@ pub fn address_in(kube: &Kube, ns: &str, cluster: &str) -> String {
 }
 
 /// A direct connection to `addr`, database named like the user.
-pub async fn connect(addr: &str, user: &str, password: &str) -> Client {
+pub(crate) async fn connect(addr: &str, user: &str, password: &str) -> Client {
     try_connect(addr, user, password).await.expect("connects")
 }
 
-pub async fn try_connect(
+pub(crate) async fn try_connect(
     addr: &str,
     user: &str,
     password: &str,
@@ -155,7 +155,7 @@ pub async fn try_connect(
 }
 
 /// No run holds the lock on `cluster` (no Lease, or one without a holder).
-pub fn lock_released(kube: &Kube, cluster: &str) -> bool {
+pub(crate) fn lock_released(kube: &Kube, cluster: &str) -> bool {
     let lease = format!("cnpgops-lock-databases-{cluster}");
     kube.get("Lease", "databases", &lease).is_none_or(|l| {
         l["spec"]["holderIdentity"]

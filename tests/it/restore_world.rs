@@ -16,12 +16,12 @@ use crate::sandbox::{deployment, Kube};
 
 /// Builds the shop world and waits until `shop-cnpg` archives; the store and the automated
 /// sync policy as it was.
-pub fn shop_world(kube: &Kube) -> (Store, Value) {
+pub(crate) fn shop_world(kube: &Kube) -> (Store, Value) {
     shop_world_with(kube, "")
 }
 
 /// [`shop_world`] with `extra` (YAML lines indented by two) in the Cluster's spec.
-pub fn shop_world_with(kube: &Kube, extra: &str) -> (Store, Value) {
+pub(crate) fn shop_world_with(kube: &Kube, extra: &str) -> (Store, Value) {
     kube.namespace(NS);
     let s3 = store(kube);
     argo_app(kube, "shop-prod", "web-shop-prod");
@@ -38,7 +38,7 @@ pub fn shop_world_with(kube: &Kube, extra: &str) -> (Store, Value) {
 }
 
 /// The state of run `id` (local state).
-pub fn run_state(w: &World, id: &str) -> Value {
+pub(crate) fn run_state(w: &World, id: &str) -> Value {
     w.checkpoints()
         .iter()
         .filter_map(|t| serde_json::from_str::<Value>(t).ok())
@@ -47,7 +47,7 @@ pub fn run_state(w: &World, id: &str) -> Value {
 }
 
 /// The `password` key of Secret `name` in `databases`.
-pub fn secret_password(kube: &Kube, name: &str) -> String {
+pub(crate) fn secret_password(kube: &Kube, name: &str) -> String {
     let secret = kube
         .get("Secret", NS, name)
         .unwrap_or_else(|| panic!("Secret {name}"));
@@ -58,18 +58,24 @@ pub fn secret_password(kube: &Kube, name: &str) -> String {
 }
 
 /// The password in `<cluster>-app` (the `app` owner of database `app`).
-pub fn app_password(kube: &Kube, cluster: &str) -> String {
+pub(crate) fn app_password(kube: &Kube, cluster: &str) -> String {
     secret_password(kube, &format!("{cluster}-app"))
 }
 
 /// The password in `<cluster>-superuser` (`enableSuperuserAccess`).
-pub fn superuser_password(kube: &Kube, cluster: &str) -> String {
+pub(crate) fn superuser_password(kube: &Kube, cluster: &str) -> String {
     secret_password(kube, &format!("{cluster}-superuser"))
 }
 
 /// Runs `sql` as `user` on the cluster's database named like the user; the first column of
 /// every row.
-pub fn query(kube: &Kube, cluster: &str, user: &str, password: &str, sql: &str) -> Vec<String> {
+pub(crate) fn query(
+    kube: &Kube,
+    cluster: &str,
+    user: &str,
+    password: &str,
+    sql: &str,
+) -> Vec<String> {
     let addr = address(kube, cluster);
     kube.block_on(async {
         let c = connect(&addr, user, password).await;
@@ -83,20 +89,20 @@ pub fn query(kube: &Kube, cluster: &str, user: &str, password: &str, sql: &str) 
     })
 }
 
-pub fn app_sql(kube: &Kube, cluster: &str, sql: &str) -> Vec<String> {
+pub(crate) fn app_sql(kube: &Kube, cluster: &str, sql: &str) -> Vec<String> {
     query(kube, cluster, "app", &app_password(kube, cluster), sql)
 }
 
-pub fn marks(kube: &Kube, cluster: &str) -> Vec<String> {
+pub(crate) fn marks(kube: &Kube, cluster: &str) -> Vec<String> {
     app_sql(kube, cluster, "select label from marks order by id")
 }
 
 /// The database server's clock now, RFC 3339 UTC.
-pub const NOW: &str =
+pub(crate) const NOW: &str =
     "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 
 /// Every object's kind, namespace, name and UID, except Leases and Events (runs lock and tell).
-pub fn identities(kube: &Kube) -> BTreeSet<String> {
+pub(crate) fn identities(kube: &Kube) -> BTreeSet<String> {
     kube.everything()
         .0
         .iter()
@@ -113,19 +119,19 @@ pub fn identities(kube: &Kube) -> BTreeSet<String> {
 }
 
 /// Namespace `argocd`, an empty "Git" and Application `name` with automated sync.
-pub fn argo_app(kube: &Kube, name: &str, dest: &str) {
+pub(crate) fn argo_app(kube: &Kube, name: &str, dest: &str) {
     kube.namespace("argocd");
     kube.create(&format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}-git, namespace: argocd}}\ndata: {{}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd, annotations: {{sandbox.cnpgops.io/manifests: {name}-git}}}}\nspec:\n  project: default\n  source: {{repoURL: 'https://git.example/web.git', path: deploy, targetRevision: main}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: {dest}}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}}}\n"
     ));
 }
 
-pub fn automated(kube: &Kube, app: &str) -> Value {
+pub(crate) fn automated(kube: &Kube, app: &str) -> Value {
     kube.get("Application", "argocd", app).unwrap()["spec"]["syncPolicy"]["automated"].clone()
 }
 
 /// The run (of any state) whose runbook is `name` and status `status`.
-pub fn run_with(w: &World, runbook: &str, status: &str) -> Option<Value> {
+pub(crate) fn run_with(w: &World, runbook: &str, status: &str) -> Option<Value> {
     w.checkpoints()
         .iter()
         .filter_map(|t| serde_json::from_str::<Value>(t).ok())
@@ -133,7 +139,7 @@ pub fn run_with(w: &World, runbook: &str, status: &str) -> Option<Value> {
 }
 
 /// Sets a key of Secret `s3-creds` (data, base64).
-pub fn set_secret_key(kube: &Kube, key: &str, value: &str) {
+pub(crate) fn set_secret_key(kube: &Kube, key: &str, value: &str) {
     let b64 = base64::engine::general_purpose::STANDARD.encode(value);
     let patch = Patch::Merge(json!({"data": {key: b64}}));
     kube.block_on(
@@ -143,7 +149,7 @@ pub fn set_secret_key(kube: &Kube, key: &str, value: &str) {
     .unwrap();
 }
 
-pub fn delete_cluster(kube: &Kube, name: &str) {
+pub(crate) fn delete_cluster(kube: &Kube, name: &str) {
     kube.block_on(
         kube.api("Cluster", NS)
             .delete(name, &DeleteParams::default()),

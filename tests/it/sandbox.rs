@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cnpgops::k8s::resources;
+use cnpgops::support::resources;
 use cnpgops_sandbox::server::Cnpg;
 use cnpgops_sandbox::Sandbox;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::harness::{Ran, World};
 
 /// A running sandbox and a client for it.
-pub struct Kube {
+pub(crate) struct Kube {
     rt: tokio::runtime::Runtime,
     sandbox: Option<Sandbox>,
     pub client: Client,
@@ -29,7 +29,7 @@ impl Kube {
     /// A sandbox with the simulated CloudNativePG operator, or the real one when
     /// `CNPGOPS_TEST_CNPG=real` (how the suite is tried against the real operator while it
     /// moves there; `scripts/test.sh` does not set it).
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         match std::env::var("CNPGOPS_TEST_CNPG").as_deref() {
             Ok("real") => Self::start_with(Cnpg::Real),
             _ => Self::start_with(Cnpg::Simulated),
@@ -37,7 +37,7 @@ impl Kube {
     }
 
     /// A sandbox running the real CloudNativePG operator (its Pods in the node agent).
-    pub fn start_real() -> Self {
+    pub(crate) fn start_real() -> Self {
         Self::start_with(Cnpg::Real)
     }
 
@@ -71,12 +71,12 @@ impl Kube {
         }
     }
 
-    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
 
     /// Runs `f` in the background on this sandbox's runtime (e.g. a watch that counts writes).
-    pub fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -85,18 +85,18 @@ impl Kube {
     }
 
     /// The sandbox's S3 server (moto, SigV4 enforced), started on first use.
-    pub fn s3(&self) -> cnpgops_sandbox::world::s3::S3Info {
+    pub(crate) fn s3(&self) -> cnpgops_sandbox::world::s3::S3Info {
         let sandbox = self.sandbox.as_ref().expect("running");
         self.block_on(sandbox.world.s3()).expect("S3 server")
     }
 
     /// The running sandbox (its API server's fault injection, its world's S3 fault proxy).
-    pub fn sandbox(&self) -> &Sandbox {
+    pub(crate) fn sandbox(&self) -> &Sandbox {
         self.sandbox.as_ref().expect("running")
     }
 
-    /// The Api for a listed kind (see `cnpgops::k8s::resources`) in `ns`.
-    pub fn api(&self, kind: &str, ns: &str) -> Api<DynamicObject> {
+    /// The Api for a listed kind (see `cnpgops::support::resources`) in `ns`.
+    pub(crate) fn api(&self, kind: &str, ns: &str) -> Api<DynamicObject> {
         let kind = resources::known(kind, None).expect("a listed kind");
         if kind.namespaced {
             Api::namespaced_with(self.client.clone(), ns, &kind.resource)
@@ -106,7 +106,7 @@ impl Kube {
     }
 
     /// Creates every object of a (multi-document) YAML text.
-    pub fn create(&self, yaml: &str) {
+    pub(crate) fn create(&self, yaml: &str) {
         for doc in yaml.split("\n---\n") {
             let obj: DynamicObject = serde_saphyr::from_str(doc).expect("object yaml");
             let kind = obj.types.as_ref().unwrap().kind.clone();
@@ -118,7 +118,7 @@ impl Kube {
 
     /// Creates a namespace and waits for its `default` ServiceAccount (Pods need it, as on a
     /// real cluster, where the serviceaccount controller creates it a moment later).
-    pub fn namespace(&self, name: &str) {
+    pub(crate) fn namespace(&self, name: &str) {
         self.create(&format!(
             "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n"
         ));
@@ -138,13 +138,13 @@ impl Kube {
     }
 
     /// The object as JSON, or `None`.
-    pub fn get(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
+    pub(crate) fn get(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
         let obj = self.block_on(self.api(kind, ns).get_opt(name)).unwrap();
         obj.map(|o| serde_json::to_value(o).unwrap())
     }
 
     /// Objects of `kind` in `ns` matching a label selector.
-    pub fn list(&self, kind: &str, ns: &str, selector: &str) -> Vec<Value> {
+    pub(crate) fn list(&self, kind: &str, ns: &str, selector: &str) -> Vec<Value> {
         let lp = ListParams::default().labels(selector);
         let list = self.block_on(self.api(kind, ns).list(&lp)).unwrap();
         list.items
@@ -154,7 +154,7 @@ impl Kube {
     }
 
     /// Sets `status` (a merge patch of the status subresource), as an operator would.
-    pub fn set_status(&self, kind: &str, ns: &str, name: &str, status: Value) {
+    pub(crate) fn set_status(&self, kind: &str, ns: &str, name: &str, status: Value) {
         let patch = Patch::Merge(serde_json::json!({ "status": status }));
         self.block_on(
             self.api(kind, ns)
@@ -165,7 +165,7 @@ impl Kube {
 
     /// Brings up a scenario of `sandbox/scenarios/` (platform first, then the Argo CD
     /// Applications, each synced once) and waits until it is ready.
-    pub fn scenario(&self, name: &str) {
+    pub(crate) fn scenario(&self, name: &str) {
         let path = crate::harness::root().join("sandbox/scenarios").join(name);
         let sandbox = self.sandbox.as_ref().unwrap();
         let objects = cnpgops_sandbox::scenario::load(&path).unwrap();
@@ -180,7 +180,7 @@ impl Kube {
     }
 
     /// Every object the cluster holds, as sorted JSON lines, and etcd's revision.
-    pub fn everything(&self) -> (Vec<String>, u64) {
+    pub(crate) fn everything(&self) -> (Vec<String>, u64) {
         let sandbox = self.sandbox.as_ref().unwrap();
         let (objects, rev) = self
             .block_on(sandbox.everything())
@@ -194,7 +194,7 @@ impl Kube {
     }
 
     /// Waits until the controllers stop writing (no new resourceVersion for 2s).
-    pub fn settle(&self) {
+    pub(crate) fn settle(&self) {
         let t0 = Instant::now();
         let (mut last, mut since) = (self.everything().1, Instant::now());
         while since.elapsed() < Duration::from_secs(2) {
@@ -211,11 +211,11 @@ impl Kube {
     }
 
     /// Runs cnpgops against this sandbox.
-    pub fn run(&self, w: &World, args: &[&str]) -> Ran {
+    pub(crate) fn run(&self, w: &World, args: &[&str]) -> Ran {
         w.run_with(self.cmd(w, args))
     }
 
-    pub fn cmd(&self, w: &World, args: &[&str]) -> std::process::Command {
+    pub(crate) fn cmd(&self, w: &World, args: &[&str]) -> std::process::Command {
         let mut cmd = w.cmd(args);
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         cmd
@@ -231,7 +231,7 @@ impl Drop for Kube {
 }
 
 /// A fixture file under `tests/it/fixtures/kube/`.
-pub fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     crate::harness::root()
         .join("tests/it/fixtures/kube")
         .join(name)
@@ -241,7 +241,7 @@ pub fn fixture(name: &str) -> String {
 
 /// A CNPG Cluster, waited for until healthy: the sandbox's CNPG operator makes it so (a real
 /// PostgreSQL); without an operator (no status after 10s) the test reports the status itself.
-pub fn healthy_cluster(kube: &Kube, ns: &str, name: &str) {
+pub(crate) fn healthy_cluster(kube: &Kube, ns: &str, name: &str) {
     kube.create(&format!(
         "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{instances: 1, storage: {{size: 1Gi}}}}\n"
     ));
@@ -265,14 +265,14 @@ pub fn healthy_cluster(kube: &Kube, ns: &str, name: &str) {
 }
 
 /// A Deployment with `replicas`.
-pub fn deployment(kube: &Kube, ns: &str, name: &str, replicas: u32) {
+pub(crate) fn deployment(kube: &Kube, ns: &str, name: &str, replicas: u32) {
     kube.create(&format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: app, image: busybox}}]}}\n"
     ));
 }
 
 /// A Deployment's `spec.replicas`.
-pub fn replicas(kube: &Kube, ns: &str, name: &str) -> i64 {
+pub(crate) fn replicas(kube: &Kube, ns: &str, name: &str) -> i64 {
     kube.get("Deployment", ns, name).unwrap()["spec"]["replicas"]
         .as_i64()
         .unwrap()

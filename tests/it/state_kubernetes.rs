@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use cnpgops::engine::{StateStore, StoreError};
-use cnpgops::k8s::state_store::ConfigMapStore;
-use cnpgops::k8s::{Connector, KubeOptions};
+use cnpgops::support::{ConfigMapStore, Connector, KubeOptions, StateStore, StoreError};
 
 use crate::harness::World;
 use crate::sandbox::Kube;
@@ -108,7 +106,7 @@ fn a_run_is_one_labelled_configmap_and_runs_list_and_show_read_it() {
 fn a_second_writer_gets_a_conflict_and_does_not_overwrite() {
     let kube = Kube::start();
     let (a, b) = (store(&kube, "default"), store(&kube, "default"));
-    let mut state: cnpgops::engine::RunState = serde_json::from_value(serde_json::json!({
+    let mut state: cnpgops::support::RunState = serde_json::from_value(serde_json::json!({
         "version": 1, "run_id": "20260101-000000-abcd",
         "runbook": {"name": "t", "origin": "builtin:t.yaml", "digest": "sha256:0"},
         "mode": "real", "params": {}, "status": "running", "message": null,

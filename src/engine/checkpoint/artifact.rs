@@ -15,7 +15,7 @@ use super::{CheckpointHandle, StoreError};
 
 /// What a step output holds in place of a large value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactRef {
+pub(crate) struct ArtifactRef {
     /// `<step>.<output>`: unique in a run.
     pub artifact: String,
     /// The stored JSON's length.
@@ -26,14 +26,14 @@ pub struct ArtifactRef {
 
 impl ArtifactRef {
     /// The reference in `value`, if it is one.
-    pub fn from_value(value: &Value) -> Option<Self> {
+    pub(crate) fn from_value(value: &Value) -> Option<Self> {
         value.get("artifact")?;
         serde_json::from_value(value.clone()).ok()
     }
 }
 
 /// Whether `name` can name an artifact (it becomes part of a file or object name).
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 40
         && name
@@ -52,7 +52,7 @@ fn digest(bytes: &[u8]) -> String {
 impl CheckpointHandle {
     /// Stores `value` (redacted) as artifact `name` of this run and returns the reference to
     /// put in the step's outputs.
-    pub async fn put_artifact(&self, name: &str, value: Value) -> Result<Value, StoreError> {
+    pub(crate) async fn put_artifact(&self, name: &str, value: Value) -> Result<Value, StoreError> {
         if !valid_name(name) {
             return Err(StoreError::Unsupported(format!(
                 "artifact name `{name}`: use at most 40 of [a-z0-9._-]"
@@ -75,7 +75,7 @@ impl CheckpointHandle {
 
     /// The value `reference` points at: from memory when this process stored it, else from
     /// the store (checked against its digest).
-    pub async fn artifact(&self, reference: &ArtifactRef) -> Result<Value, StoreError> {
+    pub(crate) async fn artifact(&self, reference: &ArtifactRef) -> Result<Value, StoreError> {
         if let Some(v) = self.artifacts.lock().await.get(&reference.artifact) {
             return Ok(v.clone());
         }
@@ -106,7 +106,7 @@ impl CheckpointHandle {
 }
 
 /// `bytes` cut into pieces of at most `max` bytes, each whole UTF-8 (the JSON is text).
-pub fn chunks(text: &str, max: usize) -> Vec<&str> {
+pub(crate) fn chunks(text: &str, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {

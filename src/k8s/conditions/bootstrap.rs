@@ -17,11 +17,11 @@ use crate::k8s::job::{outcome, Outcome};
 
 /// Failed Pods of one bootstrap Job after which the recovery "keeps failing" (a first failure
 /// may be a passing S3 or network error that CNPG's retry gets past).
-pub const FAILED_PODS: usize = 2;
+pub(crate) const FAILED_PODS: usize = 2;
 
 /// A bootstrap Job that shows the Cluster will not become healthy, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failing {
+pub(crate) struct Failing {
     /// The Job's name.
     pub job: String,
     /// `its Job NS/NAME ...`, with the last failed Pod's reason.
@@ -29,7 +29,7 @@ pub struct Failing {
 }
 
 /// Why the Cluster's bootstrap will not succeed, if its Jobs and Pods already say so.
-pub fn bootstrap_failing(jobs: &[Job], pods: &[Pod], now: Timestamp) -> Option<Failing> {
+pub(crate) fn bootstrap_failing(jobs: &[Job], pods: &[Pod], now: Timestamp) -> Option<Failing> {
     jobs.iter().find_map(|job| {
         job_failing(job, pods, now).map(|reason| Failing {
             job: job.metadata.name.clone().unwrap_or_default(),

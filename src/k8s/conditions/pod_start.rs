@@ -17,7 +17,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::Check;
 
 /// Container waiting reasons that do not resolve by waiting.
-pub const WAITING_FAILURES: &[&str] = &[
+pub(crate) const WAITING_FAILURES: &[&str] = &[
     "ErrImagePull",
     "ImagePullBackOff",
     "CreateContainerConfigError",
@@ -25,15 +25,15 @@ pub const WAITING_FAILURES: &[&str] = &[
 ];
 
 /// How long a Pod may be `Unschedulable` (a cluster autoscaler adding a node) before it counts.
-pub const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(60);
+pub(crate) const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(60);
 
 /// The Event reason the Job controller records when it cannot create a Pod.
-pub const FAILED_CREATE: &str = "FailedCreate";
+pub(crate) const FAILED_CREATE: &str = "FailedCreate";
 
 /// Whether the newest Pod of `job` has started (`Ok`), may still start (`Pending`), or never will
 /// (`Never`). `pods` are the Job's Pods, `events` any Events (those about other objects are
 /// ignored), `now` the current time (for the Unschedulable grace).
-pub fn job_started(job: &Job, pods: &[Pod], events: &[Event], now: Timestamp) -> Check {
+pub(crate) fn job_started(job: &Job, pods: &[Pod], events: &[Event], now: Timestamp) -> Check {
     let newest = pods
         .iter()
         .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
@@ -47,7 +47,7 @@ pub fn job_started(job: &Job, pods: &[Pod], events: &[Event], now: Timestamp) ->
 }
 
 /// One Pod: `Ok` once running or finished successfully, `Never` when failed or stuck.
-pub fn pod_started(pod: &Pod, now: Timestamp) -> Check {
+pub(crate) fn pod_started(pod: &Pod, now: Timestamp) -> Check {
     let name = pod_object(pod);
     let Some(status) = &pod.status else {
         return Check::Pending(format!("{name}: no status yet"));

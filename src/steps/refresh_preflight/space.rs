@@ -12,7 +12,7 @@ use super::human_bytes;
 use crate::steps::{StepContext, StepError};
 
 /// What the space is checked against.
-pub struct Space<'a> {
+pub(super) struct Space<'a> {
     pub target: &'a Target,
     pub source_bytes: i64,
     /// The target Cluster's `spec.storage.size`.
@@ -23,7 +23,7 @@ pub struct Space<'a> {
 
 /// Measures the target's free space and refuses when it is too small. Without a measurement
 /// (`--dry-run`, or a probe that could not run: its reason is warned) the claim's size is used.
-pub async fn check(ctx: &StepContext, kube: &Kube, s: Space<'_>) -> Result<(), StepError> {
+pub(super) async fn check(ctx: &StepContext, kube: &Kube, s: Space<'_>) -> Result<(), StepError> {
     let t = s.target;
     let measured = if params::dry(ctx.mode) {
         Err("dry run: no probe Pod is started".to_string())
@@ -88,7 +88,12 @@ fn where_measured(m: &Measured, p: &Probe, capacity: Option<i64>) -> String {
 }
 
 /// The target needs room for the source's data plus half again.
-pub fn enough(source_bytes: i64, free: i64, t: &Target, measured: &str) -> Result<(), StepError> {
+pub(super) fn enough(
+    source_bytes: i64,
+    free: i64,
+    t: &Target,
+    measured: &str,
+) -> Result<(), StepError> {
     let needed = source_bytes.saturating_mul(3) / 2;
     if free >= needed {
         return Ok(());

@@ -17,7 +17,7 @@ pub(super) struct Moments(pub u64);
 impl Moments {
     /// The moments of `CNPGOPS_KILL_SEED`, or of a new seed from the clock; printed either way
     /// so a failure can be replayed.
-    pub fn from_env() -> Self {
+    pub(super) fn from_env() -> Self {
         let seed = match env_or("CNPGOPS_KILL_SEED", 0) {
             0 | 1 => {
                 std::time::SystemTime::now()
@@ -33,7 +33,7 @@ impl Moments {
     }
 
     /// A fraction in [0, 1).
-    pub fn next(&mut self) -> f64 {
+    pub(super) fn next(&mut self) -> f64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;

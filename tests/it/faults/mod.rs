@@ -27,20 +27,20 @@ use crate::harness::{Ran, World};
 use crate::refresh_world as rw;
 use crate::sandbox::{replicas, Kube};
 
-pub const OWNER: &str = "synestra_io";
+pub(crate) const OWNER: &str = "synestra_io";
 /// The scenario's test password (sandbox data, not a secret of anything real).
-pub const PASSWORD: &str = "sandbox-initdb-Pa55";
-pub const PROD: &str = "synestra-io-cnpg";
-pub const DEV: &str = "synestra-io-dev-cnpg";
-pub const APP_NS: &str = "web-synestra-io-dev";
+pub(crate) const PASSWORD: &str = "sandbox-initdb-Pa55";
+pub(crate) const PROD: &str = "synestra-io-cnpg";
+pub(crate) const DEV: &str = "synestra-io-dev-cnpg";
+pub(crate) const APP_NS: &str = "web-synestra-io-dev";
 
 /// A cluster's fingerprint (the tests' own oracle): every definition, row counts and hashes.
-pub fn fingerprint(kube: &Kube, cluster: &str) -> Fingerprint {
+pub(crate) fn fingerprint(kube: &Kube, cluster: &str) -> Fingerprint {
     fp::of(kube, cluster, OWNER, PASSWORD)
 }
 
 /// Runs `sql` on dev as its owner (e.g. a stale table the next refresh must remove).
-pub fn dev_sql(kube: &Kube, sql: &str) {
+pub(crate) fn dev_sql(kube: &Kube, sql: &str) {
     let addr = rw::address(kube, DEV);
     kube.block_on(async {
         let c = rw::connect(&addr, OWNER, PASSWORD).await;
@@ -49,7 +49,7 @@ pub fn dev_sql(kube: &Kube, sql: &str) {
 }
 
 /// Plans an API fault: the next `count` requests `verb path` get `status`.
-pub fn api_fault(kube: &Kube, verb: &str, path: &str, status: u16, count: u32) {
+pub(crate) fn api_fault(kube: &Kube, verb: &str, path: &str, status: u16, count: u32) {
     kube.sandbox().faults.add(Fault {
         verb: verb.into(),
         path: path.into(),
@@ -60,19 +60,19 @@ pub fn api_fault(kube: &Kube, verb: &str, path: &str, status: u16, count: u32) {
 }
 
 /// The API faults served so far.
-pub fn served(kube: &Kube) -> u64 {
+pub(crate) fn served(kube: &Kube) -> u64 {
     kube.sandbox().faults.served()
 }
 
 /// Compacts etcd's history every 300ms until dropped (resourceVersions older than the last
 /// compaction get 410 Gone from etcd; the apiserver's watch cache still serves its own window).
-pub struct WatchChaos {
+pub(crate) struct WatchChaos {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<u32>>,
 }
 
 impl WatchChaos {
-    pub fn start(kube: &Kube) -> Self {
+    pub(crate) fn start(kube: &Kube) -> Self {
         let ip = kube.sandbox().ip().expect("running");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -97,7 +97,7 @@ impl WatchChaos {
     }
 
     /// Stops; how many times the watches were dropped.
-    pub fn rounds(mut self) -> u32 {
+    pub(crate) fn rounds(mut self) -> u32 {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.take().unwrap().join().unwrap()
     }
@@ -113,12 +113,12 @@ impl Drop for WatchChaos {
 }
 
 /// The lock is free: no Lease, or one without a holder.
-pub fn lock_released(kube: &Kube) -> bool {
+pub(crate) fn lock_released(kube: &Kube) -> bool {
     rw::lock_released(kube, DEV)
 }
 
 /// A step of a run state.
-pub fn step<'a>(state: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn step<'a>(state: &'a Value, id: &str) -> &'a Value {
     let steps = state["steps"].as_array().expect("steps");
     steps
         .iter()
@@ -127,7 +127,7 @@ pub fn step<'a>(state: &'a Value, id: &str) -> &'a Value {
 }
 
 /// The step a failed run stopped at.
-pub fn failed_step(state: &Value) -> String {
+pub(crate) fn failed_step(state: &Value) -> String {
     let steps = state["steps"].as_array().expect("steps");
     let failed = steps.iter().find(|s| s["status"] == "failed");
     let failed = failed.unwrap_or_else(|| panic!("no failed step in {state:#}"));
@@ -136,7 +136,7 @@ pub fn failed_step(state: &Value) -> String {
 
 /// A failure an SRE can act on: exit 4, the step named, the resume command given.
 #[track_caller]
-pub fn failed_naming_step(ran: &Ran, step: &str, run_id: &str) {
+pub(crate) fn failed_naming_step(ran: &Ran, step: &str, run_id: &str) {
     ran.code(4);
     let text = format!("{}{}", ran.stdout, ran.stderr);
     assert!(text.contains(&format!("step `{step}` failed")), "{text}");
@@ -149,7 +149,7 @@ pub fn failed_naming_step(ran: &Ran, step: &str, run_id: &str) {
 /// After a finished refresh run `run_id`: prod as before, dev equal to prod, the restore Job
 /// created once and one `Refreshed` Event for this run, the app back, the lock free.
 #[track_caller]
-pub fn refreshed_once(kube: &Kube, run_id: &str, prod_before: &Fingerprint) {
+pub(crate) fn refreshed_once(kube: &Kube, run_id: &str, prod_before: &Fingerprint) {
     let prod = fingerprint(kube, PROD);
     assert_same(
         ("prod before", prod_before),
@@ -176,7 +176,7 @@ pub fn refreshed_once(kube: &Kube, run_id: &str, prod_before: &Fingerprint) {
 }
 
 /// A fresh local-state world and its run's id after running `args`.
-pub fn run_local(kube: &Kube, args: &[&str]) -> (World, Ran) {
+pub(crate) fn run_local(kube: &Kube, args: &[&str]) -> (World, Ran) {
     let w = World::new();
     let ran = kube.run(&w, args);
     (w, ran)
@@ -184,14 +184,14 @@ pub fn run_local(kube: &Kube, args: &[&str]) -> (World, Ran) {
 
 /// Starts `cmd` parked after step `stop` (`CNPGOPS_PAUSE_AFTER_STEP`), waits until `running`
 /// finds the run's state with `stop` succeeded, then SIGKILLs it; that state.
-pub fn kill_after(
+pub(crate) fn kill_after(
     mut cmd: std::process::Command,
     stop: &str,
     patience: Duration,
     mut running: impl FnMut() -> Option<Value>,
 ) -> Value {
     let mut child = cmd
-        .env(cnpgops::engine::crash_point::ENV, stop)
+        .env(cnpgops::support::CRASH_POINT_ENV, stop)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -212,6 +212,6 @@ pub fn kill_after(
 
 /// `cnpgops resume ID --yes EXTRA...` right after a kill: it waits for the killed process's
 /// Lease to expire by itself.
-pub fn resume(kube: &Kube, w: &World, id: &str, extra: &[&str]) -> Ran {
+pub(crate) fn resume(kube: &Kube, w: &World, id: &str, extra: &[&str]) -> Ran {
     kube.run(w, &[&["resume", id, "--yes"][..], extra].concat())
 }

@@ -10,7 +10,7 @@ use crate::catalog::{switch_wal, NS};
 use crate::restore_world::*;
 
 /// The restore Lease of `shop-cnpg`.
-pub const SHOP_LEASE: &str = "cnpgops-lock-databases-shop-cnpg";
+pub(super) const SHOP_LEASE: &str = "cnpgops-lock-databases-shop-cnpg";
 
 /// `cnpgops restore shop --env prod --latest --to-cluster NAME --yes` in a fresh world.
 fn restore_to(kube: &Kube, name: &str, extra: &[&str]) -> (World, Ran) {
@@ -34,7 +34,7 @@ fn run_id(w: &World) -> String {
 /// A finished restore into `name`: succeeded, the Cluster applied once by this run, the rows
 /// of the source, Argo CD's auto-sync as it was, the lock free.
 #[track_caller]
-pub fn restored(kube: &Kube, w: &World, name: &str, rows: &[String], sync: &Value) {
+pub(super) fn restored(kube: &Kube, w: &World, name: &str, rows: &[String], sync: &Value) {
     let state = w.only_run();
     assert_eq!(state["status"], "succeeded", "{state:#}");
     let id = state["run_id"].as_str().unwrap();
