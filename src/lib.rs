@@ -36,6 +36,10 @@
 //! private to the crate (`cargo doc --document-private-items` shows it). `missing_docs` and
 //! `unreachable_pub` keep it that way (`[workspace.lints]` in `Cargo.toml`).
 
+// This map links to the private modules it describes; read it with
+// `cargo doc --document-private-items`, where every link resolves.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub(crate) mod backup_catalog;
 pub(crate) mod cli;
 pub(crate) mod commands;
