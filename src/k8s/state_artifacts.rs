@@ -144,8 +144,8 @@ mod tests {
     #[test]
     fn piece_names_are_object_names() {
         assert_eq!(
-            super::piece_name("20260101-000000-ab12", "restore.source_inventory", 2),
-            "cnpgops-run-20260101-000000-ab12-restore-source-inventory-2"
+            super::piece_name("20260101-000000-ab12", "dump_restore.source_inventory", 2),
+            "cnpgops-run-20260101-000000-ab12-dump-restore-source-inventory-2"
         );
     }
 }

@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn names_and_references() {
-        assert!(valid_name("restore.source_inventory"));
+        assert!(valid_name("dump_restore.source_inventory"));
         assert!(!valid_name("Restore/../x"));
         assert!(!valid_name(""));
         let r = ArtifactRef {
