@@ -107,7 +107,7 @@ pub(crate) fn store_config(endpoint: &str, prefix: &str, secret: &str) -> String
 
 pub(crate) fn cluster(kube: &Kube, name: &str, extra: &str) {
     kube.create(&format!(
-        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  instances: 1\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n{extra}"
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n{extra}"
     ));
 }
 

@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::NS;
 use crate::harness::World;
-use crate::restore_world::shop_world_with;
+use crate::restore_world::shop_world;
 use crate::sandbox::Kube;
 
 /// The restore tests' shop world on the real operator: `shop-cnpg` (PostgreSQL 15) archiving to
 /// the sandbox's S3 through CNPG's own barman-cloud calls, with one completed base backup.
 fn archived_shop(kube: &Kube) -> crate::catalog::Store {
-    let (s3, _) = shop_world_with(kube, "  imageName: ghcr.io/cloudnative-pg/postgresql:15\n");
+    let (s3, _) = shop_world(kube);
     kube.create(&format!(
         "apiVersion: postgresql.cnpg.io/v1\nkind: Backup\nmetadata: {{name: first, namespace: {NS}}}\nspec: {{cluster: {{name: shop-cnpg}}, method: barmanObjectStore}}\n"
     ));

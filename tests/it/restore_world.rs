@@ -16,12 +16,9 @@ use crate::sandbox::{deployment, Kube};
 
 /// Builds the shop world and waits until `shop-cnpg` archives; the store and the automated
 /// sync policy as it was.
+/// PostgreSQL 15 (what the sandbox's images run) named explicitly, as the real operator would
+/// otherwise default to its newest image.
 pub(crate) fn shop_world(kube: &Kube) -> (Store, Value) {
-    shop_world_with(kube, "")
-}
-
-/// [`shop_world`] with `extra` (YAML lines indented by two) in the Cluster's spec.
-pub(crate) fn shop_world_with(kube: &Kube, extra: &str) -> (Store, Value) {
     kube.namespace(NS);
     let s3 = store(kube);
     argo_app(kube, "shop-prod", "web-shop-prod");
@@ -29,7 +26,7 @@ pub(crate) fn shop_world_with(kube: &Kube, extra: &str) -> (Store, Value) {
     deployment(kube, "web-shop-prod", "web", 1);
     let cfg = store_config(&s3.endpoint, "cnpg", "s3-creds");
     kube.create(&format!(
-        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: shop-cnpg\n  namespace: {NS}\n  annotations: {{argocd.argoproj.io/tracking-id: 'shop-prod:postgresql.cnpg.io/Cluster:{NS}/shop-cnpg'}}\nspec:\n  instances: 1\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n  backup:\n    barmanObjectStore: {cfg}\n{extra}"
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: shop-cnpg\n  namespace: {NS}\n  annotations: {{argocd.argoproj.io/tracking-id: 'shop-prod:postgresql.cnpg.io/Cluster:{NS}/shop-cnpg'}}\nspec:\n  instances: 1\n  imageName: ghcr.io/cloudnative-pg/postgresql:15\n  enableSuperuserAccess: true\n  storage: {{size: 1Gi}}\n  backup:\n    barmanObjectStore: {cfg}\n"
     ));
     wait_archiving(kube, "shop-cnpg");
     let sync = automated(kube, "shop-prod");

@@ -243,7 +243,7 @@ pub(crate) fn fixture(name: &str) -> String {
 /// PostgreSQL); without an operator (no status after 10s) the test reports the status itself.
 pub(crate) fn healthy_cluster(kube: &Kube, ns: &str, name: &str) {
     kube.create(&format!(
-        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{instances: 1, storage: {{size: 1Gi}}}}\n"
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{instances: 1, imageName: 'ghcr.io/cloudnative-pg/postgresql:15', storage: {{size: 1Gi}}}}\n"
     ));
     let t0 = Instant::now();
     loop {
