@@ -100,6 +100,6 @@ fi
 # ~3 min, CloudNativePG's manager ~4 min (with module downloads); warm: a few seconds.
 need go "Go 1.26.8 is expected on this machine kind (polyglot)"
 t0=$SECONDS
-CNPGOPS_OPT=$CNPGOPS_OPT world/build.sh etcd k8s cnpg node
+CNPGOPS_OPT=$CNPGOPS_OPT world/build.sh etcd k8s cnpg plugin node
 log "Go components: ready in $((SECONDS - t0))s"
 log "world ok"

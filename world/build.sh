@@ -3,9 +3,10 @@
 # into $CNPGOPS_OPT (default /opt/cnpgops), each skipped when its binaries are present:
 #   etcd-3.7.3/etcd, k8s-1.36.3/{kube-apiserver,kube-controller-manager}, cnpg-1.30.0/manager
 #   (with the module's CRDs and release manifest),
+#   plugin-barman-cloud-0.14.0/manager (the barman-cloud CNPG-I plugin, with its manifest),
 #   node/kubelet-api (the node agent's kubelet API, this repo's own Go code).
 # A binary is built to a temporary name and renamed only when the build succeeded, so nothing
-# half-built is ever taken for present. Usage: world/build.sh [etcd|k8s|cnpg|node]...
+# half-built is ever taken for present. Usage: world/build.sh [etcd|k8s|cnpg|plugin|node]...
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +14,7 @@ OPT=${CNPGOPS_OPT:-/opt/cnpgops}
 ETCD_VERSION=3.7.3
 K8S_VERSION=1.36.3
 CNPG_VERSION=1.30.0
+PLUGIN_VERSION=0.14.0
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 # The Go caches live beside the binaries so a second build (or a second checkout) reuses them.
 export GOMODCACHE=${GOMODCACHE:-$OPT/go/mod} GOCACHE=${GOCACHE:-$OPT/go/cache}
@@ -87,6 +89,24 @@ build_cnpg() {
   fi
 }
 
+build_plugin() {
+  local dir=$OPT/plugin-barman-cloud-$PLUGIN_VERSION
+  local mod=github.com/cloudnative-pg/plugin-barman-cloud
+  if present "$dir/manager"; then
+    log "plugin-barman-cloud $PLUGIN_VERSION: present"
+  else
+    (cd plugin && build plugin "$dir/manager" "-s -w" $mod/cmd/manager)
+  fi
+  # The module's own manifest (CRD, RBAC, Deployment, Service, cert-manager objects): the
+  # sandbox applies it without the cert-manager objects (their Secrets are made instead).
+  if [ ! -f "$dir/manifest.yaml" ]; then
+    local src
+    src=$(cd plugin && go list -m -f '{{.Dir}}' $mod) || fail plugin "go list -m $mod"
+    cp "$src/manifest.yaml" "$dir/manifest.yaml.partial"
+    mv "$dir/manifest.yaml.partial" "$dir/manifest.yaml"
+  fi
+}
+
 # The node agent's kubelet API is the project's own code: rebuilt every time (Go's cache makes
 # an unchanged build take a second).
 build_node() {
@@ -96,14 +116,15 @@ build_node() {
 command -v go >/dev/null 2>&1 || {
   log "missing go: Go 1.26.8 is expected on this machine kind (polyglot)"; exit 1; }
 
-for what in "${@:-etcd k8s cnpg node}"; do
+for what in "${@:-etcd k8s cnpg plugin node}"; do
   for w in $what; do
     case $w in
       etcd) build_etcd ;;
       k8s) build_k8s ;;
       cnpg) build_cnpg ;;
+      plugin) build_plugin ;;
       node) build_node ;;
-      *) log "unknown component $w (etcd, k8s, cnpg, node)"; exit 2 ;;
+      *) log "unknown component $w (etcd, k8s, cnpg, plugin, node)"; exit 2 ;;
     esac
   done
 done

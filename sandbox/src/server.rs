@@ -92,7 +92,14 @@ impl Sandbox {
         ];
         controllers.push(crate::operators::argocd::spawn(api.clone()));
         if cnpg == Cnpg::Real {
-            crate::operators::cnpg_real::install(&cp.kubeconfig, Duration::from_secs(180)).await?;
+            let plugin = crate::operators::barman_plugin::prepare(&cp.pki, dir)?;
+            let t0 = std::time::Instant::now();
+            crate::operators::cnpg_real::install(&cp.kubeconfig, &plugin, Duration::from_secs(180))
+                .await?;
+            tracing::info!(
+                "CloudNativePG and the barman-cloud plugin available in {:.1}s",
+                t0.elapsed().as_secs_f64()
+            );
         } else {
             controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
             controllers.push(crate::operators::cnpg::database::spawn(

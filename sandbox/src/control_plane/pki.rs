@@ -95,20 +95,45 @@ impl Pki {
         usage: ExtendedKeyUsagePurpose,
     ) -> anyhow::Result<CertFiles> {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(names.to_vec())
-            .with_context(|| format!("invalid certificate names {names:?}"))?;
-        params.distinguished_name.push(DnType::CommonName, cn);
-        for g in groups {
-            params.distinguished_name.push(DnType::OrganizationName, *g);
-        }
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![usage];
-        let cert = params.signed_by(&key, &self.issuer)?;
+        let cert = leaf(cn, groups, names, usage)?.signed_by(&key, &self.issuer)?;
         write_pair(&self.dir, file, &cert.pem(), &key.serialize_pem())
     }
+}
+
+/// A self-signed certificate for `cn` with `names` (DNS names or IP addresses) and `usage`, as
+/// cert-manager's selfSigned Issuer makes one: its own issuer, so a peer that trusts exactly this
+/// certificate accepts it. Written as `dir/<file>.{crt,key}`.
+pub fn self_signed(
+    dir: &Path,
+    file: &str,
+    cn: &str,
+    names: &[String],
+    usage: ExtendedKeyUsagePurpose,
+) -> anyhow::Result<CertFiles> {
+    let key = KeyPair::generate()?;
+    let cert = leaf(cn, &[], names, usage)?.self_signed(&key)?;
+    write_pair(dir, file, &cert.pem(), &key.serialize_pem())
+}
+
+/// What a leaf certificate says: its CN, each group an O, its names and its one usage.
+fn leaf(
+    cn: &str,
+    groups: &[&str],
+    names: &[String],
+    usage: ExtendedKeyUsagePurpose,
+) -> anyhow::Result<CertificateParams> {
+    let mut params = CertificateParams::new(names.to_vec())
+        .with_context(|| format!("invalid certificate names {names:?}"))?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    for g in groups {
+        params.distinguished_name.push(DnType::OrganizationName, *g);
+    }
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![usage];
+    Ok(params)
 }
 
 /// The names a serving certificate for the apiserver carries.

@@ -13,48 +13,64 @@ pub fn manifest() -> PathBuf {
     crate::control_plane::binaries::opt_dir().join("cnpg-1.30.0/cnpg-1.30.0.yaml")
 }
 
-/// Applies the release manifest and waits until the operator's Deployment is available.
-pub async fn install(kubeconfig: &Path, timeout: Duration) -> anyhow::Result<()> {
+/// Applies the release manifest and `extra` (the barman-cloud plugin's, see `barman_plugin`),
+/// and waits until the operator's and the plugin's Deployments are available (together: the
+/// plugin's Pod starts while the operator's does).
+pub async fn install(kubeconfig: &Path, extra: &Path, timeout: Duration) -> anyhow::Result<()> {
     let manifest = manifest();
     anyhow::ensure!(
         manifest.exists(),
         "{} is missing: run scripts/setup.sh (world/build.sh cnpg)",
         manifest.display()
     );
-    let kubectl = |args: Vec<String>| {
-        let kubeconfig = kubeconfig.to_path_buf();
-        async move {
-            let out = tokio::process::Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(&kubeconfig)
-                .args(&args)
-                .output()
-                .await
-                .context("failed to run kubectl")?;
-            anyhow::ensure!(
-                out.status.success(),
-                "kubectl {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            Ok::<_, anyhow::Error>(())
-        }
+    // The operator's namespace first: the plugin's objects live in it.
+    for m in [&manifest, &extra.to_path_buf()] {
+        kubectl(
+            kubeconfig,
+            vec![
+                "apply".into(),
+                "--server-side".into(),
+                "--force-conflicts".into(),
+                "-f".into(),
+                m.display().to_string(),
+            ],
+        )
+        .await?;
+    }
+    let rollout = |deployment: &str| {
+        kubectl(
+            kubeconfig,
+            vec![
+                "-n".into(),
+                "cnpg-system".into(),
+                "rollout".into(),
+                "status".into(),
+                format!("deployment/{deployment}"),
+                format!("--timeout={}s", timeout.as_secs()),
+            ],
+        )
     };
-    kubectl(vec![
-        "apply".into(),
-        "--server-side".into(),
-        "--force-conflicts".into(),
-        "-f".into(),
-        manifest.display().to_string(),
-    ])
-    .await?;
-    kubectl(vec![
-        "-n".into(),
-        "cnpg-system".into(),
-        "rollout".into(),
-        "status".into(),
-        "deployment/cnpg-controller-manager".into(),
-        format!("--timeout={}s", timeout.as_secs()),
-    ])
-    .await
+    let (operator, plugin) = tokio::join!(
+        rollout("cnpg-controller-manager"),
+        rollout(super::barman_plugin::NAME)
+    );
+    operator?;
+    plugin
+}
+
+async fn kubectl(kubeconfig: &Path, args: Vec<String>) -> anyhow::Result<()> {
+    let out = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(&args)
+        .output()
+        .await
+        .context("failed to run kubectl")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The simulated operators, API clients of the real control plane: CloudNativePG (until the
 //! real operator runs) and the Argo CD application controller (it cannot be built here).
 pub mod argocd;
+pub mod barman_plugin;
 pub mod cnpg;
 pub mod cnpg_real;
 

@@ -9,14 +9,14 @@ use cnpgops_sandbox::server::{Cnpg, Sandbox};
 
 use super::harness;
 
-struct Real {
-    rt: tokio::runtime::Runtime,
-    sandbox: Option<Sandbox>,
-    dir: tempfile::TempDir,
+pub(super) struct Real {
+    pub(super) rt: tokio::runtime::Runtime,
+    pub(super) sandbox: Option<Sandbox>,
+    pub(super) dir: tempfile::TempDir,
 }
 
 impl Real {
-    fn start() -> Real {
+    pub(super) fn start() -> Real {
         let (rt, dir) = harness::fresh();
         let world = cnpgops_sandbox::world::World::new(dir.path()).unwrap();
         let sandbox = rt
@@ -29,22 +29,32 @@ impl Real {
         }
     }
 
-    fn kubectl(&self, args: &[&str]) -> std::process::Output {
+    pub(super) fn kubectl(&self, args: &[&str]) -> std::process::Output {
         harness::kubectl(&self.dir.path().join("kubeconfig"), self.dir.path(), args)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(super) fn ok(&self, args: &[&str]) -> String {
         harness::ok(self.kubectl(args), args)
     }
 
-    fn apply(&self, yaml: &str) -> std::process::Output {
+    pub(super) fn apply(&self, yaml: &str) -> std::process::Output {
         let file = self.dir.path().join("apply.yaml");
         std::fs::write(&file, yaml).unwrap();
         self.kubectl(&["apply", "-f", file.to_str().unwrap()])
     }
 
+    /// Applies `yaml`, failing the test with kubectl's stderr if it is refused.
+    pub(super) fn apply_ok(&self, yaml: &str) {
+        let out = self.apply(yaml);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Waits until `jsonpath` of `what` in `ns` reads `want`.
-    fn wait_for(&self, ns: &str, what: &str, jsonpath: &str, want: &str, secs: u64) {
+    pub(super) fn wait_for(&self, ns: &str, what: &str, jsonpath: &str, want: &str, secs: u64) {
         let t0 = Instant::now();
         let mut last = String::new();
         while t0.elapsed() < Duration::from_secs(secs) {
@@ -58,7 +68,7 @@ impl Real {
         panic!("{ns}/{what} {jsonpath}: wanted {want:?}, still {last:?} after {secs}s");
     }
 
-    fn namespace(&self, ns: &str) {
+    pub(super) fn namespace(&self, ns: &str) {
         self.ok(&["create", "namespace", ns]);
         self.wait_for(
             ns,
@@ -78,7 +88,7 @@ impl Drop for Real {
     }
 }
 
-fn secret_key(r: &Real, ns: &str, name: &str, key: &str) -> Vec<u8> {
+pub(super) fn secret_key(r: &Real, ns: &str, name: &str, key: &str) -> Vec<u8> {
     let b64 = r.ok(&[
         "-n",
         ns,
@@ -94,7 +104,7 @@ fn secret_key(r: &Real, ns: &str, name: &str, key: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("{ns}/{name} key {key}: {e}"))
 }
 
-fn psql(conninfo: &str, password: &[u8], sql: &str) -> std::process::Output {
+pub(super) fn psql(conninfo: &str, password: &[u8], sql: &str) -> std::process::Output {
     Command::new("psql")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -5,5 +5,6 @@ mod cnpg;
 mod harness;
 mod kubectl;
 mod lifecycle;
+mod plugin;
 mod policy;
 mod scenarios;

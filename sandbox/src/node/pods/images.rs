@@ -2,7 +2,8 @@
 //! host's root in each container's mount namespace. The operator image gives `/manager` and
 //! `/operator/manager_<arch>` (the manager built from its Go module by `scripts/setup.sh`); a
 //! `ghcr.io/cloudnative-pg/postgresql:15*` image gives PostgreSQL 15 (Debian's) and barman-cloud
-//! on PATH and the `postgres` user with uid/gid 26. cnpgops' own image (`deploy/Dockerfile`,
+//! on PATH and the `postgres` user with uid/gid 26. The barman-cloud plugin's images (v0.14.0)
+//! give its `/manager` (built by `world/build.sh plugin`), the sidecar's also barman-cloud. cnpgops' own image (`deploy/Dockerfile`,
 //! [`CNPGOPS_IMAGE`], any tag) gives `/usr/local/bin/cnpgops` as its entrypoint: the binary a
 //! test registers with [`provide_cnpgops`] (or `$CNPGOPS_SANDBOX_CNPGOPS_BIN` names for
 //! `cnpgops-sandbox up`); unknown while neither says where it is. Any other image runs its
@@ -28,6 +29,18 @@ pub struct ImageRoot {
 pub const OPERATOR_IMAGE: &str = "ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0";
 /// The PostgreSQL image prefix for the one major version Debian offers here.
 pub const POSTGRES_IMAGE: &str = "ghcr.io/cloudnative-pg/postgresql:15";
+/// The barman-cloud plugin's images (v0.14.0; its module's `manifest.yaml` names the
+/// `-testing` builds of the same code), without their tags: the plugin (the operator part) and
+/// its instance sidecar. Both hold the one `/manager` binary as their entrypoint.
+pub const PLUGIN_IMAGES: [&str; 2] = [
+    "ghcr.io/cloudnative-pg/plugin-barman-cloud",
+    "ghcr.io/cloudnative-pg/plugin-barman-cloud-testing",
+];
+/// The sidecar images (the plugin's binary plus barman-cloud on PATH), without their tags.
+pub const PLUGIN_SIDECAR_IMAGES: [&str; 2] = [
+    "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar",
+    "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar-testing",
+];
 /// cnpgops' image as `deploy/` names it, without its tag.
 pub const CNPGOPS_IMAGE: &str = "ghcr.io/synestra/cnpgops";
 /// Where the cnpgops binary to run as [`CNPGOPS_IMAGE`] is, when no test registered one.
@@ -78,6 +91,23 @@ pub fn of(image: &str) -> Option<ImageRoot> {
             ],
             ..Default::default()
         });
+    }
+    let plugin = PLUGIN_IMAGES.iter().any(|r| is_of(image, r));
+    let sidecar = PLUGIN_SIDECAR_IMAGES.iter().any(|r| is_of(image, r));
+    if plugin || sidecar {
+        let manager = opt().join("plugin-barman-cloud-0.14.0/manager");
+        let mut root = ImageRoot {
+            files: vec![(manager, "/manager".into())],
+            entrypoint: vec!["/manager".into()],
+            ..Default::default()
+        };
+        if sidecar {
+            // The sidecar image's Python venv with barman-cloud, first on its PATH; it runs as
+            // the instance's uid/gid 26 (`USER 26:26`).
+            root.path = vec![barman_venv().join("bin")];
+            root.postgres_user = Some((26, 26));
+        }
+        return Some(root);
     }
     if is_of(image, CNPGOPS_IMAGE) {
         return Some(ImageRoot {
@@ -167,5 +197,20 @@ mod tests {
             );
         }
         assert!(of("ghcr.io/synestra/cnpgops-other:1").is_none());
+    }
+
+    #[test]
+    fn plugin_images_run_the_built_plugin_and_only_the_sidecar_has_barman_cloud() {
+        let plugin = of("ghcr.io/cloudnative-pg/plugin-barman-cloud-testing:main").unwrap();
+        assert_eq!(plugin.entrypoint, ["/manager"]);
+        assert!(plugin.files[0]
+            .0
+            .ends_with("plugin-barman-cloud-0.14.0/manager"));
+        assert!(plugin.path.is_empty());
+        let sidecar = of("ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.14.0").unwrap();
+        assert_eq!(sidecar.entrypoint, ["/manager"]);
+        assert!(sidecar.path[0].ends_with("bin"));
+        assert_eq!(sidecar.postgres_user, Some((26, 26)));
+        assert!(of("ghcr.io/cloudnative-pg/plugin-barman-cloud-other:1").is_none());
     }
 }

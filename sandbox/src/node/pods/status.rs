@@ -310,6 +310,13 @@ pub async fn run_pod(
         .flatten()
         .filter_map(|c| c["name"].as_str().map(String::from))
         .collect();
+    // Native sidecars (init containers with `restartPolicy: Always`, as the barman-cloud
+    // plugin injects): they keep running beside the main containers and are stopped once
+    // those are done. Started after every regular init container (not in their order), the
+    // main containers once the sidecars' startup probes pass.
+    let is_sidecar = |c: &Value| {
+        c["restartPolicy"] == "Always" && init_names.iter().any(|n| c["name"] == n.as_str())
+    };
     let restart = pod["spec"]["restartPolicy"]
         .as_str()
         .unwrap_or("Always")
@@ -318,7 +325,7 @@ pub async fn run_pod(
     let mut failed = ready.is_err();
     for (c, env) in containers
         .iter()
-        .filter(|(c, _)| init_names.iter().any(|n| c["name"] == n.as_str()))
+        .filter(|(c, _)| init_names.iter().any(|n| c["name"] == n.as_str()) && !is_sidecar(c))
     {
         let exit = run_container(
             api,
@@ -343,12 +350,14 @@ pub async fn run_pod(
         .iter()
         .filter(|(c, _)| !init_names.iter().any(|n| c["name"] == n.as_str()))
         .collect();
+    let sidecars: Vec<_> = containers.iter().filter(|(c, _)| is_sidecar(c)).collect();
     if !failed {
         let running = |ready: &[bool]| -> Value {
             mains.iter().zip(ready).map(|((c, _), r)| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": r, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}}})).collect()
         };
+        let sidecars_running: Value = sidecars.iter().map(|(c, _)| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}}})).collect();
         // A running container has a log (a follower attaching at once must not get 404).
-        for (c, _) in &mains {
+        for (c, _) in mains.iter().chain(&sidecars) {
             let cname = c["name"].as_str().unwrap_or_default().to_string();
             api.logs.started(&(ns.clone(), name.clone(), cname));
         }
@@ -360,35 +369,44 @@ pub async fn run_pod(
         patch_status(
             api,
             &pod,
-            json!({"phase": "Running", "startTime": started, "podIP": net.ip.to_string(), "podIPs": [{"ip": net.ip.to_string()}], "hostIP": node_ip, "hostIPs": [{"ip": node_ip}], "conditions": conditions(ready.iter().all(|r| *r), &started), "containerStatuses": running(&ready)}),
+            json!({"phase": "Running", "startTime": started, "podIP": net.ip.to_string(), "podIPs": [{"ip": net.ip.to_string()}], "hostIP": node_ip, "hostIPs": [{"ip": node_ip}], "conditions": conditions(ready.iter().all(|r| *r), &started), "containerStatuses": running(&ready), "initContainerStatuses": sidecars_running}),
         );
-        let runs = mains.iter().map(|(c, env)| {
-            let mut stop = stop.clone();
-            let restart = restart.clone();
+        let (sidecars_stop, sidecars_stopped) = watch::channel(false);
+        let launch = {
             let (pod, pod_dir, hosts, node) = (&pod, &pod_dir, &hosts, &node);
-            async move {
+            move |c: Value, env: Vec<(String, String)>, restart: String, mut stop| async move {
+                let (pod, pod_dir, hosts) = (pod, pod_dir.as_path(), hosts.as_path());
                 run_container(
-                    api,
-                    cfg,
-                    pod,
-                    c,
-                    env.clone(),
-                    pod_dir,
-                    hosts,
-                    node,
-                    &restart,
-                    &mut stop,
+                    api, cfg, pod, &c, env, pod_dir, hosts, node, &restart, &mut stop,
                 )
                 .await
             }
+        };
+        let side_runs = sidecars.iter().map(|(c, env)| {
+            launch(
+                c.clone(),
+                env.clone(),
+                "OnFailure".into(),
+                sidecars_stopped.clone(),
+            )
         });
-        let all = futures::future::join_all(runs);
+        let runs = mains
+            .iter()
+            .map(|(c, env)| launch(c.clone(), env.clone(), restart.clone(), stop.clone()));
+        let mains_done = async {
+            sidecars_started(&pod, &sidecars, &net.ip.to_string(), &stop).await;
+            let done = futures::future::join_all(runs).await;
+            // The kubelet stops a Pod's sidecars once its main containers have exited.
+            let _ = sidecars_stop.send(true);
+            done
+        };
+        let all = futures::future::join(mains_done, futures::future::join_all(side_runs));
         tokio::pin!(all);
         let ip = net.ip.to_string();
         let mut failures = vec![0u64; mains.len()];
         let done = loop {
             tokio::select! {
-                done = &mut all => break done,
+                (done, sides) = &mut all => break done.into_iter().chain(sides).collect::<Vec<_>>(),
                 _ = tokio::time::sleep(Duration::from_secs(2)) => {
                     volumes::refresh(api, &pod, &pod_dir);
                     let mut now_ready = ready.clone();
@@ -426,7 +444,16 @@ pub async fn run_pod(
         let _ = std::fs::remove_dir_all(&pod_dir);
         return;
     }
-    let ok = exits.iter().all(|e| e.code == Some(0)) && !failed;
+    // A sidecar's exit (stopped after the main containers) does not decide the phase.
+    let sidecar_names: Vec<&str> = sidecars
+        .iter()
+        .filter_map(|(c, _)| c["name"].as_str())
+        .collect();
+    let ok = exits
+        .iter()
+        .filter(|e| !sidecar_names.contains(&e.name.as_str()))
+        .all(|e| e.code == Some(0))
+        && !failed;
     let main_status: Vec<Value> = exits
         .iter()
         .filter(|e| !init_names.contains(&e.name))
@@ -445,6 +472,31 @@ pub async fn run_pod(
         status["message"] = json!(format!("failed to prepare the pod: {e}"));
     }
     patch_status(api, &pod, status);
+}
+
+/// Waits until each sidecar's startupProbe passes (for at most its failureThreshold ×
+/// periodSeconds), as the kubelet does before it starts the next containers: CloudNativePG's
+/// instance manager looks for the plugins' sockets once, when it starts.
+async fn sidecars_started(
+    pod: &Value,
+    sidecars: &[&(Value, Vec<(String, String)>)],
+    ip: &str,
+    stop: &watch::Receiver<bool>,
+) {
+    for (c, _) in sidecars {
+        let Some(probe) = c.get("startupProbe").filter(|p| p.is_object()) else {
+            continue;
+        };
+        let limit = probe["failureThreshold"].as_u64().unwrap_or(3)
+            * probe["periodSeconds"].as_u64().unwrap_or(10);
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(limit) && !*stop.borrow() {
+            if probes::passes(probe, c, ip, container_pid(pod, c)).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
