@@ -588,7 +588,13 @@ async fn run_container(
             .and_then(|_| std::fs::write(&pid_file, pid.to_string()));
         let logs = pump_logs(&mut child, api.logs.clone(), key.clone());
         let code = tokio::select! {
-            status = async { let s = child.wait().await; logs.await; s } => status.ok().map(|s| s.code().unwrap_or(137)),
+            status = child.wait() => {
+                // Untracked the moment it is reaped: from here on its pid may belong to any new
+                // process (pid_max is 32768 here), which a stop or a fault must never signal.
+                super::track(&cfg.dir, &ns, &pod_name, pid, false);
+                logs.await;
+                status.ok().map(|s| s.code().unwrap_or(137))
+            }
             _ = stop.changed() => {
                 signal_group(pid, libc::SIGTERM);
                 if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
