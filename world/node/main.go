@@ -100,6 +100,16 @@ func (n *node) netns(ns, pod string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// The main goroutine keeps the main thread to itself, so dialInPod's goroutines never run on
+// it: a goroutine that entered a Pod's network namespace stays locked to its thread, and Go
+// retires that thread when the goroutine ends — but it cannot retire the main thread, which
+// would stay in the Pod's namespace for good. /proc/PID/ns/net is the main thread's, so this
+// process would then count as inside that Pod, and the Pod's end (which kills everything in
+// its namespace) would kill the kubelet API.
+func init() {
+	runtime.LockOSThread()
+}
+
 type forwarder struct{ ip, netns string }
 
 // dialInPod connects to localhost:port inside the network namespace of process pid, as the
