@@ -89,22 +89,16 @@ impl Drop for Real {
 }
 
 pub(super) fn secret_key(r: &Real, ns: &str, name: &str, key: &str) -> Vec<u8> {
-    let b64 = r.ok(&[
-        "-n",
+    harness::secret(
+        &r.dir.path().join("kubeconfig"),
+        r.dir.path(),
         ns,
-        "get",
-        "secret",
         name,
-        "-o",
-        &format!("jsonpath={{.data.{}}}", key.replace('.', "\\.")),
-    ]);
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .unwrap_or_else(|e| panic!("{ns}/{name} key {key}: {e}"))
+        key,
+    )
 }
 
-pub(super) fn psql(conninfo: &str, password: &[u8], sql: &str) -> std::process::Output {
+fn psql(conninfo: &str, password: &[u8], sql: &str) -> std::process::Output {
     Command::new("psql")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

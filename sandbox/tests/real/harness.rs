@@ -131,3 +131,20 @@ pub fn fresh() -> (tokio::runtime::Runtime, tempfile::TempDir) {
         .unwrap();
     (rt, tempfile::tempdir().unwrap())
 }
+
+/// The decoded value of `key` in Secret `ns/name`, read with kubectl.
+pub fn secret(
+    kubeconfig: &std::path::Path,
+    home: &std::path::Path,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> Vec<u8> {
+    let path = format!("jsonpath={{.data.{}}}", key.replace('.', "\\."));
+    let args = ["-n", ns, "get", "secret", name, "-o", path.as_str()];
+    let b64 = ok(kubectl(kubeconfig, home, &args), &args);
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap_or_else(|e| panic!("{ns}/{name} key {key}: {e}"))
+}

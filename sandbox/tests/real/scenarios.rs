@@ -80,15 +80,7 @@ impl Up {
     }
 
     fn secret(&self, ns: &str, name: &str, key: &str) -> String {
-        let b64 = self.get(
-            ns,
-            &format!("secret/{name}"),
-            &format!("{{.data.{}}}", key.replace('.', "\\.")),
-        );
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .unwrap_or_else(|e| panic!("{ns}/{name} key {key}: {e}"));
+        let bytes = harness::secret(&self.kubeconfig(), self.dir.path(), ns, name, key);
         String::from_utf8(bytes).unwrap()
     }
 
