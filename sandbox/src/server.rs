@@ -44,6 +44,9 @@ pub enum Cnpg {
     Simulated,
     /// The real operator 1.30.0 from its release manifest, its Pods run by the node agent.
     Real,
+    /// No CloudNativePG at all (its CRDs are there): plain Kubernetes and Argo CD, for what
+    /// needs no database.
+    None,
 }
 
 impl Sandbox {
@@ -100,7 +103,7 @@ impl Sandbox {
                 "CloudNativePG and the barman-cloud plugin available in {:.1}s",
                 t0.elapsed().as_secs_f64()
             );
-        } else {
+        } else if cnpg == Cnpg::Simulated {
             controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
             controllers.push(crate::operators::cnpg::database::spawn(
                 api.clone(),

@@ -291,6 +291,18 @@ impl Target {
         redactor: &Redactor,
         read_only: bool,
     ) -> Result<Client, crate::engine::StepError> {
+        self.try_open(kube, redactor, read_only)
+            .await
+            .map_err(OpenFailure::into_step_error)
+    }
+
+    /// [`Target::open`], keeping PostgreSQL's own error for a caller that tells them apart.
+    pub(crate) async fn try_open(
+        &self,
+        kube: &Kube,
+        redactor: &Redactor,
+        read_only: bool,
+    ) -> Result<Client, OpenFailure> {
         let mut ep = endpoint(
             kube,
             redactor,
@@ -300,17 +312,36 @@ impl Target {
             &self.database,
             &self.secret,
         )
-        .await?;
+        .await
+        .map_err(|e| OpenFailure::Setup(e.into()))?;
         ep.read_only = read_only;
-        let client = connect(kube, &ep)
+        let client = connect(kube, &ep).await.map_err(OpenFailure::Pg)?;
+        super::identity::check(kube, &client, &ep)
             .await
-            .map_err(|e| crate::engine::StepError::Failed(crate::error::chain(&e)))?;
-        match super::identity::check(kube, &client, &ep).await {
-            Ok(()) => Ok(client),
-            Err(e @ PgError::WrongServer { .. }) => {
-                Err(crate::engine::StepError::Refused(e.to_string()))
+            .map_err(OpenFailure::Pg)?;
+        Ok(client)
+    }
+}
+
+/// Why [`Target::try_open`] failed: before reaching the server (the Secret, the CA), or
+/// PostgreSQL's answer.
+#[derive(Debug)]
+pub(crate) enum OpenFailure {
+    /// Reading what the connection needs failed.
+    Setup(crate::engine::StepError),
+    /// The connection or the identity check failed.
+    Pg(PgError),
+}
+
+impl OpenFailure {
+    /// The step error [`Target::open`] reports: a wrong server is refused, the rest failed.
+    pub(crate) fn into_step_error(self) -> crate::engine::StepError {
+        match self {
+            Self::Setup(e) => e,
+            Self::Pg(e @ PgError::WrongServer { .. }) => {
+                crate::engine::StepError::Refused(e.to_string())
             }
-            Err(e) => Err(crate::engine::StepError::Failed(crate::error::chain(&e))),
+            Self::Pg(e) => crate::engine::StepError::Failed(crate::error::chain(&e)),
         }
     }
 }

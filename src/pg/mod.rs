@@ -60,6 +60,25 @@ pub(crate) enum PgError {
     },
 }
 
+impl PgError {
+    /// Whether the server refused the password (SQLSTATE 28P01 `invalid_password`): after a
+    /// recovery CNPG writes a new `-app` Secret, and its instance manager sets that password
+    /// only once the instance is up (`refreshCredentialsFromSecret`), so for a short while the
+    /// Secret's password is not yet the server's.
+    pub(crate) fn password_refused(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if let Some(pg) = e.downcast_ref::<tokio_postgres::Error>() {
+                if pg.code() == Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD) {
+                    return true;
+                }
+            }
+            next = e.source();
+        }
+        false
+    }
+}
+
 /// `"name"` with embedded quotes doubled.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -5,11 +5,13 @@
 //! function is not granted). A read-only session, to the Cluster's `status.currentPrimary`;
 //! `--dry-run` only says what it would check (the recovered cluster was only dry-run created).
 
+use std::time::Duration;
+
 use kube::core::DynamicObject;
 use serde_json::Value;
 
 use crate::k8s::{resources, Connector, K8sError, Kube, ObjectRef};
-use crate::pg::connect::Target;
+use crate::pg::connect::{OpenFailure, Target};
 use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -71,14 +73,17 @@ impl Step for CnpgVerifyRestore {
         }
         let kube = self.0.get().await?;
         on.pod = primary(&kube, &on).await?;
-        let client = on.open(&kube, &ctx.redactor, true).await.map_err(|e| {
-            StepError::Failed(format!(
-                "the app credentials (Secret {}/{}) do not log in to {}: {e}",
-                on.namespace,
-                on.secret,
-                on.describe()
-            ))
-        })?;
+        let client = open_once_password_applied(&kube, &on, ctx)
+            .await
+            .map_err(|e| match e {
+                StepError::Failed(e) => StepError::Failed(format!(
+                    "the app credentials (Secret {}/{}) do not log in to {}: {e}",
+                    on.namespace,
+                    on.secret,
+                    on.describe()
+                )),
+                other => other,
+            })?;
         let fail = |what: &str, e: tokio_postgres::Error| {
             StepError::Failed(format!("failed to read {what} of {}: {e}", on.describe()))
         };
@@ -114,6 +119,43 @@ impl Step for CnpgVerifyRestore {
         Ok(Outputs::default()
             .with("timeline", timeline)
             .with("in_recovery", Value::Bool(false)))
+    }
+}
+
+/// How long a refused password is retried: CNPG writes the recovered cluster's `-app` Secret,
+/// and its instance manager sets that password on the server only once the instance is up
+/// (`refreshCredentialsFromSecret` in the instance reconciler, no status field says when), so
+/// right after the Cluster turns healthy the Secret may still be ahead of the server.
+const PASSWORD_GRACE: Duration = Duration::from_secs(90);
+const PASSWORD_RETRY: Duration = Duration::from_secs(2);
+
+/// Logs in to `on`, retrying a refused password for [`PASSWORD_GRACE`] (every other failure,
+/// and a password still refused after it, is reported at once).
+async fn open_once_password_applied(
+    kube: &Kube,
+    on: &Target,
+    ctx: &StepContext,
+) -> Result<tokio_postgres::Client, StepError> {
+    let deadline = tokio::time::Instant::now() + PASSWORD_GRACE;
+    let mut said = false;
+    loop {
+        match on.try_open(kube, &ctx.redactor, true).await {
+            Err(OpenFailure::Pg(e))
+                if e.password_refused() && tokio::time::Instant::now() < deadline =>
+            {
+                if !std::mem::replace(&mut said, true) {
+                    ctx.events.log(format!(
+                        "{} refuses the password of Secret {}/{} yet: CNPG's instance manager sets it once the instance is up; retrying for up to {}",
+                        on.describe(),
+                        on.namespace,
+                        on.secret,
+                        humantime::format_duration(PASSWORD_GRACE)
+                    ));
+                }
+                ctx.sleep(PASSWORD_RETRY).await?;
+            }
+            other => return other.map_err(OpenFailure::into_step_error),
+        }
     }
 }
 

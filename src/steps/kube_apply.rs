@@ -3,7 +3,10 @@
 //!
 //! With `metadata.generateName` (no name) an earlier attempt's object is found by those labels
 //! and applied again instead of creating a second one. In `--dry-run` the write is sent with
-//! `dryRun=All`.
+//! `dryRun=All`; with `replaces` (an earlier step deletes the live object, which a dry run did
+//! not do) the server is asked to accept creating the object afresh instead of merging it
+//! into the live one: a dry-run create under a generated name, so admission (CNPG's webhook
+//! refuses a second bootstrap method merged into a live Cluster) judges what the run creates.
 
 use kube::api::{ListParams, Patch};
 use kube::core::DynamicObject;
@@ -30,6 +33,11 @@ static SIGNATURE: KindSignature = KindSignature {
             "namespace",
             false,
             "used when the manifest has no metadata.namespace",
+        ),
+        input(
+            "replaces",
+            false,
+            "an earlier step deletes the live object: a dry run rehearses creating it afresh (default false)",
         ),
     ],
     outputs: &["name", "namespace", "uid", "resourceVersion", "created"],
@@ -133,6 +141,9 @@ impl Step for KubeApply {
             .get_opt(&name)
             .await
             .map_err(K8sError::api("read", &object))?;
+        if before.is_some() && params::dry(ctx.mode) && ctx.inputs.bool_or("replaces", false)? {
+            return rehearse_replacement(ctx, &api, &kind, &ns, m.body, &name).await;
+        }
         m.body["metadata"]["name"] = Value::from(name.clone());
         let applied = api
             .patch(&name, &params::apply(ctx.mode), &Patch::Apply(&m.body))
@@ -198,6 +209,34 @@ async fn create(
     };
     ctx.events.log(format!("{verb} {}", kind.object(ns, &name)));
     Ok(outputs(&created, ns, true))
+}
+
+/// A dry run of creating `name` afresh while the live one (deleted for real by an earlier step)
+/// is still there: a dry-run create under `<name>-<generated>`.
+async fn rehearse_replacement(
+    ctx: &StepContext,
+    api: &kube::Api<DynamicObject>,
+    kind: &Kind,
+    ns: &str,
+    mut body: Value,
+    name: &str,
+) -> Result<Outputs, StepError> {
+    let meta = &mut body["metadata"];
+    if let Some(meta) = meta.as_object_mut() {
+        meta.remove("name");
+    }
+    meta["generateName"] = Value::from(format!("{name}-"));
+    let object: DynamicObject =
+        serde_json::from_value(body).map_err(|e| StepError::input("manifest", &e.to_string()))?;
+    let what = kind.object(ns, name);
+    let created = api
+        .create(&params::post(ctx.mode), &object)
+        .await
+        .map_err(K8sError::api("create", &what))?;
+    ctx.events.log(format!(
+        "dry run: server accepted creating {what} afresh (the live one is deleted by an earlier step, which a dry run does not do)"
+    ));
+    Ok(outputs(&created, ns, true).with("name", name.to_string()))
 }
 
 fn describe(

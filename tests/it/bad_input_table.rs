@@ -135,12 +135,14 @@ fn bad_input_table_every_row_a_clear_error_and_nothing_changed() {
     assert!(ROWS.len() >= 30, "the issue asks for at least 30 rows");
     let (w, kube) = (World::new(), Kube::start());
     kube.scenario("synestra.yaml");
-    // Row setup, done once before any row: files, and a source whose bootstrap secret names
-    // another user, so it never becomes healthy.
+    // Row setup, done once before any row: files, and a source that never becomes healthy:
+    // its bootstrap secret names another user, and CNPG is told not to reconcile it
+    // (`cnpg.io/reconciliationLoop: disabled`, so it stays still instead of retrying its
+    // init Job for ten minutes).
     for (name, text) in FILES {
         std::fs::write(w.path(name), text).unwrap();
     }
-    kube.create("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: sick-cnpg, namespace: databases}\nspec: {instances: 1, storage: {size: 1Gi}, bootstrap: {initdb: {database: sick, owner: sick, secret: {name: sick-owner}}}}\n");
+    kube.create("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: sick-cnpg, namespace: databases, annotations: {cnpg.io/reconciliationLoop: disabled}}\nspec: {instances: 1, storage: {size: 1Gi}, bootstrap: {initdb: {database: sick, owner: sick, secret: {name: sick-owner}}}}\n");
     kube.create("apiVersion: v1\nkind: Secret\nmetadata: {name: sick-owner, namespace: databases}\nstringData: {username: not-sick, password: sick-Pa55}\n");
     kube.settle();
 

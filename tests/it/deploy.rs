@@ -256,7 +256,7 @@ fn the_network_policies_let_the_cronjob_and_the_job_reach_only_dns_the_api_and_p
 
 #[test]
 fn the_sandbox_accepts_every_object_as_a_dry_run() {
-    let kube = Kube::start();
+    let kube = Kube::plain();
     let all = manifests();
     assert!(all.len() >= 8, "{all:?}");
     for m in all.iter().filter(|m| matches!(m, Manifest::Namespace(_))) {

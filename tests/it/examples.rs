@@ -74,7 +74,7 @@ fn maintenance_window_runs_end_to_end() {
 
 #[test]
 fn a_failed_health_check_still_releases_the_lock_and_skips_the_restore() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("web-shop-dev");
     deployment(&kube, "web-shop-dev", "shop", 2);
     let file = w.path("quick.yaml");

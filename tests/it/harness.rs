@@ -31,8 +31,6 @@ pub(crate) fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command
 }
 
 /// One test's world: its own state directory and scratch directory.
-/// The opt-out of verified TLS for clusters without it, as an environment variable.
-pub(crate) const INSECURE_NO_TLS_ENV: &str = "CNPGOPS_INSECURE_NO_TLS";
 
 pub(crate) struct World {
     pub state: tempfile::TempDir,
@@ -72,11 +70,7 @@ impl World {
         let home = self.path("home");
         std::fs::create_dir_all(&home).unwrap();
         let mut cmd = Command::new(program);
-        hermetic(&mut cmd, &home)
-            .env("CNPGOPS_STATE_DIR", self.state.path())
-            // `refresh-dev --insecure-no-tls`: the sandbox's simulated CNPG serves no TLS and has
-            // no `<cluster>-ca` yet (issue 13); tests of the refusal remove it themselves.
-            .env(INSECURE_NO_TLS_ENV, "1");
+        hermetic(&mut cmd, &home).env("CNPGOPS_STATE_DIR", self.state.path());
         cmd
     }
 
@@ -197,10 +191,7 @@ mod tests {
             .collect();
         let home = w.path("home").display().to_string();
         for (var, value) in &env {
-            let own = var == "HOME"
-                || var.starts_with("XDG_")
-                || var == "CNPGOPS_STATE_DIR"
-                || var == INSECURE_NO_TLS_ENV;
+            let own = var == "HOME" || var.starts_with("XDG_") || var == "CNPGOPS_STATE_DIR";
             assert!(
                 own || INHERITED.contains(&var.as_str()),
                 "{var}={value} reached a spawned process"

@@ -22,7 +22,7 @@ use kube::Api;
 use serde_json::{json, Value};
 
 use crate::fingerprint as fp;
-use crate::harness::{bin, hermetic, World, INSECURE_NO_TLS_ENV};
+use crate::harness::{bin, hermetic, World};
 use crate::refresh_world::{self as rw, DEV_PASSWORD, PROD_PASSWORD};
 use crate::sandbox::{replicas, Kube};
 
@@ -86,16 +86,6 @@ fn cronjob(docs: &mut [Value]) -> &mut Value {
     docs.iter_mut()
         .find(|d| d["kind"] == "CronJob")
         .expect("a CronJob")
-}
-
-/// What a user of a cluster without TLS adds: the documented opt-out, in the CronJob's env.
-fn without_tls(mut docs: Vec<Value>) -> Vec<Value> {
-    let env = cronjob(&mut docs)
-        .pointer_mut("/spec/jobTemplate/spec/template/spec/containers/0/env")
-        .and_then(Value::as_array_mut)
-        .expect("the container's env");
-    env.push(json!({"name": INSECURE_NO_TLS_ENV, "value": "1"}));
-    docs
 }
 
 /// The Role `cnpgops-refresh` naming `secrets` as the Secrets it may read (what a user with
@@ -242,11 +232,11 @@ fn the_cronjob_refreshes_dev_in_cluster_with_its_service_account_and_nothing_mor
     let (prod_before, dev_before) = prod_and_dev(&kube, [PASSWORD; 2]);
     assert_ne!(prod_before, dev_before, "dev starts different from prod");
 
-    let log = night(&kube, &w, &without_tls(manifests()), Some(PROFILE));
+    let log = night(&kube, &w, &manifests(), Some(PROFILE));
     // The profile from the ConfigMap, mounted where XDG_CONFIG_HOME points, was the one used.
     let selected = "the Deployments of namespace web-synestra-io-dev matching `app.kubernetes.io/part-of=synestra-io`";
     assert!(log.contains(selected), "`{selected}` in:\n{log}");
-    assert!(log.contains("WARNING: --insecure-no-tls"), "{log}");
+    assert!(!log.contains("insecure"), "TLS verified, no opt-out: {log}");
     // The Role was enough, and no more than that.
     let owner = "secrets/synestra-io-initdb-secret";
     assert!(sa_can(&kube, &w, "databases", "get", owner));

@@ -31,7 +31,7 @@ fn kill_during(w: &World, step: &str) -> String {
 
 #[test]
 fn apply_labels_what_it_creates_and_a_resumed_run_adopts_it() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("work");
     kube.run(&w, &["run", &fixture("apply.yaml")]).code(0);
     let id = w.only_run()["run_id"].as_str().unwrap().to_string();
@@ -79,7 +79,7 @@ fn apply_labels_what_it_creates_and_a_resumed_run_adopts_it() {
 }
 
 fn writes_world() -> (World, Kube) {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("work");
     healthy_cluster(&kube, "work", "db");
     deployment(&kube, "work", "app", 3);
@@ -162,7 +162,7 @@ fn scale_records_the_previous_replicas_and_an_always_step_restores_them() {
 
 #[test]
 fn a_wait_that_times_out_names_the_object_and_its_state() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("work");
     let file = w.path("wait.yaml");
     std::fs::write(&file, "name: w\nsummary: s\nsteps:\n  - id: ready\n    uses: kube.wait\n    with: {kind: Cluster, name: db, namespace: work, condition: cluster_healthy, timeout: 1s}\n").unwrap();

@@ -14,7 +14,7 @@ fn lease(kube: &Kube) -> Option<serde_json::Value> {
 
 #[test]
 fn a_second_run_on_the_same_target_is_refused_and_names_the_holder() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("databases");
     let file = fixture("locked.yaml");
     let mut first = kube
@@ -78,7 +78,7 @@ fn a_second_run_on_the_same_target_is_refused_and_names_the_holder() {
 
 #[test]
 fn the_lock_is_released_after_a_failure() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("databases");
     let ran = kube.run(&w, &["run", &fixture("locked.yaml"), "-p", "fail=true"]);
     ran.code(4);
@@ -99,7 +99,7 @@ fn the_lock_is_released_after_a_failure() {
 
 #[test]
 fn only_an_expired_lease_is_taken_over() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("databases");
     let hold = |renewed: &str| {
         format!("apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: {LEASE}, namespace: databases}}\nspec: {{holderIdentity: other-run@elsewhere, leaseDurationSeconds: 30, acquireTime: '{renewed}', renewTime: '{renewed}'}}\n")
@@ -132,7 +132,7 @@ fn only_an_expired_lease_is_taken_over() {
 
 #[test]
 fn a_run_that_loses_its_lock_stops_as_interrupted() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("databases");
     let file = fixture("locked.yaml");
     let child = kube
@@ -172,7 +172,7 @@ fn a_run_that_loses_its_lock_stops_as_interrupted() {
 
 #[test]
 fn a_resume_right_after_a_kill_waits_for_its_own_lease_to_expire() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("databases");
     let mut child = kube
         .cmd(&w, &["run", &fixture("locked.yaml"), "--lock-ttl", "4s"])

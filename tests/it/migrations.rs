@@ -220,7 +220,7 @@ spec:
 
 #[test]
 fn an_operation_in_progress_is_refused_and_nothing_is_touched() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     small_world(&kube, "sleep");
     let before = identities(&kube);
     let ran = kube.run(&w, &["migrations", "resync", "demo"]);
@@ -239,7 +239,7 @@ fn an_operation_in_progress_is_refused_and_nothing_is_touched() {
 
 #[test]
 fn no_failed_jobs_is_nothing_to_do() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     small_world(&kube, "ok");
     let ran = kube.run(&w, &["migrations", "resync", "demo", "-o", "json"]);
     ran.code(0);
@@ -252,7 +252,7 @@ fn no_failed_jobs_is_nothing_to_do() {
 
 #[test]
 fn a_hook_failing_again_is_reported_redacted_once_to_the_webhook() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     small_world(&kube, "fail");
     let (url, got) = crate::leaks::webhook("/services/T0/B0/Webhook7okenXyz");
     let ran = kube.run(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::fingerprint::{self as fp, assert_same};
 use serde_json::{json, Value};
 
-use crate::harness::{World, INSECURE_NO_TLS_ENV};
+use crate::harness::World;
 use crate::pss_restricted::violations;
 use crate::refresh_world::{self as rw, DEV_PASSWORD};
 use crate::sandbox::{replicas, Kube};
@@ -47,27 +47,51 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
         ))
         .unwrap();
     }
-    let real_tls = kube.get("Secret", "databases", "shop-cnpg-ca").is_some();
     let escalating = probe_pod(json!({"allowPrivilegeEscalation": true}));
     eprintln!(
         "PodSecurity `restricted` enforced by this API server: {}",
         refuses(&kube, "databases", escalating)
     );
 
-    // Without the opt-out, a cluster with no CA Secret is refused before anything changes.
-    if !real_tls {
-        let mut strict = kube.cmd(&w, &["refresh-dev", "shop", "--yes"]);
-        strict.env_remove(INSECURE_NO_TLS_ENV);
-        let ran = w.run_with(strict);
-        ran.code(3);
-        ran.says(&[
-            "cannot verify the server's TLS certificate",
-            "Secret databases/shop-cnpg-ca does not exist",
-            "--insecure-no-tls",
-        ]);
-        assert!(refresh_jobs(&kube, "databases").is_empty(), "no Job");
-        assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
-    }
+    // A cluster with no CA Secret is refused before anything changes. CNPG always creates
+    // `<cluster>-ca`: it is deleted here while CNPG is told not to reconcile the Cluster
+    // (`cnpg.io/reconciliationLoop: disabled`, else it would issue a new CA at once), then put
+    // back as it was.
+    let ca = kube
+        .get("Secret", "databases", "shop-cnpg-ca")
+        .expect("CNPG's CA Secret");
+    let reconcile = |how: Value| {
+        let patch = json!({"metadata": {"annotations": {"cnpg.io/reconciliationLoop": how}}});
+        kube.merge("Cluster", "databases", "shop-cnpg", patch);
+    };
+    reconcile(Value::from("disabled"));
+    let secrets = kube.api("Secret", "databases");
+    kube.block_on(secrets.delete("shop-cnpg-ca", &Default::default()))
+        .unwrap();
+    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
+    ran.code(3);
+    ran.says(&[
+        "cannot verify the server's TLS certificate",
+        "Secret databases/shop-cnpg-ca does not exist",
+        "--insecure-no-tls",
+    ]);
+    assert!(refresh_jobs(&kube, "databases").is_empty(), "no Job");
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
+    // Opted out, the same refresh runs, saying loudly that it does not verify the server.
+    let opted_out = ["refresh-dev", "shop", "--yes", "--insecure-no-tls"];
+    let ran = kube.run(&w, &opted_out);
+    ran.code(0);
+    ran.says(&[
+        "WARNING: --insecure-no-tls",
+        "Secret databases/shop-cnpg-ca does not exist",
+    ]);
+    let put_back = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": ca["type"], "data": ca["data"],
+        "metadata": {"name": "shop-cnpg-ca", "namespace": "databases",
+            "labels": ca["metadata"]["labels"], "ownerReferences": ca["metadata"]["ownerReferences"]},
+    });
+    kube.create(&put_back.to_string());
+    reconcile(Value::Null);
 
     let ran = kube.run(
         &w,
@@ -98,15 +122,8 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
         }
     }
     assert!(!job.to_string().contains("ca.key"), "{job}");
-    if real_tls {
-        assert!(job.to_string().contains("verify-full"), "{job}");
-    } else {
-        assert!(
-            ran.stderr.contains("WARNING: --insecure-no-tls"),
-            "{}",
-            ran.stderr
-        );
-    }
+    assert!(job.to_string().contains("verify-full"), "{job}");
+    assert!(!ran.stderr.contains("insecure"), "{}", ran.stderr);
 }
 
 #[test]

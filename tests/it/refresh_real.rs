@@ -4,7 +4,7 @@
 //! operator's `<cluster>-ca` Secret, no `--insecure-no-tls` — and dev ends equal to prod by the
 //! independent fingerprint.
 use crate::fingerprint::{self as fp, assert_same};
-use crate::harness::{World, INSECURE_NO_TLS_ENV};
+use crate::harness::World;
 use crate::refresh_world::{self as rw, DEV_PASSWORD, PROD_PASSWORD};
 use crate::sandbox::{replicas, Kube};
 
@@ -30,9 +30,7 @@ fn refresh_dev_with_the_real_operator_verifies_tls_and_copies_prod() {
     let dev_before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     assert_ne!(prod_before, dev_before, "dev starts different");
 
-    let mut cmd = kube.cmd(&w, &["refresh-dev", "shop", "--yes"]);
-    cmd.env_remove(INSECURE_NO_TLS_ENV);
-    let ran = w.run_with(cmd);
+    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
     ran.code(0);
 
     let prod_after = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);

@@ -89,8 +89,9 @@ fn refusals_and_bad_input_change_nothing() {
     )
     .unwrap();
 
-    // A source whose bootstrap secret names another user never becomes healthy.
-    kube.create("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: sick-cnpg, namespace: databases}\nspec: {instances: 1, storage: {size: 1Gi}, bootstrap: {initdb: {database: sick, owner: sick, secret: {name: sick-owner}}}}\n");
+    // A source that never becomes healthy: its bootstrap secret names another user, and CNPG
+    // is told not to reconcile it (`cnpg.io/reconciliationLoop: disabled`).
+    kube.create("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: sick-cnpg, namespace: databases, annotations: {cnpg.io/reconciliationLoop: disabled}}\nspec: {instances: 1, storage: {size: 1Gi}, bootstrap: {initdb: {database: sick, owner: sick, secret: {name: sick-owner}}}}\n");
     kube.create("apiVersion: v1\nkind: Secret\nmetadata: {name: sick-owner, namespace: databases}\nstringData: {username: not-sick, password: sick-Pa55}\n");
     let ran = kube.run(
         &w,

@@ -49,7 +49,9 @@ fn set_max_locks(kube: &Kube, cluster: &str, owner: &str, password: &str, value:
             Some(row.get::<_, String>(0))
         });
         if now.as_deref() == Some(value) {
-            return;
+            // CNPG restarts the primary for this parameter and reports the Cluster healthy
+            // again a moment after the server is back.
+            return rw::wait_healthy(kube, cluster);
         }
         assert!(
             t0.elapsed() < Duration::from_secs(120),

@@ -23,17 +23,23 @@ pub(crate) struct Kube {
     pub client: Client,
     pub kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
+    cnpg: Cnpg,
 }
 
 impl Kube {
-    /// A sandbox with the simulated CloudNativePG operator, or the real one when
-    /// `CNPGOPS_TEST_CNPG=real` (how the suite is tried against the real operator while it
-    /// moves there; `scripts/test.sh` does not set it).
+    /// A sandbox with the real CloudNativePG operator (1.30.0, its Pods in the node agent).
+    /// `CNPGOPS_TEST_CNPG=simulated` runs the old simulated operator instead (to compare).
     pub(crate) fn start() -> Self {
         match std::env::var("CNPGOPS_TEST_CNPG").as_deref() {
-            Ok("real") => Self::start_with(Cnpg::Real),
-            _ => Self::start_with(Cnpg::Simulated),
+            Ok("simulated") => Self::start_with(Cnpg::Simulated),
+            _ => Self::start_with(Cnpg::Real),
         }
+    }
+
+    /// A sandbox without CloudNativePG (its CRDs only): for tests of what needs no database,
+    /// which then neither wait for an operator to install nor share the cores with one.
+    pub(crate) fn plain() -> Self {
+        Self::start_with(Cnpg::None)
     }
 
     /// A sandbox running the real CloudNativePG operator (its Pods in the node agent).
@@ -63,6 +69,7 @@ impl Kube {
             Client::try_from(config).unwrap()
         });
         Self {
+            cnpg,
             rt,
             sandbox: Some(sandbox),
             client,
@@ -163,6 +170,16 @@ impl Kube {
         .unwrap_or_else(|e| panic!("status of {kind} {ns}/{name}: {e}"));
     }
 
+    /// Merge-patches the object (metadata or spec), as a person with kubectl would.
+    pub(crate) fn merge(&self, kind: &str, ns: &str, name: &str, patch: Value) {
+        self.block_on(self.api(kind, ns).patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        ))
+        .unwrap_or_else(|e| panic!("patch of {kind} {ns}/{name}: {e}"));
+    }
+
     /// Brings up a scenario of `sandbox/scenarios/` (platform first, then the Argo CD
     /// Applications, each synced once) and waits until it is ready.
     pub(crate) fn scenario(&self, name: &str) {
@@ -193,17 +210,18 @@ impl Kube {
         (all, rev)
     }
 
-    /// Waits until the controllers stop writing (no new resourceVersion for 2s).
+    /// Waits until the controllers stop writing: [`Kube::everything`] (which leaves out the
+    /// Leases controllers renew on their own) unchanged for 2 s.
     pub(crate) fn settle(&self) {
         let t0 = Instant::now();
-        let (mut last, mut since) = (self.everything().1, Instant::now());
+        let (mut last, mut since) = (self.everything().0, Instant::now());
         while since.elapsed() < Duration::from_secs(2) {
             assert!(
-                t0.elapsed() < Duration::from_secs(60),
+                t0.elapsed() < Duration::from_secs(120),
                 "the sandbox never settled"
             );
-            std::thread::sleep(Duration::from_millis(100));
-            let now = self.everything().1;
+            std::thread::sleep(Duration::from_millis(250));
+            let now = self.everything().0;
             if now != last {
                 (last, since) = (now, Instant::now());
             }
@@ -240,24 +258,24 @@ pub(crate) fn fixture(name: &str) -> String {
 }
 
 /// A CNPG Cluster, waited for until healthy: the sandbox's CNPG operator makes it so (a real
-/// PostgreSQL); without an operator (no status after 10s) the test reports the status itself.
+/// PostgreSQL); in a sandbox without CNPG ([`Kube::plain`]) the test writes the status itself
+/// (for steps that only read it).
 pub(crate) fn healthy_cluster(kube: &Kube, ns: &str, name: &str) {
     kube.create(&format!(
         "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{instances: 1, imageName: 'ghcr.io/cloudnative-pg/postgresql:15', storage: {{size: 1Gi}}}}\n"
     ));
+    if kube.cnpg == Cnpg::None {
+        let healthy = serde_json::json!({"phase": "Cluster in healthy state"});
+        return kube.set_status("Cluster", ns, name, healthy);
+    }
     let t0 = Instant::now();
     loop {
         let c = kube.get("Cluster", ns, name).unwrap();
-        match c["status"]["phase"].as_str() {
-            Some("Cluster in healthy state") => return,
-            None if t0.elapsed() > Duration::from_secs(10) => {
-                let healthy = serde_json::json!({"phase": "Cluster in healthy state"});
-                return kube.set_status("Cluster", ns, name, healthy);
-            }
-            _ => {}
+        if c["status"]["phase"] == "Cluster in healthy state" {
+            return;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(120),
+            t0.elapsed() < Duration::from_secs(300),
             "never healthy: {c:#}"
         );
         std::thread::sleep(Duration::from_millis(200));

@@ -17,7 +17,7 @@ fn store(kube: &Kube, ns: &str) -> Arc<ConfigMapStore> {
 
 #[test]
 fn a_run_is_one_labelled_configmap_and_runs_list_and_show_read_it() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     kube.namespace("ops");
     let marker = w.path("m.log");
     let args = ["run", "selftest", "-p", "target=app-dev", "-p"];
@@ -104,7 +104,7 @@ fn a_run_is_one_labelled_configmap_and_runs_list_and_show_read_it() {
 
 #[test]
 fn a_second_writer_gets_a_conflict_and_does_not_overwrite() {
-    let kube = Kube::start();
+    let kube = Kube::plain();
     let (a, b) = (store(&kube, "default"), store(&kube, "default"));
     let mut state: cnpgops::support::RunState = serde_json::from_value(serde_json::json!({
         "version": 1, "run_id": "20260101-000000-abcd",
@@ -145,7 +145,7 @@ fn a_second_writer_gets_a_conflict_and_does_not_overwrite() {
 
 #[test]
 fn a_secret_the_run_reads_never_reaches_the_configmap() {
-    let (w, kube) = (World::new(), Kube::start());
+    let (w, kube) = (World::new(), Kube::plain());
     let file = w.path("secret.yaml");
     std::fs::write(&file, "name: secretive\nsummary: s\nsteps:\n  - id: key\n    uses: secret.env\n    with: {name: PLANTED}\n  - id: say\n    uses: log\n    with: {message: \"key is {{ steps.key.outputs.value }}\"}\n").unwrap();
     let mut cmd = kube.cmd(

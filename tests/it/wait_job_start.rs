@@ -51,7 +51,7 @@ fn wait(kube: &Kube, w: &World, name: &str) -> (crate::harness::Ran, Duration) {
 
 #[test]
 fn a_job_whose_pod_cannot_be_created_or_started_fails_the_wait_in_seconds() {
-    let (kube, w) = (Kube::start(), World::new());
+    let (kube, w) = (Kube::plain(), World::new());
     kube.namespace("jobs");
 
     // No Pod (suspended, as a refused create leaves it); the controller's FailedCreate Event.

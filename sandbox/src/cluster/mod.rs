@@ -343,7 +343,7 @@ impl Cluster {
 
 impl Cluster {
     /// Every object of every listable type, as JSON (a test's "nothing changed" and leak scans),
-    /// but the apiserver's own identity Leases, which it renews every few seconds.
+    /// but the Leases controllers renew every few seconds (see [`renewed_by_a_controller`]).
     pub async fn everything(&self) -> Vec<Value> {
         let mut all = vec![];
         for t in &self.resources.listable {
@@ -354,8 +354,7 @@ impl Cluster {
                 continue;
             };
             for o in list.items {
-                if t.ar.plural == "leases" && o.metadata.namespace.as_deref() == Some("kube-system")
-                {
+                if t.ar.plural == "leases" && renewed_by_a_controller(&o) {
                     continue;
                 }
                 let mut v = serde_json::to_value(o).unwrap_or_default();
@@ -377,4 +376,18 @@ impl Drop for Cluster {
 /// Now, as Kubernetes writes times (RFC 3339, seconds).
 pub fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A Lease some controller renews every few seconds on its own: the apiserver's identity
+/// Leases (`kube-system`), the operators' leader elections (`cnpg-system`), and each CNPG
+/// instance manager's primary Lease (owned by its Cluster).
+fn renewed_by_a_controller(lease: &DynamicObject) -> bool {
+    let ns = lease.metadata.namespace.as_deref();
+    let owned_by_cluster = lease
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.kind == "Cluster" && r.api_version.starts_with("postgresql.cnpg.io/"));
+    matches!(ns, Some("kube-system" | "cnpg-system")) || owned_by_cluster
 }

@@ -55,20 +55,52 @@ enum Change {
 
 /// Every ADDED and DELETED event of Cluster `shop-cnpg`, from a watch resumed at its last
 /// resourceVersion whenever the connection ends (so nothing is missed but on 410 Gone, which
-/// is recorded and fails the check).
+/// is recorded and fails the check); and every full-recovery Job CNPG created, by the UID of
+/// the Cluster owning it (CNPG deletes a bootstrap Job once it completed, so only a watch sees
+/// them all).
 struct UidHistory {
     seen: Arc<Mutex<Vec<Change>>>,
-    task: tokio::task::JoinHandle<()>,
+    recoveries: Arc<Mutex<Vec<Change>>>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl UidHistory {
     fn start(kube: &Kube) -> Self {
-        let api = kube.api("Cluster", NS);
-        let list = kube.block_on(api.list_metadata(&ListParams::default()));
-        let rv = list.unwrap().metadata.resource_version.unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let task = kube.spawn(record(api, rv, seen.clone()));
-        Self { seen, task }
+        let clusters = kube.api("Cluster", NS);
+        let jobs = kube.api("Job", NS);
+        let rv = |api: &Api<DynamicObject>| {
+            let list = kube.block_on(api.list_metadata(&ListParams::default()));
+            list.unwrap().metadata.resource_version.unwrap()
+        };
+        let (seen, recoveries) = (Arc::default(), Arc::default());
+        let of_cluster = WatchParams::default().fields(&format!("metadata.name={CLUSTER}"));
+        let recovery_jobs = WatchParams::default().labels("cnpg.io/jobRole=full-recovery");
+        let cluster_uid = |o: &DynamicObject| o.metadata.uid.clone().unwrap_or_default();
+        let owner_uid = |o: &DynamicObject| {
+            let owners = o.metadata.owner_references.iter().flatten();
+            owners.map(|r| r.uid.clone()).next().unwrap_or_default()
+        };
+        let tasks = [
+            kube.spawn(record(
+                clusters.clone(),
+                of_cluster,
+                rv(&clusters),
+                Arc::clone(&seen),
+                cluster_uid,
+            )),
+            kube.spawn(record(
+                jobs.clone(),
+                recovery_jobs,
+                rv(&jobs),
+                Arc::clone(&recoveries),
+                owner_uid,
+            )),
+        ];
+        Self {
+            seen,
+            recoveries,
+            tasks,
+        }
     }
 
     fn len(&self) -> usize {
@@ -79,19 +111,36 @@ impl UidHistory {
     fn since(&self, from: usize) -> Vec<Change> {
         self.seen.lock().unwrap()[from..].to_vec()
     }
+
+    /// How many full-recovery Jobs were created for the Cluster with UID `uid`.
+    fn recoveries_of(&self, uid: &str) -> usize {
+        let seen = self.recoveries.lock().unwrap();
+        assert!(
+            !seen.iter().any(|c| matches!(c, Change::Lost(_))),
+            "the Job watch lost its history: {seen:?}"
+        );
+        seen.iter()
+            .filter(|c| **c == Change::Added(uid.into()))
+            .count()
+    }
 }
 
 impl Drop for UidHistory {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
-async fn record(api: Api<DynamicObject>, mut rv: String, seen: Arc<Mutex<Vec<Change>>>) {
-    let wp = WatchParams::default()
-        .fields(&format!("metadata.name={CLUSTER}"))
-        .timeout(120);
-    let uid = |o: &DynamicObject| o.metadata.uid.clone().unwrap_or_default();
+async fn record(
+    api: Api<DynamicObject>,
+    wp: WatchParams,
+    mut rv: String,
+    seen: Arc<Mutex<Vec<Change>>>,
+    id: impl Fn(&DynamicObject) -> String,
+) {
+    let wp = wp.timeout(120);
     loop {
         let Ok(stream) = api.watch(&wp, &rv).await else {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -100,9 +149,9 @@ async fn record(api: Api<DynamicObject>, mut rv: String, seen: Arc<Mutex<Vec<Cha
         let mut stream = stream.boxed();
         while let Some(Ok(event)) = stream.next().await {
             let (change, version) = match event {
-                WatchEvent::Added(o) => (Some(Change::Added(uid(&o))), o.metadata.resource_version),
+                WatchEvent::Added(o) => (Some(Change::Added(id(&o))), o.metadata.resource_version),
                 WatchEvent::Deleted(o) => {
-                    (Some(Change::Deleted(uid(&o))), o.metadata.resource_version)
+                    (Some(Change::Deleted(id(&o))), o.metadata.resource_version)
                 }
                 WatchEvent::Modified(o) => (None, o.metadata.resource_version),
                 WatchEvent::Bookmark(b) => (None, Some(b.metadata.resource_version)),
@@ -254,7 +303,16 @@ fn finished(kube: &Kube, w: &World, args: &[&str], what: &str) -> String {
 /// created (`changes`, the UID history since the run started); one recovery Job of the new
 /// Cluster, recovering the backup; the app restarted once, at 1 replica; the lock free.
 #[track_caller]
-fn restored_once(kube: &Kube, w: &World, id: &str, t: &Target, changes: &[Change], what: &str) {
+fn restored_once(
+    kube: &Kube,
+    w: &World,
+    id: &str,
+    t: &Target,
+    history: (&UidHistory, usize),
+    what: &str,
+) {
+    let (history, from) = history;
+    let changes = history.since(from);
     assert_eq!(run_state(w, id)["status"], "succeeded", "{what}");
     let cluster = kube.get("Cluster", NS, CLUSTER).expect("restored");
     let new_uid = cluster["metadata"]["uid"].as_str().unwrap().to_string();
@@ -270,21 +328,11 @@ fn restored_once(kube: &Kube, w: &World, id: &str, t: &Target, changes: &[Change
         cluster["metadata"]["labels"]["cnpgops.io/run-id"], id,
         "{what}"
     );
-    let jobs = kube.list(
-        "Job",
-        NS,
-        &format!("cnpg.io/cluster={CLUSTER},cnpg.io/jobRole=full-recovery"),
+    let recoveries = history.recoveries_of(&new_uid);
+    assert_eq!(
+        recoveries, 1,
+        "{what}: one full-recovery Job of the new Cluster"
     );
-    let recoveries: Vec<&Value> = jobs
-        .iter()
-        .filter(|j| {
-            let owners = j["metadata"]["ownerReferences"].as_array();
-            owners.is_some_and(|o| o.iter().any(|r| r["uid"] == new_uid.as_str()))
-        })
-        .collect();
-    // The Job's status is the sandbox operator's and the Job controller's business (and
-    // late under load): the content below shows the recovery succeeded.
-    assert_eq!(recoveries.len(), 1, "{what}: one recovery: {jobs:#?}");
     let asked = &cluster["spec"]["bootstrap"]["recovery"]["recoveryTarget"];
     assert_eq!(asked["backupID"], t.backup_id.as_str(), "{what}: {asked}");
     let now = content(kube);
@@ -327,7 +375,7 @@ fn restore_in_place_killed_at_random_moments_resumes_to_the_backup_deleting_once
     kube.run(&w, &args(&t)).code(0);
     let span = t0.elapsed();
     let id = w.only_run()["run_id"].as_str().unwrap().to_string();
-    restored_once(&kube, &w, &id, &t, &history.since(from), "the clean run");
+    restored_once(&kube, &w, &id, &t, (&history, from), "the clean run");
     assert_eq!(automated(&kube, "shop-prod"), sync, "auto-sync is back");
     let steps = step_times(&run_state(&w, &id));
     let times: Vec<String> = steps.iter().map(|(s, d)| format!("{s} {d:.1?}")).collect();
@@ -371,7 +419,7 @@ fn restore_in_place_killed_at_random_moments_resumes_to_the_backup_deleting_once
             what = format!("{what}, its resume killed at {at:?} ({place})");
         }
         let id = finished(&kube, &w, &args(&t), &what);
-        restored_once(&kube, &w, &id, &t, &history.since(from), &what);
+        restored_once(&kube, &w, &id, &t, (&history, from), &what);
         assert_eq!(automated(&kube, "shop-prod"), sync, "{what}: auto-sync");
     }
     let each = t1.elapsed().as_secs_f64() / kills.max(1) as f64;
