@@ -31,7 +31,6 @@ pub(crate) fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command
 }
 
 /// One test's world: its own state directory and scratch directory.
-
 pub(crate) struct World {
     pub state: tempfile::TempDir,
     pub scratch: tempfile::TempDir,
