@@ -1,5 +1,5 @@
 //! Starting and stopping the sandbox: the real control plane, the cluster client the world's
-//! controllers share, the node agent, the simulated operators, the world's processes, and the
+//! controllers share, the node agent, the operators (CloudNativePG real, Argo CD simulated), the world's processes, and the
 //! files clients read (`DIR/kubeconfig`, `DIR/state.json`).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,9 +17,14 @@ use crate::node::pods::{self, RunnerConfig};
 use crate::node::NodeAgent;
 use crate::world::World;
 
-/// The CRDs the sandbox serves (CNPG, the barman-cloud plugin's ObjectStore, Argo CD).
-pub fn crd_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("crds")
+/// The CRDs the sandbox serves from its start: CloudNativePG's own, as `world/build.sh` copies
+/// them from the module it builds (`config/crd/bases`), and Argo CD's Application
+/// (`sandbox/crds`). The barman-cloud plugin's ObjectStore comes with the plugin's manifest.
+pub fn crd_dirs() -> [PathBuf; 2] {
+    [
+        crate::control_plane::binaries::opt_dir().join("cnpg-1.30.0/crds"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crds"),
+    ]
 }
 
 /// A running sandbox.
@@ -40,8 +45,6 @@ pub struct Sandbox {
 /// Which CloudNativePG operator the sandbox runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Cnpg {
-    /// The simulated operator (`operators::cnpg`): database servers as host processes.
-    Simulated,
     /// The real operator 1.30.0 from its release manifest, its Pods run by the node agent.
     Real,
     /// No CloudNativePG at all (its CRDs are there): plain Kubernetes and Argo CD, for what
@@ -61,7 +64,7 @@ impl Sandbox {
     /// As `start`, with a world the caller holds (so it can stop the world's processes if it
     /// gives up on a start part-way, e.g. on SIGTERM).
     pub async fn start_with(dir: &Path, world: Arc<World>) -> anyhow::Result<Sandbox> {
-        Self::start_with_cnpg(dir, world, Cnpg::Simulated).await
+        Self::start_with_cnpg(dir, world, Cnpg::Real).await
     }
 
     /// As `start_with`, choosing which CloudNativePG operator runs.
@@ -72,7 +75,7 @@ impl Sandbox {
     ) -> anyhow::Result<Sandbox> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
-        let cp = ControlPlane::start_with_crds(dir, Some(&crd_dir())).await?;
+        let cp = ControlPlane::start_with_crds(dir, &crd_dirs()).await?;
         let node_dir = dir.join("node");
         let logs = Arc::new(LogStore::with_dir(node_dir.join("logs")));
         let faults = Arc::new(Faults::default());
@@ -103,12 +106,6 @@ impl Sandbox {
                 "CloudNativePG and the barman-cloud plugin available in {:.1}s",
                 t0.elapsed().as_secs_f64()
             );
-        } else if cnpg == Cnpg::Simulated {
-            controllers.push(crate::operators::cnpg::spawn(api.clone(), world.clone()));
-            controllers.push(crate::operators::cnpg::database::spawn(
-                api.clone(),
-                world.clone(),
-            ));
         }
         let state = json!({"api": cp.url, "kubeconfig": cp.kubeconfig, "pid": std::process::id()});
         write_atomic(

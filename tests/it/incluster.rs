@@ -267,7 +267,7 @@ fn the_cronjob_refreshes_dev_in_cluster_with_its_service_account_and_nothing_mor
 /// from Pods refused by `pg_hba` (so the night cannot have gone without it).
 #[test]
 fn the_cronjob_refreshes_dev_in_cluster_over_verified_tls_with_the_real_operator() {
-    let (w, kube) = (World::new(), Kube::start_real());
+    let (w, kube) = (World::new(), Kube::start());
     let dbs = ["databases", "databases"];
     rw::world_with(&kube, "synestra-io", 500, dbs, rw::TLS_ONLY);
     kube.namespace("argocd");

@@ -30,7 +30,7 @@ fn archived_shop(kube: &Kube) -> crate::catalog::Store {
 
 #[test]
 fn a_recovery_that_cannot_succeed_is_reported_with_cnpgs_reason_while_cnpg_retries() {
-    let (w, kube) = (World::new(), Kube::start_real());
+    let (w, kube) = (World::new(), Kube::start());
     let s3 = archived_shop(&kube);
     let backup = kube.get("Backup", NS, "first").unwrap();
     let id = backup["status"]["backupId"].as_str().unwrap().to_string();

@@ -10,7 +10,7 @@ use crate::sandbox::{replicas, Kube};
 
 #[test]
 fn refresh_dev_with_the_real_operator_verifies_tls_and_copies_prod() {
-    let (w, kube) = (World::new(), Kube::start_real());
+    let (w, kube) = (World::new(), Kube::start());
     let dbs = ["databases", "databases"];
     rw::world_with(&kube, "shop", 2_000, dbs, rw::TLS_ONLY);
     // The oracle that TLS is used: through a port-forward, plain text is refused, TLS passes.

@@ -27,24 +27,16 @@ pub(crate) struct Kube {
 }
 
 impl Kube {
-    /// A sandbox with the real CloudNativePG operator (1.30.0, its Pods in the node agent).
-    /// `CNPGOPS_TEST_CNPG=simulated` runs the old simulated operator instead (to compare).
+    /// A sandbox with the real CloudNativePG operator (1.30.0, with the barman-cloud plugin
+    /// v0.14.0; their Pods in the node agent).
     pub(crate) fn start() -> Self {
-        match std::env::var("CNPGOPS_TEST_CNPG").as_deref() {
-            Ok("simulated") => Self::start_with(Cnpg::Simulated),
-            _ => Self::start_with(Cnpg::Real),
-        }
+        Self::start_with(Cnpg::Real)
     }
 
     /// A sandbox without CloudNativePG (its CRDs only): for tests of what needs no database,
     /// which then neither wait for an operator to install nor share the cores with one.
     pub(crate) fn plain() -> Self {
         Self::start_with(Cnpg::None)
-    }
-
-    /// A sandbox running the real CloudNativePG operator (its Pods in the node agent).
-    pub(crate) fn start_real() -> Self {
-        Self::start_with(Cnpg::Real)
     }
 
     fn start_with(cnpg: Cnpg) -> Self {

@@ -33,14 +33,9 @@ enum Command {
         /// How long to wait for the scenario to be ready, in seconds.
         #[arg(long, default_value_t = 120)]
         ready_timeout: u64,
-        /// Which CloudNativePG operator runs: the real one (1.30.0, from its release manifest)
-        /// or the simulated one.
-        #[arg(
-            long,
-            value_enum,
-            env = "CNPGOPS_SANDBOX_CNPG",
-            default_value = "simulated"
-        )]
+        /// Whether CloudNativePG runs: the real operator (1.30.0, from its release manifest,
+        /// with the barman-cloud plugin v0.14.0), or none (plain Kubernetes and Argo CD).
+        #[arg(long, value_enum, env = "CNPGOPS_SANDBOX_CNPG", default_value = "real")]
         cnpg: cnpgops_sandbox::server::Cnpg,
     },
     /// Stop the sandbox running in DIR (SIGTERM, then wait for it to exit).

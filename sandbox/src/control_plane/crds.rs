@@ -12,7 +12,12 @@ use kube::Client;
 /// Applies every `*.yaml` in `dir` (server-side apply) and waits for them to be served.
 pub async fn load_dir(client: &Client, dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("failed to read {}", dir.display()))?
+        .with_context(|| {
+            format!(
+                "failed to read the CRDs of {} (CloudNativePG's: run scripts/setup.sh, i.e. world/build.sh cnpg)",
+                dir.display()
+            )
+        })?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))

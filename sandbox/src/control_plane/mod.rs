@@ -50,13 +50,16 @@ impl ControlPlane {
     /// Starts etcd, the apiserver and the controller manager under `dir`, and waits until the
     /// apiserver is ready. Dropping the future part-way kills what it started.
     pub async fn start(dir: &Path) -> anyhow::Result<ControlPlane> {
-        Self::start_with_crds(dir, None).await
+        Self::start_with_crds(dir, &[]).await
     }
 
-    /// As `start`, loading the CRDs of `crds` before the controller manager starts (its garbage
-    /// collector then knows their types from the first moment, instead of after its 30 s
-    /// rediscovery).
-    pub async fn start_with_crds(dir: &Path, crds: Option<&Path>) -> anyhow::Result<ControlPlane> {
+    /// As `start`, loading the CRDs of the directories `crds` before the controller manager
+    /// starts (its garbage collector then knows their types from the first moment, instead of
+    /// after its 30 s rediscovery).
+    pub async fn start_with_crds(
+        dir: &Path,
+        crds: &[std::path::PathBuf],
+    ) -> anyhow::Result<ControlPlane> {
         let bins = Binaries::find()?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
@@ -129,8 +132,8 @@ impl ControlPlane {
         )?);
         let client = client_for(&kubeconfig).await?;
         wait_ready(&client, &mut components).await?;
-        if let Some(crds) = crds {
-            crds::load_dir(&client, crds).await?;
+        for d in crds {
+            crds::load_dir(&client, d).await?;
         }
         components.push(Component::spawn(
             "kube-controller-manager",

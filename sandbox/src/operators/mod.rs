@@ -1,8 +1,8 @@
-//! The simulated operators, API clients of the real control plane: CloudNativePG (until the
-//! real operator runs) and the Argo CD application controller (it cannot be built here).
+//! The operators of the sandbox: the real CloudNativePG operator and its barman-cloud plugin
+//! (installed from their release manifests, run by the node agent), and the simulated Argo CD
+//! application controller (API client of the real control plane; it cannot be built here).
 pub mod argocd;
 pub mod barman_plugin;
-pub mod cnpg;
 pub mod cnpg_real;
 
 use std::sync::Arc;

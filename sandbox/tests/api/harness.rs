@@ -1,4 +1,6 @@
-//! Starts a sandbox on a free port for one test and gives a kube-rs client for it.
+//! Starts a sandbox (without CloudNativePG: these are tests of the API, the node agent and
+//! the faults) for one test and gives a kube-rs client for it.
+use cnpgops_sandbox::server::Cnpg;
 use cnpgops_sandbox::Sandbox;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -14,7 +16,10 @@ pub struct World {
 
 pub async fn start() -> World {
     let dir = tempfile::tempdir().expect("temp dir");
-    let sandbox = Sandbox::start(dir.path(), 0).await.expect("sandbox starts");
+    let world = cnpgops_sandbox::world::World::new(dir.path()).expect("world");
+    let sandbox = Sandbox::start_with_cnpg(dir.path(), world, Cnpg::None)
+        .await
+        .expect("sandbox starts");
     let kc = Kubeconfig::read_from(sandbox.kubeconfig_path()).expect("kubeconfig written");
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await

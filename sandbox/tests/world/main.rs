@@ -1,5 +1,5 @@
-//! World tests: real PostgreSQL servers behind CNPG Clusters and the S3 server, driven only by
-//! a plain kube client, `psql` and the S3 API (boto3 from the barman-cloud venv).
+//! World tests: the simulated Argo CD controller, the S3 server and its faults, and the sandbox's
+//! command line, driven only by a plain kube client and the S3 API (boto3 from the barman venv).
 mod argo_support;
 mod harness;
 
@@ -8,16 +8,6 @@ mod argo_heal;
 mod argo_options;
 mod argo_prune;
 mod argocd;
-mod backup;
 mod cli;
-mod cluster;
-mod lifecycle;
-mod pg_jobs;
-mod post_init_sql;
-mod recovery;
-mod recovery_support;
 mod s3;
 mod s3_faults;
-mod scheduled;
-mod shared;
-mod synestra;
