@@ -17,12 +17,15 @@ use crate::node::pods::{self, RunnerConfig};
 use crate::node::NodeAgent;
 use crate::world::World;
 
-/// The CRDs the sandbox serves from its start: CloudNativePG's own, as `world/build.sh` copies
-/// them from the module it builds (`config/crd/bases`), and Argo CD's Application
-/// (`sandbox/crds`). The barman-cloud plugin's ObjectStore comes with the plugin's manifest.
-pub fn crd_dirs() -> [PathBuf; 2] {
+/// Where the CRDs the sandbox serves from its start come from: CloudNativePG's own, as
+/// `world/build.sh` copies them from the module it builds (`config/crd/bases`); the barman-cloud
+/// plugin's ObjectStore from the plugin's release manifest (the one its install applies); and
+/// Argo CD's Application (`sandbox/crds`).
+pub fn crd_sources() -> [PathBuf; 3] {
+    let opt = crate::control_plane::binaries::opt_dir();
     [
-        crate::control_plane::binaries::opt_dir().join("cnpg-1.30.0/crds"),
+        opt.join("cnpg-1.30.0/crds"),
+        crate::operators::barman_plugin::dir().join("manifest.yaml"),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("crds"),
     ]
 }
@@ -75,7 +78,7 @@ impl Sandbox {
     ) -> anyhow::Result<Sandbox> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
-        let cp = ControlPlane::start_with_crds(dir, &crd_dirs()).await?;
+        let cp = ControlPlane::start_with_crds(dir, &crd_sources()).await?;
         let node_dir = dir.join("node");
         let logs = Arc::new(LogStore::with_dir(node_dir.join("logs")));
         let faults = Arc::new(Faults::default());

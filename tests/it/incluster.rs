@@ -7,10 +7,10 @@
 //! unchanged, and the Pod's log shows the in-cluster path: connections straight to the `-rw`
 //! Services, no port-forward (which its Role does not allow).
 //!
-//! Twice: with the simulated operator (no TLS there, so the CronJob gets the documented opt-out
-//! `CNPGOPS_INSECURE_NO_TLS=1`), which also proves `deploy/base/rbac.yaml` enough and requests
-//! outside it forbidden; and with the real CloudNativePG operator, TLS verified (`pg_hba`
-//! refuses plain text from Pods), the CronJob as shipped but for the owner Secrets' names.
+//! Twice, on the real CloudNativePG operator with TLS verified (`pg_hba` refuses plain text from
+//! Pods): the synestra world with the profile from a ConfigMap, which also proves
+//! `deploy/base/rbac.yaml` enough and requests outside it forbidden; and a world whose owner
+//! Secrets have other names, the CronJob as shipped but for those names in the Role.
 
 use std::path::Path;
 use std::process::Command;

@@ -113,9 +113,9 @@ pub(crate) fn address(kube: &Kube, cluster: &str) -> String {
     address_in(kube, "databases", cluster)
 }
 
-/// Where `<cluster>-rw` in `ns` is reached from the host: the simulated operator's server
-/// address (annotation), or with the real operator the primary Pod's address on the sandbox
-/// network (what the Service's endpoint is).
+/// Where `<cluster>-rw` in `ns` is reached from the host: the primary Pod's address on the
+/// sandbox network (what the Service's endpoint is; an address annotation for a selector-less
+/// Service).
 pub(crate) fn address_in(kube: &Kube, ns: &str, cluster: &str) -> String {
     let svc = kube.get("Service", ns, &format!("{cluster}-rw")).unwrap();
     if let Some(addr) = svc["metadata"]["annotations"]["sandbox.cnpgops.io/address"].as_str() {

@@ -9,19 +9,24 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::Client;
 
-/// Applies every `*.yaml` in `dir` (server-side apply) and waits for them to be served.
-pub async fn load_dir(client: &Client, dir: &Path) -> anyhow::Result<Vec<String>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| {
-            format!(
-                "failed to read the CRDs of {} (CloudNativePG's: run scripts/setup.sh, i.e. world/build.sh cnpg)",
-                dir.display()
-            )
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
+/// Applies every CustomResourceDefinition of `from` (a directory of `*.yaml` files, or one
+/// multi-document manifest, of which only the CRDs are taken) and waits for them to be served.
+pub async fn load_dir(client: &Client, from: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files: Vec<_> = if from.is_dir() {
+        std::fs::read_dir(from)
+            .with_context(|| format!("failed to read the CRDs of {}", from.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect()
+    } else {
+        anyhow::ensure!(
+            from.exists(),
+            "{} is missing: run scripts/setup.sh (world/build.sh cnpg plugin)",
+            from.display()
+        );
+        vec![from.to_path_buf()]
+    };
     files.sort();
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let pp = PatchParams::apply("cnpgops-sandbox").force();
@@ -29,13 +34,22 @@ pub async fn load_dir(client: &Client, dir: &Path) -> anyhow::Result<Vec<String>
     for f in &files {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("failed to read {}", f.display()))?;
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text)
-            .with_context(|| format!("{} is not a CustomResourceDefinition", f.display()))?;
-        let name = crd.metadata.name.clone().context("a CRD without a name")?;
-        api.patch(&name, &pp, &Patch::Apply(&crd))
-            .await
-            .with_context(|| format!("failed to apply {}", f.display()))?;
-        names.push(name);
+        for doc in text.split("\n---") {
+            if !doc.contains("kind: CustomResourceDefinition") {
+                continue;
+            }
+            let crd: CustomResourceDefinition = serde_saphyr::from_str(doc).with_context(|| {
+                format!(
+                    "a CustomResourceDefinition of {} does not parse",
+                    f.display()
+                )
+            })?;
+            let name = crd.metadata.name.clone().context("a CRD without a name")?;
+            api.patch(&name, &pp, &Patch::Apply(&crd))
+                .await
+                .with_context(|| format!("failed to apply CRD {name} of {}", f.display()))?;
+            names.push(name);
+        }
     }
     for name in &names {
         let established = await_condition(api.clone(), name, conditions::is_crd_established());

@@ -12,7 +12,7 @@ pub use pool::{Lease, Pool};
 
 /// Control planes (apiserver, etcd, the kubelet API): 10.244.1.0 – 10.244.15.255.
 pub const CONTROL_PLANES: Pool = Pool::new("control-planes", [10, 244, 1, 0], [10, 244, 15, 255]);
-/// Database servers the simulated operator runs: 10.244.16.0 – 10.244.127.255.
+/// Servers outside Kubernetes (the S3 server): 10.244.16.0 – 10.244.127.255.
 pub const SERVERS: Pool = Pool::new("addresses", [10, 244, 16, 0], [10, 244, 127, 255]);
 /// Pods of the node agent: 10.244.128.0 – 10.244.255.255.
 pub const PODS: Pool = Pool::new("pods", [10, 244, 128, 0], [10, 244, 255, 255]);

@@ -15,7 +15,7 @@ use crate::cluster::Cluster;
 use crate::control_plane::process::Component;
 use crate::control_plane::ControlPlane;
 
-/// The one node's name (the simulated CNPG operator puts its instance Pods on it).
+/// The one node's name (every Pod runs on it).
 pub const NODE: &str = "sandbox";
 /// The kubelet port on the node's address.
 pub const KUBELET_PORT: u16 = 10250;
