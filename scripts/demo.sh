@@ -13,7 +13,7 @@ dir=$PWD/.sandbox
 rows=${ROWS:-200000}
 scripts/sandbox.sh down "$dir" >/dev/null 2>&1 || true
 rm -rf "$dir" # a fresh world every time (the data of an earlier demo would be reused)
-CNPGOPS_SANDBOX_CNPG=real scripts/sandbox.sh up "$dir" sandbox/scenarios/synestra.yaml
+scripts/sandbox.sh up "$dir" sandbox/scenarios/synestra.yaml
 trap 'scripts/sandbox.sh down "$dir" >/dev/null' EXIT
 export KUBECONFIG=$dir/kubeconfig
 cargo build -q -p cnpgops

@@ -1,7 +1,9 @@
 //! A Cluster whose recovery cannot succeed (a target a day past the end of the archive) never
 //! becomes healthy: the real CNPG leaves it "Setting up primary" and retries its full-recovery
 //! Job with backoff. `kube.wait` for `cluster_healthy` fails while CNPG still retries, with
-//! CNPG's own reason, instead of waiting out its 10-minute timeout.
+//! CNPG's own reason, instead of waiting out its 10-minute timeout. The same for a recovery
+//! into a non-empty archive (the new Cluster would archive where prod already does: CNPG's
+//! `barman-cloud-check-wal-archive` refuses it).
 
 use serde_json::json;
 
@@ -9,15 +11,19 @@ use crate::harness::World;
 use crate::sandbox::Kube;
 
 const RUNBOOK: &str = r#"
-name: wait-late
+name: wait-recovery
 summary: wait for a recovering Cluster
+params:
+  - name: name
+    type: string
+    required: true
 steps:
   - id: wait
     uses: kube.wait
     with:
       kind: Cluster
       namespace: databases
-      name: late-cnpg
+      name: "{{ params.name }}"
       condition: cluster_healthy
       timeout: 10m
 "#;
@@ -42,10 +48,10 @@ fn a_failed_recovery_job_fails_the_wait_at_once() {
     });
     kube.create(&serde_json::to_string(&cluster).unwrap());
 
-    let file = w.path("wait-late.yaml");
+    let file = w.path("wait-recovery.yaml");
     std::fs::write(&file, RUNBOOK).unwrap();
     let t0 = std::time::Instant::now();
-    let ran = kube.run(&w, &["run", file.to_str().unwrap()]);
+    let ran = kube.run(&w, &["run", file.to_str().unwrap(), "-p", "name=late-cnpg"]);
     eprintln!("reported after {:.1?}", t0.elapsed());
     ran.code(4);
     ran.says(&[
@@ -76,5 +82,33 @@ fn a_failed_recovery_job_fails_the_wait_at_once() {
         kube.get("Cluster", "databases", "late-cnpg").unwrap()["status"]["phase"],
         "Setting up primary",
         "CNPG reports nothing in the Cluster's status"
+    );
+
+    // A recovery whose new Cluster would archive into prod's own, non-empty archive.
+    let taken = json!({
+        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "taken-cnpg", "namespace": "databases"},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"}, "imageName": prod["spec"]["imageName"],
+            "bootstrap": {"recovery": {"source": "origin"}},
+            "backup": {"barmanObjectStore": store},
+            "externalClusters": [{"name": "origin", "barmanObjectStore": store}]}
+    });
+    kube.create(&serde_json::to_string(&taken).unwrap());
+    let t0 = std::time::Instant::now();
+    let ran = kube.run(
+        &w,
+        &["run", file.to_str().unwrap(), "-p", "name=taken-cnpg"],
+    );
+    eprintln!("non-empty archive reported after {:.1?}", t0.elapsed());
+    ran.code(4);
+    ran.says(&[
+        "Cluster databases/taken-cnpg will not become healthy",
+        "its Job databases/taken-cnpg-1-full-recovery keeps failing while CNPG retries",
+        "CNPG says:",
+    ]);
+    assert!(
+        ran.stderr.to_lowercase().contains("empty"),
+        "CNPG's reason names the archive that is not empty: {}",
+        ran.stderr
     );
 }

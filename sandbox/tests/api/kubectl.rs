@@ -186,23 +186,37 @@ async fn kubectl_drives_the_sandbox() {
     .await
     .unwrap();
 
-    // get -w sees a change made while it watches.
-    let kc3 = kc.clone();
+    // get -w sees a change made while it watches: the watch runs until `late` shows up (or a
+    // minute passes), however slowly kubectl starts on a loaded machine.
+    let mut watch = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args([
+            "-n",
+            "kctl",
+            "get",
+            "configmaps",
+            "-w",
+            "--request-timeout=60s",
+            "-o",
+            "name",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl runs");
+    let out = watch.stdout.take().unwrap();
     let watcher = std::thread::spawn(move || {
-        kubectl(
-            &kc3,
-            &[
-                "-n",
-                "kctl",
-                "get",
-                "configmaps",
-                "-w",
-                "--request-timeout=4s",
-                "-o",
-                "name",
-            ],
-            None,
-        )
+        use std::io::BufRead;
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line == "configmap/late" {
+                break;
+            }
+        }
+        seen
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let kc4 = kc.clone();
@@ -230,7 +244,9 @@ async fn kubectl_drives_the_sandbox() {
     tokio::task::spawn_blocking(move || ok(kubectl(&kc5, &["apply", "-f", "-"], Some(late))))
         .await
         .unwrap();
-    let watched = String::from_utf8_lossy(&watcher.join().unwrap().stdout).to_string();
+    let watched = watcher.join().unwrap();
+    let _ = watch.kill();
+    let _ = watch.wait();
     assert!(
         watched.contains("configmap/settings") && watched.contains("configmap/late"),
         "{watched}"
