@@ -38,6 +38,9 @@ pub(crate) mod state_store;
 pub(crate) mod volume_probe;
 pub(crate) mod wait;
 
+#[cfg(test)]
+mod mock_tests;
+
 pub(crate) use client::{Connector, Kube, KubeOptions};
 pub(crate) use error::{K8sError, ObjectRef};
 
