@@ -69,7 +69,7 @@ pub(crate) async fn wait(
         .unwrap_or(Value::Null))
 }
 
-/// How a failed [`wait`] is told: `Backup ns/name failed: <status.error>`, or the timeout;
+/// How a failed [`wait()`] is told: `Backup ns/name failed: <status.error>`, or the timeout;
 /// `None` for other errors (the API's own).
 pub(crate) fn failure(object: &ObjectRef, e: &K8sError) -> Option<String> {
     match e {
