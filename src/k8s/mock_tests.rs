@@ -6,7 +6,7 @@
 //!
 //! - [`waits`]: the wait helper and `k8s::job::follow` (410, 5xx, 403, FailedCreate).
 //! - [`steps`]: step kinds through the registry (`cnpg.backup`, `kube.apply`, `argo.autosync`,
-//!   `cnpg.delete_cluster`).
+//!   `argo.sync`, `cnpg.delete_cluster`).
 
 mod apiserver;
 mod steps;

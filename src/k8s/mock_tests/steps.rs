@@ -1,7 +1,8 @@
 //! Step kinds against scripted answers: `cnpg.backup` adopts this run's Backup and fails at
 //! once when it failed; `kube.apply` adopts the object an earlier attempt created;
 //! `argo.autosync` reads the Application again after a 409 Conflict and writes once more;
-//! `cnpg.delete_cluster` waits for the Cluster's Pods through a 500 and a 503.
+//! `cnpg.delete_cluster` waits for the Cluster's Pods through a 500 and a 503; `argo.sync`
+//! writes its operation again after a 409 and follows it to Synced/Healthy on the watch.
 
 use std::sync::Arc;
 
@@ -184,5 +185,64 @@ async fn cnpg_delete_cluster_waits_for_the_pods_through_a_500_and_a_503() {
     assert_eq!(out.values["deleted"], true);
     let logged = format!("{:?}", rec.events());
     assert!(logged.contains("is already gone"), "{logged}");
+    server.done();
+}
+
+#[tokio::test]
+async fn argo_sync_writes_its_operation_after_a_409_and_waits_on_the_watch() {
+    let path = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
+    let one = format!("{path}/web-x-dev");
+    let app = |rv: &str, rest: Value| {
+        let mut a = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web-x-dev", "namespace": "argocd", "resourceVersion": rv},
+            "spec": {"source": {"targetRevision": "main"}}});
+        a.as_object_mut()
+            .unwrap()
+            .extend(rest.as_object().unwrap().clone());
+        a
+    };
+    let info = json!([{"name": "cnpgops-run", "value": RUN}]);
+    let before = json!({"status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"},
+        "operationState": {"phase": "Failed", "finishedAt": "2026-01-01T09:00:00Z"}}});
+    let requested = json!({"operation": {"info": info}});
+    let ended = json!({"status": {"sync": {"status": "Synced", "revision": "abc"},
+        "health": {"status": "Healthy"}, "reconciledAt": "2026-01-01T10:00:06Z",
+        "operationState": {"phase": "Succeeded", "finishedAt": "2026-01-01T10:00:05Z",
+            "operation": {"info": info}, "syncResult": {"revision": "abc"}}}});
+    let write =
+        |rv: &str| json!({"metadata": {"resourceVersion": rv}, "operation": {"info": info}});
+    let name = "fieldSelector=metadata.name=web-x-dev";
+    let (step, server) = kind(
+        vec![
+            get(&one).reply(app("1", before.clone())),
+            patch(&one).body(write("1")).fail(409, "Conflict"),
+            get(&one).reply(app("2", before)),
+            patch(&one)
+                .body(write("2"))
+                .reply(app("3", requested.clone())),
+            list(path).query(name).items("3", vec![app("3", requested)]),
+            watch(path)
+                .query(name)
+                .query("resourceVersion=3")
+                .events(vec![("MODIFIED", app("4", ended.clone()))]),
+            list(path).query(name).items("4", vec![app("4", ended)]),
+        ],
+        "argo.sync",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let with = json!({"namespace": "argocd", "name": "web-x-dev", "username": "ci"});
+    let (ctx, rec) = context(with, RunMode::Real, dir.path());
+    let out = step.run(&ctx).await.expect("synced");
+    assert_eq!(out.values["phase"], "Succeeded");
+    assert_eq!(
+        (&out.values["sync"], &out.values["health"]),
+        (&json!("Synced"), &json!("Healthy"))
+    );
+    let logged = format!("{:?}", rec.events());
+    assert!(
+        logged.contains("changed while starting the sync"),
+        "{logged}"
+    );
+    assert!(logged.contains("sync operation requested"), "{logged}");
     server.done();
 }
