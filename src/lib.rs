@@ -14,8 +14,11 @@
 //!   `lock:` target, through the [`engine::Locker`] trait). No Kubernetes here.
 //! - [`steps`]: step kinds, one file per `uses:` value, all listed in [`steps::registry_with`].
 //! - [`k8s`]: the client (`--kubeconfig`, `--context`, in-cluster), the one place naming CNPG /
-//!   barman / Argo CD kinds, named wait conditions, the ConfigMap run-state store
-//!   (`--state kubernetes`) and the Lease [`engine::Locker`].
+//!   barman / Argo CD kinds, named wait conditions ([`k8s::conditions`]) and the one wait
+//!   helper driving them with a watcher ([`k8s::wait`]), code a command and a step share (the
+//!   CNPG Backup, [`k8s::backup_object`]), the ConfigMap run-state store
+//!   (`--state kubernetes`) and the Lease [`engine::Locker`]. Its tests include the
+//!   mock-apiserver tier (`k8s/mock_tests/`: scripted request/response exchanges).
 //! - [`ui`]: reporters (plain lines, JSON lines, progress bars, the `-q` filter) the engine
 //!   pushes events into.
 //! - [`backup_catalog`]: the barman-cloud object-store catalog (aws-sdk-s3): backups, WAL

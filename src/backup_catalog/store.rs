@@ -32,6 +32,14 @@ impl Form {
         }
     }
 
+    /// The `Backup.spec.pluginConfiguration.name` that matches, if any.
+    pub(crate) fn backup_plugin(&self) -> Option<&'static str> {
+        match self {
+            Form::InTree => None,
+            Form::Plugin { .. } => Some(PLUGIN),
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         match self {
             Form::InTree => "in-tree spec.backup.barmanObjectStore".into(),

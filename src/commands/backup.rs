@@ -12,41 +12,14 @@ use kube::Api;
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::backup_catalog::store::{Form, PLUGIN};
 use crate::backup_catalog::{self, CatalogError};
 use crate::cli::BackupArgs;
 use crate::engine::{Event, Reporter, StepStatus};
 use crate::error::Error;
-use crate::k8s::conditions::Condition;
-use crate::k8s::{resources, wait, K8sError, ObjectRef, MANAGED_BY};
+use crate::k8s::{backup_object, K8sError, ObjectRef};
 
 /// The step id progress events carry.
 const STEP: &str = "backup";
-
-/// The Backup object for `cluster` with the method `form` needs.
-pub(crate) fn manifest(cluster: &ObjectRef, form: &Form, name: &str) -> Value {
-    let mut spec = json!({"cluster": {"name": cluster.name}, "method": form.backup_method()});
-    if let Form::Plugin { .. } = form {
-        spec["pluginConfiguration"] = json!({"name": PLUGIN});
-    }
-    json!({
-        "apiVersion": "postgresql.cnpg.io/v1",
-        "kind": "Backup",
-        "metadata": {
-            "name": name,
-            "namespace": cluster.namespace,
-            "labels": {MANAGED_BY.0: MANAGED_BY.1, "cnpg.io/cluster": cluster.name},
-        },
-        "spec": spec,
-    })
-}
-
-pub(crate) fn backups_api(kube: &crate::k8s::Kube, ns: &str) -> Result<Api<DynamicObject>, Error> {
-    let kind = resources::known("Backup", None).ok_or_else(|| {
-        Error::NotSupported("the Backup kind is not listed in k8s::resources".into())
-    })?;
-    Ok(kind.api(kube, ns))
-}
 
 pub(crate) async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
     let (kube, cluster) = super::backups::target(ctx, &args.app, &args.env).await?;
@@ -58,9 +31,12 @@ pub(crate) async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
         chrono::Utc::now().format("%Y%m%d%H%M%S")
     );
     let object = ObjectRef::new("Backup", Some(&ns), &name);
-    let body: DynamicObject = serde_json::from_value(manifest(&cluster, &located.spec.form, &name))
+    let form = &located.spec.form;
+    let manifest =
+        backup_object::manifest(&cluster, form.backup_method(), form.backup_plugin(), &name);
+    let body: DynamicObject = serde_json::from_value(manifest)
         .map_err(|e| Error::NotSupported(format!("failed to build {object}: {e}")))?;
-    let api = backups_api(&kube, &ns)?;
+    let api = backup_object::api(&kube, &ns);
     api.create(&PostParams::default(), &body)
         .await
         .map_err(K8sError::api("create", &object))
@@ -96,36 +72,19 @@ pub(crate) async fn run(ctx: &Context, args: BackupArgs) -> Result<(), Error> {
     finish(ctx, reporter.as_ref(), &object, done, t0)
 }
 
-/// Watches the Backup until it is `backup_completed` (its status), telling `progress` each new
-/// phase; `failed` or `walArchivingFailing` fails at once with the Backup's `status.error`.
-pub(crate) async fn wait(
+/// Waits with [`backup_object::wait`]; a failed Backup or a timeout is a failed step (exit 4).
+async fn wait(
     api: &Api<DynamicObject>,
     object: &ObjectRef,
     timeout: Duration,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, Error> {
-    let mut last = String::from("(none)");
-    let seen = |o: &DynamicObject| {
-        let phase = o.data.pointer("/status/phase").and_then(Value::as_str);
-        if let Some(phase) = phase.filter(|p| *p != last) {
-            progress(phase);
-            last = phase.to_string();
-        }
-    };
-    let waited =
-        wait::until_seeing(api, object, Condition::BackupCompleted, None, timeout, seen).await;
-    match waited {
-        Ok(found) => Ok(found
-            .map(|o| o.data["status"].clone())
-            .unwrap_or(Value::Null)),
-        Err(K8sError::Unreachable { reason, .. }) => Err(Error::StepFailed {
-            message: format!("{object} failed: {reason}"),
-        }),
-        Err(e @ K8sError::TimedOut { .. }) => Err(Error::StepFailed {
-            message: e.to_string(),
-        }),
-        Err(e) => Err(CatalogError::kube(object.to_string())(e).into()),
-    }
+    backup_object::wait(api, object, timeout, progress)
+        .await
+        .map_err(|e| match backup_object::failure(object, &e) {
+            Some(message) => Error::StepFailed { message },
+            None => CatalogError::kube(object.to_string())(e).into(),
+        })
 }
 
 fn finish(
@@ -171,32 +130,4 @@ fn finish(
         )),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_method_matches_the_store_form() {
-        let c = ObjectRef::new("Cluster", Some("databases"), "shop-cnpg");
-        let in_tree = manifest(&c, &Form::InTree, "shop-cnpg-20261124010203");
-        assert_eq!(in_tree["spec"]["method"], "barmanObjectStore");
-        assert!(in_tree["spec"].get("pluginConfiguration").is_none());
-        assert_eq!(
-            in_tree["metadata"]["labels"]["cnpg.io/cluster"],
-            "shop-cnpg"
-        );
-        let plugin = manifest(
-            &c,
-            &Form::Plugin {
-                object_store: "store".into(),
-            },
-            "b",
-        );
-        assert_eq!(plugin["spec"]["method"], "plugin");
-        assert_eq!(plugin["spec"]["pluginConfiguration"]["name"], PLUGIN);
-        assert_eq!(plugin["spec"]["cluster"]["name"], "shop-cnpg");
-        assert_eq!(plugin["metadata"]["namespace"], "databases");
-    }
 }

@@ -56,6 +56,22 @@ impl Connector {
     }
 }
 
+#[cfg(test)]
+impl Connector {
+    /// A connector already connected to `client` (the mock-apiserver tier).
+    pub(crate) fn connected(client: Client, namespace: &str) -> Self {
+        let kube = Kube {
+            client,
+            namespace: namespace.into(),
+            in_cluster: false,
+        };
+        Self {
+            options: KubeOptions::default(),
+            cell: Arc::new(OnceCell::new_with(Some(kube))),
+        }
+    }
+}
+
 /// Builds a client from `options`.
 pub(crate) async fn connect(options: &KubeOptions) -> Result<Kube, K8sError> {
     let (config, in_cluster) = config(options).await?;

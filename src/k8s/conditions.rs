@@ -1,9 +1,22 @@
-//! Named wait conditions for `kube.wait`, each judging an object (or its absence).
+//! Named wait conditions, each judging an object (or its absence, or a watched set of objects).
 //!
 //! A condition answers [`Check::Ok`], [`Check::Pending`] (keep waiting) or [`Check::Never`]
 //! (it cannot happen any more, e.g. `job_complete` on a failed Job: stop waiting now).
+//! [`Condition`] lists those `kube.wait` knows by name; [`Judge`] is what the wait helper
+//! (`k8s::wait`) drives: a [`Condition`] on a UID ([`On`]), or the conditions of the modules
+//! below, which steps wait on without a runbook naming them.
+//!
+//! - [`argo`]: `sync_operation_ended` (this run's operation on an Application) and
+//!   `synced_healthy`.
+//! - [`gone`]: no object of a watched set left (or none owned by a UID).
+//! - [`job_run`]: what following a Job should do next (its log, its end, why it cannot start).
+//! - [`pod_start`], [`bootstrap`]: a Job's Pod that will never start, a CNPG bootstrap that
+//!   will never succeed.
 
+pub(crate) mod argo;
 pub(crate) mod bootstrap;
+pub(crate) mod gone;
+pub(crate) mod job_run;
 pub(crate) mod pod_start;
 
 use kube::core::DynamicObject;
@@ -17,6 +30,32 @@ pub(crate) enum Check {
     Pending(String),
     /// It will not happen; why.
     Never(String),
+}
+
+/// A named condition on one object of kind `K`, as the wait helper drives it.
+pub(crate) trait Judge<K> {
+    /// The name it is reported under (`job_complete`, `synced_healthy`, ...).
+    fn name(&self) -> &str;
+    /// The verdict on the object now (`None`: not found).
+    fn check(&self, obj: Option<&K>) -> Check;
+}
+
+/// A [`Condition`] on the object with `uid` (what `deleted` waits on: a new object of the same
+/// name is not the one deleted).
+#[derive(Debug, Clone)]
+pub(crate) struct On {
+    pub(crate) condition: Condition,
+    pub(crate) uid: Option<String>,
+}
+
+impl Judge<DynamicObject> for On {
+    fn name(&self) -> &str {
+        self.condition.name()
+    }
+
+    fn check(&self, obj: Option<&DynamicObject>) -> Check {
+        self.condition.check(obj, self.uid.as_deref())
+    }
 }
 
 /// The conditions `kube.wait` knows, by the name runbooks use.
@@ -117,11 +156,6 @@ impl Condition {
                 _ => Check::Pending(format!("Available: {}", reason(obj, "Available"))),
             },
         }
-    }
-
-    /// Whether waiting can stop (it holds, or never will).
-    pub(crate) fn settled(self, obj: Option<&DynamicObject>, uid: Option<&str>) -> bool {
-        !matches!(self.check(obj, uid), Check::Pending(_))
     }
 }
 

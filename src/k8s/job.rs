@@ -1,7 +1,8 @@
-//! Running a Job to its end: find its Pod, follow the Pod's log line by line, then read the
-//! Job's outcome (`Complete` / `Failed` conditions). A Job whose Pod cannot be created or
-//! started (`conditions::pod_start`) ends the follow at once, naming why, and is deleted so
-//! that it cannot start later, after the caller has moved on.
+//! Running a Job to its end: watch it, its Pods and the Events about it, follow the Pod's log
+//! line by line, then read the Job's outcome (`Complete` / `Failed` conditions). A Job whose
+//! Pod cannot be created or started (`conditions::pod_start`) ends the follow at once, naming
+//! why, and is deleted so that it cannot start later, after the caller has moved on. The
+//! judging is `conditions::job_run`; the watches re-list on 410 / 5xx (`k8s::wait`).
 
 use std::time::Duration;
 
@@ -10,13 +11,14 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, LogParams};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::Api;
 
 use super::conditions;
-use super::conditions::pod_start::job_started;
-use super::conditions::Check;
+use super::conditions::job_run::{job_next, newest, Next};
 use super::error::{K8sError, ObjectRef};
-use super::Kube;
+use super::{wait, Kube};
 
 /// How a Job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +47,12 @@ pub(crate) fn outcome(job: &Job) -> Option<Outcome> {
     })
 }
 
-/// Follows `job` until it has an outcome, giving every log line to `on_line`.
+/// How often a followed Job is judged again without a change (its Pod's Unschedulable grace
+/// runs on the clock; everything else arrives by the watches).
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// Follows `job` until it has an outcome, giving every log line to `on_line`: the Job, its
+/// Pods and the Events about it are watched, and [`job_next`] says what to do next.
 pub(crate) async fn follow(
     kube: &Kube,
     ns: &str,
@@ -55,56 +62,156 @@ pub(crate) async fn follow(
     let jobs: Api<Job> = Api::namespaced(kube.client.clone(), ns);
     let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
     let object = ObjectRef::new("Job", Some(ns), name);
+    jobs.get(name)
+        .await
+        .map_err(K8sError::api("read", &object))?;
+    let mut watching = Watching::new(kube, ns, name);
     let mut followed = None::<String>;
     loop {
-        let job = jobs
-            .get(name)
-            .await
-            .map_err(K8sError::api("read", &object))?;
-        let list = job_pods(&pods, &job, &object).await?;
-        let unread = newest(&list).filter(|p| followed.as_ref() != Some(p));
-        if let Some(done) = outcome(&job) {
-            if followed.is_none() {
-                read_log(&pods, unread.as_deref(), &mut on_line).await;
-            }
-            return Ok(done);
-        }
-        let events = match list.is_empty() {
-            true => job_events(kube, &object).await?,
-            false => Vec::new(),
+        let now = |job: Option<&Job>, pods: &[&Pod], events: &[&Event]| match job_next(
+            job,
+            pods,
+            events,
+            followed.as_deref(),
+            Timestamp::now(),
+        ) {
+            Next::Wait(_) => None,
+            next => Some(next),
         };
-        match job_started(&job, &list, &events, Timestamp::now()) {
-            Check::Never(why) if !ran(&list) => {
+        let next = watching
+            .until(now)
+            .await
+            .map_err(wait::watch_failed(&object))?;
+        let unread = watching.newest().filter(|p| followed.as_ref() != Some(p));
+        match next {
+            Next::Ended(done) => {
+                if followed.is_none() {
+                    read_log(&pods, unread.as_deref(), &mut on_line).await;
+                }
+                return Ok(done);
+            }
+            Next::Stuck { why, ran: false } => {
                 jobs.delete(name, &DeleteParams::background())
                     .await
                     .map_err(K8sError::api("delete", &object))?;
                 return Ok(Outcome::NotStarted(why));
             }
             // It ran and failed (the Job's Failed condition may come later): its log, then why.
-            Check::Never(why) => {
+            Next::Stuck { why, ran: true } => {
                 read_log(&pods, unread.as_deref(), &mut on_line).await;
                 return Ok(Outcome::Failed(why));
             }
-            Check::Ok => {
-                if let Some(pod) = unread {
-                    let params = LogParams {
-                        follow: true,
-                        ..LogParams::default()
-                    };
-                    if let Ok(stream) = pods.log_stream(&pod, &params).await {
-                        followed = Some(pod);
-                        let mut lines = stream.lines();
-                        while let Ok(Some(line)) = lines.try_next().await {
-                            on_line(&line);
-                        }
-                        continue;
-                    }
-                }
-            }
-            Check::Pending(_) => {}
+            Next::Follow(pod) => match follow_log(&pods, &pod, &mut on_line).await {
+                true => followed = Some(pod),
+                // Not served yet (the kubelet API): again after the next change or tick.
+                false => watching
+                    .sets
+                    .changed()
+                    .await
+                    .map_err(wait::watch_failed(&object))?,
+            },
+            Next::Gone => return Err(K8sError::NotFound { object }),
+            Next::Wait(_) => {}
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// Streams `pod`'s log to `on_line` until it ends; `false` if it could not be opened.
+async fn follow_log(pods: &Api<Pod>, pod: &str, on_line: &mut (impl FnMut(&str) + Send)) -> bool {
+    let params = LogParams {
+        follow: true,
+        ..LogParams::default()
+    };
+    let Ok(stream) = pods.log_stream(pod, &params).await else {
+        return false;
+    };
+    let mut lines = stream.lines();
+    while let Ok(Some(line)) = lines.try_next().await {
+        on_line(&line);
+    }
+    true
+}
+
+/// A Job, its Pods and the Events about it, watched into stores. Pods are watched by the
+/// `batch.kubernetes.io/job-name` label and judged only when the Job (this UID) owns them, so a
+/// Job not created yet, or created again under the same name, is followed right.
+struct Watching {
+    job: Store<Job>,
+    pods: Store<Pod>,
+    events: Store<Event>,
+    sets: wait::Sets,
+}
+
+impl Watching {
+    fn new(kube: &Kube, ns: &str, name: &str) -> Self {
+        let config = watcher::Config::default();
+        let job = wait::watched(
+            Api::<Job>::namespaced(kube.client.clone(), ns),
+            config.clone().fields(&format!("metadata.name={name}")),
+        );
+        let pods = wait::watched(
+            Api::<Pod>::namespaced(kube.client.clone(), ns),
+            config
+                .clone()
+                .labels(&format!("batch.kubernetes.io/job-name={name}")),
+        );
+        let fields = format!("involvedObject.kind=Job,involvedObject.name={name}");
+        let events = wait::watched(
+            Api::<Event>::namespaced(kube.client.clone(), ns),
+            config.fields(&fields),
+        );
+        let changes = vec![job.changes, pods.changes, events.changes];
+        Self {
+            job: job.store,
+            pods: pods.store,
+            events: events.store,
+            sets: wait::Sets::new(changes, Some(RECHECK)),
+        }
+    }
+
+    /// Judges the Job (if there), its Pods and Events with `judge` until it returns something.
+    async fn until<T>(
+        &mut self,
+        mut judge: impl FnMut(Option<&Job>, &[&Pod], &[&Event]) -> Option<T>,
+    ) -> Result<T, watcher::Error> {
+        let (job, pods, events) = (&self.job, &self.pods, &self.events);
+        self.sets
+            .until(|| {
+                let (j, p, e) = (job.state(), pods.state(), events.state());
+                let job = j.first().map(AsRef::as_ref);
+                let p: Vec<&Pod> = p
+                    .iter()
+                    .map(AsRef::as_ref)
+                    .filter(|p| owned(p, job))
+                    .collect();
+                let e: Vec<&Event> = e.iter().map(AsRef::as_ref).collect();
+                judge(job, &p, &e)
+            })
+            .await
+    }
+
+    /// The newest of the Job's Pods, if any.
+    fn newest(&self) -> Option<String> {
+        let job = self.job.state();
+        let job = job.first().map(AsRef::as_ref);
+        let pods = self.pods.state();
+        let pods: Vec<Pod> = pods
+            .iter()
+            .filter(|p| owned(p, job))
+            .map(|p| (**p).clone())
+            .collect();
+        newest(&pods)
+    }
+}
+
+/// Whether `job` (its UID) is the controller of `pod`.
+fn owned(pod: &Pod, job: Option<&Job>) -> bool {
+    let uid = job.and_then(|j| j.metadata.uid.as_deref());
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "Job" && Some(o.uid.as_str()) == uid)
 }
 
 /// The whole log of `pod` (if any) to `on_line`.
@@ -118,99 +225,50 @@ async fn read_log(pods: &Api<Pod>, pod: Option<&str>, on_line: &mut (impl FnMut(
     }
 }
 
-/// Whether any of the Pods ran (a Pod that never ran leaves nothing behind).
-fn ran(pods: &[Pod]) -> bool {
-    pods.iter().any(|p| {
-        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-        matches!(phase, Some("Running" | "Succeeded" | "Failed"))
-    })
-}
-
-/// Why Job `ns/name`'s Pod cannot be created or started, or failed (`job_started`), if so.
-pub(crate) async fn start_failure(
-    kube: &Kube,
-    ns: &str,
-    name: &str,
-) -> Result<Option<String>, K8sError> {
-    let jobs: Api<Job> = Api::namespaced(kube.client.clone(), ns);
-    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
+/// Returns once Job `ns/name`'s Pod cannot be created or started, or has failed
+/// (`job_started`, through [`job_next`]): why. An error reading or watching it is returned.
+pub(crate) async fn start_failure(kube: &Kube, ns: &str, name: &str) -> Result<String, K8sError> {
     let object = ObjectRef::new("Job", Some(ns), name);
-    let Some(job) = jobs
-        .get_opt(name)
-        .await
-        .map_err(K8sError::api("read", &object))?
-    else {
-        return Ok(None);
-    };
-    let list = job_pods(&pods, &job, &object).await?;
-    let events = match list.is_empty() {
-        true => job_events(kube, &object).await?,
-        false => Vec::new(),
-    };
-    Ok(match job_started(&job, &list, &events, Timestamp::now()) {
-        Check::Never(why) => Some(why),
+    let mut watching = Watching::new(kube, ns, name);
+    let stuck = |job: Option<&Job>, pods: &[&Pod], events: &[&Event]| match job
+        .map(|_| job_next(job, pods, events, None, Timestamp::now()))
+    {
+        Some(Next::Stuck { why, .. }) => Some(why),
         _ => None,
-    })
-}
-
-/// The Events about a Job (`involvedObject` kind and name; `job_started` checks the UID).
-async fn job_events(kube: &Kube, object: &ObjectRef) -> Result<Vec<Event>, K8sError> {
-    let ns = object.namespace.clone().unwrap_or_default();
-    let api: Api<Event> = Api::namespaced(kube.client.clone(), &ns);
-    let fields = format!(
-        "involvedObject.kind=Job,involvedObject.name={}",
-        object.name
-    );
-    let list = api
-        .list(&ListParams::default().fields(&fields))
+    };
+    watching
+        .until(stuck)
         .await
-        .map_err(K8sError::api("list the Events of", object))?;
-    Ok(list.items)
+        .map_err(wait::watch_failed(&object))
 }
 
-/// The Job's Pods (by its controller UID).
-async fn job_pods(pods: &Api<Pod>, job: &Job, object: &ObjectRef) -> Result<Vec<Pod>, K8sError> {
-    let uid = job.metadata.uid.clone().unwrap_or_default();
-    let selector = format!("batch.kubernetes.io/controller-uid={uid}");
-    let list = pods
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(K8sError::api("list the Pods of", object))?;
-    Ok(list.items)
-}
-
-/// The name of the most recent Pod (by creation), if any.
-fn newest(pods: &[Pod]) -> Option<String> {
-    pods.iter()
-        .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))
-        .and_then(|p| p.metadata.name.clone())
-}
-
-/// Why the Jobs with labels `selector` in `namespace` (a CNPG Cluster's bootstrap Jobs, such
-/// as `<cluster>-1-full-recovery`) show the bootstrap will not succeed, if they do
-/// ([`bootstrap_failing`]); CNPG's own status says nothing until the Job has failed for good.
-pub(crate) async fn bootstrap_failing(
+/// Returns once the Jobs with labels `selector` in `namespace` (a CNPG Cluster's bootstrap
+/// Jobs, such as `<cluster>-1-full-recovery`) show the bootstrap will not succeed
+/// ([`conditions::bootstrap::bootstrap_failing`], judged on the watched Jobs and Job Pods);
+/// CNPG's own status says nothing until the Job has failed for good.
+pub(crate) async fn bootstrap_failure(
     kube: &Kube,
     namespace: &str,
     selector: &str,
-) -> Result<Option<conditions::bootstrap::Failing>, K8sError> {
+) -> Result<conditions::bootstrap::Failing, K8sError> {
     let object = ObjectRef::new("Job", Some(namespace), selector);
-    let api: Api<Job> = Api::namespaced(kube.client.clone(), namespace);
-    let jobs = api
-        .list(&ListParams::default().labels(selector))
+    let config = watcher::Config::default();
+    let jobs = wait::watched(
+        Api::<Job>::namespaced(kube.client.clone(), namespace),
+        config.clone().labels(selector),
+    );
+    let pods = wait::watched(
+        Api::<Pod>::namespaced(kube.client.clone(), namespace),
+        config.labels("batch.kubernetes.io/controller-uid"),
+    );
+    let judge = || {
+        let jobs: Vec<Job> = jobs.store.state().iter().map(|j| (**j).clone()).collect();
+        let pods: Vec<Pod> = pods.store.state().iter().map(|p| (**p).clone()).collect();
+        conditions::bootstrap::bootstrap_failing(&jobs, &pods, Timestamp::now())
+    };
+    wait::until_judged(vec![jobs.changes, pods.changes], Some(RECHECK), judge)
         .await
-        .map_err(K8sError::api("list", &object))?
-        .items;
-    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
-    let mut all = Vec::new();
-    for job in &jobs {
-        all.extend(job_pods(&pods, job, &object).await?);
-    }
-    Ok(conditions::bootstrap::bootstrap_failing(
-        &jobs,
-        &all,
-        Timestamp::now(),
-    ))
+        .map_err(wait::watch_failed(&object))
 }
 
 /// CNPG's own reason from the newest failed Pod of Job `job` in `namespace`: the last

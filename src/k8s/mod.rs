@@ -4,7 +4,11 @@
 //! - [`client`]: `--kubeconfig` / `--context` / in-cluster config, connected once on first use.
 //! - [`resources`]: `apiVersion` + `kind` -> [`kube::core::ApiResource`] (CNPG, barman, Argo CD
 //!   and core kinds listed, anything else found by discovery).
-//! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...).
+//! - [`conditions`]: named wait conditions (`cluster_healthy`, `job_complete`, ...), and
+//!   [`wait`], the one helper that waits for them with a watcher (re-listing on 410 / 5xx,
+//!   failing fast when a condition says it never will hold).
+//! - [`job`]: running a Job to its end (its log followed, why its Pod cannot start).
+//! - [`backup_object`]: the CNPG `Backup` object (manifest, wait until completed).
 //! - [`cluster_access`]: what a Pod connecting to a CNPG Cluster needs (server CA, pull secrets).
 //! - [`state_store`]: [`crate::engine::StateStore`] in one ConfigMap per run, its large step
 //!   results in ConfigMaps of their own ([`state_artifacts`]).
@@ -18,6 +22,7 @@
 //! so nothing here has to.
 
 pub(crate) mod argo;
+pub(crate) mod backup_object;
 pub(crate) mod client;
 pub(crate) mod cluster_access;
 pub(crate) mod conditions;
@@ -32,6 +37,9 @@ pub(crate) mod state_artifacts;
 pub(crate) mod state_store;
 pub(crate) mod volume_probe;
 pub(crate) mod wait;
+
+#[cfg(test)]
+mod mock_tests;
 
 pub(crate) use client::{Connector, Kube, KubeOptions};
 pub(crate) use error::{K8sError, ObjectRef};

@@ -7,16 +7,19 @@
 //! says so. Once the operation is finished, nobody will remove it (the controller restarted
 //! mid-hook, reference 10.3), so the step removes that one finalizer and says why.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, Patch, PropagationPolicy};
+use kube::api::{Patch, PropagationPolicy};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::Api;
 use serde_json::{json, Value};
 
 use crate::k8s::argo::{App, AppState, HOOK_FINALIZER};
-use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef};
+use crate::k8s::conditions::{gone, Check};
+use crate::k8s::{params, wait, Connector, K8sError, Kube, ObjectRef};
 use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -179,6 +182,9 @@ impl Deleter<'_> {
         Ok(true)
     }
 
+    /// Waits until the Job with `uid` and its Pods are gone (`job_gone`, watching both); a Job
+    /// still held by Argo CD's hook finalizer 3 s after the delete is looked at once
+    /// ([`Self::release`]).
     async fn wait_gone(
         &self,
         jobs: &Api<Job>,
@@ -186,47 +192,59 @@ impl Deleter<'_> {
         uid: &str,
         limit: Duration,
     ) -> Result<(), StepError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let grace = tokio::time::Instant::now() + Duration::from_secs(3);
         let pods: Api<Pod> = Api::namespaced(self.kube.client.clone(), self.ns);
-        let lp = ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
-        let t0 = Instant::now();
-        let mut finalizer_checked = false;
+        let config = watcher::Config::default();
+        let job_w = wait::watched(
+            jobs.clone(),
+            config
+                .clone()
+                .fields(&format!("metadata.name={}", object.name)),
+        );
+        let pods_w = wait::watched(
+            pods,
+            config.labels(&format!("batch.kubernetes.io/controller-uid={uid}")),
+        );
+        let now = || gone::job_gone(&job_w.store.state(), uid, &pods_w.store.state());
+        let mut sets = wait::Sets::new(vec![job_w.changes, pods_w.changes], None);
+        let (mut past_grace, mut checked) = (false, false);
         loop {
-            let job = jobs
-                .get_opt(&object.name)
-                .await
-                .map_err(K8sError::api("read", object))?;
-            let job = job.filter(|j| j.metadata.uid.as_deref() == Some(uid));
-            let pods_left = pods
-                .list(&lp)
-                .await
-                .map_err(K8sError::api("list the Pods of", object))?
-                .items
-                .len();
-            match &job {
-                None if pods_left == 0 => return Ok(()),
-                Some(j)
-                    if !finalizer_checked && held(j) && t0.elapsed() > Duration::from_secs(3) =>
-                {
-                    finalizer_checked = true;
-                    self.release(object, j).await?;
+            let look = past_grace && !checked;
+            let judge = || match now() {
+                Check::Ok => Some(None),
+                Check::Pending(_) if look => held_job(&job_w.store, uid).map(Some),
+                _ => None,
+            };
+            let next = tokio::select! {
+                r = tokio::time::timeout_at(deadline, sets.until(judge)) => r,
+                _ = tokio::time::sleep_until(grace), if !past_grace => {
+                    past_grace = true;
+                    continue;
                 }
-                _ => {}
-            }
-            if t0.elapsed() > limit {
-                let last = match job {
-                    Some(j) if held(&j) => format!("held by finalizer {HOOK_FINALIZER}"),
-                    Some(_) => "being deleted".into(),
-                    None => format!("{pods_left} Pod(s) left"),
-                };
-                return Err(K8sError::TimedOut {
-                    object: object.clone(),
-                    condition: "deleted".into(),
-                    after: limit,
-                    last,
+                _ = self.ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+            };
+            match next {
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(job))) => {
+                    checked = true;
+                    self.release(object, &job).await?;
                 }
-                .into());
+                Ok(Err(e)) => return Err(wait::watch_failed(object)(e).into()),
+                Err(_) => {
+                    let last = match now() {
+                        Check::Pending(last) | Check::Never(last) => last,
+                        Check::Ok => "gone just after the deadline".into(),
+                    };
+                    return Err(K8sError::TimedOut {
+                        object: object.clone(),
+                        condition: "deleted".into(),
+                        after: limit,
+                        last,
+                    }
+                    .into());
+                }
             }
-            self.ctx.sleep(Duration::from_millis(300)).await?;
         }
     }
 
@@ -264,14 +282,13 @@ impl Deleter<'_> {
 }
 
 /// Being deleted but held by Argo CD's hook finalizer.
-fn held(job: &Job) -> bool {
-    job.metadata.deletion_timestamp.is_some()
-        && job
-            .metadata
-            .finalizers
-            .iter()
-            .flatten()
-            .any(|f| f == HOOK_FINALIZER)
+/// The Job with `uid` in `store` if Argo CD's hook finalizer holds it.
+fn held_job(store: &Store<Job>, uid: &str) -> Option<Job> {
+    store
+        .state()
+        .iter()
+        .find(|j| j.metadata.uid.as_deref() == Some(uid) && gone::held(j))
+        .map(|j| (**j).clone())
 }
 
 #[cfg(test)]
@@ -303,11 +320,11 @@ mod tests {
     #[test]
     fn only_a_deleting_job_with_the_hook_finalizer_is_held() {
         let job = |yaml: &str| -> Job { serde_saphyr::from_str(yaml).unwrap() };
-        assert!(held(&job("metadata: {name: j, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [argocd.argoproj.io/hook-finalizer]}")));
-        assert!(!held(&job(
+        assert!(gone::held(&job("metadata: {name: j, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [argocd.argoproj.io/hook-finalizer]}")));
+        assert!(!gone::held(&job(
             "metadata: {name: j, finalizers: [argocd.argoproj.io/hook-finalizer]}"
         )));
-        assert!(!held(&job(
+        assert!(!gone::held(&job(
             "metadata: {name: j, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [other]}"
         )));
     }

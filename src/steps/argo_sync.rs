@@ -13,9 +13,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::argo_app::busy_message;
+use kube::core::DynamicObject;
+
 use crate::k8s::argo::{sync_operation, with_resources, App, AppState};
+use crate::k8s::conditions::argo::{SyncOperationEnded, SyncedHealthy};
+use crate::k8s::conditions::{Check, Judge};
 use crate::k8s::hook_jobs::{self, failing_lines};
-use crate::k8s::{params, Connector, Kube};
+use crate::k8s::{params, wait, Connector, K8sError, Kube};
 use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -205,7 +209,8 @@ async fn start(ctx: &StepContext, app: &App, run_id: &str) -> Result<bool, StepE
     )))
 }
 
-/// Follows this run's operation until it has ended, reporting phase and hook changes.
+/// Follows this run's operation until it has ended (`sync_operation_ended`), reporting phase
+/// and hook changes.
 async fn follow(
     ctx: &StepContext,
     app: &App,
@@ -213,89 +218,59 @@ async fn follow(
     t0: Instant,
     limit: Duration,
 ) -> Result<AppState, StepError> {
-    let mut last = String::new();
-    loop {
-        let state = AppState::of(&app.get().await?);
-        let ours = state.run.as_deref() == Some(run_id);
-        if ours {
-            let now = progress_line(&state);
-            if now != last {
-                ctx.events.progress(now.clone(), None, None);
-                last = now;
-            }
-            if state.completed() {
-                return Ok(state);
-            }
-        } else if !state.operation_pending {
-            return Err(StepError::Failed(format!(
-                "the sync operation of {} disappeared (another writer replaced or terminated it): {}",
-                app.object, state.summary()
-            )));
-        }
-        if t0.elapsed() > limit {
-            return Err(timed_out(app, &state, limit));
-        }
-        ctx.sleep(Duration::from_millis(500)).await?;
-    }
+    wait_for(ctx, app, &SyncOperationEnded { run_id }, t0, limit).await
 }
 
-fn progress_line(state: &AppState) -> String {
-    let hooks: Vec<String> = state
-        .resources
-        .iter()
-        .filter_map(|r| {
-            r.hook_phase
-                .as_ref()
-                .map(|p| format!("hook Job {}: {p}", r.name))
-        })
-        .collect();
-    let phase = state.phase.as_deref().unwrap_or("requested");
-    match hooks.is_empty() {
-        true => format!("sync operation {phase}"),
-        false => format!("sync operation {phase}; {}", hooks.join(", ")),
-    }
-}
-
-/// After a successful operation, waits for `Synced` and `Healthy` as reported by a refresh
-/// after it (the ending write leaves `status.sync`/`status.health` as they were before).
+/// After a successful operation, waits for `synced_healthy`.
 async fn settle(
     ctx: &StepContext,
     app: &App,
     t0: Instant,
     limit: Duration,
 ) -> Result<AppState, StepError> {
-    let mut last = String::new();
-    loop {
-        let state = AppState::of(&app.get().await?);
-        let refreshed = state.refreshed_since_operation();
-        if refreshed && state.sync == "Synced" && state.health == "Healthy" {
-            return Ok(state);
-        }
-        let now = match refreshed {
-            true => format!(
-                "waiting for Synced/Healthy: {}/{}",
-                state.sync, state.health
-            ),
-            false => "waiting for Argo CD to refresh the app after the sync".to_string(),
-        };
-        if now != last {
-            ctx.events.progress(now.clone(), None, None);
-            last = now;
-        }
-        if t0.elapsed() > limit {
-            return Err(timed_out(app, &state, limit));
-        }
-        ctx.sleep(Duration::from_millis(500)).await?;
-    }
+    wait_for(ctx, app, &SyncedHealthy, t0, limit).await
 }
 
-fn timed_out(app: &App, state: &AppState, limit: Duration) -> StepError {
-    StepError::Failed(format!(
-        "timed out after {} waiting for {} to be synced and healthy (last seen: {})",
-        humantime::format_duration(limit),
-        app.object,
-        state.summary()
-    ))
+/// Watches the Application until `judge` holds (what is pending as progress), within what is
+/// left of `limit` since `t0`; cancelled with the step.
+async fn wait_for(
+    ctx: &StepContext,
+    app: &App,
+    judge: &impl Judge<DynamicObject>,
+    t0: Instant,
+    limit: Duration,
+) -> Result<AppState, StepError> {
+    let mut last = String::new();
+    let progress = |o: &DynamicObject| {
+        if let Check::Pending(now) = judge.check(Some(o)) {
+            if now != last {
+                ctx.events.progress(now.clone(), None, None);
+                last = now;
+            }
+        }
+    };
+    let left = limit.saturating_sub(t0.elapsed());
+    let waited = tokio::select! {
+        r = wait::until_seeing(&app.api, &app.object, judge, left, progress) => r,
+        _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+    };
+    match waited {
+        Ok(Some(found)) => Ok(AppState::of(&found)),
+        Ok(None) => Err(K8sError::NotFound {
+            object: app.object.clone(),
+        }
+        .into()),
+        Err(K8sError::TimedOut { last, .. }) => Err(StepError::Failed(format!(
+            "timed out after {} waiting for {} to be synced and healthy (last seen: {last})",
+            humantime::format_duration(limit),
+            app.object,
+        ))),
+        Err(K8sError::Unreachable { reason, .. }) => Err(StepError::Failed(format!(
+            "the sync of {}: {reason}",
+            app.object
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The step's error for a failed operation, after reporting the failed hooks' logs.

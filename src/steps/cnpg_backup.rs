@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::backup_catalog;
-use crate::k8s::{params, Connector, K8sError, ObjectRef};
+use crate::k8s::{backup_object, params, Connector, K8sError, ObjectRef};
 use crate::runbook::{input, KindSignature};
 use kube::core::DynamicObject;
 
@@ -80,8 +80,7 @@ impl Step for CnpgBackup {
         let run_id = ctx.checkpoint.snapshot().await.run_id;
         let name = format!("{cluster}-{run_id}");
         let object = ObjectRef::new("Backup", Some(&ns), &name);
-        let api = crate::commands::backup::backups_api(&kube, &ns)
-            .map_err(|e| StepError::Failed(e.to_string()))?;
+        let api = backup_object::api(&kube, &ns);
         let exists = api
             .get_opt(&name)
             .await
@@ -91,8 +90,13 @@ impl Step for CnpgBackup {
             ctx.events
                 .log(format!("adopting {object} from an earlier attempt"));
         } else {
-            let manifest =
-                crate::commands::backup::manifest(&located.cluster, &located.spec.form, &name);
+            let form = &located.spec.form;
+            let manifest = backup_object::manifest(
+                &located.cluster,
+                form.backup_method(),
+                form.backup_plugin(),
+                &name,
+            );
             let body: DynamicObject = serde_json::from_value(manifest)
                 .map_err(|e| StepError::Failed(format!("failed to build {object}: {e}")))?;
             api.create(&params::post(ctx.mode), &body)
@@ -116,10 +120,14 @@ impl Step for CnpgBackup {
                 .progress(format!("{object}: phase {phase}"), None, None)
         };
         let waited = tokio::select! {
-            r = crate::commands::backup::wait(&api, &object, limit, &progress) => r,
+            r = backup_object::wait(&api, &object, limit, &progress) => r,
             _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
         };
-        let status = waited.map_err(|e| StepError::Failed(e.to_string()))?;
+        let status = waited.map_err(|e| {
+            StepError::Failed(
+                backup_object::failure(&object, &e).unwrap_or_else(|| crate::error::chain(&e)),
+            )
+        })?;
         let text = |k: &str| status[k].as_str().unwrap_or_default().to_string();
         ctx.events.log(format!(
             "{object} completed: backup {} ({} .. {})",

@@ -5,14 +5,15 @@
 //! restore's recovered cluster) is never deleted; a resumed attempt whose Cluster is already
 //! gone only waits for the Pods and PVCs. In `--dry-run` the delete is a server-side dry run.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{ListParams, PropagationPolicy};
+use kube::api::PropagationPolicy;
 use kube::core::DynamicObject;
-use kube::{Api, Resource};
+use kube::runtime::watcher;
+use kube::Api;
 
-use crate::k8s::conditions::Condition;
+use crate::k8s::conditions::{gone, Condition};
 use crate::k8s::{params, resources, wait, Connector, K8sError, Kube, ObjectRef};
 use crate::runbook::{input, KindSignature};
 
@@ -33,9 +34,6 @@ static SIGNATURE: KindSignature = KindSignature {
     outputs: &["deleted", "uid"],
     idempotent: true,
 };
-
-/// How often Pods and PVCs are listed while waiting.
-const POLL: Duration = Duration::from_millis(500);
 
 fn timeout(i: &Inputs) -> Result<Duration, StepError> {
     match i.get("timeout") {
@@ -113,7 +111,7 @@ impl Step for CnpgDeleteCluster {
     }
 }
 
-/// Waits until no Pod or PVC of the Cluster with `uid` is left.
+/// Waits until no Pod or PVC owned by the Cluster with `uid` is left (`gone`, watching both).
 async fn children_gone(
     ctx: &StepContext,
     kube: &Kube,
@@ -122,65 +120,54 @@ async fn children_gone(
     uid: &str,
     limit: Duration,
 ) -> Result<(), StepError> {
-    let lp = ListParams::default().labels(&format!("cnpg.io/cluster={name}"));
-    let t0 = Instant::now();
-    loop {
-        let pods = owned::<Pod>(kube, ns, &lp, uid).await?;
-        let pvcs = owned::<PersistentVolumeClaim>(kube, ns, &lp, uid).await?;
-        if pods.is_empty() && pvcs.is_empty() {
-            return Ok(());
+    let config = watcher::Config::default().labels(&format!("cnpg.io/cluster={name}"));
+    let pods = wait::watched(
+        Api::<Pod>::namespaced(kube.client.clone(), ns),
+        config.clone(),
+    );
+    let pvcs = wait::watched(
+        Api::<PersistentVolumeClaim>::namespaced(kube.client.clone(), ns),
+        config,
+    );
+    let left = || {
+        let (p, v) = (pods.store.state(), pvcs.store.state());
+        (gone::left(&p, Some(uid)), gone::left(&v, Some(uid)))
+    };
+    let mut last = String::new();
+    let judge = || {
+        let (p, v) = left();
+        if p.is_empty() && v.is_empty() {
+            return Some(());
         }
-        if t0.elapsed() > limit {
-            return Err(StepError::Failed(format!(
-                "Cluster {ns}/{name} is deleted but after {} these remain: {}",
-                humantime::format_duration(limit),
-                [pods, pvcs].concat().join(", ")
-            )));
-        }
-        ctx.events.progress(
-            format!(
-                "waiting for {} Pods and {} PVCs of Cluster {ns}/{name} to be gone",
-                pods.len(),
-                pvcs.len()
-            ),
-            None,
-            None,
+        let now = format!(
+            "waiting for {} Pods and {} PVCs of Cluster {ns}/{name} to be gone",
+            p.len(),
+            v.len()
         );
-        ctx.sleep(POLL).await?;
+        if now != last {
+            ctx.events.progress(now.clone(), None, None);
+            last = now;
+        }
+        None
+    };
+    let waited = wait::until_judged(vec![pods.changes, pvcs.changes], None, judge);
+    let object = ObjectRef::new("Cluster", Some(ns), name);
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(limit, waited) => r,
+        _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+    };
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(wait::watch_failed(&object)(e).into()),
+        Err(_) => {
+            let (p, v) = left();
+            Err(StepError::Failed(format!(
+                "{object} is deleted but after {} these remain: {}",
+                humantime::format_duration(limit),
+                [p, v].concat().join(", ")
+            )))
+        }
     }
-}
-
-/// `Kind ns/name` of each object matching `lp` owned by `uid`.
-async fn owned<K>(
-    kube: &Kube,
-    ns: &str,
-    lp: &ListParams,
-    uid: &str,
-) -> Result<Vec<String>, StepError>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(kube.client.clone(), ns);
-    let kind = K::kind(&()).to_string();
-    let list = api.list(lp).await.map_err(K8sError::api(
-        "list",
-        &ObjectRef::new(&kind, Some(ns), "(cluster's)"),
-    ))?;
-    Ok(list
-        .items
-        .iter()
-        .filter(|o| {
-            o.meta()
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|r| r.uid == uid)
-        })
-        .map(|o| format!("{kind} {ns}/{}", o.meta().name.clone().unwrap_or_default()))
-        .collect())
 }
 
 #[cfg(test)]

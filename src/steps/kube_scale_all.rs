@@ -9,15 +9,17 @@
 //! app back) records the annotated count as `previous`, never the 0 that run left.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch};
+use kube::runtime::watcher;
 use kube::Api;
 use serde_json::{json, Value};
 
-use crate::k8s::{params, Connector, K8sError, ObjectRef};
+use crate::k8s::conditions::{gone, Check};
+use crate::k8s::{params, wait, Connector, K8sError, ObjectRef};
 use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -225,6 +227,8 @@ fn pod_selector(d: &Deployment) -> String {
         .join(",")
 }
 
+/// Waits until no Pod matching each of `selectors` is left (`gone`, watching them), all within
+/// `timeout`.
 async fn wait_gone(
     ctx: &StepContext,
     kube: &crate::k8s::Kube,
@@ -232,29 +236,29 @@ async fn wait_gone(
     selectors: &[String],
     timeout: Duration,
 ) -> Result<(), StepError> {
-    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
-    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
     for sel in selectors.iter().filter(|s| !s.is_empty()) {
-        loop {
-            let object = ObjectRef::new("Pod", Some(ns), &format!("(selector `{sel}`)"));
-            let left = pods
-                .list(&ListParams::default().labels(sel))
-                .await
-                .map_err(K8sError::api("list", &object))?
-                .items
-                .len();
-            if left == 0 {
-                ctx.events
-                    .log(format!("no Pods left in {ns} matching `{sel}`"));
-                break;
-            }
-            if started.elapsed() > timeout {
+        let object = ObjectRef::new("Pod", Some(ns), &format!("(selector `{sel}`)"));
+        let api: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
+        let pods = wait::watched(api, watcher::Config::default().labels(sel));
+        let none_left = || gone::gone(&pods.store.state(), None) == Check::Ok;
+        let waited = wait::until_judged(vec![pods.changes], None, || none_left().then_some(()));
+        let outcome = tokio::select! {
+            r = tokio::time::timeout_at(deadline, waited) => r,
+            _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
+        };
+        match outcome {
+            Ok(Ok(())) => ctx
+                .events
+                .log(format!("no Pods left in {ns} matching `{sel}`")),
+            Ok(Err(e)) => return Err(wait::watch_failed(&object)(e).into()),
+            Err(_) => {
                 return Err(StepError::Failed(format!(
-                    "timed out after {} waiting for {left} Pod(s) matching `{sel}` in {ns} to go",
-                    humantime::format_duration(timeout)
-                )));
+                    "timed out after {} waiting for {} Pod(s) matching `{sel}` in {ns} to go",
+                    humantime::format_duration(timeout),
+                    pods.store.state().len()
+                )))
             }
-            ctx.sleep(Duration::from_millis(250)).await?;
         }
     }
     Ok(())

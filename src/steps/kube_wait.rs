@@ -5,7 +5,7 @@
 //! `status.phase` of the object is reported as progress; a Cluster whose bootstrap fails, or a
 //! Job (`job_complete`) whose Pod cannot be created or started, fails the wait at once.
 
-use crate::k8s::conditions::{Check, Condition};
+use crate::k8s::conditions::{Check, Condition, On};
 use crate::k8s::object::{ObjectArgs, API_VERSION, KIND, NAME, NAMESPACE};
 use crate::k8s::{job, params, wait, Connector, Kube, ObjectRef};
 use crate::runbook::{input, KindSignature};
@@ -13,10 +13,6 @@ use crate::runbook::{input, KindSignature};
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
 
 pub(super) struct KubeWait(pub Connector);
-
-/// How often a waited-for Cluster's bootstrap Jobs, or a waited-for Job's Pods, are checked
-/// for a start or bootstrap that will not succeed.
-const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SIGNATURE: KindSignature = KindSignature {
     name: "kube.wait",
@@ -97,7 +93,11 @@ impl Step for KubeWait {
                 last = phase;
             }
         };
-        let watch = wait::until_seeing(&opened.api, &opened.object, cond, uid, timeout, progress);
+        let judge = On {
+            condition: cond,
+            uid,
+        };
+        let watch = wait::until_seeing(&opened.api, &opened.object, &judge, timeout, progress);
         let found = match (args.kind.as_str(), cond) {
             ("Cluster", _) => tokio::select! {
                 found = watch => found?,
@@ -126,36 +126,33 @@ fn phase_of(o: &kube::core::DynamicObject) -> Option<String> {
 
 /// Returns (as the step's failure) once the Cluster's bootstrap Jobs (`cnpg.io/cluster=NAME`)
 /// show it will not become healthy (`conditions::bootstrap`: a failed Job, Pods that keep
-/// failing while CNPG retries, a Pod that cannot start); never returns otherwise.
+/// failing while CNPG retries, a Pod that cannot start); never returns otherwise (nor when
+/// they cannot be watched: the wait on the Cluster itself decides then).
 async fn failed_bootstrap(kube: &Kube, cluster: &ObjectRef) -> StepError {
     let ns = cluster.namespace.clone().unwrap_or_default();
     let selector = format!("cnpg.io/cluster={}", cluster.name);
-    loop {
-        tokio::time::sleep(JOB_POLL).await;
-        if let Ok(Some(failing)) = job::bootstrap_failing(kube, &ns, &selector).await {
-            // CNPG writes its reason only to the Pod's log: quote it, unchanged.
-            let job_name = failing.job.rsplit('/').next().unwrap_or(&failing.job);
-            let cnpg = job::cnpg_error(kube, &ns, job_name)
-                .await
-                .map(|e| format!("; CNPG says: {e}"))
-                .unwrap_or_default();
-            return StepError::Failed(format!(
-                "{cluster} will not become healthy: {}{cnpg}; see `kubectl -n {ns} logs job/{}`",
-                failing.reason, failing.job
-            ));
-        }
-    }
+    let Ok(failing) = job::bootstrap_failure(kube, &ns, &selector).await else {
+        return std::future::pending().await;
+    };
+    // CNPG writes its reason only to the Pod's log: quote it, unchanged.
+    let job_name = failing.job.rsplit('/').next().unwrap_or(&failing.job);
+    let cnpg = job::cnpg_error(kube, &ns, job_name)
+        .await
+        .map(|e| format!("; CNPG says: {e}"))
+        .unwrap_or_default();
+    StepError::Failed(format!(
+        "{cluster} will not become healthy: {}{cnpg}; see `kubectl -n {ns} logs job/{}`",
+        failing.reason, failing.job
+    ))
 }
 
 /// Returns (as the step's failure) once the Job's Pod cannot be created or started, or has
-/// failed (`conditions::pod_start`); never returns otherwise.
+/// failed (`conditions::pod_start`); never returns otherwise (nor when they cannot be watched).
 async fn job_not_starting(kube: &Kube, job: &ObjectRef) -> StepError {
     let ns = job.namespace.clone().unwrap_or_default();
-    loop {
-        tokio::time::sleep(JOB_POLL).await;
-        if let Ok(Some(why)) = job::start_failure(kube, &ns, &job.name).await {
-            return StepError::Failed(format!("{job} will not complete: {why}"));
-        }
+    match job::start_failure(kube, &ns, &job.name).await {
+        Ok(why) => StepError::Failed(format!("{job} will not complete: {why}")),
+        Err(_) => std::future::pending().await,
     }
 }
 

@@ -165,7 +165,6 @@ fn migration_resync_under_api_and_postgres_faults() {
     synced(&kube, &old);
 
     // 503 on the sync write: kube-rs retries it, the resync succeeds, one sync written.
-    // (No watch row: migration-resync polls the Application, it never opens a watch.)
     fail_again(&kube);
     let old = hook(&kube)["metadata"]["uid"].clone();
     let hits = served(&kube);
@@ -188,6 +187,20 @@ fn migration_resync_under_api_and_postgres_faults() {
     ran.code(0);
     assert_eq!(served(&kube) - hits, 1, "the 409 was served");
     assert_eq!(syncs.stop(), 1, "synced once");
+    synced(&kube, &old);
+
+    // Watches dropped and history compacted (410 Gone) all through the run: the hook Job's
+    // deletion and the Application's operation and health are watches; they re-list, and the
+    // resync succeeds (the sync count is not asserted here: the test's own counting watch
+    // would miss writes across the same compactions).
+    fail_again(&kube);
+    let old = hook(&kube)["metadata"]["uid"].clone();
+    let chaos = WatchChaos::start(&kube);
+    let (w, ran) = run_local(&kube, RESYNC);
+    let rounds = chaos.rounds();
+    ran.code(0);
+    assert!(rounds > 3, "watches dropped {rounds} times");
+    assert_eq!(step(&w.only_run(), "sync")["attempts"], 1);
     synced(&kube, &old);
 
     // PostgreSQL refusing connections (CONNECTION LIMIT 0 on dev): the migration fails again,

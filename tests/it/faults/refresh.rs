@@ -58,8 +58,16 @@ fn refresh_dev_under_api_and_postgres_faults() {
     assert_eq!(step(&w.only_run(), "dump_restore")["attempts"], 1);
     refreshed_once(&kube, &id, &prod0);
 
-    // No "watch dropped / 410 Gone" case: refresh-dev never opens a watch (its Job is followed
-    // by GETs and the log stream, the app's scale by GETs), so dropping watches tests nothing.
+    // Watches dropped and history compacted (410 Gone) all through the run: the app's Pods
+    // going away and the Job followed (the Job, its Pods, its Events) are watches; they
+    // re-list and the refresh succeeds.
+    dev_sql(&kube, "CREATE TABLE stale_4 (id int)");
+    let chaos = WatchChaos::start(&kube);
+    let (w, ran) = run_local(&kube, REFRESH);
+    let rounds = chaos.rounds();
+    ran.code(0);
+    assert!(rounds > 3, "watches dropped {rounds} times");
+    refreshed_once(&kube, &run_id(&w), &prod0);
 
     // PostgreSQL refusing connections to dev: `preflight` (the first step that connects to
     // dev) fails with PostgreSQL's error, dev and the app as they were; once connections are
