@@ -58,11 +58,14 @@ pub async fn install(kubeconfig: &Path, extra: &Path, timeout: Duration) -> anyh
     plugin
 }
 
+/// `kubectl ARGS`; killed if the install is given up part-way (a SIGTERM while starting), so
+/// it never outlives the sandbox.
 async fn kubectl(kubeconfig: &Path, args: Vec<String>) -> anyhow::Result<()> {
     let out = tokio::process::Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(&args)
+        .kill_on_drop(true)
         .output()
         .await
         .context("failed to run kubectl")?;
