@@ -106,9 +106,11 @@ fn a_failed_recovery_job_fails_the_wait_at_once() {
         "its Job databases/taken-cnpg-1-full-recovery keeps failing while CNPG retries",
         "CNPG says:",
     ]);
+    // CNPG checks the new Cluster's archive with barman-cloud before restoring into it
+    // (`CheckWalArchiveDestination`); its reason names that check.
     assert!(
-        ran.stderr.to_lowercase().contains("empty"),
-        "CNPG's reason names the archive that is not empty: {}",
+        ran.stderr.contains("barman-cloud-wal-archive"),
+        "CNPG's reason names its archive check: {}",
         ran.stderr
     );
 }
