@@ -44,3 +44,4 @@ mod secret_leak;
 mod state_kubernetes;
 mod wait_job_start;
 mod wait_recovery;
+mod webhook;
