@@ -26,15 +26,16 @@ impl Cp {
         self.cp.as_ref().unwrap()
     }
 
-    /// Loads the sandbox's CRDs.
+    /// Loads the sandbox's CRDs (CloudNativePG's own, the plugin's, Argo CD's).
     pub fn load_crds(&self) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
         let client = self.cp().client.clone();
-        self.rt
-            .block_on(cnpgops_sandbox::control_plane::crds::load_dir(
-                &client, &dir,
-            ))
-            .expect("CRDs load");
+        for from in cnpgops_sandbox::server::crd_sources() {
+            self.rt
+                .block_on(cnpgops_sandbox::control_plane::crds::load_dir(
+                    &client, &from,
+                ))
+                .expect("CRDs load");
+        }
     }
 
     /// Runs the real kubectl against this control plane.

@@ -219,13 +219,44 @@ fn track(dir: &std::path::Path, ns: &str, name: &str, pid: u32, on: bool) {
 
 /// Kills every process the pods of the sandbox in `dir` run (the sandbox is stopping).
 pub fn kill_all(dir: &std::path::Path) {
-    let p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
-    for (_, _, name, pid) in p.iter().filter(|(d, _, _, _)| d == dir) {
-        process::signal_group(*pid, libc::SIGKILL);
-        if name.is_empty() {
-            // A Pod's pause process: everything in its network namespace goes too.
-            crate::net::pod::kill_in_netns_of(*pid, true);
+    {
+        let p = PIDS.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, _, name, pid) in p.iter().filter(|(d, _, _, _)| d == dir) {
+            process::signal_group(*pid, libc::SIGKILL);
+            if name.is_empty() {
+                // A Pod's pause process: everything in its network namespace goes too.
+                crate::net::pod::kill_in_netns_of(*pid, true);
+            }
         }
+    }
+    sweep(dir);
+}
+
+/// Kills every process still marked as one of the sandbox's Pods (its environment names the
+/// Pod's directory under `dir/pods/`): whatever escaped its container's process group and its
+/// Pod's network namespace kill, such as a postmaster CNPG's instance manager started in a
+/// process group of its own (seen surviving a `down`, with parent 1).
+fn sweep(dir: &std::path::Path) {
+    let marker = format!("CNPGOPS_SANDBOX_POD={}/pods/", dir.display()).into_bytes();
+    for _ in 0..5 {
+        let mut found = false;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if env.split(|b| *b == 0).any(|v| v.starts_with(&marker)) {
+                // SAFETY: kill only sends a signal; the pid is one of this sandbox's Pods'.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                found = true;
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
