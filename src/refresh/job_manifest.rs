@@ -93,6 +93,13 @@ fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
 }
 
 /// The script; no secret in it (they arrive as environment variables).
+/// The `application_name` of the Job's sessions on the target: what cnpgops looks for to end a
+/// session a failed Job left open (its Pod gone, the server never told: a lost FIN waits for
+/// TCP keepalive, two hours, holding the restore's locks).
+pub(crate) fn application_name(run_id: &str) -> String {
+    format!("cnpgops-restore-{run_id}")
+}
+
 pub(crate) fn script(spec: &Spec) -> String {
     let root = |side: &str, ca: &Option<String>| match ca {
         Some(_) => format!(
@@ -122,12 +129,13 @@ pub(crate) fn script(spec: &Spec) -> String {
     format!(
         r#"set -euo pipefail
 src() {{ PGHOST="$SRC_HOST" PGDATABASE="$SRC_DB" PGUSER="$SRC_USER" PGPASSWORD="$SRC_PASSWORD" PGSSLMODE="$SRC_SSLMODE"{src_root} PGOPTIONS='-c default_transaction_read_only=on' "$@"; }}
-dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE"{dst_root} "$@"; }}
+dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE" PGAPPNAME="{dst_app}"{dst_root} "$@"; }}
 {FILTERS}
 {body}
 echo "{RESTORE_DONE}"
 "#,
         src_root = root("source", &spec.source_ca),
+        dst_app = application_name(&spec.run_id),
         dst_root = root("target", &spec.target_ca),
     )
 }

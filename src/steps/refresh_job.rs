@@ -395,6 +395,7 @@ async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result
             )))
         }
     };
+    end_left_sessions(ctx, kube, a).await;
     let left = match a.mode {
         RefreshMode::Atomic | RefreshMode::Stream => format!(
             "{} was left as it was (the clean and restore are one transaction)",
@@ -410,6 +411,36 @@ async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result
         a.target.namespace,
         tail.join(" | ")
     )))
+}
+
+/// Ends the sessions a failed Job left open on the target (found by their application name):
+/// when its Pod died mid-restore the server may never learn it (a lost FIN waits for TCP
+/// keepalive, two hours), and the open transaction would hold the restore's locks on dev.
+/// Ending them rolls that transaction back now. Best effort: a failure is logged.
+async fn end_left_sessions(ctx: &StepContext, kube: &Kube, a: &Args) {
+    let app =
+        crate::refresh::job_manifest::application_name(&ctx.checkpoint.snapshot().await.run_id);
+    let ended = async {
+        let client = a.target.open(kube, &ctx.redactor, false).await?;
+        let sql = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                   WHERE application_name = $1 AND datname = current_database()";
+        let row = client
+            .query_one(sql, &[&app])
+            .await
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        Ok::<i64, StepError>(row.get(0))
+    };
+    match ended.await {
+        Ok(0) => {}
+        Ok(n) => ctx.events.log(format!(
+            "ended {n} session(s) the failed Job left open on {} (their transaction rolled back)",
+            a.target.describe()
+        )),
+        Err(e) => ctx.events.log(format!(
+            "could not end the sessions the failed Job may have left open on {}: {e}",
+            a.target.describe()
+        )),
+    }
 }
 
 /// This run's newest Job of this step and its outcome (`None`: still running).
