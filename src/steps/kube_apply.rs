@@ -142,7 +142,18 @@ impl Step for KubeApply {
             .await
             .map_err(K8sError::api("read", &object))?;
         if before.is_some() && params::dry(ctx.mode) && ctx.inputs.bool_or("replaces", false)? {
-            return rehearse_replacement(ctx, &api, &kind, &ns, m.body, &name).await;
+            // An earlier step deletes the live object for real, not in a dry run: ask the
+            // server to accept creating it afresh, under `<name>-<generated>`.
+            ctx.events.log(format!(
+                "dry run: {object} is deleted by an earlier step first; rehearsing its creation afresh"
+            ));
+            let meta = &mut m.body["metadata"];
+            if let Some(meta) = meta.as_object_mut() {
+                meta.remove("name");
+            }
+            meta["generateName"] = Value::from(format!("{name}-"));
+            let created = create(ctx, &api, &kind, &ns, &m.body).await?;
+            return Ok(created.with("name", name));
         }
         m.body["metadata"]["name"] = Value::from(name.clone());
         let applied = api
@@ -209,34 +220,6 @@ async fn create(
     };
     ctx.events.log(format!("{verb} {}", kind.object(ns, &name)));
     Ok(outputs(&created, ns, true))
-}
-
-/// A dry run of creating `name` afresh while the live one (deleted for real by an earlier step)
-/// is still there: a dry-run create under `<name>-<generated>`.
-async fn rehearse_replacement(
-    ctx: &StepContext,
-    api: &kube::Api<DynamicObject>,
-    kind: &Kind,
-    ns: &str,
-    mut body: Value,
-    name: &str,
-) -> Result<Outputs, StepError> {
-    let meta = &mut body["metadata"];
-    if let Some(meta) = meta.as_object_mut() {
-        meta.remove("name");
-    }
-    meta["generateName"] = Value::from(format!("{name}-"));
-    let object: DynamicObject =
-        serde_json::from_value(body).map_err(|e| StepError::input("manifest", &e.to_string()))?;
-    let what = kind.object(ns, name);
-    let created = api
-        .create(&params::post(ctx.mode), &object)
-        .await
-        .map_err(K8sError::api("create", &what))?;
-    ctx.events.log(format!(
-        "dry run: server accepted creating {what} afresh (the live one is deleted by an earlier step, which a dry run does not do)"
-    ));
-    Ok(outputs(&created, ns, true).with("name", name.to_string()))
 }
 
 fn describe(

@@ -60,11 +60,7 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
     let ca = kube
         .get("Secret", "databases", "shop-cnpg-ca")
         .expect("CNPG's CA Secret");
-    let reconcile = |how: Value| {
-        let patch = json!({"metadata": {"annotations": {"cnpg.io/reconciliationLoop": how}}});
-        kube.merge("Cluster", "databases", "shop-cnpg", patch);
-    };
-    reconcile(Value::from("disabled"));
+    kube.cnpg_reconciles("databases", "shop-cnpg", false);
     let secrets = kube.api("Secret", "databases");
     kube.block_on(secrets.delete("shop-cnpg-ca", &Default::default()))
         .unwrap();
@@ -91,7 +87,7 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
             "labels": ca["metadata"]["labels"], "ownerReferences": ca["metadata"]["ownerReferences"]},
     });
     kube.create(&put_back.to_string());
-    reconcile(Value::Null);
+    kube.cnpg_reconciles("databases", "shop-cnpg", true);
 
     let ran = kube.run(
         &w,

@@ -176,12 +176,7 @@ fn interrupted_refreshes_bring_the_app_back_and_a_wrong_server_is_refused() {
     // `cnpg.io/reconciliationLoop: disabled` stops that while the status is forged (a status
     // write of a reconcile already under way conflicts: CNPG updates it at a resourceVersion).
     let dev_before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    let reconcile = |loop_: Value| {
-        let patch =
-            serde_json::json!({"metadata": {"annotations": {"cnpg.io/reconciliationLoop": loop_}}});
-        kube.merge("Cluster", "databases", "shop-dev-cnpg", patch);
-    };
-    reconcile(Value::from("disabled"));
+    kube.cnpg_reconciles("databases", "shop-dev-cnpg", false);
     let real =
         kube.get("Cluster", "databases", "shop-dev-cnpg").unwrap()["status"]["systemID"].clone();
     assert!(
@@ -229,7 +224,7 @@ fn interrupted_refreshes_bring_the_app_back_and_a_wrong_server_is_refused() {
         "shop-dev-cnpg",
         serde_json::json!({"systemID": real}),
     );
-    reconcile(Value::Null);
+    kube.cnpg_reconciles("databases", "shop-dev-cnpg", true);
     create_reader(&kube);
     kube.create("apiVersion: v1\nkind: Secret\nmetadata: {name: shop-prod-readonly, namespace: databases}\ntype: kubernetes.io/basic-auth\nstringData: {username: shop_reader, password: reader-Pa55word-1}\n");
     let w5 = World::new();

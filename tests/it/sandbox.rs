@@ -172,6 +172,20 @@ impl Kube {
         .unwrap_or_else(|e| panic!("patch of {kind} {ns}/{name}: {e}"));
     }
 
+    /// Turns CNPG's reconciliation of a Cluster off (`cnpg.io/reconciliationLoop: disabled`) or
+    /// back on: what a test forging the Cluster's status or deleting its Secrets needs, else
+    /// the operator puts them right at once.
+    pub(crate) fn cnpg_reconciles(&self, ns: &str, cluster: &str, on: bool) {
+        let value = if on {
+            Value::Null
+        } else {
+            Value::from("disabled")
+        };
+        let patch =
+            serde_json::json!({"metadata": {"annotations": {"cnpg.io/reconciliationLoop": value}}});
+        self.merge("Cluster", ns, cluster, patch);
+    }
+
     /// Brings up a scenario of `sandbox/scenarios/` (platform first, then the Argo CD
     /// Applications, each synced once) and waits until it is ready.
     pub(crate) fn scenario(&self, name: &str) {
