@@ -102,8 +102,17 @@ fn the_job_passes_restricted_and_a_cluster_without_a_ca_is_refused_unless_opted_
         ],
     );
     ran.code(0);
+    // The Job of this last run: the newest (names carry random run ids, so list order says nothing).
     let jobs = refresh_jobs(&kube, "databases");
-    let job = jobs.last().expect("the refresh Job");
+    let job = jobs
+        .iter()
+        .max_by_key(|j| {
+            j["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .expect("the refresh Job");
     let pod = &job["spec"]["template"]["spec"];
     assert_eq!(violations(pod), Vec::<String>::new(), "{pod:#}");
     assert_eq!(pod["automountServiceAccountToken"], false);
