@@ -6,6 +6,8 @@
 //! new one (next attempt number) if it failed, which is safe because a failed atomic restore
 //! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
 
+use std::time::Instant;
+
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::ListParams;
 use kube::Api;
@@ -18,6 +20,7 @@ use crate::pg::connect::Target;
 use crate::pg::snapshot::Snapshot;
 use crate::refresh::job_manifest::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
+use crate::refresh::phases::{self, PhaseTime, Timeline};
 use crate::refresh::pod::{is_quantity, Resources};
 use crate::refresh::progress::Tracker;
 use crate::refresh::RefreshMode;
@@ -285,7 +288,8 @@ impl Step for RefreshJob {
             r = async { tokio::join!(run_job(ctx, &kube, &a, &name), expected) } => r,
             _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
         };
-        outcome?;
+        let phases = outcome?;
+        out = out.with("phases", serde_json::to_value(phases).unwrap_or_default());
         if let Some(inv) = expected {
             let reference = store_inventory(ctx, inv.map_err(pg_failed)?).await?;
             out = out.with("source_inventory", reference);
@@ -315,7 +319,7 @@ async fn follow_earlier(
         _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
     };
     match outcome {
-        Ok(()) => Ok(true),
+        Ok(_) => Ok(true),
         // The snapshot the earlier attempt exported died with its (killed) process before
         // pg_dump imported it: the Job failed before it began, and the target is as it was
         // (the clean and the restore are one transaction). Start again.
@@ -364,15 +368,23 @@ fn finished(out: Outputs, a: &Args, name: &str) -> Outputs {
 
 /// Follows the Job (log lines through the redactor into progress, PostgreSQL's progress views
 /// meanwhile) until it ends; a failure names the Job, its last lines, and what it left.
-async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result<(), StepError> {
+/// On success, the time of each of the Job's phases (`refresh::phases`).
+async fn run_job(
+    ctx: &StepContext,
+    kube: &Kube,
+    a: &Args,
+    name: &str,
+) -> Result<Vec<PhaseTime>, StepError> {
     let mut tracker = Tracker::new(a.tables);
+    let mut timeline = Timeline::new(Instant::now());
     let mut tail: Vec<String> = Vec::new();
     let followed = follow(kube, &a.target.namespace, name, |line| {
         let line = ctx.redactor.redact(line).into_owned();
+        timeline.feed(&line, Instant::now());
         if let Some((message, done, total)) = tracker.feed(&line) {
             ctx.events.progress(message, Some(done), Some(total));
         }
-        if !crate::refresh::progress::chatter(&line) {
+        if !crate::refresh::progress::chatter(&line) && !line.starts_with(phases::MARKER) {
             ctx.events.log(format!("job: {line}"));
         }
         tail.push(line);
@@ -385,7 +397,12 @@ async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result
         _ = watch(ctx, kube, a) => unreachable!("watch never ends"),
     };
     let why = match outcome {
-        Outcome::Complete => return Ok(()),
+        Outcome::Complete => {
+            let phases = timeline.finish(Instant::now());
+            ctx.events
+                .log(format!("Job phases: {}", phases::summary(&phases)));
+            return Ok(phases);
+        }
         Outcome::Failed(why) => why,
         Outcome::NotStarted(why) => {
             return Err(StepError::Failed(format!(
