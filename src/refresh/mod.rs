@@ -4,6 +4,7 @@
 //!
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 
+pub(crate) mod estimate;
 pub(crate) mod job_manifest;
 pub(crate) mod mask;
 pub(crate) mod phases;
