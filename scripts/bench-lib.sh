@@ -24,6 +24,8 @@ bench_up() { # DIR
   owner=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.username}' | base64 -d)
   export PGPASSWORD
   PGPASSWORD=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.password}' | base64 -d)
+  # The simulated operator makes no CA Secret: refresh-dev then needs its explicit opt-out.
+  kubectl -n databases get secret synestra-io-cnpg-ca >/dev/null 2>&1 || export CNPGOPS_INSECURE_NO_TLS=true
   src=$(bench_conn synestra-io-cnpg)
   dst=$(bench_conn synestra-io-dev-cnpg)
 }

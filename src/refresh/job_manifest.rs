@@ -106,12 +106,12 @@ pub(crate) fn script(spec: &Spec) -> String {
         RefreshMode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              pg_restore --list /dump/db | toc_filter > /tmp/toc\ntoc_split /tmp/toc\n\
-             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -At -v ON_ERROR_STOP=1 | phase_out",
+             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
             phases = phases::RESTORE_PHASES.join(" ")
         ),
         RefreshMode::Stream => format!(
             "echo \"{DUMP_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -At -v ON_ERROR_STOP=1 | phase_out"
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
         RefreshMode::Parallel => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\

@@ -1,8 +1,9 @@
 //! Where a refresh Job's time goes: the Job's script marks each phase of the restore (clean,
-//! schema, data, index builds, constraints, commit) with a `SELECT 'cnpgops: phase NAME'` that
-//! the target executes in order, so psql prints the marker when everything before it has run;
-//! the step times the marker lines (and the dump's) as they arrive into a [`Timeline`],
-//! recorded in the run report.
+//! schema, data, index builds, constraints, commit) with a statement raising the warning
+//! `cnpgops: phase NAME`, which the target executes in order, so psql prints it (on stderr, at
+//! once: stdout into a pipe is buffered to the end) when everything before it has run; the
+//! step times the marker lines (and the dump's) as they arrive into a [`Timeline`], recorded
+//! in the run report. A warning passes the restore's `client_min_messages = warning`.
 //!
 //! In atomic mode the restore list is split without touching its order: each entry goes to the
 //! phase of its type, phases only ever advance (`phase_of` keeps the highest so far), so the
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use super::job_manifest::{DUMP_START, RESTORE_DONE, RESTORE_START};
 
-/// What a phase marker line starts with (psql prints it, `-At`).
+/// What a phase marker line holds (psql prints `psql:<stdin>:N: WARNING:  cnpgops: phase x`).
 pub(crate) const MARKER: &str = "cnpgops: phase ";
 
 /// The restore's phases in the order the markers name them.
@@ -28,13 +29,12 @@ pub(crate) const RESTORE_PHASES: [&str; 4] = ["schema", "data", "indexes", "cons
 /// unique constraints, indexes), and the rest (foreign keys, triggers, materialized views).
 pub(crate) const PHASE_OF_AWK: &str = r#"function phase_of(t, p,   c) { c = (t == "TABLE DATA" || t == "SEQUENCE SET" || t == "BLOBS") ? 1 : (t == "INDEX" || t == "CONSTRAINT" || t == "INDEX ATTACH") ? 2 : 3; if (p <= 0 && c != 1) c = 0; return c > p ? c : p }"#;
 
-/// Shell functions of the Job's script: `phase NAME` prints the marker statement,
-/// `phase_out` passes only marker lines of psql's output (flushed at once), `toc_split LIST`
-/// writes `LIST.<phase>` for every phase (possibly empty), in order.
+/// Shell functions of the Job's script: `phase NAME` prints the marker statement (plain SQL:
+/// allowed inside pg_dump's `\restrict`), `toc_split LIST` writes `LIST.<phase>` for every
+/// phase (possibly empty), in order.
 pub(crate) fn shell() -> String {
     format!(
-        r#"phase() {{ echo "SELECT 'cnpgops: phase $1';"; }}
-phase_out() {{ awk '/^cnpgops: phase /{{ print; fflush() }}'; }}
+        r#"phase() {{ printf 'DO $$BEGIN RAISE WARNING %s; END$$;\n' "'cnpgops: phase $1'"; }}
 toc_split() {{ awk -v list="$1" '{PHASE_OF_AWK}
 BEGIN {{ split("{names}", n, " "); for (i = 1; i <= 4; i++) printf "" > (list "." n[i]) }}
 /^;/ || NF < 4 {{ next }}
@@ -71,7 +71,7 @@ impl Timeline {
             DUMP_START => "dump",
             RESTORE_START => "restore",
             RESTORE_DONE => "job_finish",
-            _ => match line.strip_prefix(MARKER) {
+            _ => match line.find(MARKER).map(|i| line[i + MARKER.len()..].trim()) {
                 Some(name) if !name.is_empty() => name,
                 _ => return,
             },

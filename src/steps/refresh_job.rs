@@ -384,7 +384,7 @@ async fn run_job(
         if let Some((message, done, total)) = tracker.feed(&line) {
             ctx.events.progress(message, Some(done), Some(total));
         }
-        if !crate::refresh::progress::chatter(&line) && !line.starts_with(phases::MARKER) {
+        if !crate::refresh::progress::chatter(&line) && !line.contains(phases::MARKER) {
             ctx.events.log(format!("job: {line}"));
         }
         tail.push(line);

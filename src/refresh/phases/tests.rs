@@ -143,13 +143,13 @@ fn run(tail: &str) -> String {
 }
 
 #[test]
-fn marker_statements_are_what_psql_prints_back() {
+fn marker_statements_raise_a_warning_psql_prints_at_once() {
     assert_eq!(
         run("{ phase data; echo 'SELECT 1;'; }"),
-        "SELECT 'cnpgops: phase data';\nSELECT 1;\n"
+        "DO $$BEGIN RAISE WARNING 'cnpgops: phase data'; END$$;\nSELECT 1;\n"
     );
-    assert_eq!(
-        run("printf 'x\\ncnpgops: phase data\\n\\n' | phase_out"),
-        "cnpgops: phase data\n"
-    );
+    let t0 = Instant::now();
+    let mut t = Timeline::new(t0);
+    t.feed("psql:<stdin>:12: WARNING:  cnpgops: phase indexes", t0);
+    assert_eq!(t.finish(t0)[1].phase, "indexes");
 }
