@@ -19,10 +19,12 @@ pub(crate) const RECOVERY_RUNBOOK: &str = "refresh-dev-recovery";
 pub(crate) const STEP: &str = "estimate";
 
 /// Built-in fit of `refresh-dev --method dump` (the default atomic mode, whole command), measured
-/// by `scripts/bench.sh` on the sandbox (2026-12-05, docs/RELIABILITY.md).
-pub(crate) const DEFAULT_DUMP: Fit = Fit { a: 4.0, b: 17.0 };
-/// Built-in fit of `refresh-dev --method recovery`, measured in the same run.
-pub(crate) const DEFAULT_RECOVERY: Fit = Fit { a: 9.5, b: 21.0 };
+/// by `METHOD_SCALES="5 10 20" scripts/bench-method.sh` on the sandbox (2026-12-05 20:53 UTC,
+/// pgbench 83-307 MiB, load average 9-15; docs/RELIABILITY.md, "choosing the method").
+pub(crate) const DEFAULT_DUMP: Fit = Fit { a: 4.78, b: 11.94 };
+/// Built-in fit of `refresh-dev --method recovery` (a fresh base backup, little WAL to replay),
+/// measured in the same run.
+pub(crate) const DEFAULT_RECOVERY: Fit = Fit { a: 5.92, b: 4.35 };
 
 const GIB: f64 = (1u64 << 30) as f64;
 

@@ -1,7 +1,8 @@
 //! Where the catalog benchmark's cold listing spends its time: cnpgops's CPU, its fixed cost
-//! (the cached run: process start, Kubernetes reads, the listings), and the S3 server alone
-//! answering every `backup.info` GET at cnpgops's concurrency from this process, the floor any
-//! client reading them all pays; then the same with S3 latency added by the sandbox's proxy.
+//! (the cached run: process start, Kubernetes reads, the listings), and the S3 server answering
+//! every `backup.info` GET at cnpgops's concurrency sent from this process (the test profile's
+//! client: its own CPU is in that figure, an upper bound on the server's part); then the same
+//! with S3 latency added by the sandbox's proxy.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -43,8 +44,8 @@ pub(super) fn time_cpu(runs: u32, mut cmd: impl FnMut() -> Command) -> (Duration
 }
 
 /// Seconds for the S3 server to answer a GET of every key, `IN_FLIGHT` at a time, sent from
-/// this process (no cnpgops, no Kubernetes): best of two.
-fn server_alone(b: &Bench, keys: &[String]) -> f64 {
+/// this process (no cnpgops, no Kubernetes; this client's CPU included): best of two.
+fn gets_alone(b: &Bench, keys: &[String]) -> f64 {
     let client = &b.s3.client;
     let once = || {
         let t0 = Instant::now();
@@ -59,10 +60,10 @@ fn server_alone(b: &Bench, keys: &[String]) -> f64 {
     once().min(once())
 }
 
-/// Prints the cold listing's parts: CPU, fixed cost, the S3 server alone.
+/// Prints the cold listing's parts: CPU, fixed cost, the GETs from this process.
 pub(super) fn where_time_goes(b: &Bench, cold: Duration, cold_cpu: f64, warm: Duration) {
     let keys = b.info_keys();
-    let alone = server_alone(b, &keys);
+    let alone = gets_alone(b, &keys);
     println!("where the cold listing's {:.3}s go:", cold.as_secs_f64());
     row("  cnpgops CPU, user + system (cold run)", cold_cpu);
     row(
@@ -71,13 +72,13 @@ pub(super) fn where_time_goes(b: &Bench, cold: Duration, cold_cpu: f64, warm: Du
     );
     row(
         &format!(
-            "  S3 server alone: {} GETs, {IN_FLIGHT} in flight",
+            "  {} GETs from this test process, {IN_FLIGHT} in flight",
             keys.len()
         ),
         alone,
     );
     println!(
-        "  S3 server throughput: {:.0} GETs/s; fixed cost + S3 alone = {:.3}s",
+        "  GETs/s that way: {:.0}; fixed cost + those GETs = {:.3}s",
         keys.len() as f64 / alone,
         warm.as_secs_f64() + alone
     );
@@ -98,7 +99,7 @@ pub(super) fn with_latency(b: &Bench) {
     let (cold, cpu, _) = time_cpu(3, b.cnpgops(&["--no-cache"]));
     let (warm, _, _) = time_cpu(3, b.cnpgops(&[]));
     let (json, _) = time(1, || barman_list(&b.s3, "json"));
-    let alone = server_alone(b, &b.info_keys());
+    let alone = gets_alone(b, &b.info_keys());
     faults.clear();
     let secs = |d: Duration| d.as_secs_f64();
     println!("with {ms} ms added to every S3 request (the sandbox's S3 proxy):");
@@ -110,7 +111,7 @@ pub(super) fn with_latency(b: &Bench) {
     row("barman-cloud-backup-list --format json", secs(json));
     row("  cnpgops CPU, user + system (cold run)", cpu);
     row(
-        &format!("  S3 server alone: every GET, {IN_FLIGHT} in flight"),
+        &format!("  every GET from this test process, {IN_FLIGHT} in flight"),
         alone,
     );
     ratios(json, cold, warm);
