@@ -18,6 +18,7 @@ use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 use crate::pg::snapshot::Snapshot;
+use crate::refresh::copy_progress::CopyTracker;
 use crate::refresh::job_manifest::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
 use crate::refresh::phases::{self, PhaseTime, Timeline};
@@ -532,43 +533,30 @@ pub(super) fn no_tls_refusal(why: &str) -> String {
     format!("refused: cannot verify the server's TLS certificate of {why}; cnpgops never falls back to an unverified or plaintext connection by itself: pass --insecure-no-tls (runbook param `insecure_no_tls: true`) for a cluster without TLS. Nothing was changed")
 }
 
-/// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes copied of
-/// the source's size, index builds); never returns. A side it cannot watch is left alone.
+/// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes and rows per
+/// table, the total of the source's size with an ETA, index builds: `refresh::copy_progress`);
+/// never returns. A side it cannot watch is left alone.
 async fn watch(ctx: &StepContext, kube: &Kube, a: &Args) {
-    use crate::pg::progress;
     let src = a.source.open(kube, &ctx.redactor, true).await.ok();
     let dst = a.target.open(kube, &ctx.redactor, false).await.ok();
     let total = u64::try_from(a.bytes).ok().filter(|b| *b > 0);
+    let (t0, mut trackers) = (
+        Instant::now(),
+        [CopyTracker::default(), CopyTracker::default()],
+    );
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        for (side, client) in [("dump", &src), ("restore", &dst)] {
+        for ((side, client), tracker) in [("dump", &src), ("restore", &dst)]
+            .into_iter()
+            .zip(trackers.iter_mut())
+        {
             let Some(client) = client else { continue };
-            let Ok(r) = progress::read(client).await else {
+            let Ok(r) = crate::pg::progress::read(client).await else {
                 continue;
             };
-            if r.copies > 0 {
-                let done = u64::try_from(r.copied).unwrap_or(0);
-                let of = total
-                    .map(|t| format!(" of ~{}", super::refresh_preflight::human_bytes(t as i64)))
-                    .unwrap_or_default();
-                ctx.events.progress(
-                    format!(
-                        "{side}: COPY {}{of} (pg_stat_progress_copy)",
-                        super::refresh_preflight::human_bytes(r.copied)
-                    ),
-                    Some(done),
-                    total,
-                );
-            }
-            if !r.indexes.is_empty() {
-                ctx.events.progress(
-                    format!(
-                        "{side}: index builds {} (pg_stat_progress_create_index)",
-                        r.indexes
-                    ),
-                    None,
-                    None,
-                );
+            if let Some(line) = tracker.update(side, &r, t0.elapsed(), total) {
+                ctx.events
+                    .progress(line.message, Some(line.done), line.total);
             }
         }
     }
