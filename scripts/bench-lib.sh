@@ -6,6 +6,10 @@
 #   bench_load SCALE        pgbench -i -s SCALE into prod
 #   bench_cnpgops NAME ARGS time `cnpgops ARGS` (-o json): $dir/NAME.{rss,cpu,first}
 #   bench_naive | bench_dir | bench_copy   the direct pipelines
+#   bench_phases NAME WALL  where a timed cnpgops run's WALL seconds went (from its run report)
+#   bench_method SCALE      "scale bytes dump_seconds recovery_seconds" appended to $dir/method.txt
+#   bench_fit               "x_bytes y" lines -> "a b" of y = a + b * GiB (least squares)
+#   bench_crossover         from $dir/method.txt: "da db ra rb" and where the lines meet
 # Needs bc, /usr/bin/time (Debian `time`), pgbench and psql (scripts/setup.sh installs them).
 
 now() { date +%s.%N; }
@@ -24,10 +28,11 @@ bench_up() { # DIR
   dst=$(bench_conn synestra-io-dev-cnpg)
 }
 
-bench_conn() { # CLUSTER -> libpq connection string to its -rw address
-  local addr
-  addr=$(kubectl -n databases get service "$1-rw" -o jsonpath='{.metadata.annotations.sandbox\.cnpgops\.io/address}')
-  echo "host=${addr%:*} port=${addr##*:} user=$owner dbname=synestra_io"
+bench_conn() { # CLUSTER -> libpq connection string to its primary (what `<cluster>-rw` routes to)
+  local primary ip
+  primary=$(kubectl -n databases get cluster "$1" -o jsonpath='{.status.currentPrimary}')
+  ip=$(kubectl -n databases get pod "$primary" -o jsonpath='{.status.podIP}')
+  echo "host=$ip port=5432 user=$owner dbname=synestra_io"
 }
 
 bench_build() {
@@ -65,6 +70,64 @@ bench_cnpgops() { # NAME ARGS...
   awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u + s}' "$dir/$name.time" >"$dir/$name.cpu"
   first=$(grep -m1 '"event":"step_started"' "$dir/$name.events" | cut -d' ' -f1)
   secs "$t0" "$first" >"$dir/$name.first"
+}
+
+# Where `bench_cnpgops NAME`'s WALL seconds went, one "phase<TAB>seconds" line each, from its
+# run report (the last JSON line): checks, app stop, the refresh Job's phases (job: ..., from
+# the dump_restore step's `phases` output), the refresh step outside its Job (snapshot export,
+# Job creation, the source's inventory while the Job runs), verify, ANALYZE, the record, app
+# start, and the rest (process start, connection, lock, checkpoints) as WALL minus the steps.
+bench_phases() { # NAME WALL
+  tail -1 "$dir/$1.events" | cut -d' ' -f2- | jq -r --argjson wall "$2" '
+    .report as $r
+    | ($r.steps | map({(.id): ((.duration_ms // 0) / 1000)}) | add) as $s
+    | ([$r.steps[] | select(.id == "dump_restore") | .outputs.phases // []] | add // []) as $ph
+    | (($ph | map(.ms) | add // 0) / 1000) as $job
+    | [["checks (clusters, preflight)", $s.source + $s.target + $s.preflight],
+       ["app stop (auto-sync, scale to 0, sessions)", $s.pause_sync + $s.stop_app + $s.terminate]]
+      + ($ph | map(["job: " + .phase, .ms / 1000]))
+      + [["refresh step outside its Job", $s.dump_restore - $job],
+         ["verify", $s.verify], ["ANALYZE", $s.analyze],
+         ["record (annotate, event)", $s.annotate + $s.event],
+         ["app start (scale back, auto-sync)", $s.start_app + $s.resume_sync],
+         ["rest (process, connection, lock, checkpoints)", $wall - ($s | to_entries | map(.value) | add)]]
+    | .[] | "\(.[0])\t\(.[1] // 0)"'
+}
+
+bench_bytes() { psql -X -q -At "$src" -c "select pg_database_size(current_database())"; }
+
+# Loads pgbench SCALE into prod, takes a base backup of it (so a recovery restores the data
+# rather than replaying the load's WAL: the usual case after a nightly backup), then times
+# refresh-dev by dump (the default atomic mode) and by recovery, each the whole command.
+bench_method() { # SCALE
+  bench_load "$1" >/dev/null
+  "$cnpgops" backup synestra-io --wait >"$dir/backup-$1.out" 2>&1 ||
+    { tail -5 "$dir/backup-$1.out" >&2; echo "cnpgops backup failed" >&2; exit 1; }
+  local bytes d r
+  bytes=$(bench_bytes)
+  d=$(bench_cnpgops "method-dump-$1" refresh-dev synestra-io --yes)
+  r=$(bench_cnpgops "method-recovery-$1" refresh-dev synestra-io --yes --method recovery)
+  dst=$(bench_conn synestra-io-dev-cnpg) # the recreated dev Cluster's address
+  echo "$1 $bytes $d $r" >>"$dir/method.txt"
+}
+
+bench_fit() {
+  awk '{ x = $1 / 1073741824; n++; sx += x; sy += $2; sxx += x * x; sxy += x * $2 }
+    END { d = n * sxx - sx * sx; if (n < 2 || d == 0) { print "n/a n/a"; exit }
+          b = (n * sxy - sx * sy) / d; printf "%.3f %.3f\n", (sy - b * sx) / n, b }'
+}
+
+bench_crossover() {
+  local da db ra rb
+  read -r da db < <(awk '{print $2, $3}' "$dir/method.txt" | bench_fit)
+  read -r ra rb < <(awk '{print $2, $4}' "$dir/method.txt" | bench_fit)
+  echo "$da $db $ra $rb"
+  if [ "$da" = n/a ] || [ "$ra" = n/a ]; then echo "n/a (needs two scales)"; return; fi
+  awk -v da="$da" -v db="$db" -v ra="$ra" -v rb="$rb" 'BEGIN {
+    if (db == rb) { print "none (parallel lines)"; exit }
+    x = (ra - da) / (db - rb)
+    if (x <= 0) print "none at a positive size (" ((ra < da) ? "recovery" : "dump") " faster at every size)"
+    else printf "%.2f GiB (%s faster above it)\n", x, (rb < db) ? "recovery" : "dump" }'
 }
 
 bench_naive() {

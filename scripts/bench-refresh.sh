@@ -33,4 +33,11 @@ printf '%-44s %8.1fs  %5.2fx best\n' "cnpgops refresh-dev --mode stream (e2e)" "
 printf '%-44s %8.1fs  %5.2fx best\n' "pg_dump -Fc | pg_restore" "$t_naive" "$(ratio "$t_naive" "$best")"
 printf '%-44s %8.1fs  %5.2fx best\n' "pg_dump -Fd -j2 + pg_restore -j2" "$t_dir" "$(ratio "$t_dir" "$best")"
 printf '%-44s %8.1fs  %5.2fx best\n' "COPY TO STDOUT | COPY FROM STDIN (x4)" "$t_copy" "$(ratio "$t_copy" "$best")"
+for m in atomic stream; do
+  t=$([ "$m" = atomic ] && echo "$t_cnpgops" || echo "$t_stream")
+  printf '\nwhere --mode %s spent its %.1fs (run report: steps and the Job'"'"'s phases)\n' "$m" "$t"
+  bench_phases "$m" "$t" | while IFS=$'\t' read -r phase secs; do
+    printf '  %-46s %7.2fs  %3.0f%%\n' "$phase" "$secs" "$(echo "100 * $secs / $t" | bc -l)"
+  done
+done
 printf '%-44s %8.1f MiB\n' "cnpgops peak RSS" "$(echo "$rss_kib / 1024" | bc -l)"

@@ -4,6 +4,7 @@
 #   scripts/bench.sh                    # pgbench scales 10 and 100, 1,000 backups / 100,000 WAL
 #   SCALES="10" scripts/bench.sh        # shorter
 #   BENCH_BACKUPS=100 BENCH_WALS=5000 scripts/bench.sh   # a smaller catalog
+#   METHOD_SCALES="10 50 100 200"       # refresh by recovery vs by dump at these scales (default)
 #   PROFILE=debug | CNPGOPS=path        # as scripts/bench-refresh.sh
 # Rows, per scale: cnpgops refresh-dev (atomic, stream) vs naive `pg_dump -Fc | pg_restore` vs
 # the hand-tuned pipelines (`pg_dump -Fd -j2 + pg_restore -j2`, 4 parallel raw COPY pipes);
@@ -38,20 +39,27 @@ for scale in $scales; do
   row "$s" "pg_dump -Fc \\| pg_restore (naive)" "$(f "$t_naive")s" "1.00x naive, $(ratio "$t_naive" "$best")x best"
   row "$s" "pg_dump -Fd -j2 + pg_restore -j2" "$(f "$t_dir")s" "$(ratio "$t_dir" "$t_naive")x naive"
   row "$s" "4 x COPY TO STDOUT \\| COPY FROM STDIN" "$(f "$t_copy")s" "$(ratio "$t_copy" "$t_naive")x naive"
+  while IFS=$'\t' read -r phase secs; do
+    row "$s" "atomic, where the time goes: $phase" "$(f "$secs")s" "$(printf '%.0f' "$(echo "100 * $secs / $t_atomic" | bc -l)")% of $(f "$t_atomic")s"
+  done < <(bench_phases "atomic-$scale" "$t_atomic")
   for m in atomic stream; do
     row "$s" "cnpgops --mode $m: peak RSS, CPU" "$(echo "scale=1; $(cat "$dir/$m-$scale.rss") / 1024" | bc) MiB" "$(f "$(cat "$dir/$m-$scale.cpu")") CPU s"
     row "$s" "cnpgops --mode $m: start to first step" "$(f "$(cat "$dir/$m-$scale.first")")s" ""
   done
 done
 
-last=${scales##* }
-help=$("$cnpgops" refresh-dev --help)
-if grep -q -- '--method' <<<"$help"; then
-  t_rec=$(bench_cnpgops "recovery-$last" refresh-dev synestra-io --yes --method recovery)
-  row "scale $last" "refresh via recovery vs via dump" "$(f "$t_rec")s vs $(f "$t_atomic")s" "$(ratio "$t_rec" "$t_atomic")x"
-else
-  row "scale $last" "refresh via recovery vs via dump" "n/a (needs --method recovery)" ""
-fi
+# Choosing the method: both methods at METHOD_SCALES, a line through each, the crossover.
+: >"$dir/method.txt"
+for scale in ${METHOD_SCALES:-10 50 100 200}; do
+  echo "method: scale $scale..." >&2
+  bench_method "$scale"
+done
+while read -r scale bytes d r; do
+  row "scale $scale ($((bytes / 1048576)) MiB)" "refresh by recovery vs by dump (whole command)" "$(f "$r")s vs $(f "$d")s" "$(ratio "$r" "$d")x"
+done <"$dir/method.txt"
+{ read -r da db ra rb; read -r cross; } < <(bench_crossover)
+row "METHOD_SCALES" "fit, seconds = a + b * GiB" "dump a=$da b=$db; recovery a=$ra b=$rb" "least squares"
+row "METHOD_SCALES" "crossover of the two lines" "$cross" ""
 scripts/sandbox.sh down "$dir" >/dev/null
 trap - EXIT
 

@@ -53,8 +53,12 @@ pub(super) async fn run(ctx: &Context, args: BackupsArgs) -> Result<(), Error> {
         }
         _ => backup_catalog::cache::Cache::disabled(),
     };
-    let cat = backup_catalog::read(&s3, layout, &mut cache).await?;
-    let view = cnpg::read(&kube, &located).await?;
+    // CNPG's view comes from the API server, the catalog from S3: both at once.
+    let (cat, view) = tokio::join!(
+        backup_catalog::read(&s3, layout, &mut cache),
+        cnpg::read(&kube, &located)
+    );
+    let (cat, view) = (cat?, view?);
     let listing = Listing {
         cluster: cluster.to_string(),
         store: &located.spec,

@@ -375,6 +375,11 @@ impl CheckpointHandle {
         }
     }
 
+    /// Every run in the store, this one included, oldest first (what earlier runs took).
+    pub(crate) async fn runs(&self) -> Result<Vec<RunState>, StoreError> {
+        self.store.list().await
+    }
+
     /// A copy of the current state.
     pub(crate) async fn snapshot(&self) -> RunState {
         self.state.lock().await.clone()

@@ -14,6 +14,7 @@
 
 use serde_json::{json, Value};
 
+use super::phases;
 use super::pod::{self, Resources, DUMP_DIR, TMP_DIR, TMP_LIMIT};
 use super::RefreshMode;
 use crate::k8s::{MANAGED_BY, RUN_ID_LABEL, STEP_LABEL};
@@ -111,12 +112,13 @@ pub(crate) fn script(spec: &Spec) -> String {
     let body = match spec.mode {
         RefreshMode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
-             pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc --file=- /dump/db; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             pg_restore --list /dump/db | toc_filter > /tmp/toc\ntoc_split /tmp/toc\n\
+             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+            phases = phases::RESTORE_PHASES.join(" ")
         ),
         RefreshMode::Stream => format!(
             "echo \"{DUMP_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
         ),
         RefreshMode::Parallel => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
@@ -131,9 +133,11 @@ pub(crate) fn script(spec: &Spec) -> String {
 src() {{ PGHOST="$SRC_HOST" PGDATABASE="$SRC_DB" PGUSER="$SRC_USER" PGPASSWORD="$SRC_PASSWORD" PGSSLMODE="$SRC_SSLMODE"{src_root} PGOPTIONS='-c default_transaction_read_only=on' "$@"; }}
 dst() {{ PGHOST="$DST_HOST" PGDATABASE="$DST_DB" PGUSER="$DST_USER" PGPASSWORD="$DST_PASSWORD" PGSSLMODE="$DST_SSLMODE" PGAPPNAME="{dst_app}"{dst_root} "$@"; }}
 {FILTERS}
+{phase_fns}
 {body}
 echo "{RESTORE_DONE}"
 "#,
+        phase_fns = phases::shell(),
         src_root = root("source", &spec.source_ca),
         dst_app = application_name(&spec.run_id),
         dst_root = root("target", &spec.target_ca),
@@ -143,7 +147,8 @@ echo "{RESTORE_DONE}"
 /// Leave out `COMMENT ON EXTENSION` of the extensions named in `$KEEP_EXTENSION_COMMENTS`:
 /// from a `pg_restore --list` (then `--use-list`), or from plain SQL (the entry after its
 /// `-- Name: EXTENSION x; Type: COMMENT` header, up to the next header). Everything else
-/// passes unchanged.
+/// passes unchanged. (No phase marker is ever added inside the SQL stream: a header-like line
+/// inside a function body would take it in; stream mode marks only the commit.)
 const FILTERS: &str = r#"toc_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '{ n = $7; gsub(/"/, "", n) } !($4 == "COMMENT" && $5 == "-" && $6 == "EXTENSION" && index(keep, " " n " ") > 0)'; }
 sql_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '
 /^-- Name: EXTENSION .*; Type: COMMENT;/ { n = $4; sub(/;$/, "", n); gsub(/"/, "", n); if (index(keep, " " n " ") > 0) { skip = 1; print; next } }

@@ -1,10 +1,15 @@
-//! The dev <- prod refresh as data: the dump/restore Job's manifest and script ([`job_manifest`]), and
-//! the reading of pg_dump / pg_restore verbose lines into progress ([`progress`]).
+//! The dev <- prod refresh as data: the dump/restore Job's manifest and script ([`job_manifest`]),
+//! the reading of pg_dump / pg_restore verbose lines into progress ([`progress`]) and of
+//! PostgreSQL's progress views ([`copy_progress`]), the timing of the Job's phases
+//! ([`phases`]), and both methods' expected times ([`estimate`]).
 //!
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 
+pub(crate) mod copy_progress;
+pub(crate) mod estimate;
 pub(crate) mod job_manifest;
 pub(crate) mod mask;
+pub(crate) mod phases;
 pub(crate) mod pod;
 pub(crate) mod progress;
 pub(crate) mod space;

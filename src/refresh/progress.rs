@@ -124,7 +124,7 @@ impl Tracker {
 
 /// Time left at the rate so far, rounded to seconds.
 pub(crate) fn eta(elapsed: Duration, done: u64, total: u64) -> Option<Duration> {
-    if done == 0 || total <= done {
+    if done == 0 || total <= done || elapsed.is_zero() {
         return None;
     }
     let per = elapsed.as_secs_f64() / done as f64;
@@ -178,5 +178,6 @@ mod tests {
             Some(Duration::from_secs(20))
         );
         assert_eq!(eta(Duration::from_secs(10), 0, 3), None);
+        assert_eq!(eta(Duration::ZERO, 1, 3), None, "no rate yet");
     }
 }

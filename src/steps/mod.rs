@@ -29,6 +29,7 @@ mod log;
 mod pg_exec;
 mod pg_terminate;
 mod pg_verify;
+mod refresh_estimate;
 mod refresh_job;
 mod refresh_preflight;
 mod restore_plan;
@@ -106,6 +107,7 @@ const KINDS: &[Kind] = &[
     kind!(pg_exec::PgExec(kube)),
     kind!(pg_terminate::PgTerminate(kube)),
     kind!(pg_verify::PgVerify(kube)),
+    kind!(refresh_estimate::RefreshEstimate),
     kind!(refresh_job::RefreshJob(kube)),
     kind!(refresh_preflight::RefreshPreflight(kube)),
     kind!(restore_plan::RestorePlan(kube)),

@@ -6,6 +6,8 @@
 //! new one (next attempt number) if it failed, which is safe because a failed atomic restore
 //! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
 
+use std::time::Instant;
+
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::ListParams;
 use kube::Api;
@@ -16,8 +18,10 @@ use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 use crate::pg::snapshot::Snapshot;
+use crate::refresh::copy_progress::CopyTracker;
 use crate::refresh::job_manifest::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
+use crate::refresh::phases::{self, PhaseTime, Timeline};
 use crate::refresh::pod::{is_quantity, Resources};
 use crate::refresh::progress::Tracker;
 use crate::refresh::RefreshMode;
@@ -285,7 +289,8 @@ impl Step for RefreshJob {
             r = async { tokio::join!(run_job(ctx, &kube, &a, &name), expected) } => r,
             _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
         };
-        outcome?;
+        let phases = outcome?;
+        out = out.with("phases", serde_json::to_value(phases).unwrap_or_default());
         if let Some(inv) = expected {
             let reference = store_inventory(ctx, inv.map_err(pg_failed)?).await?;
             out = out.with("source_inventory", reference);
@@ -315,7 +320,7 @@ async fn follow_earlier(
         _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
     };
     match outcome {
-        Ok(()) => Ok(true),
+        Ok(_) => Ok(true),
         // The snapshot the earlier attempt exported died with its (killed) process before
         // pg_dump imported it: the Job failed before it began, and the target is as it was
         // (the clean and the restore are one transaction). Start again.
@@ -364,15 +369,23 @@ fn finished(out: Outputs, a: &Args, name: &str) -> Outputs {
 
 /// Follows the Job (log lines through the redactor into progress, PostgreSQL's progress views
 /// meanwhile) until it ends; a failure names the Job, its last lines, and what it left.
-async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result<(), StepError> {
+/// On success, the time of each of the Job's phases (`refresh::phases`).
+async fn run_job(
+    ctx: &StepContext,
+    kube: &Kube,
+    a: &Args,
+    name: &str,
+) -> Result<Vec<PhaseTime>, StepError> {
     let mut tracker = Tracker::new(a.tables);
+    let mut timeline = Timeline::new(Instant::now());
     let mut tail: Vec<String> = Vec::new();
     let followed = follow(kube, &a.target.namespace, name, |line| {
         let line = ctx.redactor.redact(line).into_owned();
+        timeline.feed(&line, Instant::now());
         if let Some((message, done, total)) = tracker.feed(&line) {
             ctx.events.progress(message, Some(done), Some(total));
         }
-        if !crate::refresh::progress::chatter(&line) {
+        if !crate::refresh::progress::chatter(&line) && !line.contains(phases::MARKER) {
             ctx.events.log(format!("job: {line}"));
         }
         tail.push(line);
@@ -385,7 +398,12 @@ async fn run_job(ctx: &StepContext, kube: &Kube, a: &Args, name: &str) -> Result
         _ = watch(ctx, kube, a) => unreachable!("watch never ends"),
     };
     let why = match outcome {
-        Outcome::Complete => return Ok(()),
+        Outcome::Complete => {
+            let phases = timeline.finish(Instant::now());
+            ctx.events
+                .log(format!("Job phases: {}", phases::summary(&phases)));
+            return Ok(phases);
+        }
         Outcome::Failed(why) => why,
         Outcome::NotStarted(why) => {
             return Err(StepError::Failed(format!(
@@ -546,43 +564,30 @@ pub(super) fn no_tls_refusal(why: &str) -> String {
     format!("refused: cannot verify the server's TLS certificate of {why}; cnpgops never falls back to an unverified or plaintext connection by itself: pass --insecure-no-tls (runbook param `insecure_no_tls: true`) for a cluster without TLS. Nothing was changed")
 }
 
-/// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes copied of
-/// the source's size, index builds); never returns. A side it cannot watch is left alone.
+/// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes and rows per
+/// table, the total of the source's size with an ETA, index builds: `refresh::copy_progress`);
+/// never returns. A side it cannot watch is left alone.
 async fn watch(ctx: &StepContext, kube: &Kube, a: &Args) {
-    use crate::pg::progress;
     let src = a.source.open(kube, &ctx.redactor, true).await.ok();
     let dst = a.target.open(kube, &ctx.redactor, false).await.ok();
     let total = u64::try_from(a.bytes).ok().filter(|b| *b > 0);
+    let (t0, mut trackers) = (
+        Instant::now(),
+        [CopyTracker::default(), CopyTracker::default()],
+    );
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        for (side, client) in [("dump", &src), ("restore", &dst)] {
+        for ((side, client), tracker) in [("dump", &src), ("restore", &dst)]
+            .into_iter()
+            .zip(trackers.iter_mut())
+        {
             let Some(client) = client else { continue };
-            let Ok(r) = progress::read(client).await else {
+            let Ok(r) = crate::pg::progress::read(client).await else {
                 continue;
             };
-            if r.copies > 0 {
-                let done = u64::try_from(r.copied).unwrap_or(0);
-                let of = total
-                    .map(|t| format!(" of ~{}", super::refresh_preflight::human_bytes(t as i64)))
-                    .unwrap_or_default();
-                ctx.events.progress(
-                    format!(
-                        "{side}: COPY {}{of} (pg_stat_progress_copy)",
-                        super::refresh_preflight::human_bytes(r.copied)
-                    ),
-                    Some(done),
-                    total,
-                );
-            }
-            if !r.indexes.is_empty() {
-                ctx.events.progress(
-                    format!(
-                        "{side}: index builds {} (pg_stat_progress_create_index)",
-                        r.indexes
-                    ),
-                    None,
-                    None,
-                );
+            if let Some(line) = tracker.update(side, &r, t0.elapsed(), total) {
+                ctx.events
+                    .progress(line.message, Some(line.done), line.total);
             }
         }
     }

@@ -272,21 +272,7 @@ pub(super) fn check_locks(
     )))
 }
 
-/// `12.3 MiB`.
-pub(super) fn human_bytes(n: i64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < units.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
-}
+pub(super) use crate::refresh::copy_progress::human_bytes;
 
 /// The refresh Job runs in the target's namespace and reads the source's credentials through
 /// `secretKeyRef`, which only reaches Secrets of the Pod's own namespace: refused up front

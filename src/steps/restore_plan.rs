@@ -66,6 +66,7 @@ static SIGNATURE: KindSignature = KindSignature {
         "manifest",
         "target",
         "backup_id",
+        "backup_bytes",
         "source_timeline",
         "server_name",
         "in_place",
@@ -200,10 +201,19 @@ impl Step for RestorePlan {
         let mut target_out = serde_json::to_value(&chosen.resolved).unwrap_or(Value::Null);
         target_out["describe"] = Value::from(chosen.describe.clone());
         target_out["recoveryTarget"] = chosen.recovery_target.clone();
+        // The chosen base backup's size (barman's `size`): what a recovery copies.
+        let backup_bytes = store
+            .catalog
+            .backups
+            .iter()
+            .find(|b| b.id == chosen.resolved.backup_id)
+            .and_then(|b| b.info.as_ref()?.size)
+            .unwrap_or(0);
         Ok(Outputs::default()
             .with("manifest", built)
             .with("target", target_out)
             .with("backup_id", chosen.resolved.backup_id.clone())
+            .with("backup_bytes", backup_bytes)
             .with("source_timeline", chosen.resolved.timeline.unwrap_or(1))
             .with("server_name", server_name)
             .with("in_place", in_place)

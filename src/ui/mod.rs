@@ -78,6 +78,7 @@ pub(crate) fn report_text(report: &Report) -> String {
             out.push_str(&format!("  error: {err}"));
         }
         out.push('\n');
+        out.push_str(&phases_line(step));
     }
     if let Some(message) = &report.message {
         out.push_str(&format!("{message}\n"));
@@ -86,6 +87,18 @@ pub(crate) fn report_text(report: &Report) -> String {
         out.push_str(&format!("to continue: {resume}\n"));
     }
     out
+}
+
+/// A step's `phases` output (`[{phase, ms}]`, the refresh Job's) as an indented line.
+fn phases_line(step: &crate::engine::events::StepReport) -> String {
+    let Some(phases) = step.outputs.get("phases").and_then(|p| p.as_array()) else {
+        return String::new();
+    };
+    let parts: Vec<String> = phases
+        .iter()
+        .filter_map(|p| Some(format!("{} {}ms", p["phase"].as_str()?, p["ms"].as_u64()?)))
+        .collect();
+    format!("    phases: {}\n", parts.join(", "))
 }
 
 fn status_word(status: &crate::engine::RunStatus) -> String {

@@ -26,6 +26,7 @@ mod recovery_real;
 mod redaction;
 mod refresh_argo;
 mod refresh_dev;
+mod refresh_estimate;
 mod refresh_hardening;
 mod refresh_interrupt;
 mod refresh_masking;
