@@ -150,7 +150,7 @@ mod tests {
         let (runbook, given) = runbook_call(&args(&[])).unwrap();
         assert_eq!(
             (given["mode"].as_str(), given["verify"].as_str()),
-            ("atomic", "counts")
+            ("stream", "counts")
         );
         assert_eq!(runbook, "refresh-dev");
         let recovery = args(&[

@@ -1,5 +1,6 @@
 //! Running a Job to its end: watch it, its Pods and the Events about it, follow the Pod's log
-//! line by line, then read the Job's outcome (`Complete` / `Failed` conditions). A Job whose
+//! line by line, then read the Job's outcome (`Complete` / `Failed` conditions, or its one Pod
+//! succeeded: the `Complete` the job controller adds a second later changes nothing). A Job whose
 //! Pod cannot be created or started (`conditions::pod_start`) ends the follow at once, naming
 //! why, and is deleted so that it cannot start later, after the caller has moved on. The
 //! judging is `conditions::job_run`; the watches re-list on 410 / 5xx (`k8s::wait`).

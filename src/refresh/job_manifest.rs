@@ -118,7 +118,15 @@ pub(crate) fn script(spec: &Spec) -> String {
         ),
         RefreshMode::Stream => format!(
             "echo \"{DUMP_START}\"\n\
-             {{ echo 'BEGIN;'; echo \"$CLEAN_SQL\"; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --verbose --no-owner --no-privileges | sql_filter; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null"
+             src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=custom --section=post-data --no-owner --no-privileges --file=/tmp/post\n\
+             pg_restore --list /tmp/post | toc_filter > /tmp/toc\ntoc_split /tmp/toc data\n\
+             echo \"{RESTORE_START}\"\n\
+             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; \
+             phase schema; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --section=pre-data --no-owner --no-privileges | sql_filter; \
+             phase data; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --section=data --verbose --no-owner --no-privileges; \
+             for p in {post}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /tmp/post; done; \
+             phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+            post = phases::RESTORE_PHASES[2..].join(" ")
         ),
         RefreshMode::Parallel => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
@@ -147,8 +155,8 @@ echo "{RESTORE_DONE}"
 /// Leave out `COMMENT ON EXTENSION` of the extensions named in `$KEEP_EXTENSION_COMMENTS`:
 /// from a `pg_restore --list` (then `--use-list`), or from plain SQL (the entry after its
 /// `-- Name: EXTENSION x; Type: COMMENT` header, up to the next header). Everything else
-/// passes unchanged. (No phase marker is ever added inside the SQL stream: a header-like line
-/// inside a function body would take it in; stream mode marks only the commit.)
+/// passes unchanged. (No phase marker is ever added inside SQL: a header-like line inside a
+/// function body would take it in; markers go only between whole pg_dump / pg_restore outputs.)
 const FILTERS: &str = r#"toc_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '{ n = $7; gsub(/"/, "", n) } !($4 == "COMMENT" && $5 == "-" && $6 == "EXTENSION" && index(keep, " " n " ") > 0)'; }
 sql_filter() { awk -v keep=" ${KEEP_EXTENSION_COMMENTS:-} " '
 /^-- Name: EXTENSION .*; Type: COMMENT;/ { n = $4; sub(/;$/, "", n); gsub(/"/, "", n); if (index(keep, " " n " ") > 0) { skip = 1; print; next } }

@@ -18,12 +18,14 @@ pub(crate) mod space;
 /// `refresh.job`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub(crate) enum RefreshMode {
-    /// Clean + restore as one script in one transaction (`BEGIN` ... `COMMIT`): a failure at
-    /// any point leaves the target as it was.
-    #[default]
+    /// The dump to a file first, then clean + restore as one script in one transaction
+    /// (`BEGIN` ... `COMMIT`): a failure at any point leaves the target as it was, a failed
+    /// dump never touches it.
     Atomic,
-    /// The dump piped into the same one transaction as the clean and restore: as safe as
-    /// `Atomic` (a failure anywhere rolls back), faster (no file, dump and restore overlap).
+    /// The default: the dump piped into the same one transaction as the clean and restore: as
+    /// safe as `Atomic` (a failure anywhere rolls back), faster (no file, no compression, dump
+    /// and restore overlap; the app is stopped while the target is locked either way).
+    #[default]
     Stream,
     /// Clean in one transaction, then `pg_restore --jobs N`: faster on big databases with many
     /// indexes, but a failure after the clean leaves the target partly restored.

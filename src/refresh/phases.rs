@@ -9,8 +9,10 @@
 //! phase of its type, phases only ever advance (`phase_of` keeps the highest so far), so the
 //! segments restored one after another are the list in its original order (a misread type
 //! only moves time between phases). Markers sit between whole pg_restore outputs, never inside
-//! the SQL. In stream mode the dump and the restore overlap in one pipe: only the commit is
-//! marked (`dump` covers both); parallel mode has `dump` and `restore`.
+//! the SQL. In stream mode the dump and the restore overlap in one pipe, each section of the
+//! source a pg_dump of its own (same snapshot): `dump` is the post-data archive taken first,
+//! then the same restore phases, each marker between two whole outputs; parallel mode has
+//! `dump` and `restore`.
 
 use std::time::{Duration, Instant};
 
@@ -30,13 +32,14 @@ pub(crate) const RESTORE_PHASES: [&str; 4] = ["schema", "data", "indexes", "cons
 pub(crate) const PHASE_OF_AWK: &str = r#"function phase_of(t, p,   c) { c = (t == "TABLE DATA" || t == "SEQUENCE SET" || t == "BLOBS") ? 1 : (t == "INDEX" || t == "CONSTRAINT" || t == "INDEX ATTACH") ? 2 : 3; if (p <= 0 && c != 1) c = 0; return c > p ? c : p }"#;
 
 /// Shell functions of the Job's script: `phase NAME` prints the marker statement (plain SQL:
-/// allowed inside pg_dump's `\restrict`), `toc_split LIST` writes `LIST.<phase>` for every
-/// phase (possibly empty), in order.
+/// allowed inside pg_dump's `\restrict`), `toc_split LIST [AFTER]` writes `LIST.<phase>` for
+/// every phase (possibly empty), in order; AFTER names the phase already reached (`data` for a
+/// post-data archive: its entries are index builds or the rest, never schema).
 pub(crate) fn shell() -> String {
     format!(
         r#"phase() {{ printf 'DO $$BEGIN RAISE WARNING %s; END$$;\n' "'cnpgops: phase $1'"; }}
-toc_split() {{ awk -v list="$1" '{PHASE_OF_AWK}
-BEGIN {{ split("{names}", n, " "); for (i = 1; i <= 4; i++) printf "" > (list "." n[i]) }}
+toc_split() {{ awk -v list="$1" -v after="${{2:-}}" '{PHASE_OF_AWK}
+BEGIN {{ split("{names}", n, " "); for (i = 1; i <= 4; i++) {{ printf "" > (list "." n[i]); if (n[i] == after) p = i - 1 }} }}
 /^;/ || NF < 4 {{ next }}
 {{ t = $4; if ($5 ~ /^(DATA|SET|CONSTRAINT|ATTACH)$/) t = t " " $5; p = phase_of(t, p); print > (list "." n[p + 1]) }}' "$1"; }}"#,
         names = RESTORE_PHASES.join(" ")

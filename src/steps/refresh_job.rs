@@ -54,7 +54,7 @@ static SIGNATURE: KindSignature = KindSignature {
         input(
             "mode",
             false,
-            "`atomic` (default: clean + restore in one transaction) or `parallel`",
+            "`stream` (default: the dump piped into one transaction with the clean and restore), `atomic` (the same, the dump to a file first) or `parallel`",
         ),
         input(
             "deadline",
@@ -148,7 +148,7 @@ fn names(i: &Inputs, name: &str) -> Result<Vec<String>, StepError> {
     }
 }
 
-/// The `mode` input (`atomic` when absent), shared with `refresh.preflight`.
+/// The `mode` input (`stream` when absent), shared with `refresh.preflight`.
 pub(super) fn mode(i: &Inputs) -> Result<RefreshMode, StepError> {
     match i.opt_str("mode")? {
         None => Ok(RefreshMode::default()),
@@ -623,7 +623,7 @@ mod tests {
         let a = args(&with(json!({}))).unwrap();
         assert_eq!(
             (a.jobs, a.mode, a.deadline_secs),
-            (2, RefreshMode::Atomic, 7200)
+            (2, RefreshMode::Stream, 7200)
         );
         assert!(!a.checksums && !a.insecure_no_tls && a.mask_sql.is_none());
         assert_eq!(a.dump_storage_class, None);
@@ -675,7 +675,7 @@ mod tests {
         ));
         assert!(known
             .description
-            .ends_with(&format!("({})", RefreshMode::Atomic.promise())));
+            .ends_with(&format!("({})", RefreshMode::Stream.promise())));
         assert!(known.writes && !known.prod);
         let placeholders = step
             .plan(&inputs(

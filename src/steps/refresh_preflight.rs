@@ -33,7 +33,7 @@ static SIGNATURE: KindSignature = KindSignature {
         input("target", true, "the target `connection`"),
         input("image", true, "the Job's image: its tag's major is pg_dump/pg_restore's"),
         input("target_storage_bytes", false, "the target Cluster's storage size"),
-        input("mode", false, "the restore mode (`atomic` default, `stream`, `parallel`): the lock check counts the restore's locks unless `parallel`"),
+        input("mode", false, "the restore mode (`stream` default, `atomic`, `parallel`): the lock check counts the restore's locks unless `parallel`"),
         input("insecure_no_tls", false, "allow clusters without a CA Secret (the Job will not verify them)"),
     ],
     outputs: &[

@@ -14,7 +14,8 @@ use crate::k8s::job::{outcome, Outcome};
 /// What to do next while following a Job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Next {
-    /// The Job has an outcome (its `Complete` or `Failed` condition).
+    /// The Job has an outcome (its `Complete` or `Failed` condition, or the Pod that completes
+    /// it has succeeded).
     Ended(Outcome),
     /// This Pod has started and its log is not followed yet.
     Follow(String),
@@ -42,6 +43,11 @@ pub(crate) fn job_next(
     if let Some(done) = outcome(job) {
         return Next::Ended(done);
     }
+    if single_completion(job) && pods.iter().any(|p| phase(p) == Some("Succeeded")) {
+        // Its one completion is done: the job controller's `Complete` follows (it batches Pod
+        // updates for a second), nothing can undo the Pod's success.
+        return Next::Ended(Outcome::Complete);
+    }
     let pods: Vec<Pod> = pods.iter().map(|p| (*p).clone()).collect();
     let events: Vec<Event> = events.iter().map(|e| (*e).clone()).collect();
     match job_started(job, &pods, &events, now) {
@@ -57,12 +63,21 @@ pub(crate) fn job_next(
     }
 }
 
+/// A Job done by one successful Pod: one completion (the default), not indexed.
+fn single_completion(job: &Job) -> bool {
+    job.spec.as_ref().is_none_or(|s| {
+        s.completions.unwrap_or(1) == 1 && s.completion_mode.as_deref() != Some("Indexed")
+    })
+}
+
+fn phase(p: &Pod) -> Option<&str> {
+    p.status.as_ref().and_then(|s| s.phase.as_deref())
+}
+
 /// Whether any of the Pods ran.
 fn ran(pods: &[Pod]) -> bool {
-    pods.iter().any(|p| {
-        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-        matches!(phase, Some("Running" | "Succeeded" | "Failed"))
-    })
+    pods.iter()
+        .any(|p| matches!(phase(p), Some("Running" | "Succeeded" | "Failed")))
 }
 
 /// The name of the most recent Pod (by creation), if any.

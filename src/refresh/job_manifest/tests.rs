@@ -76,6 +76,33 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
         s.find("pg_restore").unwrap() < mask && mask < s.find("COMMIT").unwrap(),
         "masking inside the transaction: {s}"
     );
+    // Stream: the post-data archive (small, /tmp) before the transaction; then one
+    // transaction with each section of the same snapshot, markers between whole outputs.
+    let st = script(&spec(RefreshMode::Stream));
+    let at = |needle: &str| st.find(needle).unwrap_or_else(|| panic!("{needle}: {st}"));
+    assert!(at("--section=post-data") < at("echo 'BEGIN;'"), "{st}");
+    let order = [
+        "echo 'BEGIN;'",
+        "phase clean",
+        "phase schema",
+        "--section=pre-data",
+        "phase data",
+        "--section=data",
+        "--use-list=/tmp/toc.$p --file=- /tmp/post",
+        "phase commit",
+        "MASK_SQL:-",
+        "echo 'COMMIT;'",
+    ];
+    let found: Vec<usize> = order.iter().map(|n| at(n)).collect();
+    assert!(
+        found.windows(2).all(|w| w[0] < w[1]),
+        "{order:?} in order: {st}"
+    );
+    assert_eq!(
+        st.matches("${SNAPSHOT:+--snapshot=$SNAPSHOT}").count(),
+        3,
+        "{st}"
+    );
     let p = script(&spec(RefreshMode::Parallel));
     assert!(
         p.contains("--jobs=\"$JOBS\" --use-list=/tmp/toc --dbname"),
@@ -104,6 +131,10 @@ fn comments_on_extensions_the_target_owner_does_not_own_are_left_out() {
     }
     let s = script(&spec(RefreshMode::Stream));
     assert!(s.contains("--no-privileges | sql_filter;"), "{s}");
+    assert!(
+        s.contains("pg_restore --list /tmp/post | toc_filter > /tmp/toc"),
+        "{s}"
+    );
 }
 
 #[test]

@@ -80,10 +80,15 @@ const LIST: &str = ";
 
 /// The entry ids of each phase's segment after `toc_split` (the Job's function, real awk).
 fn split(list_text: &str) -> Vec<Vec<String>> {
+    split_after(list_text, "")
+}
+
+/// As [`split`], `toc_split LIST AFTER`.
+fn split_after(list_text: &str, after: &str) -> Vec<Vec<String>> {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("toc");
     std::fs::write(&list, list_text).unwrap();
-    let script = format!("{}\ntoc_split \"$1\"", shell());
+    let script = format!("{}\ntoc_split \"$1\" {after}", shell());
     let status = std::process::Command::new("bash")
         .args(["-c", &script, "bash"])
         .arg(&list)
@@ -130,6 +135,27 @@ fn the_list_splits_into_phases_in_its_own_order() {
     let parts = split(&odd);
     assert_eq!(parts[0], ["215"]);
     assert_eq!(parts.concat(), ids(&odd));
+}
+
+#[test]
+fn a_post_data_list_splits_into_index_builds_and_the_rest() {
+    // Stream mode's post-data archive: no schema or data entries to start from.
+    let post: String = LIST
+        .lines()
+        .filter(|l| {
+            ["3190", "3191", "3192", "3193", "3194", "3350"].contains(&l.split(';').next().unwrap())
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let parts = split_after(&post, "data");
+    assert!(parts[0].is_empty() && parts[1].is_empty(), "{parts:?}");
+    assert_eq!(parts[2], ["3190", "3191"]);
+    assert_eq!(parts[3], ["3192", "3193", "3194", "3350"]);
+    // Without AFTER, an index build before any data reads as schema: the reason AFTER exists.
+    assert_eq!(
+        split(&post)[0],
+        ["3190", "3191", "3192", "3193", "3194", "3350"]
+    );
 }
 
 /// What bash prints running the Job's phase functions, then `tail`.

@@ -56,8 +56,18 @@ fn pending_until_a_pod_starts_or_while_the_followed_one_ends() {
         Next::Wait(_)
     ));
     let done = pod("refresh-1-a", "Succeeded");
-    assert!(matches!(
+    assert_eq!(
         job_next(Some(&active), &[&done], &[], Some("refresh-1-a"), now()),
+        Next::Ended(Outcome::Complete),
+        "its one Pod succeeded: done before the job controller says so"
+    );
+    // A Job of several completions is not done by one Pod.
+    let three = serde_saphyr::from_str::<Job>(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: refresh-1, namespace: databases, uid: job-uid}\nspec: {completions: 3, template: {spec: {containers: []}}}\nstatus: {active: 1}\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        job_next(Some(&three), &[&done], &[], Some("refresh-1-a"), now()),
         Next::Wait(_)
     ));
 }
