@@ -119,6 +119,37 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
     assert_eq!(ann["cnpgops.io/refreshed-from"], "databases/shop-cnpg");
 
     assert_eq!(ann["cnpgops.io/refreshed-run-id"], run_id.as_str());
+    // Where the time went (the default stream mode): every restore phase, in order, as the
+    // target executed its marker.
+    let state = w.only_run();
+    let step = state["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "dump_restore")
+        .expect("the dump_restore step");
+    let phases: Vec<&str> = step["outputs"]["phases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("phases: {step:#}"))
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "job_start",
+            "dump",
+            "restore",
+            "clean",
+            "schema",
+            "data",
+            "indexes",
+            "constraints",
+            "commit",
+            "job_finish"
+        ],
+        "{step:#}"
+    );
     assert!(ann["cnpgops.io/refreshed-at"]
         .as_str()
         .unwrap()
@@ -140,7 +171,7 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
     );
     let mut outputs = vec![ran.stdout, ran.stderr];
     // Again, in the other modes (and trace-level logs for the leak scan): still equal.
-    for mode in ["stream", "parallel"] {
+    for mode in ["atomic", "parallel"] {
         let again = kube.run(
             &w,
             &["-vvv", "refresh-dev", "shop", "--yes", "--mode", mode],
