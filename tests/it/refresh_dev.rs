@@ -10,9 +10,7 @@ use crate::harness::World;
 use crate::refresh_world::{self as rw, DEV_PASSWORD, PROD_PASSWORD};
 use crate::sandbox::{replicas, Kube};
 
-/// Orders in the big table: 200k keeps CI fast (the issue's ~1M works the same, just slower).
-const ROWS: u32 = 200_000;
-/// The issue's ~1M-row table, for the main refresh test (the kill test keeps the smaller world).
+/// Orders in the big table: the issue's ~1M rows (the kill test needs a copy that lasts).
 const BIG_ROWS: u32 = 1_000_000;
 
 /// The oracle's fingerprint of prod (`shop-cnpg`) or dev (`shop-dev-cnpg`).
@@ -25,15 +23,16 @@ fn fingerprint(kube: &Kube, cluster: &str) -> Fingerprint {
     fp::of(kube, cluster, "shop", password)
 }
 
-/// Waits until dev has the restore's session inside a transaction that has written (an xid:
-/// the clean has run), as `pg_stat_activity` shows it; that session's description.
-fn restore_transaction_open(kube: &Kube) -> String {
+/// Waits until the restore's session on dev is copying rows into a table inside its transaction
+/// (it has written: the clean has run; `pg_stat_progress_copy` counts tuples), as dev's own
+/// views show it; that session's description.
+fn restore_copying(kube: &Kube) -> String {
     let addr = rw::address(kube, "shop-dev-cnpg");
-    let sql =
-        "SELECT format('pid %s, %s, xact_start %s, xid %s', pid, state, xact_start, backend_xid) \
-         FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() \
-           AND application_name <> 'cnpgops' AND xact_start IS NOT NULL \
-           AND backend_xid IS NOT NULL AND state IN ('active', 'idle in transaction')";
+    let sql = "SELECT format('pid %s, xact_start %s, xid %s, COPY FROM into %s: %s tuples', \
+                a.pid, a.xact_start, a.backend_xid, p.relid::regclass, p.tuples_processed) \
+         FROM pg_stat_activity a JOIN pg_stat_progress_copy p USING (pid) \
+         WHERE a.application_name LIKE 'cnpgops-restore-%' AND a.backend_xid IS NOT NULL \
+           AND p.command = 'COPY FROM' AND p.tuples_processed > 0";
     kube.block_on(async {
         let c = rw::connect(&addr, "shop", DEV_PASSWORD).await;
         let t0 = Instant::now();
@@ -43,9 +42,9 @@ fn restore_transaction_open(kube: &Kube) -> String {
             }
             assert!(
                 t0.elapsed() < std::time::Duration::from_secs(120),
-                "the restore never opened its transaction on dev"
+                "the restore never copied rows on dev"
             );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     })
 }
@@ -188,7 +187,8 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
 #[test]
 fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
     let (w, kube) = (World::new(), Kube::start());
-    rw::world(&kube, "shop", ROWS);
+    // A million orders: the copy lasts long enough to be caught in the middle.
+    rw::world(&kube, "shop", BIG_ROWS);
     let dev_before = fingerprint(&kube, "shop-dev-cnpg");
     let mut child = kube
         .cmd(&w, &["-o", "json", "refresh-dev", "shop", "--yes"])
@@ -203,8 +203,8 @@ fn a_killed_restore_leaves_dev_as_it_was_and_resume_finishes_it() {
         let line = line.unwrap();
         seen.push(line.clone());
         if killed.is_none() && line.contains("restore started") {
-            let session = restore_transaction_open(&kube);
-            eprintln!("killing the restore inside its transaction: {session}");
+            let session = restore_copying(&kube);
+            eprintln!("killing the restore in the middle of its copy: {session}");
             let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
             let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
             assert!(
