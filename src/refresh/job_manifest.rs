@@ -117,13 +117,12 @@ pub(crate) fn script(spec: &Spec) -> String {
             phases = phases::RESTORE_PHASES.join(" ")
         ),
         RefreshMode::Stream => format!(
-            "echo \"{DUMP_START}\"\n\
-             src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=custom --section=post-data --no-owner --no-privileges --file=/tmp/post\n\
-             pg_restore --list /tmp/post | toc_filter > /tmp/toc\ntoc_split /tmp/toc data\n\
-             echo \"{RESTORE_START}\"\n\
-             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; \
+            "echo \"{DUMP_START}\"\necho \"{RESTORE_START}\"\n\
+             {{ src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=custom --section=post-data --no-owner --no-privileges --file=/tmp/post >/dev/null & post=$!; \
+             echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; \
              phase schema; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --section=pre-data --no-owner --no-privileges | sql_filter; \
              phase data; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --section=data --verbose --no-owner --no-privileges; \
+             wait $post; pg_restore --list /tmp/post | toc_filter > /tmp/toc; toc_split /tmp/toc data; \
              for p in {post}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /tmp/post; done; \
              phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
             post = phases::RESTORE_PHASES[2..].join(" ")
