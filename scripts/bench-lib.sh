@@ -73,17 +73,18 @@ bench_cnpgops() { # NAME ARGS...
 }
 
 # Where `bench_cnpgops NAME`'s WALL seconds went, one "phase<TAB>seconds" line each, from its
-# run report (the last JSON line): checks, app stop, the refresh Job's phases (job: ..., from
-# the dump_restore step's `phases` output), the refresh step outside its Job (snapshot export,
-# Job creation, the source's inventory while the Job runs), verify, ANALYZE, the record, app
-# start, and the rest (process start, connection, lock, checkpoints) as WALL minus the steps.
+# run report (the last JSON line): checks (and the method estimate), app stop, the refresh
+# Job's phases (job: ..., from the dump_restore step's `phases` output), the refresh step
+# outside its Job (snapshot export, Job creation, the source's inventory while the Job runs),
+# verify, ANALYZE, the record, app start, and the rest (process start, connection, lock,
+# checkpoints) as WALL minus the steps.
 bench_phases() { # NAME WALL
   tail -1 "$dir/$1.events" | cut -d' ' -f2- | jq -r --argjson wall "$2" '
     .report as $r
     | ($r.steps | map({(.id): ((.duration_ms // 0) / 1000)}) | add) as $s
     | ([$r.steps[] | select(.id == "dump_restore") | .outputs.phases // []] | add // []) as $ph
     | (($ph | map(.ms) | add // 0) / 1000) as $job
-    | [["checks (clusters, preflight)", $s.source + $s.target + $s.preflight],
+    | [["checks (clusters, preflight, estimate)", $s.source + $s.target + $s.preflight + ($s.estimate // 0)],
        ["app stop (auto-sync, scale to 0, sessions)", $s.pause_sync + $s.stop_app + $s.terminate]]
       + ($ph | map(["job: " + .phase, .ms / 1000]))
       + [["refresh step outside its Job", $s.dump_restore - $job],
