@@ -280,31 +280,43 @@ fn preflight_refuses_what_would_fail_mid_restore_and_extensions_of_a_superuser_r
         kube.block_on(su.batch_execute("CREATE EXTENSION pg_trgm"))
             .unwrap();
     }
-    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
-    ran.code(0);
-    assert!(
-        ran.stderr
-            .contains("their COMMENT left out of the restore): pg_trgm"),
-        "{}",
-        ran.stderr
-    );
-    let prod = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
-    let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
-    assert!(
-        prod.0.contains_key("comment on extension pg_trgm"),
-        "{:?}",
-        prod.0
-            .keys()
-            .filter(|k| k.contains("pg_trgm"))
-            .collect::<Vec<_>>()
-    );
-    fp::assert_same(("prod", &prod), ("dev", &dev), "dev == prod");
+    // Both single-transaction modes: the default stream (the pre-data SQL filtered) and atomic
+    // (the list filtered; its dump goes to a volume of its own, checked below).
+    for mode in ["stream", "atomic"] {
+        let ran = kube.run(&w, &["refresh-dev", "shop", "--yes", "--mode", mode]);
+        ran.code(0);
+        assert!(
+            ran.stderr
+                .contains("their COMMENT left out of the restore): pg_trgm"),
+            "{}",
+            ran.stderr
+        );
+        let prod = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
+        let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+        assert!(
+            prod.0.contains_key("comment on extension pg_trgm"),
+            "{:?}",
+            prod.0
+                .keys()
+                .filter(|k| k.contains("pg_trgm"))
+                .collect::<Vec<_>>()
+        );
+        fp::assert_same(("prod", &prod), ("dev", &dev), "dev == prod");
+    }
 
     // The dump's volume: a claim the real ephemeral-volume controller made for the Pod, bound
     // to a volume the node's provisioner made, sized from the source.
     let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
-    assert_eq!(pods.len(), 1);
-    let pod = &pods[0];
+    let dumped: Vec<&serde_json::Value> = pods
+        .iter()
+        .filter(|p| p.to_string().contains("\"mountPath\":\"/dump\""))
+        .collect();
+    assert_eq!(
+        dumped.len(),
+        1,
+        "only the atomic run dumps to a volume: {pods:#?}"
+    );
+    let pod = dumped[0];
     let name = pod["metadata"]["name"].as_str().unwrap();
     let volume = pod["spec"]["volumes"]
         .as_array()

@@ -105,11 +105,20 @@ pub(super) fn lease_free(kube: &Kube, cluster: &str) {
 /// One completed restore Job for `run_id`, dev equal to prod, the app back, the lock free.
 #[track_caller]
 fn exact_copy_once(kube: &Kube, run_id: &str, kill: usize) {
-    let jobs = kube.list(
-        "Job",
-        "databases",
-        &format!("cnpgops.io/run-id={run_id},cnpgops.io/step=dump_restore"),
-    );
+    // cnpgops moves on when the Job's Pod has succeeded; the job controller records the Job's
+    // own success about a second later: the Jobs as the controller has settled them.
+    let selector = format!("cnpgops.io/run-id={run_id},cnpgops.io/step=dump_restore");
+    let settled = |j: &Value| {
+        j["status"]["succeeded"] == 1 || j["status"]["failed"].as_i64().unwrap_or(0) > 0
+    };
+    let t0 = std::time::Instant::now();
+    let jobs = loop {
+        let jobs = kube.list("Job", "databases", &selector);
+        if jobs.iter().all(settled) || t0.elapsed() > Duration::from_secs(60) {
+            break jobs;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     // Exactly one restore Job completed. A kill before pg_dump imported the exported snapshot
     // fails that Job (the snapshot dies with the killed process's session) without touching
     // dev (the restore is one transaction), and the resumed run starts another.
@@ -123,9 +132,8 @@ fn exact_copy_once(kube: &Kube, run_id: &str, kill: usize) {
         "kill {kill}: one restore Job completed for run {run_id}: {jobs:#?}"
     );
     for j in &jobs {
-        let done = j["status"]["succeeded"] == 1 || j["status"]["failed"].as_i64().unwrap_or(0) > 0;
         assert!(
-            done,
+            settled(j),
             "kill {kill}: no restore Job of the run is left running: {j:#}"
         );
     }
