@@ -18,9 +18,11 @@ secs() { echo "$2 - $1" | bc; }
 bench_up() { # DIR
   dir=$1
   scripts/sandbox.sh down "$dir" >/dev/null 2>&1 || true
+  rm -rf "$dir" # a fresh world: an earlier run's state would be read back with stale Pod addresses
   scripts/sandbox.sh up "$dir" sandbox/scenarios/synestra.yaml >/dev/null
   trap 'scripts/sandbox.sh down "$dir" >/dev/null' EXIT
   export KUBECONFIG=$dir/kubeconfig CNPGOPS_STATE_DIR=$dir/runs
+  kubectl -n databases wait cluster --all --for=condition=Ready --timeout=600s >/dev/null
   owner=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.username}' | base64 -d)
   export PGPASSWORD
   PGPASSWORD=$(kubectl -n databases get secret synestra-io-initdb-secret -o jsonpath='{.data.password}' | base64 -d)

@@ -76,6 +76,15 @@ cached=$(grep -F 'S3 requests with backup.info cached' "$dir/catalog.txt" | cut 
 row "$store" "cnpgops backups --no-cache" "$(val 'cnpgops backups --no-cache')" "S3 requests:$requests"
 row "$store" "cnpgops backups (backup.info cached)" "$(val 'cnpgops backups, backup.info cached')" "S3 requests:$cached"
 row "$store" "barman-cloud-backup-list --format json" "$(val 'barman-cloud-backup-list --format json')" "$(val 'ratio barman json / cnpgops --no-cache') cnpgops --no-cache; S3 requests not counted"
+# The same with the S3 proxy's latency on every request (target 4 is stated with it).
+latency=$(grep -m1 -oE '^with [0-9]+ ms added' "$dir/catalog.txt" | grep -oE '[0-9]+' || true)
+if [ -n "$latency" ]; then
+  sed -n '/^with [0-9]* ms added/,$p' "$dir/catalog.txt" >"$dir/catalog-latency.txt"
+  lval() { grep -F "$1" "$dir/catalog-latency.txt" | grep -oE '[0-9.]+s$|[0-9.]+x$' | head -1; }
+  row "$store, ${latency} ms S3 latency" "cnpgops backups --no-cache" "$(lval 'cnpgops backups --no-cache')" "$(lval 'ratio barman json / cnpgops --no-cache') faster than barman-cloud-backup-list"
+  row "$store, ${latency} ms S3 latency" "cnpgops backups (backup.info cached)" "$(lval 'cnpgops backups, backup.info cached')" "$(lval 'ratio barman json / cnpgops cached') faster than barman-cloud-backup-list"
+  row "$store, ${latency} ms S3 latency" "barman-cloud-backup-list --format json" "$(lval 'barman-cloud-backup-list --format json')" ""
+fi
 
 row "machine" "load average (1, 5, 15 min) at the start; at the end" "$load0; $(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc) cores; $start0 to $(date -u +%FT%TZ)"
 

@@ -18,13 +18,15 @@ pub(crate) const RECOVERY_RUNBOOK: &str = "refresh-dev-recovery";
 /// The step id whose `bytes` output records a run's size.
 pub(crate) const STEP: &str = "estimate";
 
-/// Built-in fit of `refresh-dev --method dump` (the default atomic mode, whole command), measured
-/// by `METHOD_SCALES="5 10 20" scripts/bench-method.sh` on the sandbox (2026-12-05 20:53 UTC,
-/// pgbench 83-307 MiB, load average 9-15; docs/RELIABILITY.md, "choosing the method").
-pub(crate) const DEFAULT_DUMP: Fit = Fit { a: 4.78, b: 11.94 };
+/// Built-in fit of `refresh-dev --method dump` (the default stream mode, whole command), measured
+/// by `METHOD_SCALES="10 50 100" scripts/bench.sh` on the sandbox with the real CloudNativePG
+/// 1.30.0 (2026-12-05 23:52 UTC, pgbench 157 MiB-1.47 GiB, load average 2-4; docs/RELIABILITY.md,
+/// "choosing the method").
+pub(crate) const DEFAULT_DUMP: Fit = Fit { a: 2.15, b: 11.13 };
 /// Built-in fit of `refresh-dev --method recovery` (a fresh base backup, little WAL to replay),
-/// measured in the same run.
-pub(crate) const DEFAULT_RECOVERY: Fit = Fit { a: 5.92, b: 4.35 };
+/// measured in the same run: ~20 s to delete dev and have CNPG recreate it (the restore Job,
+/// the instance's start), then 2.6 s per GiB.
+pub(crate) const DEFAULT_RECOVERY: Fit = Fit { a: 20.06, b: 2.58 };
 
 const GIB: f64 = (1u64 << 30) as f64;
 
