@@ -69,7 +69,7 @@ trap - EXIT
 echo "catalog: ${BENCH_BACKUPS:-1000} backups, ${BENCH_WALS:-100000} WAL..." >&2
 scripts/bench-catalog.sh >"$dir/catalog.txt" 2>"$dir/catalog.err" ||
   { tail -20 "$dir/catalog.err" >&2; echo "bench-catalog.sh failed" >&2; exit 1; }
-val() { grep -F "$1" "$dir/catalog.txt" | grep -oE '[0-9.]+s$|[0-9.]+x$' | head -1; }
+val() { grep -F "$1" "${2:-$dir/catalog.txt}" | grep -oE '[0-9.]+s$|[0-9.]+x$' | head -1; } # PATTERN [FILE]
 store=$(grep '^store:' "$dir/catalog.txt" | cut -d' ' -f2-)
 requests=$(grep -F 'S3 requests (--no-cache)' "$dir/catalog.txt" | cut -d: -f2-)
 cached=$(grep -F 'S3 requests with backup.info cached' "$dir/catalog.txt" | cut -d: -f2-)
@@ -80,7 +80,7 @@ row "$store" "barman-cloud-backup-list --format json" "$(val 'barman-cloud-backu
 latency=$(grep -m1 -oE '^with [0-9]+ ms added' "$dir/catalog.txt" | grep -oE '[0-9]+' || true)
 if [ -n "$latency" ]; then
   sed -n '/^with [0-9]* ms added/,$p' "$dir/catalog.txt" >"$dir/catalog-latency.txt"
-  lval() { grep -F "$1" "$dir/catalog-latency.txt" | grep -oE '[0-9.]+s$|[0-9.]+x$' | head -1; }
+  lval() { val "$1" "$dir/catalog-latency.txt"; }
   row "$store, ${latency} ms S3 latency" "cnpgops backups --no-cache" "$(lval 'cnpgops backups --no-cache')" "$(lval 'ratio barman json / cnpgops --no-cache') faster than barman-cloud-backup-list"
   row "$store, ${latency} ms S3 latency" "cnpgops backups (backup.info cached)" "$(lval 'cnpgops backups, backup.info cached')" "$(lval 'ratio barman json / cnpgops cached') faster than barman-cloud-backup-list"
   row "$store, ${latency} ms S3 latency" "barman-cloud-backup-list --format json" "$(lval 'barman-cloud-backup-list --format json')" ""

@@ -188,6 +188,11 @@ fn backup_completed(obj: &DynamicObject) -> Check {
 }
 
 /// `status.conditions[type=name].status == "True"`, if that condition is present.
+/// A Pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`), when reported.
+pub(crate) fn pod_phase(pod: &k8s_openapi::api::core::v1::Pod) -> Option<&str> {
+    pod.status.as_ref()?.phase.as_deref()
+}
+
 fn condition(obj: &DynamicObject, name: &str) -> Option<bool> {
     conditions(obj)
         .find(|c| c.get("type").and_then(Value::as_str) == Some(name))

@@ -284,7 +284,7 @@ pub(crate) async fn cnpg_error(kube: &Kube, namespace: &str, job: &str) -> Optio
     let pod = list
         .items
         .iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
+        .filter(|p| conditions::pod_phase(p) == Some("Failed"))
         .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))?;
     let container = pod.spec.as_ref()?.containers.first()?.name.clone();
     let params = LogParams {

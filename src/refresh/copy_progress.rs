@@ -54,7 +54,7 @@ impl CopyTracker {
                 human(done),
                 human(t),
                 100.0 * done as f64 / t as f64,
-                eta(elapsed, done, t)
+                super::progress::eta(elapsed, done, t)
                     .map(|d| format!(", ETA {}", humantime::format_duration(d)))
                     .unwrap_or_default()
             ),
@@ -80,11 +80,6 @@ impl CopyTracker {
             total,
         })
     }
-}
-
-/// Time left at the rate so far, in whole seconds.
-fn eta(elapsed: Duration, done: u64, total: u64) -> Option<Duration> {
-    crate::refresh::progress::eta(elapsed, done, total)
 }
 
 fn human(bytes: u64) -> String {

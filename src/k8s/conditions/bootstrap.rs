@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 
 use super::pod_start::pod_started;
-use super::Check;
+use super::{pod_phase, Check};
 use crate::k8s::job::{outcome, Outcome};
 
 /// Failed Pods of one bootstrap Job after which the recovery "keeps failing" (a first failure
@@ -47,7 +47,7 @@ fn job_failing(job: &Job, pods: &[Pod], now: Timestamp) -> Option<String> {
     let mine: Vec<&Pod> = pods.iter().filter(|p| owned_by(p, job)).collect();
     let last_failure = |pods: &[&Pod]| {
         pods.iter()
-            .filter(|p| phase(p) == Some("Failed"))
+            .filter(|p| pod_phase(p) == Some("Failed"))
             .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))
             .and_then(|p| match pod_started(p, now) {
                 Check::Never(why) => Some(why),
@@ -60,7 +60,10 @@ fn job_failing(job: &Job, pods: &[Pod], now: Timestamp) -> Option<String> {
             .unwrap_or_default();
         return Some(format!("its Job {name} failed ({why}){pod}"));
     }
-    let failed = mine.iter().filter(|p| phase(p) == Some("Failed")).count();
+    let failed = mine
+        .iter()
+        .filter(|p| pod_phase(p) == Some("Failed"))
+        .count();
     if failed >= FAILED_PODS {
         let why = last_failure(&mine).unwrap_or_default();
         return Some(format!(
@@ -69,16 +72,12 @@ fn job_failing(job: &Job, pods: &[Pod], now: Timestamp) -> Option<String> {
     }
     let newest = mine
         .iter()
-        .filter(|p| phase(p) != Some("Failed"))
+        .filter(|p| pod_phase(p) != Some("Failed"))
         .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))?;
     match pod_started(newest, now) {
         Check::Never(why) => Some(format!("its Job {name} cannot start: {why}")),
         _ => None,
     }
-}
-
-fn phase(pod: &Pod) -> Option<&str> {
-    pod.status.as_ref()?.phase.as_deref()
 }
 
 fn owned_by(pod: &Pod, job: &Job) -> bool {

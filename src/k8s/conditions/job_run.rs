@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::jiff::Timestamp;
 
 use super::pod_start::job_started;
-use super::Check;
+use super::{pod_phase, Check};
 use crate::k8s::job::{outcome, Outcome};
 
 /// What to do next while following a Job.
@@ -43,7 +43,7 @@ pub(crate) fn job_next(
     if let Some(done) = outcome(job) {
         return Next::Ended(done);
     }
-    if single_completion(job) && pods.iter().any(|p| phase(p) == Some("Succeeded")) {
+    if single_completion(job) && pods.iter().any(|p| pod_phase(p) == Some("Succeeded")) {
         // Its one completion is done: the job controller's `Complete` follows (it batches Pod
         // updates for a second), nothing can undo the Pod's success.
         return Next::Ended(Outcome::Complete);
@@ -70,14 +70,10 @@ fn single_completion(job: &Job) -> bool {
     })
 }
 
-fn phase(p: &Pod) -> Option<&str> {
-    p.status.as_ref().and_then(|s| s.phase.as_deref())
-}
-
 /// Whether any of the Pods ran.
 fn ran(pods: &[Pod]) -> bool {
     pods.iter()
-        .any(|p| matches!(phase(p), Some("Running" | "Succeeded" | "Failed")))
+        .any(|p| matches!(pod_phase(p), Some("Running" | "Succeeded" | "Failed")))
 }
 
 /// The name of the most recent Pod (by creation), if any.
