@@ -54,11 +54,34 @@ impl Inventory {
     }
 }
 
-/// Reads the inventory; `checksums` adds a checksum per table (reads every row).
+/// How [`read`] learns each table's rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rows<'a> {
+    /// `SELECT count(*)` per table.
+    Count,
+    /// The count and a checksum per table (reads every row).
+    Checksums,
+    /// Tables' rows as a restore's transaction counted them (`refresh::copied`), partitioned
+    /// tables' as the sum of their leaves; whatever they miss is counted.
+    Counted(&'a BTreeMap<String, i64>),
+}
+
+impl Rows<'_> {
+    /// [`Rows::Checksums`] when asked for, else [`Rows::Count`].
+    pub(crate) fn counts_or_checksums(checksums: bool) -> Rows<'static> {
+        if checksums {
+            Rows::Checksums
+        } else {
+            Rows::Count
+        }
+    }
+}
+
+/// Reads the inventory, each table's rows as `rows` says.
 pub(crate) async fn read(
     client: &Client,
     cluster: &str,
-    checksums: bool,
+    rows: Rows<'_>,
 ) -> Result<Inventory, PgError> {
     let q = |what: &'static str| query_failed(cluster, what);
     let col = |sql: String, what: &'static str| {
@@ -89,7 +112,7 @@ pub(crate) async fn read(
         ),
         ..Inventory::default()
     };
-    add_relations(client, cluster, checksums, &mut inv).await?;
+    add_relations(client, cluster, rows, &mut inv).await?;
     Ok(inv)
 }
 
@@ -111,7 +134,7 @@ fn query_failed(
 async fn add_relations(
     client: &Client,
     cluster: &str,
-    checksums: bool,
+    rows: Rows<'_>,
     inv: &mut Inventory,
 ) -> Result<(), PgError> {
     let q = |what: &'static str| query_failed(cluster, what);
@@ -146,10 +169,23 @@ async fn add_relations(
                 );
             }
             _ => {
-                let sum = checksums && kind != "p";
-                let contents = contents(client, &from, sum)
-                    .await
-                    .map_err(q("count rows"))?;
+                let counted = match (rows, kind.as_str()) {
+                    (Rows::Counted(c), "r") => c.get(&qualified).copied(),
+                    (Rows::Counted(c), "p") => leaves_counted(client, &from, c)
+                        .await
+                        .map_err(q("list partitions"))?,
+                    _ => None,
+                };
+                let sum = matches!(rows, Rows::Checksums) && kind != "p";
+                let contents = match counted {
+                    Some(rows) => Contents {
+                        rows,
+                        checksum: None,
+                    },
+                    None => contents(client, &from, sum)
+                        .await
+                        .map_err(q("count rows"))?,
+                };
                 let into = if kind == "m" {
                     &mut inv.matviews
                 } else {
@@ -160,6 +196,27 @@ async fn add_relations(
         }
     }
     Ok(())
+}
+
+/// The rows of partitioned table `from` as the sum of its leaves' in `counted`; `None` when
+/// a leaf is missing there (a foreign table, a partition the restore did not write).
+async fn leaves_counted(
+    client: &Client,
+    from: &str,
+    counted: &BTreeMap<String, i64>,
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    let leaves = client
+        .query(
+            "SELECT n.nspname || '.' || c.relname FROM pg_partition_tree($1::text::regclass) p \
+             JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE p.isleaf",
+            &[&from],
+        )
+        .await?;
+    Ok(leaves
+        .iter()
+        .map(|r| counted.get(&r.get::<_, String>(0)).copied())
+        .sum())
 }
 
 async fn contents(

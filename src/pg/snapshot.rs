@@ -43,6 +43,11 @@ impl Snapshot {
 
     /// The source's inventory as of the snapshot.
     pub(crate) async fn inventory(&self, checksums: bool) -> Result<Inventory, PgError> {
-        inventory::read(&self.client, &self.cluster, checksums).await
+        inventory::read(
+            &self.client,
+            &self.cluster,
+            inventory::Rows::counts_or_checksums(checksums),
+        )
+        .await
     }
 }

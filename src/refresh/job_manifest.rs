@@ -79,8 +79,11 @@ fn secret_env(var: &str, secret: &str, key: &str) -> Value {
 
 fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
     let mut env = vec![
-        json!({"name": format!("{prefix}_HOST"), "value": format!("{}-rw.{}.svc", t.cluster, t.namespace)}),
-        json!({"name": format!("{prefix}_DB"), "value": t.database}),
+        pod::env_value(
+            &format!("{prefix}_HOST"),
+            &format!("{}-rw.{}.svc", t.cluster, t.namespace),
+        ),
+        pod::env_value(&format!("{prefix}_DB"), &t.database),
         secret_env(&format!("{prefix}_USER"), &t.secret, "username"),
         secret_env(&format!("{prefix}_PASSWORD"), &t.secret, "password"),
     ];
@@ -89,7 +92,7 @@ fn side_env(prefix: &str, t: &Target, ca: &Option<String>) -> Vec<Value> {
     } else {
         "prefer"
     };
-    env.push(json!({"name": format!("{prefix}_SSLMODE"), "value": mode}));
+    env.push(pod::env_value(&format!("{prefix}_SSLMODE"), mode));
     env
 }
 
@@ -113,7 +116,7 @@ pub(crate) fn script(spec: &Spec) -> String {
         RefreshMode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              pg_restore --list /dump/db | toc_filter > /tmp/toc\ntoc_split /tmp/toc\n\
-             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; phase commit; echo \"${{MASK_SQL:-}}\"; echo \"$ROWS_SQL\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
             phases = phases::RESTORE_PHASES.join(" ")
         ),
         RefreshMode::Stream => format!(
@@ -124,7 +127,7 @@ pub(crate) fn script(spec: &Spec) -> String {
              phase data; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --section=data --verbose --no-owner --no-privileges; \
              wait $post; pg_restore --list /tmp/post | toc_filter > /tmp/toc; toc_split /tmp/toc data; \
              for p in {post}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /tmp/post; done; \
-             phase commit; echo \"${{MASK_SQL:-}}\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+             phase commit; echo \"${{MASK_SQL:-}}\"; echo \"$ROWS_SQL\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
             post = phases::RESTORE_PHASES[2..].join(" ")
         ),
         RefreshMode::Parallel => format!(
@@ -181,18 +184,22 @@ pub(crate) fn manifest(spec: &Spec) -> Value {
     let labels = labels(spec);
     let mut env = side_env("SRC", &spec.source, &spec.source_ca);
     env.extend(side_env("DST", &spec.target, &spec.target_ca));
-    env.push(json!({"name": "JOBS", "value": spec.jobs.to_string()}));
-    env.push(json!({"name": "CLEAN_SQL", "value": CLEAN_SQL}));
+    env.push(pod::env_value("JOBS", &spec.jobs.to_string()));
+    env.push(pod::env_value("CLEAN_SQL", CLEAN_SQL));
+    env.push(pod::env_value("ROWS_SQL", super::copied::ROWS_SQL));
     if let Some(sql) = &spec.mask_sql {
-        env.push(json!({"name": "MASK_SQL", "value": sql}));
+        env.push(pod::env_value("MASK_SQL", sql));
     }
     if !spec.keep_extension_comments.is_empty() {
-        env.push(json!({"name": "KEEP_EXTENSION_COMMENTS", "value": spec.keep_extension_comments.join(" ")}));
+        env.push(pod::env_value(
+            "KEEP_EXTENSION_COMMENTS",
+            &spec.keep_extension_comments.join(" "),
+        ));
     }
     if let Some(id) = &spec.snapshot {
-        env.push(json!({"name": "SNAPSHOT", "value": id}));
+        env.push(pod::env_value("SNAPSHOT", id));
     }
-    env.push(json!({"name": "HOME", "value": TMP_DIR}));
+    env.push(pod::env_value("HOME", TMP_DIR));
     let (volumes, mounts) = volumes(spec);
     json!({
         "apiVersion": "batch/v1",
@@ -211,7 +218,7 @@ pub(crate) fn manifest(spec: &Spec) -> Value {
                     "containers": [{
                         "name": "refresh",
                         "image": spec.image,
-                        "command": ["/bin/bash", "-c", script(spec)],
+                        "command": ["/bin/bash", "-c", pod::literal(&script(spec))],
                         "env": env,
                         "volumeMounts": mounts,
                         "securityContext": pod::container_security(),

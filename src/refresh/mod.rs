@@ -5,6 +5,7 @@
 //!
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 
+pub(crate) mod copied;
 pub(crate) mod copy_progress;
 pub(crate) mod estimate;
 pub(crate) mod job_manifest;

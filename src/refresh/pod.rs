@@ -20,6 +20,19 @@ pub(crate) const TMP_LIMIT: &str = "256Mi";
 /// resumed run to adopt it and for someone to read its log.
 pub(crate) const TTL_AFTER_FINISHED: i64 = 86_400;
 
+/// `text` as a container's command, argument or env `value`, which the kubelet expands before
+/// the container sees it: `$(VAR)` becomes VAR's value and `$$` one `$` (`expansion.Expand`).
+/// Every `$` doubled comes through as written: a script's `DO $$BEGIN ... END$$`, its shell's
+/// `$(...)`, a database name with a `$`.
+pub(crate) fn literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+/// An env entry with a plain value, [`literal`].
+pub(crate) fn env_value(name: &str, value: &str) -> Value {
+    json!({"name": name, "value": literal(value)})
+}
+
 /// CPU and memory for the Job's container; `None`: the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Resources {

@@ -118,7 +118,7 @@ pub(crate) fn manifest(p: &Probe) -> Value {
                     "containers": [{
                         "name": "df",
                         "image": p.image,
-                        "command": ["/bin/bash", "-c", script()],
+                        "command": ["/bin/bash", "-c", pod::literal(&script())],
                         "volumeMounts": [{"name": "data", "mountPath": MOUNT, "readOnly": true}],
                         "securityContext": pod::container_security(),
                         "resources": resources.manifest("16Mi"),

@@ -2,14 +2,19 @@
 //!
 //! Same schemas, types, extensions, tables, views, materialized views, functions and sequence
 //! values; the same definitions of every index, constraint, trigger, policy, row-security flag
-//! and column (type, not null, default, identity, generated); the exact row count of every table; with `checksums: true` a checksum of every
-//! table's rows. Both inventories are read concurrently; the source connection is read-only.
+//! and column (type, not null, default, identity, generated); the exact row count of every
+//! table — the target's as the restore's transaction counted them when refresh.job gives them
+//! (`copied`, see `refresh::copied`), else `count(*)`; with `checksums: true` a checksum of
+//! every table's rows (every row read on both sides). Both inventories are read concurrently;
+//! the source connection is read-only.
 //! In `--dry-run` (nothing was restored) differences are reported, not failed on.
+
+use std::collections::BTreeMap;
 
 use crate::engine::checkpoint::artifact::ArtifactRef;
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
-use crate::pg::inventory::{self, compare_masked};
+use crate::pg::inventory::{self, compare_masked, Rows};
 use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -25,6 +30,7 @@ static SIGNATURE: KindSignature = KindSignature {
         input("expected", false, "the source's inventory as dumped (refresh.job's `source_inventory`); default: read the source now"),
         input("masking", false, "masking `{rules, safe}`: masked tables' checksums are not compared"),
         input("checksums", false, "also compare a checksum of every table (default false)"),
+        input("copied", false, "the target's rows per table as the restore's transaction counted them (refresh.job's `copied_rows`): those tables are not counted again; ignored with checksums"),
     ],
     outputs: &[
         "tables",
@@ -70,11 +76,22 @@ impl Step for PgVerify {
             Target::from_input(&ctx.inputs, "target")?,
         );
         let sums = ctx.inputs.bool_or("checksums", false)?;
+        let copied: BTreeMap<String, i64> = match sums {
+            true => BTreeMap::new(),
+            false => artifact_input(ctx, "copied", "the restore's row counts")
+                .await?
+                .unwrap_or_default(),
+        };
+        let rows = match copied.is_empty() {
+            true => Rows::counts_or_checksums(sums),
+            false => Rows::Counted(&copied),
+        };
         let kube = self.0.get().await?;
         let dst = t.open(&kube, &ctx.redactor, false).await?;
         let started = std::time::Instant::now();
         let failed = |e: crate::pg::PgError| StepError::Failed(crate::error::chain(&e));
-        let (a, b) = match expected(ctx).await? {
+        let expected = artifact_input(ctx, "expected", "the source's inventory as dumped");
+        let (a, b) = match expected.await? {
             Some(a) => {
                 ctx.events.log(format!(
                     "comparing with {} as dumped (the exported snapshot)",
@@ -82,7 +99,7 @@ impl Step for PgVerify {
                 ));
                 (
                     a,
-                    inventory::read(&dst, &t.cluster, sums)
+                    inventory::read(&dst, &t.cluster, rows)
                         .await
                         .map_err(failed)?,
                 )
@@ -91,12 +108,19 @@ impl Step for PgVerify {
                 ctx.events.warn(format!("no snapshot inventory: comparing with {} as it is now (it may have changed since the dump)", s.describe()));
                 let src = s.open(&kube, &ctx.redactor, true).await?;
                 let (a, b) = tokio::join!(
-                    inventory::read(&src, &s.cluster, sums),
-                    inventory::read(&dst, &t.cluster, sums)
+                    inventory::read(&src, &s.cluster, Rows::counts_or_checksums(sums)),
+                    inventory::read(&dst, &t.cluster, rows)
                 );
                 (a.map_err(failed)?, b.map_err(failed)?)
             }
         };
+        if !copied.is_empty() {
+            let taken = b.tables.keys().filter(|t| copied.contains_key(*t)).count();
+            ctx.events.log(format!(
+                "{}: {taken} tables' rows as the restore's transaction counted them (not read again; partitioned tables as the sum of their partitions)",
+                t.describe()
+            ));
+        }
         let masked = super::refresh_job::masking(&ctx.inputs)?
             .map(|m| m.masked_tables())
             .unwrap_or_default();
@@ -163,16 +187,20 @@ fn report(ctx: &StepContext, a: &inventory::Inventory, sums: bool, took: std::ti
     }
 }
 
-/// The `expected` inventory, when given: inline (an older run's checkpoint) or, as
-/// refresh.job stores it, an artifact reference.
-async fn expected(ctx: &StepContext) -> Result<Option<inventory::Inventory>, StepError> {
-    let Some(v) = ctx.inputs.get("expected") else {
+/// Input `name` (`what`), when given: inline (an older run's checkpoint) or, as refresh.job
+/// stores it, an artifact reference.
+async fn artifact_input<T: serde::de::DeserializeOwned>(
+    ctx: &StepContext,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, StepError> {
+    let Some(v) = ctx.inputs.get(name) else {
         return Ok(None);
     };
     let value = match ArtifactRef::from_value(v) {
         Some(reference) => ctx.checkpoint.artifact(&reference).await.map_err(|e| {
             StepError::Failed(format!(
-                "failed to read the source's inventory as dumped: {}",
+                "failed to read {what}: {}",
                 crate::error::chain(&e)
             ))
         })?,
@@ -180,7 +208,7 @@ async fn expected(ctx: &StepContext) -> Result<Option<inventory::Inventory>, Ste
     };
     serde_json::from_value(value)
         .map(Some)
-        .map_err(|e| StepError::input("expected", &format!("not an inventory: {e}")))
+        .map_err(|e| StepError::input(name, &format!("not {what}: {e}")))
 }
 
 #[cfg(test)]
@@ -217,6 +245,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_expected_inventory_is_read_inline_or_refused_when_it_is_not_one() {
+        async fn inv(ctx: &StepContext) -> Result<Option<inventory::Inventory>, StepError> {
+            artifact_input(ctx, "expected", "an inventory").await
+        }
         let dir = tempfile::tempdir().unwrap();
         let mut dumped = inventory::Inventory::default();
         dumped.tables.insert(
@@ -228,17 +259,17 @@ mod tests {
         );
         let inline = json!({"expected": serde_json::to_value(&dumped).unwrap()});
         let (ctx, _) = context(inline, RunMode::Real, dir.path());
-        assert_eq!(expected(&ctx).await.unwrap(), Some(dumped));
+        assert_eq!(inv(&ctx).await.unwrap(), Some(dumped));
 
         let (ctx, _) = context(json!({}), RunMode::Real, dir.path());
-        assert_eq!(expected(&ctx).await.unwrap(), None);
+        assert_eq!(inv(&ctx).await.unwrap(), None);
 
         let (ctx, _) = context(
             json!({"expected": {"tables": 3}}),
             RunMode::Real,
             dir.path(),
         );
-        let err = expected(&ctx).await.unwrap_err();
+        let err = inv(&ctx).await.unwrap_err();
         assert!(matches!(err, StepError::Input { name, .. } if name == "expected"));
     }
 }

@@ -6,11 +6,13 @@
 //! new one (next attempt number) if it failed, which is safe because a failed atomic restore
 //! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::ListParams;
 use kube::Api;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::k8s::cluster_access::{self, ClusterAccess};
@@ -18,6 +20,7 @@ use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
 use crate::pg::snapshot::Snapshot;
+use crate::refresh::copied;
 use crate::refresh::copy_progress::CopyTracker;
 use crate::refresh::job_manifest::{self as manifest, Spec};
 use crate::refresh::mask::Masking;
@@ -111,6 +114,7 @@ static SIGNATURE: KindSignature = KindSignature {
         "run_id",
         "finished_at",
         "source_inventory",
+        "copied_rows",
     ],
     idempotent: true,
 };
@@ -289,10 +293,14 @@ impl Step for RefreshJob {
             r = async { tokio::join!(run_job(ctx, &kube, &a, &name), expected) } => r,
             _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
         };
-        let phases = outcome?;
+        let (phases, copied) = outcome?;
         out = out.with("phases", serde_json::to_value(phases).unwrap_or_default());
+        if !copied.is_empty() {
+            let reference = store(ctx, "copied_rows", &copied).await?;
+            out = out.with("copied_rows", reference);
+        }
         if let Some(inv) = expected {
-            let reference = store_inventory(ctx, inv.map_err(pg_failed)?).await?;
+            let reference = store(ctx, "source_inventory", &inv.map_err(pg_failed)?).await?;
             out = out.with("source_inventory", reference);
         }
         Ok(finished(out, &a, &name))
@@ -336,20 +344,18 @@ async fn follow_earlier(
     }
 }
 
-/// Stores the source's inventory as dumped beside the run state and returns the reference
-/// (per table: megabytes for thousands of tables, too much for the run state itself).
-async fn store_inventory(
-    ctx: &StepContext,
-    inventory: crate::pg::inventory::Inventory,
-) -> Result<Value, StepError> {
-    let value = serde_json::to_value(inventory)
-        .map_err(|e| StepError::Failed(format!("failed to encode the inventory: {e}")))?;
+/// Stores `value` (the source's inventory as dumped, the restore's row counts) beside the run
+/// state as `<step>.<what>` and returns the reference (per table: megabytes for thousands of
+/// tables, too much for the run state itself).
+async fn store(ctx: &StepContext, what: &str, value: &impl Serialize) -> Result<Value, StepError> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| StepError::Failed(format!("failed to encode the {what}: {e}")))?;
     ctx.checkpoint
-        .put_artifact(&format!("{}.source_inventory", ctx.step_id), value)
+        .put_artifact(&format!("{}.{what}", ctx.step_id), value)
         .await
         .map_err(|e| {
             StepError::Failed(format!(
-                "failed to store the source's inventory: {}",
+                "failed to store the {what}: {}",
                 crate::error::chain(&e)
             ))
         })
@@ -369,15 +375,17 @@ fn finished(out: Outputs, a: &Args, name: &str) -> Outputs {
 
 /// Follows the Job (log lines through the redactor into progress, PostgreSQL's progress views
 /// meanwhile) until it ends; a failure names the Job, its last lines, and what it left.
-/// On success, the time of each of the Job's phases (`refresh::phases`).
+/// On success, the time of each of the Job's phases (`refresh::phases`) and the rows of each
+/// table as the restore's transaction counted them (`refresh::copied`; empty in parallel mode).
 async fn run_job(
     ctx: &StepContext,
     kube: &Kube,
     a: &Args,
     name: &str,
-) -> Result<Vec<PhaseTime>, StepError> {
+) -> Result<(Vec<PhaseTime>, BTreeMap<String, i64>), StepError> {
     let mut tracker = Tracker::new(a.tables);
     let mut timeline = Timeline::new(Instant::now());
+    let mut copied = BTreeMap::new();
     let mut tail: Vec<String> = Vec::new();
     let followed = follow(kube, &a.target.namespace, name, |line| {
         let line = ctx.redactor.redact(line).into_owned();
@@ -385,7 +393,11 @@ async fn run_job(
         if let Some((message, done, total)) = tracker.feed(&line) {
             ctx.events.progress(message, Some(done), Some(total));
         }
-        if !crate::refresh::progress::chatter(&line) && !line.contains(phases::MARKER) {
+        let counted = copied::parse(&line).map(|(table, rows)| copied.insert(table, rows));
+        if !crate::refresh::progress::chatter(&line)
+            && !line.contains(phases::MARKER)
+            && counted.is_none()
+        {
             ctx.events.log(format!("job: {line}"));
         }
         tail.push(line);
@@ -402,7 +414,7 @@ async fn run_job(
             let phases = timeline.finish(Instant::now());
             ctx.events
                 .log(format!("Job phases: {}", phases::summary(&phases)));
-            return Ok(phases);
+            return Ok((phases, copied));
         }
         Outcome::Failed(why) => why,
         Outcome::NotStarted(why) => {

@@ -202,6 +202,12 @@ impl Fingerprint {
         out
     }
 
+    /// The row count of `table` (`schema.name`), when it has rows hashed.
+    pub(crate) fn rows(&self, table: &str) -> Option<i64> {
+        let v = self.0.get(&format!("rows of {table}"))?;
+        v.split(' ').next()?.parse().ok()
+    }
+
     /// The entries whose key starts with `prefix` (e.g. `index `).
     pub(crate) fn count(&self, prefix: &str) -> usize {
         self.0.keys().filter(|k| k.starts_with(prefix)).count()

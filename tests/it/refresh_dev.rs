@@ -168,6 +168,10 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
         "{}",
         ran.stderr
     );
+    // `--verify checksums` reads every row; by default verify takes each table's rows from the
+    // restore's own transaction (a wrong count there fails verify: refresh_verify) instead.
+    let counted = "6 tables' rows as the restore's transaction counted them";
+    assert!(!ran.stderr.contains(counted), "{}", ran.stderr);
     let mut outputs = vec![ran.stdout, ran.stderr];
     // Again, in the other modes (and trace-level logs for the leak scan): still equal.
     for mode in ["atomic", "parallel"] {
@@ -176,6 +180,13 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
             &["-vvv", "refresh-dev", "shop", "--yes", "--mode", mode],
         );
         again.code(0);
+        // Parallel mode has no one transaction to count in: verify counts every table.
+        assert_eq!(
+            again.stderr.contains(counted),
+            mode == "atomic",
+            "{mode}: {}",
+            again.stderr
+        );
         let dev = fingerprint(&kube, "shop-dev-cnpg");
         assert_same(("prod", &prod_after), ("dev", &dev), mode);
         outputs.extend([again.stdout, again.stderr]);

@@ -1,8 +1,9 @@
-//! refresh-dev's `verify` checks definitions, not just names and rows: a refresh whose result
-//! lost a foreign key and an index fails at `verify` naming both. The loss is real: an event
-//! trigger on dev (a superuser's, as a DBA's tooling might install) drops the index and the
-//! foreign key as pg_restore creates them. The tests' own fingerprint confirms that exactly
-//! those two differ from prod.
+//! refresh-dev's `verify` checks definitions and rows, not just names: a refresh whose result
+//! lost a foreign key and an index fails at `verify` naming both; one whose restore lost rows
+//! inside its own transaction fails naming every table and both counts, taken from the
+//! restore's own counters (`refresh::copied`) rather than a second read. The losses are real:
+//! an event trigger on dev (a superuser's, as a DBA's tooling might install) makes them as
+//! pg_restore creates the index. The tests' own fingerprint confirms what differs from prod.
 
 use std::time::{Duration, Instant};
 
@@ -37,8 +38,28 @@ CREATE EVENT TRIGGER test_sabotage ON ddl_command_end WHEN TAG IN ('CREATE INDEX
 ALTER EVENT TRIGGER test_sabotage ENABLE ALWAYS;
 "#;
 
-/// Turns on `enableSuperuserAccess` for dev and installs [`SABOTAGE`] in its database `shop`.
-fn sabotage(kube: &Kube) {
+/// Deletes every tenth order and event in the restore's transaction once the data is in (when
+/// `shop.orders_placed_at` is built): rows the copy wrote and then lost, which only the
+/// transaction's own counters (`n_tup_del`) or a second read can see.
+const LOSE_ROWS: &str = r#"
+CREATE FUNCTION information_schema.test_lose_rows() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    IF r.object_type = 'index' AND r.object_identity = 'shop.orders_placed_at' THEN
+      DELETE FROM shop.orders WHERE id % 10 = 0;
+      DELETE FROM shop.events WHERE id % 10 = 0;
+    END IF;
+  END LOOP;
+END $$;
+CREATE EVENT TRIGGER test_lose_rows ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION information_schema.test_lose_rows();
+ALTER EVENT TRIGGER test_lose_rows ENABLE ALWAYS;
+"#;
+
+/// Turns on `enableSuperuserAccess` for dev and installs `sql` (an event trigger) in its
+/// database `shop`.
+fn sabotage(kube: &Kube, sql: &str) {
     let patch = Patch::Merge(serde_json::json!({"spec": {"enableSuperuserAccess": true}}));
     kube.block_on(
         kube.api("Cluster", "databases")
@@ -71,14 +92,14 @@ fn sabotage(kube: &Kube) {
         );
         std::thread::sleep(Duration::from_millis(300));
     };
-    kube.block_on(client.batch_execute(SABOTAGE)).unwrap();
+    kube.block_on(client.batch_execute(sql)).unwrap();
 }
 
 #[test]
 fn a_refresh_that_lost_a_foreign_key_and_an_index_fails_verify_naming_both() {
     let (w, kube) = (World::new(), Kube::start());
     rw::world(&kube, "shop", 1000);
-    sabotage(&kube);
+    sabotage(&kube, SABOTAGE);
     let prod_before = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
 
     let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
@@ -125,4 +146,45 @@ fn a_refresh_that_lost_a_foreign_key_and_an_index_fails_verify_naming_both() {
     );
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
     assert!(rw::lock_released(&kube, "shop-dev-cnpg"), "lock released");
+}
+
+#[test]
+fn rows_lost_inside_the_restore_fail_verify_by_the_restores_own_counts() {
+    let (w, kube) = (World::new(), Kube::start());
+    rw::world(&kube, "shop", 1000);
+    sabotage(&kube, LOSE_ROWS);
+
+    let ran = kube.run(&w, &["refresh-dev", "shop", "--yes"]);
+    ran.code(4);
+    let err = &ran.stderr;
+    assert!(err.contains("step `verify` failed"), "{err}");
+    assert!(
+        err.contains("tables' rows as the restore's transaction counted them (not read again"),
+        "verify took the restore's counts: {err}"
+    );
+    // The oracle: the tests' own count of each table on both sides, and every difference
+    // named with those numbers (the partitioned parent as the sum of its partitions).
+    let prod = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
+    let dev = fp::of(&kube, DEV, "shop", DEV_PASSWORD);
+    let rows = |f: &fp::Fingerprint, t: &str| f.rows(t).unwrap_or_else(|| panic!("rows of {t}"));
+    let mut lost = 0;
+    for table in ["shop.orders", "shop.events_2025", "shop.events_2026"] {
+        let (p, d) = (rows(&prod, table), rows(&dev, table));
+        assert!(d < p, "{table}: rows really lost ({p} in prod, {d} in dev)");
+        lost += p - d;
+        let named = format!("table {table}: {p} rows in the source, {d} in the target");
+        assert!(err.contains(&named), "`{named}` not in:\n{err}");
+    }
+    let (p, d) = (
+        rows(&prod, "shop.events_2025") + rows(&prod, "shop.events_2026"),
+        rows(&dev, "shop.events_2025") + rows(&dev, "shop.events_2026"),
+    );
+    let named = format!("table shop.events: {p} rows in the source, {d} in the target");
+    assert!(err.contains(&named), "`{named}` not in:\n{err}");
+    assert!(lost >= 100, "every tenth order at least: {lost}");
+    let cluster = kube.get("Cluster", "databases", DEV).unwrap();
+    assert!(cluster["metadata"]["annotations"]
+        .get("cnpgops.io/refreshed-from")
+        .is_none());
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
 }

@@ -93,6 +93,7 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
         "--use-list=/tmp/toc.$p --file=- /tmp/post",
         "phase commit",
         "MASK_SQL:-",
+        "echo \"$ROWS_SQL\"",
         "echo 'COMMIT;'",
     ];
     let found: Vec<usize> = order.iter().map(|n| at(n)).collect();
@@ -299,5 +300,35 @@ fn without_a_ca_only_the_explicit_opt_out_connects_unverified() {
     assert!(
         env.contains("\"DST_SSLMODE\",\"value\":\"verify-full\""),
         "{env}"
+    );
+}
+
+#[test]
+fn the_kubelet_passes_the_script_and_every_value_through_as_written() {
+    // The kubelet reads `$$` as `$` and `$(VAR)` as VAR's value in a container's command and
+    // env values: each `$` is doubled, so the script's `DO $$BEGIN` reaches bash as written.
+    let mut s = spec(RefreshMode::Stream);
+    s.mask_sql = Some("UPDATE t SET v = $x$secret$x$".into());
+    s.target.database = "app$(HOME)".into();
+    let m = manifest(&s);
+    let c = &m["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["command"][2], script(&s).replace('$', "$$"));
+    assert!(script(&s).contains("DO $$BEGIN"));
+    let value = |name: &str| {
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(value("MASK_SQL"), "UPDATE t SET v = $$x$$secret$$x$$");
+    assert_eq!(value("DST_DB"), "app$$(HOME)");
+    assert_eq!(
+        value("ROWS_SQL"),
+        super::super::copied::ROWS_SQL.replace('$', "$$")
     );
 }

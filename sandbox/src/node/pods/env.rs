@@ -10,32 +10,28 @@ use crate::cluster::Cluster;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError(pub String);
 
-/// Expands `$(VAR)` references from `env`; `$$(VAR)` escapes; unknown references stay as they are.
+/// Expands a command, an argument or an env `value` as the kubelet does (its
+/// `expansion.Expand`): `$(VAR)` is VAR's value from `env`, an unknown or unclosed reference
+/// stays as written, `$$` is one `$` (so `$$(VAR)` is the text `$(VAR)` and `DO $$BEGIN` is
+/// `DO $BEGIN`), any other `$` is itself.
 pub fn expand(s: &str, env: &[(String, String)]) -> String {
     let mut out = String::new();
     let mut rest = s;
-    while let Some(i) = rest.find("$(") {
-        if i > 0 && rest[..i].ends_with('$') {
-            out.push_str(&rest[..i - 1]);
-            out.push_str("$(");
-            rest = &rest[i + 2..];
-            continue;
-        }
+    while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find(')') {
-            Some(j) => {
-                let name = &after[..j];
-                match env.iter().rev().find(|(k, _)| k == name) {
-                    Some((_, v)) => out.push_str(v),
-                    None => out.push_str(&format!("$({name})")),
-                }
-                rest = &after[j + 1..];
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some((name, tail)) = after.strip_prefix('(').and_then(|r| r.split_once(')')) {
+            match env.iter().rev().find(|(k, _)| k == name) {
+                Some((_, v)) => out.push_str(v),
+                None => out.push_str(&format!("$({name})")),
             }
-            None => {
-                out.push_str(&rest[i..]);
-                rest = "";
-            }
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = after;
         }
     }
     out.push_str(rest);
@@ -170,13 +166,31 @@ mod tests {
     use super::expand;
 
     #[test]
-    fn expands_known_variables_and_keeps_escapes() {
+    fn expands_as_the_kubelet_does() {
         let env = vec![
             ("HOST".to_string(), "db".to_string()),
             ("PORT".to_string(), "5432".to_string()),
+            ("EMPTY".to_string(), String::new()),
         ];
-        assert_eq!(expand("$(HOST):$(PORT)/$(NOPE)", &env), "db:5432/$(NOPE)");
-        assert_eq!(expand("$$(HOST)", &env), "$(HOST)");
-        assert_eq!(expand("plain", &env), "plain");
+        for (input, expected) in [
+            ("$(HOST):$(PORT)/$(NOPE)", "db:5432/$(NOPE)"),
+            ("$$(HOST)_$(PORT)", "$(HOST)_5432"),
+            ("plain", "plain"),
+            (
+                "DO $$BEGIN RAISE WARNING 'x'; END$$;",
+                "DO $BEGIN RAISE WARNING 'x'; END$;",
+            ),
+            ("$$$$$$(HOST)", "$$$(HOST)"),
+            ("$$$$$$$(HOST)", "$$$db"),
+            ("x$(EMPTY)y", "xy"),
+            ("$HOST ${HOST} $? $", "$HOST ${HOST} $? $"),
+            ("$(HOST$(PORT))", "$(HOST$(PORT))"),
+            ("$(PORT)__$(HOST", "5432__$(HOST"),
+            ("--$($($(", "--$($($("),
+            ("$(a$$b)", "$(a$$b)"),
+            ("prefix-$€-$中文", "prefix-$€-$中文"),
+        ] {
+            assert_eq!(expand(input, &env), expected, "{input}");
+        }
     }
 }
