@@ -1,18 +1,51 @@
 //! PostgreSQL's progress views during a refresh: each running `COPY` with its table, bytes and
 //! rows so far (`pg_stat_progress_copy`, on the source while pg_dump reads and on the target
 //! while the restore writes) and each index build with its phase and blocks
-//! (`pg_stat_progress_create_index`, on the target). A table the restore created in its own,
-//! uncommitted transaction is named by its OID (another session cannot see its name).
+//! (`pg_stat_progress_create_index`, on the target). A table or index the restore created in
+//! its own, uncommitted transaction is invisible to another session's catalogs (its OID has no
+//! name there): it is named from the statement running (`pg_stat_activity.query`, visible to
+//! the same role: `COPY shop.orders (...) FROM stdin`, `CREATE INDEX i ON t ...`).
 
 use tokio_postgres::Client;
 
-const COPY: &str = "SELECT relid::regclass::text, bytes_processed, tuples_processed \
-    FROM pg_stat_progress_copy \
-    WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid";
-/// The index, or its table while the index has no OID yet (a constraint's index being built).
-const INDEX: &str = "SELECT coalesce(nullif(index_relid, 0), relid)::regclass::text, phase, blocks_done, blocks_total \
-    FROM pg_stat_progress_create_index \
-    WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid";
+/// `relid` named by the catalogs when they can see it, else by `pattern`'s first group in the
+/// running statement (white space folded), else its OID.
+macro_rules! named {
+    ($oid:expr, $pattern:expr) => {
+        concat!(
+            "CASE WHEN EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = ",
+            $oid,
+            ") THEN ",
+            $oid,
+            "::regclass::text ELSE coalesce(regexp_replace(substring(a.query from '",
+            $pattern,
+            "'), '\\s+', ' ', 'g'), ",
+            $oid,
+            "::text) END"
+        )
+    };
+}
+
+const COPY: &str = concat!(
+    "SELECT ",
+    named!("p.relid", r#"^\s*COPY\s+((?:"(?:[^"]|"")*"|[^\s"])+)"#),
+    ", p.bytes_processed, p.tuples_processed \
+    FROM pg_stat_progress_copy p LEFT JOIN pg_stat_activity a USING (pid) \
+    WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid"
+);
+/// The index, or its table while the index has no OID yet (a constraint's index being built);
+/// unseen, the statement up to its column list (`CREATE INDEX i ON t USING btree`,
+/// `ALTER TABLE ONLY t ADD CONSTRAINT t_pkey PRIMARY KEY`).
+const INDEX: &str = concat!(
+    "SELECT ",
+    named!(
+        "coalesce(nullif(p.index_relid, 0), p.relid)",
+        r"^\s*((?:CREATE|ALTER)\s[^(;]*[^\s(;])"
+    ),
+    ", p.phase, p.blocks_done, p.blocks_total \
+    FROM pg_stat_progress_create_index p LEFT JOIN pg_stat_activity a USING (pid) \
+    WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid"
+);
 
 /// One running `COPY`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -30,6 +30,7 @@ mod refresh_estimate;
 mod refresh_hardening;
 mod refresh_interrupt;
 mod refresh_masking;
+mod refresh_progress;
 mod refresh_real;
 mod refresh_refusals;
 mod refresh_scale;

@@ -59,7 +59,7 @@ ALTER EVENT TRIGGER test_lose_rows ENABLE ALWAYS;
 
 /// Turns on `enableSuperuserAccess` for dev and installs `sql` (an event trigger) in its
 /// database `shop`.
-fn sabotage(kube: &Kube, sql: &str) {
+pub(crate) fn sabotage(kube: &Kube, sql: &str) {
     let patch = Patch::Merge(serde_json::json!({"spec": {"enableSuperuserAccess": true}}));
     kube.block_on(
         kube.api("Cluster", "databases")
