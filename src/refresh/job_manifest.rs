@@ -30,6 +30,17 @@ pub(crate) const RESTORE_DONE: &str = "cnpgops: restore finished";
 /// The SQL that empties the target, run in the restore's transaction.
 pub(crate) const CLEAN_SQL: &str = "SET client_min_messages = warning; DROP OWNED BY CURRENT_USER CASCADE; CREATE SCHEMA IF NOT EXISTS public;";
 
+/// Statistics for every table the restore made (after masking: `pg_statistic` keeps sample
+/// values), in the restore's transaction in atomic and stream modes: committed with the data,
+/// and cheaper than after the COMMIT, when the first read of each sampled page also sets its
+/// rows' hint bits (writing the page again). Partitions through their top table.
+pub(crate) const ANALYZE_SQL: &str = "DO $$DECLARE r record; BEGIN FOR r IN \
+     SELECT c.oid::regclass AS t FROM pg_class c WHERE c.relkind IN ('r','p','m') \
+     AND NOT c.relispartition AND pg_get_userbyid(c.relowner) = current_user \
+     AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) \
+     AND (c.relkind <> 'm' OR c.relispopulated) ORDER BY 1 \
+     LOOP EXECUTE format('ANALYZE %s', r.t); END LOOP; END$$;";
+
 /// Everything the Job is made from.
 #[derive(Debug, Clone)]
 pub(crate) struct Spec {
@@ -116,7 +127,7 @@ pub(crate) fn script(spec: &Spec) -> String {
         RefreshMode::Atomic => format!(
             "echo \"{DUMP_START}\"\n{DUMP_TO_DIR}\necho \"{DUMP_DONE}\"\necho \"{RESTORE_START}\"\n\
              pg_restore --list /dump/db | toc_filter > /tmp/toc\ntoc_split /tmp/toc\n\
-             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; phase commit; echo \"${{MASK_SQL:-}}\"; echo \"$ROWS_SQL\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+             {{ echo 'BEGIN;'; phase clean; echo \"$CLEAN_SQL\"; for p in {phases}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /dump/db; done; if [ -n \"${{MASK_SQL:-}}\" ]; then phase mask; echo \"$MASK_SQL\"; fi; phase analyze; echo \"$ANALYZE_SQL\"; phase commit; echo \"$ROWS_SQL\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
             phases = phases::RESTORE_PHASES.join(" ")
         ),
         RefreshMode::Stream => format!(
@@ -127,7 +138,7 @@ pub(crate) fn script(spec: &Spec) -> String {
              phase data; src pg_dump ${{SNAPSHOT:+--snapshot=$SNAPSHOT}} --format=plain --section=data --verbose --no-owner --no-privileges; \
              wait $post; pg_restore --list /tmp/post | toc_filter > /tmp/toc; toc_split /tmp/toc data; \
              for p in {post}; do phase $p; pg_restore --verbose --no-owner --no-privileges --use-list=/tmp/toc.$p --file=- /tmp/post; done; \
-             phase commit; echo \"${{MASK_SQL:-}}\"; echo \"$ROWS_SQL\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+             if [ -n \"${{MASK_SQL:-}}\" ]; then phase mask; echo \"$MASK_SQL\"; fi; phase analyze; echo \"$ANALYZE_SQL\"; phase commit; echo \"$ROWS_SQL\"; echo 'COMMIT;'; }} | dst psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
             post = phases::RESTORE_PHASES[2..].join(" ")
         ),
         RefreshMode::Parallel => format!(
@@ -135,7 +146,8 @@ pub(crate) fn script(spec: &Spec) -> String {
              dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$CLEAN_SQL\"\n\
              pg_restore --list /dump/db | toc_filter > /tmp/toc\n\
              dst pg_restore --verbose --no-owner --no-privileges --exit-on-error --jobs=\"$JOBS\" --use-list=/tmp/toc --dbname=\"$DST_DB\" /dump/db\n\
-             if [ -n \"${{MASK_SQL:-}}\" ]; then dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$MASK_SQL\"; fi"
+             if [ -n \"${{MASK_SQL:-}}\" ]; then dst psql -X -q -v ON_ERROR_STOP=1 --single-transaction -c \"$MASK_SQL\"; fi\n\
+             dst psql -X -q -v ON_ERROR_STOP=1 -c \"$ANALYZE_SQL\""
         ),
     };
     format!(
@@ -186,6 +198,7 @@ pub(crate) fn manifest(spec: &Spec) -> Value {
     env.extend(side_env("DST", &spec.target, &spec.target_ca));
     env.push(pod::env_value("JOBS", &spec.jobs.to_string()));
     env.push(pod::env_value("CLEAN_SQL", CLEAN_SQL));
+    env.push(pod::env_value("ANALYZE_SQL", ANALYZE_SQL));
     env.push(pod::env_value("ROWS_SQL", super::copied::ROWS_SQL));
     if let Some(sql) = &spec.mask_sql {
         env.push(pod::env_value("MASK_SQL", sql));

@@ -1,5 +1,5 @@
 //! Where a refresh Job's time goes: the Job's script marks each phase of the restore (clean,
-//! schema, data, index builds, constraints, commit) with a statement raising the warning
+//! schema, data, index builds, constraints, masking, ANALYZE, commit) with a statement raising the warning
 //! `cnpgops: phase NAME`, which the target executes in order, so psql prints it (on stderr, at
 //! once: stdout into a pipe is buffered to the end) when everything before it has run; the
 //! step times the marker lines (and the dump's) as they arrive into a [`Timeline`], recorded

@@ -228,7 +228,7 @@ impl Step for RefreshJob {
             .unwrap_or_else(|_| "the target's namespace".into());
         Ok(StepPlan {
             description: format!(
-                "run a Job in {ns} (image {}) that dumps {} read-only, then cleans {} of every object its owner owns and restores the dump as that owner ({})",
+                "run a Job in {ns} (image {}) that dumps {} read-only, then cleans {} of every object its owner owns, restores the dump as that owner and analyzes it ({})",
                 inputs.opt_str("image")?.unwrap_or_default(),
                 side("source"),
                 side("target"),

@@ -144,6 +144,7 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
             "data",
             "indexes",
             "constraints",
+            "analyze",
             "commit",
             "job_finish"
         ],
@@ -167,6 +168,27 @@ fn refresh_dev_makes_dev_equal_to_prod_and_leaves_prod_alone() {
         ran.stderr.contains("as dumped (the exported snapshot)"),
         "{}",
         ran.stderr
+    );
+    // Analyzed in the restore's transaction: statistics for every column of the big table,
+    // its row estimate the oracle's count.
+    let addr = rw::address(&kube, "shop-dev-cnpg");
+    let (columns, estimate): (i64, f32) = kube.block_on(async {
+        let c = rw::connect(&addr, "shop", DEV_PASSWORD).await;
+        let r = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM pg_stats WHERE schemaname = 'shop' AND tablename = 'orders'), \
+                 (SELECT reltuples FROM pg_class WHERE oid = 'shop.orders'::regclass)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    });
+    let orders = prod_after.rows("shop.orders").unwrap() as f32;
+    assert_eq!(columns, 6, "every column of shop.orders has statistics");
+    assert!(
+        (estimate - orders).abs() < orders / 20.0,
+        "{estimate} vs {orders}"
     );
     // `--verify checksums` reads every row; by default verify takes each table's rows from the
     // restore's own transaction (a wrong count there fails verify: refresh_verify) instead.

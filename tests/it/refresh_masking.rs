@@ -59,15 +59,23 @@ fn an_unclassified_column_fails_the_refresh_and_classified_ones_are_masked() {
     );
     ran.code(0);
     let addr = rw::address(&kube, "shop-dev-cnpg");
-    let (unmasked, audit): (i64, i64) = kube.block_on(async {
+    let (unmasked, audit, stats): (i64, i64, String) = kube.block_on(async {
         let c = rw::connect(&addr, "shop", DEV_PASSWORD).await;
         let r = c
             .query_one("SELECT count(*) FILTER (WHERE email NOT LIKE '%@example.invalid' OR token IS NOT NULL), (SELECT count(*) FROM audit.log) FROM shop.customers", &[])
             .await
             .unwrap();
-        (r.get(0), r.get(1))
+        let stats = c
+            .query_one("SELECT concat(most_common_vals::text, histogram_bounds::text) FROM pg_stats \
+                        WHERE schemaname = 'shop' AND tablename = 'customers' AND attname = 'email'", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1), stats.get(0))
     });
     assert_eq!(unmasked, 0, "every customer masked");
+    // Analyzed after the masking: the statistics' sample values are masked ones too.
+    assert!(stats.contains("@example.invalid"), "{stats}");
+    assert!(!stats.to_lowercase().contains("@example.com"), "{stats}");
     // The oracle: dev is prod in every definition and row, but for the masked table's rows.
     let prod = fp::of(&kube, "shop-cnpg", "shop", rw::PROD_PASSWORD);
     let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);

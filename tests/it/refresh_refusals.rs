@@ -153,7 +153,6 @@ fn dry_run_reads_for_real_and_writes_nothing() {
         "dry run: server accepted creating Job databases/cnpgops-refresh-shop-dev-cnpg-",
         "dry run: server accepted scaling Deployment web-shop-dev/web from 2 to 0",
         "dry run: would terminate the other sessions",
-        "dry run: would run `ANALYZE`",
         "dry run: server accepted annotating Cluster databases/shop-dev-cnpg",
         "source: PostgreSQL 15",
     ] {

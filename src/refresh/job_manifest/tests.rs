@@ -91,8 +91,10 @@ fn the_source_is_read_only_and_the_dump_comes_first() {
         "--section=data",
         "wait $post; pg_restore --list /tmp/post",
         "--use-list=/tmp/toc.$p --file=- /tmp/post",
-        "phase commit",
         "MASK_SQL:-",
+        "phase mask",
+        "phase analyze; echo \"$ANALYZE_SQL\"",
+        "phase commit",
         "echo \"$ROWS_SQL\"",
         "echo 'COMMIT;'",
     ];

@@ -17,7 +17,6 @@ const STEPS: &[&str] = &[
     "terminate",
     "dump_restore",
     "verify",
-    "analyze",
     "annotate",
     "event",
     "start_app",
