@@ -46,9 +46,9 @@ apt_install() {
 
 missing_debs=()
 # procps: pgrep for the leak check; bsdutils: `script` for the pseudo-terminal tests;
-# time, bc: scripts/bench.sh (peak RSS, CPU seconds, ratios); iproute2 and util-linux (ip,
+# time, bc, jq: scripts/bench.sh (peak RSS, CPU seconds, ratios, the run report); iproute2 and util-linux (ip,
 # unshare, nsenter, setpriv): the node agent's Pod network and mount namespaces; curl: its probes.
-for pkg in postgresql-15 postgresql-client-15 python3-venv curl procps bsdutils time bc iproute2 util-linux; do
+for pkg in postgresql-15 postgresql-client-15 python3-venv curl procps bsdutils time bc jq iproute2 util-linux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing_debs+=("$pkg")
 done
 # postgresql-contrib-15 is a virtual package (provided by postgresql-15): probe an extension.

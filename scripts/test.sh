@@ -42,6 +42,18 @@ cargo test --workspace --locked -- --test-threads=4
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# scripts/bench.sh still prints every row of its table (issue 16) at settable scales; tiny ones
+# here (a smoke run: its timings mean nothing on a machine running tests, and are not judged).
+step "scripts/bench.sh at scale 1 (the table's rows, not its timings)"
+if ! PROFILE=debug SCALES=1 METHOD_SCALES="1 2" BENCH_BACKUPS=20 BENCH_WALS=200 BENCH_S3_LATENCY_MS=5 \
+  scripts/bench.sh >"$run_dir/bench.md" 2>"$run_dir/bench.err"; then
+  tail -40 "$run_dir/bench.err" >&2
+  echo "scripts/bench.sh failed" >&2
+  exit 1
+fi
+cat "$run_dir/bench.md"
+scripts/bench-check.sh "$run_dir/bench.md" 1 "1 2"
+
 step "process leak check"
 sleep 1
 left=$(leaks)

@@ -274,10 +274,11 @@ pub(crate) struct RefreshDevArgs {
 /// `refresh-dev --verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum Verify {
-    /// Exact row counts of every table.
+    /// Exact row counts of every table: dev's as the restore's transaction counted them (no
+    /// second read; `parallel` mode counts them again), prod's on the dumped snapshot.
     #[default]
     Counts,
-    /// Also a checksum of every table (reads every row twice).
+    /// Also a checksum of every table (reads every row on both sides).
     Checksums,
 }
 

@@ -19,14 +19,14 @@ pub(crate) const RECOVERY_RUNBOOK: &str = "refresh-dev-recovery";
 pub(crate) const STEP: &str = "estimate";
 
 /// Built-in fit of `refresh-dev --method dump` (the default stream mode, whole command), measured
-/// by `METHOD_SCALES="10 50 100" scripts/bench.sh` on the sandbox with the real CloudNativePG
-/// 1.30.0 (2026-12-05 23:52 UTC, pgbench 157 MiB-1.47 GiB, load average 2-4; docs/RELIABILITY.md,
-/// "choosing the method").
-pub(crate) const DEFAULT_DUMP: Fit = Fit { a: 2.15, b: 11.13 };
+/// by `METHOD_SCALES="10 50 100 200" scripts/bench.sh` on the sandbox with the real CloudNativePG
+/// 1.30.0 (2026-12-06 02:25-02:41 UTC, pgbench 157 MiB-2.93 GiB, load average 0.2-2.7;
+/// docs/RELIABILITY.md, "choosing the method").
+pub(crate) const DEFAULT_DUMP: Fit = Fit { a: 1.88, b: 10.62 };
 /// Built-in fit of `refresh-dev --method recovery` (a fresh base backup, little WAL to replay),
-/// measured in the same run: ~20 s to delete dev and have CNPG recreate it (the restore Job,
-/// the instance's start), then 2.6 s per GiB.
-pub(crate) const DEFAULT_RECOVERY: Fit = Fit { a: 20.06, b: 2.58 };
+/// measured in the same run: ~21 s to delete dev and have CNPG recreate it (the restore Job,
+/// the instance's start), then 4.4 s per GiB. The lines cross at 3.14 GiB.
+pub(crate) const DEFAULT_RECOVERY: Fit = Fit { a: 21.46, b: 4.38 };
 
 const GIB: f64 = (1u64 << 30) as f64;
 
