@@ -1,7 +1,8 @@
 //! The dev <- prod refresh as data: the dump/restore Job's manifest and script ([`job_manifest`]),
 //! the reading of pg_dump / pg_restore verbose lines into progress ([`progress`]) and of
 //! PostgreSQL's progress views ([`copy_progress`]), the timing of the Job's phases
-//! ([`phases`]), and both methods' expected times ([`estimate`]).
+//! ([`phases`]), the rows the restore's transaction counted ([`copied`]), and both methods'
+//! expected times ([`estimate`]).
 //!
 //! No Kubernetes calls here: `steps::refresh_job` creates the Job and follows it.
 

@@ -1,7 +1,8 @@
 //! `uses: refresh.job`: the dump/restore Job of a refresh (destructive for the target).
 //!
 //! Creates the Job (`refresh::job_manifest`) in the target's namespace, follows its Pod's log through
-//! the redactor into progress events, and waits for its outcome. Idempotent: a resumed or
+//! the redactor into progress events, phase times and the restore's row counts (`copied_rows`,
+//! for `pg.verify`), and waits for its outcome. Idempotent: a resumed or
 //! retried step adopts this run's Job if it is still running or already complete, and starts a
 //! new one (next attempt number) if it failed, which is safe because a failed atomic restore
 //! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
