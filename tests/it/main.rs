@@ -25,6 +25,7 @@ mod pss_restricted;
 mod recovery_real;
 mod redaction;
 mod refresh_argo;
+mod refresh_commit;
 mod refresh_dev;
 mod refresh_estimate;
 mod refresh_hardening;

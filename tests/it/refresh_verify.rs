@@ -60,6 +60,12 @@ ALTER EVENT TRIGGER test_lose_rows ENABLE ALWAYS;
 /// Turns on `enableSuperuserAccess` for dev and installs `sql` (an event trigger) in its
 /// database `shop`.
 pub(crate) fn sabotage(kube: &Kube, sql: &str) {
+    let client = superuser(kube);
+    kube.block_on(client.batch_execute(sql)).unwrap();
+}
+
+/// Turns on `enableSuperuserAccess` for dev; a `postgres` session on its database `shop`.
+pub(crate) fn superuser(kube: &Kube) -> tokio_postgres::Client {
     let patch = Patch::Merge(serde_json::json!({"spec": {"enableSuperuserAccess": true}}));
     kube.block_on(
         kube.api("Cluster", "databases")
@@ -92,7 +98,7 @@ pub(crate) fn sabotage(kube: &Kube, sql: &str) {
         );
         std::thread::sleep(Duration::from_millis(300));
     };
-    kube.block_on(client.batch_execute(sql)).unwrap();
+    client
 }
 
 #[test]

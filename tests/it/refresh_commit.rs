@@ -1,0 +1,121 @@
+//! The default refresh killed at its switch: the restore's transaction holds every row, index
+//! and constraint and waits at its last DDL before the COMMIT (an event trigger on dev makes it
+//! wait for an advisory lock the test holds); the restore's Pod is killed there. Dev is as it
+//! was, the app is back, and `resume` finishes the refresh. The oracle is the tests' own
+//! fingerprint of both databases and dev's `pg_stat_activity`.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::fingerprint::{self as fp, assert_same};
+use crate::harness::World;
+use crate::refresh_verify::superuser;
+use crate::refresh_world::{self as rw, DEV_PASSWORD, PROD_PASSWORD};
+use crate::sandbox::{replicas, Kube};
+
+/// Makes the statement that adds `orders_customer_id_fkey` (the constraints phase: the data
+/// and indexes are in) wait for advisory lock 4216 inside the restore's transaction. The
+/// function lives in `information_schema`, which no inventory or fingerprint lists.
+const HOLD_AT_SWITCH: &str = r#"
+CREATE FUNCTION information_schema.test_hold() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    IF r.command_tag = 'ALTER TABLE' AND r.object_identity = 'shop.orders'
+      AND EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'orders_customer_id_fkey') THEN
+      PERFORM pg_advisory_xact_lock(4216);
+    END IF;
+  END LOOP;
+END $$;
+CREATE EVENT TRIGGER test_hold ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION information_schema.test_hold();
+ALTER EVENT TRIGGER test_hold ENABLE ALWAYS;
+"#;
+
+/// The restore's session on dev once it waits for the test's advisory lock: its statement.
+fn restore_waiting(kube: &Kube, client: &tokio_postgres::Client) -> String {
+    let sql = "SELECT query FROM pg_stat_activity \
+               WHERE application_name LIKE 'cnpgops-restore-%' AND backend_xid IS NOT NULL \
+               AND wait_event_type = 'Lock' AND wait_event = 'advisory'";
+    let t0 = Instant::now();
+    loop {
+        let rows = kube.block_on(client.query(sql, &[])).unwrap();
+        if let Some(row) = rows.first() {
+            return row.get(0);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "the restore never reached its constraints"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
+    let (w, kube) = (World::new(), Kube::start());
+    rw::world(&kube, "shop", 20_000);
+    let postgres = superuser(&kube);
+    kube.block_on(postgres.batch_execute(HOLD_AT_SWITCH))
+        .unwrap();
+    kube.block_on(postgres.batch_execute("SELECT pg_advisory_lock(4216)"))
+        .unwrap();
+    let dev_before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+
+    let child = kube
+        .cmd(&w, &["refresh-dev", "shop", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let statement = restore_waiting(&kube, &postgres);
+    assert!(
+        statement.contains("FOREIGN KEY"),
+        "held at the constraint: {statement}"
+    );
+    let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
+    let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
+    eprintln!("killing {pod} at: {statement}");
+    assert!(cnpgops_sandbox::node::pods::kill("databases", &pod));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("step `dump_restore` failed"), "{stderr}");
+    assert!(stderr.contains("was left as it was"), "{stderr}");
+    // No restore session is left on dev (the dead Pod's would wait for the lock, then for TCP
+    // keepalive, holding the restore's locks on dev: cnpgops ends it).
+    let left: i64 = kube
+        .block_on(postgres.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'cnpgops-restore-%'",
+            &[],
+        ))
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "{stderr}");
+    kube.block_on(postgres.batch_execute("SELECT pg_advisory_unlock(4216)"))
+        .unwrap();
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");
+    assert!(rw::lock_released(&kube, "shop-dev-cnpg"), "lock released");
+    let dev_after_kill = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(
+        ("dev before", &dev_before),
+        ("dev", &dev_after_kill),
+        "killed before its COMMIT: dev as it was",
+    );
+
+    kube.block_on(postgres.batch_execute(
+        "DROP EVENT TRIGGER test_hold; DROP FUNCTION information_schema.test_hold()",
+    ))
+    .unwrap();
+    let run_id = w.only_run()["run_id"].as_str().unwrap().to_string();
+    let resumed = kube.run(&w, &["resume", &run_id, "--yes"]);
+    resumed.code(0);
+    let prod = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
+    let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(
+        ("prod", &prod),
+        ("dev", &dev),
+        "resume finished the refresh",
+    );
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
+}
