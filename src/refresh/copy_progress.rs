@@ -2,12 +2,13 @@
 //! few seconds: bytes and rows per table being copied, the running total (tables that left the
 //! view count with their last reading: a few seconds' worth short at most), index builds with
 //! their blocks, and an ETA from the total so far against the source database's size (which
-//! includes its indexes, so the ETA leans long during the copy).
+//! includes its indexes, so the ETA leans long during the copy). Once the Job's phase markers
+//! say the data is in, index builds are shown as what runs after a complete copy.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::pg::progress::Reading;
+use crate::pg::progress::{Building, Reading};
 
 /// The copy on one side, accumulated over readings.
 #[derive(Debug, Default)]
@@ -18,6 +19,9 @@ pub(crate) struct CopyTracker {
     running: Vec<String>,
     /// When this side was first seen busy (its ETA's rate starts there), since the watch began.
     started: Option<Duration>,
+    /// The Job's phase markers say every table's data is in: what runs now (index builds) is
+    /// not counted in bytes, and the tables copied between two readings were never seen.
+    data_copied: bool,
 }
 
 /// One progress line and its numbers (bytes done, of the source's size).
@@ -29,6 +33,11 @@ pub(crate) struct Line {
 }
 
 impl CopyTracker {
+    /// The data copy is over (the Job's phase markers went past `data`).
+    pub(crate) fn data_copied(&mut self) {
+        self.data_copied = true;
+    }
+
     /// Takes a reading made `now` after the watch began; `None` when nothing is running.
     pub(crate) fn update(
         &mut self,
@@ -48,6 +57,17 @@ impl CopyTracker {
         let done: i64 = self.tables.values().map(|v| v.0).sum();
         let done = u64::try_from(done).unwrap_or(0);
         let finished = self.tables.len() - self.running.len();
+        if self.data_copied {
+            // Every byte of data is in: 100%, no ETA from a rate that no longer runs.
+            let done = total.unwrap_or(done);
+            let mut parts = vec![format!("{side}: data copied")];
+            parts.extend(r.indexes.iter().map(building));
+            return Some(Line {
+                message: parts.join("; "),
+                done,
+                total: Some(done),
+            });
+        }
         let mut parts = vec![match total {
             Some(t) => format!(
                 "{side}: {} of ~{} ({:.0}%), {finished} tables done{}",
@@ -68,18 +88,21 @@ impl CopyTracker {
                 human(u64::try_from(c.bytes).unwrap_or(0))
             ));
         }
-        for i in &r.indexes {
-            parts.push(format!(
-                "index {}: {} {}/{} blocks",
-                i.index, i.phase, i.blocks_done, i.blocks_total
-            ));
-        }
+        parts.extend(r.indexes.iter().map(building));
         Some(Line {
             message: parts.join("; "),
             done,
             total,
         })
     }
+}
+
+/// `index shop.orders_pkey: building index: scanning table 5/10 blocks`.
+fn building(i: &Building) -> String {
+    format!(
+        "index {}: {} {}/{} blocks",
+        i.index, i.phase, i.blocks_done, i.blocks_total
+    )
 }
 
 fn human(bytes: u64) -> String {
@@ -105,7 +128,7 @@ pub(crate) fn human_bytes(n: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::progress::{Building, Copying};
+    use crate::pg::progress::Copying;
 
     fn copying(table: &str, mib: i64, rows: i64) -> Copying {
         Copying {
@@ -181,6 +204,21 @@ mod tests {
             ),
             None,
             "nothing running: nothing to say"
+        );
+        // Past the data phase: the copy is complete whatever the readings saw, and an index
+        // build says so with no ETA from the copy's rate.
+        t.data_copied();
+        let building = Reading {
+            copies: vec![],
+            indexes: second.indexes.clone(),
+        };
+        let l = t
+            .update("restore", &building, Duration::from_secs(40), total)
+            .unwrap();
+        assert_eq!((l.done, l.total), (400 << 20, total));
+        assert_eq!(
+            l.message,
+            "restore: data copied; index public.a_pkey: building index: scanning table 5/10 blocks"
         );
     }
 }

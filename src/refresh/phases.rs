@@ -26,6 +26,9 @@ pub(crate) const MARKER: &str = "cnpgops: phase ";
 /// The restore's phases in the order the markers name them.
 pub(crate) const RESTORE_PHASES: [&str; 4] = ["schema", "data", "indexes", "constraints"];
 
+/// The phases that follow the data copy, in either single-transaction mode.
+const AFTER_DATA: [&str; 5] = ["indexes", "constraints", "mask", "analyze", "commit"];
+
 /// awk: the phase (index into [`RESTORE_PHASES`]) of an entry of type `t` after phase `p`:
 /// before the first data entry everything is schema; then data, index builds (primary keys,
 /// unique constraints, indexes), and the rest (foreign keys, triggers, materialized views).
@@ -80,6 +83,13 @@ impl Timeline {
             },
         };
         self.marks.push((name.to_string(), at));
+    }
+
+    /// Whether a phase after the data copy began (every table's rows are in the transaction).
+    pub(crate) fn data_copied(&self) -> bool {
+        self.marks
+            .iter()
+            .any(|(name, _)| AFTER_DATA.contains(&name.as_str()))
     }
 
     /// Every phase's duration (repeated names summed), in the order they first began; the

@@ -8,6 +8,7 @@
 //! left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use k8s_openapi::api::batch::v1::Job;
@@ -388,9 +389,13 @@ async fn run_job(
     let mut timeline = Timeline::new(Instant::now());
     let mut copied = BTreeMap::new();
     let mut tail: Vec<String> = Vec::new();
+    let data_copied = AtomicBool::new(false);
     let followed = follow(kube, &a.target.namespace, name, |line| {
         let line = ctx.redactor.redact(line).into_owned();
         timeline.feed(&line, Instant::now());
+        if timeline.data_copied() {
+            data_copied.store(true, Ordering::Relaxed);
+        }
         if let Some((message, done, total)) = tracker.feed(&line) {
             ctx.events.progress(message, Some(done), Some(total));
         }
@@ -408,7 +413,7 @@ async fn run_job(
     });
     let outcome = tokio::select! {
         o = followed => o?,
-        _ = watch(ctx, kube, a) => unreachable!("watch never ends"),
+        _ = watch(ctx, kube, a, &data_copied) => unreachable!("watch never ends"),
     };
     let why = match outcome {
         Outcome::Complete => {
@@ -579,8 +584,9 @@ pub(super) fn no_tls_refusal(why: &str) -> String {
 
 /// Every 2s, PostgreSQL's progress views on both sides as progress events (bytes and rows per
 /// table, the total of the source's size with an ETA, index builds: `refresh::copy_progress`);
-/// never returns. A side it cannot watch is left alone.
-async fn watch(ctx: &StepContext, kube: &Kube, a: &Args) {
+/// never returns. A side it cannot watch is left alone. `data_copied`: the Job's phase markers
+/// went past the data copy.
+async fn watch(ctx: &StepContext, kube: &Kube, a: &Args, data_copied: &AtomicBool) {
     let src = a.source.open(kube, &ctx.redactor, true).await.ok();
     let dst = a.target.open(kube, &ctx.redactor, false).await.ok();
     let total = u64::try_from(a.bytes).ok().filter(|b| *b > 0);
@@ -595,6 +601,9 @@ async fn watch(ctx: &StepContext, kube: &Kube, a: &Args) {
             .zip(trackers.iter_mut())
         {
             let Some(client) = client else { continue };
+            if side == "restore" && data_copied.load(Ordering::Relaxed) {
+                tracker.data_copied();
+            }
             let Ok(r) = crate::pg::progress::read(client).await else {
                 continue;
             };

@@ -4,7 +4,9 @@
 //! numbers move. The copy is made slow for real: a trigger on dev (installed by a superuser's
 //! event trigger as the restore creates `shop.orders`, dropped once the data is in) sleeps 5 ms
 //! per row, so 2,000 orders take at least 10 s to copy whatever the machine's load, against
-//! progress read every 2 s. The tests' own reading of prod's size and rows is the oracle.
+//! progress read every 2 s. An index whose expression sleeps 5 ms a row while the restore builds
+//! it shows the index builds by name and phase. The tests' own reading of prod's size and rows
+//! is the oracle.
 
 use serde_json::Value;
 
@@ -37,6 +39,21 @@ CREATE EVENT TRIGGER test_slow_copy ON ddl_command_end WHEN TAG IN ('CREATE TABL
 ALTER EVENT TRIGGER test_slow_copy ENABLE ALWAYS;
 "#;
 
+/// An index on prod whose build on dev takes at least 10 s: its expression sleeps 5 ms a row
+/// for the first 2,000 rows a restore session evaluates (the build; not the ANALYZE after it).
+const SLOW_INDEX: &str = r#"
+CREATE FUNCTION shop.slow_key(bigint) RETURNS bigint IMMUTABLE LANGUAGE plpgsql AS $$
+DECLARE n int := coalesce(nullif(current_setting('test.slow_rows', true), ''), '0')::int;
+BEGIN
+  IF current_setting('application_name') LIKE 'cnpgops-restore-%' AND n < 2000 THEN
+    PERFORM set_config('test.slow_rows', (n + 1)::text, true);
+    PERFORM pg_sleep(0.005);
+  END IF;
+  RETURN $1;
+END $$;
+CREATE INDEX orders_slow_key ON shop.orders (shop.slow_key(id));
+"#;
+
 /// `copying shop.orders: N rows, B` in `message`: N.
 fn orders_copied(message: &str) -> Option<i64> {
     let rest = &message[message.find("copying shop.orders: ")? + "copying shop.orders: ".len()..];
@@ -52,6 +69,7 @@ fn the_restore_reports_rows_bytes_and_an_eta_while_it_copies() {
         let addr = rw::address(&kube, "shop-cnpg");
         kube.block_on(async {
             let c = rw::connect(&addr, "shop", PROD_PASSWORD).await;
+            c.batch_execute(SLOW_INDEX).await.unwrap();
             c.query_one("SELECT pg_database_size('shop')", &[])
                 .await
                 .unwrap()
@@ -105,6 +123,25 @@ fn the_restore_reports_rows_bytes_and_an_eta_while_it_copies() {
         "an ETA once the rate is known: {}",
         all()
     );
+    // The index build, created in the restore's transaction (its OID has no name outside it),
+    // is named by its statement, with its phase and blocks.
+    // It runs after the data phase: the copy reads as complete (however many small tables
+    // finished between two readings), with no ETA from a copy rate that no longer applies.
+    let building = "index CREATE INDEX orders_slow_key ON shop.orders USING btree: building index";
+    let builds: Vec<&Value> = restore
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap().contains(building))
+        .collect();
+    assert!(!builds.is_empty(), "the slow index build seen: {}", all());
+    for e in builds {
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.starts_with("restore: data copied; ") && m.contains(" blocks"),
+            "{m}"
+        );
+        assert!(!m.contains("ETA"), "{m}");
+        assert_eq!(e["done"], e["total"], "{e}");
+    }
     // And the slow copy was the real one: dev is prod, the trigger gone.
     let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     assert_eq!(dev.rows("shop.orders"), Some(i64::from(ORDERS)));
