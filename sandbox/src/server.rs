@@ -144,12 +144,14 @@ impl Sandbox {
         }
     }
 
-    /// Every object (see [`Cluster::everything`]) and etcd's current revision, which grows with
-    /// every write.
+    /// Every object (see [`Cluster::everything`]) and the revision of the newest write to any
+    /// stored object but the Leases renewed on their own
+    /// ([`crate::control_plane::etcd_last_write`]).
     pub async fn everything(&self) -> anyhow::Result<(Vec<Value>, u64)> {
         let objects = self.api.everything().await;
-        let rev = crate::control_plane::etcd_revision(self.ip().context("the sandbox is stopped")?)
-            .await?;
+        let rev =
+            crate::control_plane::etcd_last_write(self.ip().context("the sandbox is stopped")?)
+                .await?;
         Ok((objects, rev as u64))
     }
 

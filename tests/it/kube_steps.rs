@@ -100,7 +100,7 @@ fn dry_run_reads_for_real_and_leaves_every_object_unchanged() {
     assert_eq!(before.0, after.0, "objects changed");
     assert_eq!(
         before.1, after.1,
-        "the resourceVersion counter moved: something was written"
+        "etcd's newest write moved: something was written"
     );
     for expected in [
         "dry run: server accepted scaling Deployment work/app from 3 to 0 replicas",
@@ -119,6 +119,16 @@ fn dry_run_reads_for_real_and_leaves_every_object_unchanged() {
         state["steps"][1]["outputs"]["fields"]["phase"], "Cluster in healthy state",
         "reads are real"
     );
+    // The oracle sees a write: one real patch moves etcd's newest write.
+    let patch =
+        kube::api::Patch::Merge(serde_json::json!({"metadata": {"labels": {"seen": "yes"}}}));
+    kube.block_on(kube.api("ConfigMap", "work").patch(
+        "existing",
+        &kube::api::PatchParams::default(),
+        &patch,
+    ))
+    .unwrap();
+    assert!(kube.everything().1 > after.1, "a write is seen");
 }
 
 #[test]

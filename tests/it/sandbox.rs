@@ -202,7 +202,8 @@ impl Kube {
             .unwrap_or_else(|e| panic!("scenario {name}: {e:#}"));
     }
 
-    /// Every object the cluster holds, as sorted JSON lines, and etcd's revision.
+    /// Every object the cluster holds, as sorted JSON lines, and the etcd revision of the newest
+    /// write to any object but the Leases renewed on their own.
     pub(crate) fn everything(&self) -> (Vec<String>, u64) {
         let sandbox = self.sandbox.as_ref().unwrap();
         let (objects, rev) = self

@@ -349,7 +349,6 @@ impl Cluster {
         for t in &self.resources.listable {
             let api = Api::<DynamicObject>::all_with(self.client.clone(), &t.ar);
             // Types without a list verb (reviews, bindings) answer 404/405: nothing to dump.
-            // Types without a list verb (reviews, bindings) answer 404/405: nothing to dump.
             let Ok(list) = api.list(&Default::default()).await else {
                 continue;
             };

@@ -180,49 +180,64 @@ impl ControlPlane {
     }
 }
 
-/// Compacts the history of the etcd on `ip` up to its current revision (through etcd's JSON
-/// gateway); returns that revision.
-pub async fn compact_etcd(ip: Ipv4Addr) -> anyhow::Result<i64> {
-    let url = format!("http://{ip}:{}/v3/kv", lease::ETCD_CLIENT_PORT);
+/// POSTs `body` to `path` of the JSON gateway of the etcd on `ip`; its answer.
+async fn etcd_post(
+    ip: Ipv4Addr,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let url = format!("http://{ip}:{}/v3/kv/{path}", lease::ETCD_CLIENT_PORT);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let post = |path: &str, body: serde_json::Value| {
-        let req = http::Request::post(format!("{url}/{path}")).body(http_body_util::Full::new(
-            bytes::Bytes::from(body.to_string()),
-        ));
-        let client = client.clone();
-        async move {
-            let resp = client.request(req?).await?;
-            let bytes = http_body_util::BodyExt::collect(resp.into_body())
-                .await?
-                .to_bytes();
-            anyhow::Ok(serde_json::from_slice::<serde_json::Value>(&bytes)?)
-        }
-    };
-    // The current revision, from the header of any read ("/" base64-encoded).
-    let range = post("range", serde_json::json!({"key": "Lw==", "limit": 1})).await?;
-    let rev: i64 = range["header"]["revision"]
-        .as_str()
-        .unwrap_or("0")
-        .parse()?;
-    post("compaction", serde_json::json!({"revision": rev})).await?;
-    Ok(rev)
-}
-
-/// etcd's current revision (it grows with every write to the cluster).
-pub async fn etcd_revision(ip: Ipv4Addr) -> anyhow::Result<i64> {
-    let url = format!("http://{ip}:{}/v3/kv/range", lease::ETCD_CLIENT_PORT);
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    // The header of any read carries the revision ("/" base64-encoded as the key).
-    let body = serde_json::json!({"key": "Lw==", "limit": 1}).to_string();
-    let req = http::Request::post(url).body(http_body_util::Full::new(bytes::Bytes::from(body)))?;
+    let req = http::Request::post(url).body(http_body_util::Full::new(bytes::Bytes::from(
+        body.to_string(),
+    )))?;
     let resp = client.request(req).await?;
     let bytes = http_body_util::BodyExt::collect(resp.into_body())
         .await?
         .to_bytes();
-    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-    Ok(v["header"]["revision"].as_str().unwrap_or("0").parse()?)
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// An etcd revision as the gateway writes it (a decimal string; absent is 0).
+fn revision(v: &serde_json::Value) -> anyhow::Result<i64> {
+    Ok(v.as_str().unwrap_or("0").parse()?)
+}
+
+/// Compacts the history of the etcd on `ip` up to its current revision (through etcd's JSON
+/// gateway); returns that revision.
+pub async fn compact_etcd(ip: Ipv4Addr) -> anyhow::Result<i64> {
+    // The current revision, from the header of any read ("/" base64-encoded).
+    let range = etcd_post(ip, "range", serde_json::json!({"key": "Lw==", "limit": 1})).await?;
+    let rev = revision(&range["header"]["revision"])?;
+    etcd_post(ip, "compaction", serde_json::json!({"revision": rev})).await?;
+    Ok(rev)
+}
+
+/// The newest write (etcd `mod_revision`) among the cluster's stored objects, leaving out
+/// what the control plane and controllers renew on their own every few seconds: Leases
+/// (`/registry/leases/`: the kube-apiserver's identity, leader elections) and the
+/// kube-apiserver's endpoint lease (`/registry/masterleases/`, every 10 s). A test's "nothing
+/// was written" compares two readings (deletions show in the object lists themselves).
+pub async fn etcd_last_write(ip: Ipv4Addr) -> anyhow::Result<i64> {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let range = etcd_post(
+        ip,
+        "range",
+        serde_json::json!({"key": b64("/registry/"), "range_end": b64("/registry0"), "keys_only": true}),
+    )
+    .await?;
+    let mut newest = 0;
+    for kv in range["kvs"].as_array().into_iter().flatten() {
+        let key =
+            base64::engine::general_purpose::STANDARD.decode(kv["key"].as_str().unwrap_or(""))?;
+        if key.starts_with(b"/registry/leases/") || key.starts_with(b"/registry/masterleases/") {
+            continue;
+        }
+        newest = newest.max(revision(&kv["mod_revision"])?);
+    }
+    Ok(newest)
 }
 
 /// A client from a kubeconfig file.
