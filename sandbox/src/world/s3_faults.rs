@@ -2,8 +2,10 @@
 //! the proxy's, so barman-cloud (archiving, backups) and cnpgops reach S3 only through it.
 //! Tests plan faults on the world handle ([`super::World::s3_faults`]): the next N requests
 //! whose method and path (with query) match answer 503 `SlowDown` or 500 `InternalError` with
-//! real S3 XML error bodies, or are forwarded after a delay; every request is counted. Headers
-//! (Host included: SigV4 signs it) and bodies pass through untouched.
+//! real S3 XML error bodies, or are forwarded after a delay; a fault may be limited to one
+//! client by its User-Agent (other clients, such as the instance's own barman-cloud runs, share
+//! the endpoint). Every request is recorded with its client. Headers (Host included: SigV4 signs
+//! it) and bodies pass through untouched.
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,13 +30,15 @@ pub enum S3FaultKind {
 }
 
 /// One planned fault: requests whose method matches `method` (`*`: any) and whose path and
-/// query contain `path`, `count` times.
+/// query contain `path`, `count` times; with `agent`, only requests whose User-Agent contains
+/// it.
 #[derive(Debug, Clone)]
 pub struct S3Fault {
     pub method: String,
     pub path: String,
     pub kind: S3FaultKind,
     pub count: u32,
+    pub agent: Option<String>,
 }
 
 impl S3Fault {
@@ -44,12 +48,20 @@ impl S3Fault {
             path: path.into(),
             kind,
             count,
+            agent: None,
         }
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
-        (self.method == "*" || self.method.eq_ignore_ascii_case(method))
-            && path.contains(&self.path)
+    /// Limits the fault to clients whose User-Agent contains `agent` (e.g. `aws-sdk-rust`).
+    pub fn for_agent(mut self, agent: &str) -> Self {
+        self.agent = Some(agent.into());
+        self
+    }
+
+    fn matches(&self, r: &S3Request) -> bool {
+        (self.method == "*" || self.method.eq_ignore_ascii_case(&r.method))
+            && r.path.contains(&self.path)
+            && self.agent.as_ref().is_none_or(|a| r.agent.contains(a))
     }
 }
 
@@ -58,6 +70,8 @@ impl S3Fault {
 pub struct S3Request {
     pub method: String,
     pub path: String,
+    /// The client's User-Agent header (empty when it sent none).
+    pub agent: String,
     pub fault: Option<S3FaultKind>,
 }
 
@@ -85,11 +99,13 @@ impl S3Faults {
 
     /// How many requests matching `method` (`*`: any) and `path` were seen.
     pub fn count(&self, method: &str, path: &str) -> usize {
-        let probe = S3Fault::new(method, path, S3FaultKind::SlowDown, 0);
+        self.count_matching(&S3Fault::new(method, path, S3FaultKind::SlowDown, 0))
+    }
+
+    /// How many requests `probe` would match (its kind and count aside) were seen.
+    pub fn count_matching(&self, probe: &S3Fault) -> usize {
         let seen = lock(&self.seen);
-        seen.iter()
-            .filter(|r| probe.matches(&r.method, &r.path))
-            .count()
+        seen.iter().filter(|r| probe.matches(r)).count()
     }
 
     /// How many requests got an injected error (not a delay).
@@ -106,27 +122,21 @@ impl S3Faults {
     }
 
     /// Records the request and consumes one use of the first matching fault.
-    fn check(&self, method: &str, path: &str) -> Option<S3FaultKind> {
+    fn check(&self, mut request: S3Request) -> Option<S3FaultKind> {
         let fault = {
             let mut planned = lock(&self.planned);
-            planned
-                .iter()
-                .position(|f| f.matches(method, path))
-                .map(|i| {
-                    let kind = planned[i].kind;
-                    if planned[i].count <= 1 {
-                        planned.remove(i);
-                    } else {
-                        planned[i].count -= 1;
-                    }
-                    kind
-                })
+            planned.iter().position(|f| f.matches(&request)).map(|i| {
+                let kind = planned[i].kind;
+                if planned[i].count <= 1 {
+                    planned.remove(i);
+                } else {
+                    planned[i].count -= 1;
+                }
+                kind
+            })
         };
-        lock(&self.seen).push(S3Request {
-            method: method.into(),
-            path: path.into(),
-            fault,
-        });
+        request.fault = fault;
+        lock(&self.seen).push(request);
         fault
     }
 }
@@ -216,7 +226,15 @@ async fn forward(State(proxy): State<Arc<Proxy>>, mut req: Request) -> Response<
         .path_and_query()
         .map_or("/".to_string(), |p| p.to_string());
     let method = req.method().clone();
-    match proxy.faults.check(method.as_str(), &path) {
+    let agent = req.headers().get("user-agent");
+    let agent = agent.and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let request = S3Request {
+        method: method.to_string(),
+        path: path.clone(),
+        agent: agent.to_string(),
+        fault: None,
+    };
+    match proxy.faults.check(request) {
         Some(S3FaultKind::SlowDown) => {
             return s3_error(
                 &method,

@@ -92,6 +92,25 @@ async fn the_s3_proxy_injects_slowdown_internal_error_and_delay_and_counts() {
     );
     faults.clear();
 
+    // A fault for another client (cnpgops' aws-sdk-rust) leaves boto3 alone; boto3's own
+    // User-Agent is recorded, and a fault for it is served.
+    let boto = S3Fault::new("GET", listing, S3FaultKind::SlowDown, 1);
+    faults.add(boto.clone().for_agent("aws-sdk-rust/"));
+    assert_eq!(
+        run(LIST_ONCE).as_deref(),
+        Ok("wal/000000010000000000000001")
+    );
+    let last = faults.requests().pop().expect("the listing was recorded");
+    assert!(last.agent.starts_with("Boto3/"), "boto3's agent: {last:?}");
+    faults.clear();
+    faults.add(boto.for_agent("Boto3/"));
+    assert_eq!(
+        run(LIST_ONCE).as_deref(),
+        Ok("SlowDown 503 Please reduce your request rate.")
+    );
+    assert_eq!(faults.injected(), 5);
+    faults.clear();
+
     faults.add(S3Fault::new(
         "GET",
         listing,
@@ -104,6 +123,6 @@ async fn the_s3_proxy_injects_slowdown_internal_error_and_delay_and_counts() {
         Ok("wal/000000010000000000000001")
     );
     assert!(t0.elapsed() >= Duration::from_millis(1500), "delayed");
-    assert_eq!(faults.injected(), 4, "a delay is not an error");
+    assert_eq!(faults.injected(), 5, "a delay is not an error");
     w.sandbox.stop().await;
 }

@@ -119,7 +119,9 @@ fn restore_under_api_s3_and_postgres_faults() {
     let (clean, ran) = restore_to(&kube, "shop-e", &["--dry-run"]);
     ran.code(0);
     let injected = s3.injected();
-    s3.add(S3Fault::new("GET", "list-type=2", S3FaultKind::SlowDown, 2));
+    // Only cnpgops' own client (aws-sdk-s3) is throttled: the instances' barman-cloud list too.
+    let cnpgops = S3Fault::new("GET", "list-type=2", S3FaultKind::SlowDown, 2);
+    s3.add(cnpgops.for_agent("aws-sdk-rust/"));
     let (w, ran) = restore_to(&kube, "shop-e", &[]);
     ran.code(0);
     assert_eq!(s3.injected() - injected, 2, "two SlowDown answers served");
