@@ -155,6 +155,13 @@ impl Sandbox {
         Ok((objects, rev as u64))
     }
 
+    /// Pauses (SIGSTOP) or continues a control-plane component, e.g. `kube-controller-manager`:
+    /// the job controller then writes no Job condition and creates no Pod until continued.
+    pub fn pause_component(&self, name: &str, paused: bool) -> anyhow::Result<()> {
+        let cp = self.cp.as_ref().context("the control plane is stopped")?;
+        cp.pause(name, paused)
+    }
+
     /// The process ids of the control plane's components.
     pub fn control_plane_pids(&self) -> Vec<u32> {
         self.cp.as_ref().map(ControlPlane::pids).unwrap_or_default()

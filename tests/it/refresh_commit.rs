@@ -1,8 +1,11 @@
 //! The default refresh killed at its switch: the restore's transaction holds every row, index
 //! and constraint and waits at its last DDL before the COMMIT (an event trigger on dev makes it
 //! wait for an advisory lock the test holds); the restore's Pod is killed there. Dev is as it
-//! was, the app is back, and `resume` finishes the refresh. The oracle is the tests' own
-//! fingerprint of both databases and dev's `pg_stat_activity`.
+//! was, the app is back, and `resume` finishes the refresh — while the job controller lags
+//! (the kube-controller-manager paused, as on a starved or failing-over control plane), so the
+//! killed Job has no `Failed` condition yet when the resume finds it (CI once hit that by
+//! chance under load: the resume followed the dead Job and failed). The oracle is the tests'
+//! own fingerprint of both databases, dev's `pg_stat_activity` and the Jobs' own status.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -31,6 +34,45 @@ CREATE EVENT TRIGGER test_hold ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
   EXECUTE FUNCTION information_schema.test_hold();
 ALTER EVENT TRIGGER test_hold ENABLE ALWAYS;
 "#;
+
+const KCM: &str = "kube-controller-manager";
+
+/// The kube-controller-manager paused (SIGSTOP) while this lives; continued on drop, even when
+/// an assertion fails.
+struct Lagging<'a>(&'a Kube);
+
+impl<'a> Lagging<'a> {
+    fn start(kube: &'a Kube) -> Self {
+        kube.sandbox().pause_component(KCM, true).unwrap();
+        Self(kube)
+    }
+}
+
+impl Drop for Lagging<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.sandbox().pause_component(KCM, false);
+    }
+}
+
+/// The refresh Jobs (`dump_restore`), oldest first.
+fn restore_jobs(kube: &Kube) -> Vec<serde_json::Value> {
+    let mut jobs = kube.list("Job", "databases", "cnpgops.io/step=dump_restore");
+    jobs.sort_by_key(|j| {
+        j["metadata"]["creationTimestamp"]
+            .as_str()
+            .map(String::from)
+    });
+    jobs
+}
+
+/// Whether the Job has condition `type_` set to True.
+fn has_condition(job: &serde_json::Value, type_: &str) -> bool {
+    let conditions = job["status"]["conditions"].as_array().cloned();
+    conditions
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c["type"] == type_ && c["status"] == "True")
+}
 
 /// The restore's session on dev once it waits for the test's advisory lock: its statement.
 fn restore_waiting(kube: &Kube, client: &tokio_postgres::Client) -> String {
@@ -75,7 +117,8 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
     );
     let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
     let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
-    eprintln!("killing {pod} at: {statement}");
+    let lagging = Lagging::start(&kube);
+    eprintln!("killing {pod} at: {statement}, the job controller paused");
     assert!(cnpgops_sandbox::node::pods::kill("databases", &pod));
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -107,9 +150,46 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
         "DROP EVENT TRIGGER test_hold; DROP FUNCTION information_schema.test_hold()",
     ))
     .unwrap();
+    let killed = restore_jobs(&kube);
+    assert_eq!(killed.len(), 1);
+    assert!(
+        !has_condition(&killed[0], "Failed"),
+        "the paused job controller has not judged the killed Job yet: {:#}",
+        killed[0]["status"]
+    );
     let run_id = w.only_run()["run_id"].as_str().unwrap().to_string();
-    let resumed = kube.run(&w, &["resume", &run_id, "--yes"]);
-    resumed.code(0);
+    let mut child = kube
+        .cmd(&w, &["resume", &run_id, "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The resume starts a new Job (its Pod appears once the job controller runs again).
+    let t0 = Instant::now();
+    while restore_jobs(&kube).len() < 2 && child.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(300), "no new Job");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(lagging);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("of an earlier attempt failed") && stderr.contains(&pod),
+        "the resume says why it starts a new Job: {stderr}"
+    );
+    // The job controller, running again, judges both: the killed Job failed, the new one
+    // completed (its condition may follow the product's exit by a second).
+    let t0 = Instant::now();
+    loop {
+        let jobs = restore_jobs(&kube);
+        assert_eq!(jobs.len(), 2, "one new Job");
+        if has_condition(&jobs[0], "Failed") && has_condition(&jobs[1], "Complete") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "{jobs:#?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let prod = fp::of(&kube, "shop-cnpg", "shop", PROD_PASSWORD);
     let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
     assert_same(

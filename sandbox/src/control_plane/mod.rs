@@ -159,6 +159,13 @@ impl ControlPlane {
         self.components.iter().filter_map(Component::pid).collect()
     }
 
+    /// Pauses (SIGSTOP) or continues component `name` (`kube-controller-manager`, ...).
+    pub fn pause(&self, name: &str, paused: bool) -> anyhow::Result<()> {
+        let c = self.components.iter().find(|c| c.name == name);
+        c.with_context(|| format!("no component {name}"))?
+            .pause(paused)
+    }
+
     /// Compacts etcd's history up to now (what etcd's periodic compaction does): watches and
     /// lists from an older resourceVersion then get 410 Gone.
     pub async fn compact(&self) -> anyhow::Result<i64> {

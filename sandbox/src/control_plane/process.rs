@@ -54,6 +54,18 @@ impl Component {
         self.child.id()
     }
 
+    /// Stops (SIGSTOP) or continues (SIGCONT) the process: a stalled component, as under a
+    /// starved node or a leader failover, whose work (conditions, Pods) simply lags.
+    pub fn pause(&self, paused: bool) -> anyhow::Result<()> {
+        let pid = self.child.id().context("the process has exited")?;
+        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill only sends a signal to our own child.
+        if unsafe { libc::kill(pid as i32, signal) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(())
+    }
+
     /// `Err` with the log's tail if the process has exited.
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         match self.child.try_wait()? {
@@ -73,6 +85,8 @@ impl Component {
             // SAFETY: kill only sends a signal to our own child.
             unsafe {
                 libc::kill(pid as i32, libc::SIGTERM);
+                // A paused component acts on SIGTERM only once continued.
+                libc::kill(pid as i32, libc::SIGCONT);
             }
             if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
                 return;

@@ -63,6 +63,20 @@ pub(crate) fn job_next(
     }
 }
 
+/// The outcome of a Job found on resume (not followed): its condition, or what its Pods have
+/// already decided while the job controller, slow under load, has not written it yet — its one
+/// completion succeeded, or its Pod ran and failed (the product's Jobs have `backoffLimit: 0`:
+/// no other Pod follows). `None` while it runs or may still start (follow it then: a Pod that
+/// never starts is judged, and the Job deleted, by the follow).
+pub(crate) fn decided(job: &Job, pods: &[&Pod]) -> Option<Outcome> {
+    let no_retry = job.spec.as_ref().and_then(|s| s.backoff_limit) == Some(0);
+    match job_next(Some(job), pods, &[], None, Timestamp::now()) {
+        Next::Ended(done) => Some(done),
+        Next::Stuck { why, ran: true } if no_retry => Some(Outcome::Failed(why)),
+        _ => None,
+    }
+}
+
 /// A Job done by one successful Pod: one completion (the default), not indexed.
 fn single_completion(job: &Job) -> bool {
     job.spec.as_ref().is_none_or(|s| {

@@ -95,3 +95,29 @@ fn never_a_pod_that_cannot_be_created_or_has_failed() {
         Next::Stuck { ran: true, .. }
     ));
 }
+
+#[test]
+fn decided_by_its_pods_before_the_job_controller_writes_the_condition() {
+    let active = job("{active: 1}");
+    let no_retry = |j: &Job| {
+        let mut j = j.clone();
+        j.spec.as_mut().unwrap().backoff_limit = Some(0);
+        j
+    };
+    let failed = pod("refresh-1-a", "Failed");
+    let running = pod("refresh-1-a", "Running");
+    let succeeded = pod("refresh-1-a", "Succeeded");
+    assert!(matches!(
+        decided(&no_retry(&active), &[&failed]),
+        Some(Outcome::Failed(why)) if why.contains("refresh-1-a failed")
+    ));
+    assert_eq!(decided(&active, &[&failed]), None, "another Pod may follow");
+    assert_eq!(decided(&no_retry(&active), &[&running]), None);
+    assert_eq!(decided(&no_retry(&active), &[]), None, "may still start");
+    assert_eq!(
+        decided(&no_retry(&active), &[&succeeded]),
+        Some(Outcome::Complete)
+    );
+    let complete = job("{conditions: [{type: Complete, status: 'True'}]}");
+    assert_eq!(decided(&complete, &[&failed]), Some(Outcome::Complete));
+}
