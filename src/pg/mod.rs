@@ -15,6 +15,7 @@ pub(crate) mod identity;
 pub(crate) mod inventory;
 pub(crate) mod locks;
 pub(crate) mod progress;
+pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod snapshot;
 

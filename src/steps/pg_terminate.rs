@@ -1,9 +1,13 @@
 //! `uses: pg.terminate`: end the sessions left on a database (after its app was stopped), so
-//! nothing holds locks or writes while it is replaced. Only the owner's own sessions can be
+//! nothing holds locks or writes while it is replaced, and wait until they are gone (a
+//! terminated backend lives on while it rolls back). Only the owner's own sessions can be
 //! ended by the owner; others are reported. Idempotent: ending nothing twice is harmless.
+
+use std::time::Duration;
 
 use crate::k8s::Connector;
 use crate::pg::connect::Target;
+use crate::pg::sessions::wait_gone;
 use crate::runbook::{input, KindSignature};
 
 use super::{Inputs, Outputs, Step, StepContext, StepError, StepPlan};
@@ -25,9 +29,12 @@ static SIGNATURE: KindSignature = KindSignature {
     idempotent: true,
 };
 
-const TERMINATE: &str = "SELECT count(*) FILTER (WHERE CASE WHEN pg_has_role(usesysid, 'MEMBER') THEN pg_terminate_backend(pid) ELSE false END), \
+const TERMINATE: &str = "SELECT coalesce(array_agg(pid) FILTER (WHERE CASE WHEN pg_has_role(usesysid, 'MEMBER') THEN pg_terminate_backend(pid) ELSE false END), '{}'), \
     count(*) FILTER (WHERE NOT pg_has_role(usesysid, 'MEMBER')) \
     FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
+
+/// How long the terminated sessions may take to roll back and go.
+const GONE: Duration = Duration::from_secs(60);
 
 #[async_trait::async_trait]
 impl Step for PgTerminate {
@@ -58,13 +65,25 @@ impl Step for PgTerminate {
         }
         let kube = self.0.get().await?;
         let client = on.open(&kube, &ctx.redactor, false).await?;
-        let row = client.query_one(TERMINATE, &[]).await.map_err(|e| {
+        let failed = |e: tokio_postgres::Error| {
             StepError::Failed(format!(
                 "failed to terminate the sessions on {}: {e}",
                 on.describe()
             ))
-        })?;
-        let (ended, others): (i64, i64) = (row.get(0), row.get(1));
+        };
+        let row = client.query_one(TERMINATE, &[]).await.map_err(failed)?;
+        let (pids, others): (Vec<i32>, i64) = (row.get(0), row.get(1));
+        let left = wait_gone(&client, &pids, GONE).await.map_err(failed)?;
+        if left > 0 {
+            return Err(StepError::Failed(format!(
+                "terminated {} session(s) on {}, but {left} had not ended after {}s (a long \
+                 rollback?); look at pg_stat_activity there, then resume",
+                pids.len(),
+                on.describe(),
+                GONE.as_secs()
+            )));
+        }
+        let ended = pids.len();
         ctx.events.log(format!(
             "terminated {ended} session(s) on {}",
             on.describe()

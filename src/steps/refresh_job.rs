@@ -24,6 +24,7 @@ use crate::k8s::conditions::job_run::decided;
 use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
+use crate::pg::sessions::wait_gone;
 use crate::pg::snapshot::Snapshot;
 use crate::refresh::copied;
 use crate::refresh::copy_progress::CopyTracker;
@@ -464,32 +465,40 @@ async fn run_job(
 /// Ends the sessions a failed Job left open on the target (found by their application name):
 /// when its Pod died mid-restore the server may never learn it (a lost FIN waits for TCP
 /// keepalive, two hours), and the open transaction would hold the restore's locks on dev.
-/// Ending them rolls that transaction back now. Best effort: a failure is logged.
+/// Ending them rolls that transaction back; this waits until they are gone (a terminated
+/// backend lives on while it rolls back). Best effort: a failure is logged.
 async fn end_left_sessions(ctx: &StepContext, kube: &Kube, a: &Args) {
     let app =
         crate::refresh::job_manifest::application_name(&ctx.checkpoint.snapshot().await.run_id);
     let ended = async {
         let client = a.target.open(kube, &ctx.redactor, false).await?;
-        let sql = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                   WHERE application_name = $1 AND datname = current_database()";
-        let row = client
-            .query_one(sql, &[&app])
+        let failed = |e: tokio_postgres::Error| StepError::Failed(e.to_string());
+        let sql = "SELECT coalesce(array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)), '{}') \
+                   FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()";
+        let pids: Vec<i32> = client.query_one(sql, &[&app]).await.map_err(failed)?.get(0);
+        let left = wait_gone(&client, &pids, SESSIONS_GONE)
             .await
-            .map_err(|e| StepError::Failed(e.to_string()))?;
-        Ok::<i64, StepError>(row.get(0))
+            .map_err(failed)?;
+        Ok::<(usize, i64), StepError>((pids.len(), left))
     };
+    let target = a.target.describe();
     match ended.await {
-        Ok(0) => {}
-        Ok(n) => ctx.events.log(format!(
-            "ended {n} session(s) the failed Job left open on {} (their transaction rolled back)",
-            a.target.describe()
+        Ok((0, _)) => {}
+        Ok((n, 0)) => ctx.events.log(format!(
+            "ended {n} session(s) the failed Job left open on {target} (their transaction rolled back)"
+        )),
+        Ok((n, left)) => ctx.events.warn(format!(
+            "terminated {n} session(s) the failed Job left open on {target}; {left} still ending after {}s",
+            SESSIONS_GONE.as_secs()
         )),
         Err(e) => ctx.events.log(format!(
-            "could not end the sessions the failed Job may have left open on {}: {e}",
-            a.target.describe()
+            "could not end the sessions the failed Job may have left open on {target}: {e}"
         )),
     }
 }
+
+/// How long a terminated session may take to roll back and go.
+const SESSIONS_GONE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// This run's newest Job of this step and its outcome (`None`: still running).
 async fn existing(

@@ -1,7 +1,9 @@
 //! The default refresh killed at its switch: the restore's transaction holds every row, index
 //! and constraint and waits at its last DDL before the COMMIT (an event trigger on dev makes it
 //! wait for an advisory lock the test holds); the restore's Pod is killed there. Dev is as it
-//! was, the app is back, and `resume` finishes the refresh — while the job controller lags
+//! was — the restore's backend, slow to end (stopped until cnpgops asks it to end, then 2 s
+//! more), is gone when cnpgops exits — the app is back, and `resume` finishes the refresh —
+//! while the job controller lags
 //! (the kube-controller-manager paused, as on a starved or failing-over control plane), so the
 //! killed Job has no `Failed` condition yet when the resume finds it (CI once hit that by
 //! chance under load: the resume followed the dead Job and failed). The oracle is the tests'
@@ -54,6 +56,37 @@ impl Drop for Lagging<'_> {
     }
 }
 
+/// SIGTERM, the signal `pg_terminate_backend` sends.
+const SIGTERM: i32 = 15;
+
+/// Makes the restore's backend slow to end, as on a busy server: stopped now, continued 2 s
+/// after it was asked to end (SIGTERM pending), so that it rolls back and goes only then. The
+/// thread says whether it was asked (it continues the backend after 5 min regardless).
+fn slow_to_end(backend: u32) -> std::thread::JoinHandle<bool> {
+    use cnpgops_sandbox::node::pods::{pause_process, signal_pending};
+    assert!(
+        pause_process(backend, true),
+        "the backend is a process of dev's Pod"
+    );
+    std::thread::spawn(move || {
+        let t0 = Instant::now();
+        let asked = loop {
+            if signal_pending(backend, SIGTERM) {
+                break true;
+            }
+            if t0.elapsed() > Duration::from_secs(300) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if asked {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        pause_process(backend, false);
+        asked
+    })
+}
+
 /// The refresh Jobs (`dump_restore`), oldest first.
 fn restore_jobs(kube: &Kube) -> Vec<serde_json::Value> {
     let mut jobs = kube.list("Job", "databases", "cnpgops.io/step=dump_restore");
@@ -74,16 +107,17 @@ fn has_condition(job: &serde_json::Value, type_: &str) -> bool {
         .any(|c| c["type"] == type_ && c["status"] == "True")
 }
 
-/// The restore's session on dev once it waits for the test's advisory lock: its statement.
-fn restore_waiting(kube: &Kube, client: &tokio_postgres::Client) -> String {
-    let sql = "SELECT query FROM pg_stat_activity \
+/// The restore's session on dev once it waits for the test's advisory lock: its statement and
+/// its backend's pid.
+fn restore_waiting(kube: &Kube, client: &tokio_postgres::Client) -> (String, u32) {
+    let sql = "SELECT query, pid FROM pg_stat_activity \
                WHERE application_name LIKE 'cnpgops-restore-%' AND backend_xid IS NOT NULL \
                AND wait_event_type = 'Lock' AND wait_event = 'advisory'";
     let t0 = Instant::now();
     loop {
         let rows = kube.block_on(client.query(sql, &[])).unwrap();
         if let Some(row) = rows.first() {
-            return row.get(0);
+            return (row.get(0), row.get::<_, i32>(1) as u32);
         }
         assert!(
             t0.elapsed() < Duration::from_secs(300),
@@ -110,7 +144,7 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let statement = restore_waiting(&kube, &postgres);
+    let (statement, backend) = restore_waiting(&kube, &postgres);
     assert!(
         statement.contains("FOREIGN KEY"),
         "held at the constraint: {statement}"
@@ -118,6 +152,7 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
     let pods = kube.list("Pod", "databases", "cnpgops.io/step=dump_restore");
     let pod = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
     let lagging = Lagging::start(&kube);
+    let slow = slow_to_end(backend);
     eprintln!("killing {pod} at: {statement}, the job controller paused");
     assert!(cnpgops_sandbox::node::pods::kill("databases", &pod));
     let out = child.wait_with_output().unwrap();
@@ -135,6 +170,7 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "{stderr}");
+    assert!(slow.join().unwrap(), "cnpgops ended the restore's backend");
     kube.block_on(postgres.batch_execute("SELECT pg_advisory_unlock(4216)"))
         .unwrap();
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2, "the app is back");

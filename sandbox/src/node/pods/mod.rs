@@ -288,3 +288,49 @@ pub fn kill(ns: &str, name: &str) -> bool {
     }
     !pids.is_empty()
 }
+
+/// Stops (SIGSTOP) or continues one process of a Pod by its host pid (Pods share the host's
+/// process ids: a PostgreSQL backend's `pg_stat_activity.pid` is its pid here): a stalled
+/// process, which keeps every signal sent to it pending until continued. Only processes of
+/// the sandbox's Pods: false for any other.
+pub fn pause_process(pid: u32, paused: bool) -> bool {
+    let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+    // SAFETY: kill only sends a signal, to a process of a Pod.
+    of_a_pod(pid) && unsafe { libc::kill(pid as i32, signal) } == 0
+}
+
+/// Whether `pid` or one of its ancestors carries a Pod's marker in its environment (a
+/// PostgreSQL backend overwrites its own environment with its process title; its postmaster's
+/// parent still has it).
+fn of_a_pod(pid: u32) -> bool {
+    let mut pid = pid;
+    for _ in 0..8 {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(b"CNPGOPS_SANDBOX_POD="))
+        {
+            return true;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let parent = status.lines().find_map(|l| l.strip_prefix("PPid:"));
+        match parent.and_then(|p| p.trim().parse::<u32>().ok()) {
+            Some(p) if p > 1 => pid = p,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether `signal` is pending for process `pid` (the pending masks of `/proc/PID/status`).
+pub fn signal_pending(pid: u32, signal: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let bit = 1u64 << (signal - 1);
+    status.lines().any(|l| {
+        let mask = l
+            .strip_prefix("SigPnd:")
+            .or_else(|| l.strip_prefix("ShdPnd:"));
+        mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & bit != 0)
+    })
+}
