@@ -205,6 +205,22 @@ impl Watching {
     }
 }
 
+/// The outcome of `job` found rather than followed (a resumed step): its condition, or what its
+/// own Pods have already decided while the job controller lags
+/// ([`conditions::job_run::decided`]).
+pub(crate) async fn settled(kube: &Kube, job: &Job) -> Result<Option<Outcome>, K8sError> {
+    let ns = job.metadata.namespace.as_deref().unwrap_or_default();
+    let name = job.metadata.name.as_deref().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), ns);
+    let object = ObjectRef::new("Pod", Some(ns), &format!("(Job {name})"));
+    let list = pods
+        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}")))
+        .await
+        .map_err(K8sError::api("list", &object))?;
+    let own: Vec<&Pod> = list.items.iter().filter(|p| owned(p, Some(job))).collect();
+    Ok(conditions::job_run::decided(job, &own))
+}
+
 /// Whether `job` (its UID) is the controller of `pod`.
 fn owned(pod: &Pod, job: Option<&Job>) -> bool {
     let uid = job.and_then(|j| j.metadata.uid.as_deref());

@@ -6,21 +6,20 @@
 //! retried step adopts this run's Job if it is still running or already complete, and starts a
 //! new one (next attempt number) if it failed — by its condition, or by its failed Pod while
 //! the job controller has not written the condition yet — which is safe because a failed
-//! atomic restore left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no Pod starts.
+//! atomic restore left the target as it was. `--dry-run` sends the Job with `dryRun=All`: no
+//! Pod starts.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
-use kube::{Api, ResourceExt};
+use kube::Api;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::k8s::cluster_access::{self, ClusterAccess};
-use crate::k8s::conditions::job_run::decided;
 use crate::k8s::job::{follow, Outcome};
 use crate::k8s::{params, Connector, K8sError, Kube, ObjectRef, RUN_ID_LABEL, STEP_LABEL};
 use crate::pg::connect::Target;
@@ -250,9 +249,8 @@ impl Step for RefreshJob {
         let kube = self.0.get().await?;
         let run_id = ctx.checkpoint.snapshot().await.run_id;
         let jobs: Api<Job> = Api::namespaced(kube.client.clone(), &a.target.namespace);
-        let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &a.target.namespace);
         let ns = &a.target.namespace;
-        let (found, adopt) = existing(&jobs, &pods, ns, &run_id, &ctx.step_id).await?;
+        let (found, adopt) = existing(&kube, &jobs, ns, &run_id, &ctx.step_id).await?;
         let mut out = Outputs::default()
             .with("mode", a.mode.promise())
             .with("atomic", a.mode != RefreshMode::Parallel)
@@ -502,8 +500,8 @@ const SESSIONS_GONE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// This run's newest Job of this step and its outcome (`None`: still running).
 async fn existing(
+    kube: &Kube,
     jobs: &Api<Job>,
-    pods: &Api<Pod>,
     ns: &str,
     run_id: &str,
     step: &str,
@@ -519,23 +517,8 @@ async fn existing(
     let Some(job) = list.pop() else {
         return Ok((None, Some(Outcome::Failed(String::new()))));
     };
-    let name = job.metadata.name.clone().unwrap_or_default();
-    let object = ObjectRef::new("Pod", Some(ns), &format!("(Job {name})"));
-    let owned = pods
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}")))
-        .await
-        .map_err(K8sError::api("list", &object))?
-        .items;
-    let uid = job.metadata.uid.as_deref();
-    let owned: Vec<&Pod> = owned
-        .iter()
-        .filter(|p| {
-            p.owner_references()
-                .iter()
-                .any(|o| Some(o.uid.as_str()) == uid)
-        })
-        .collect();
-    Ok((Some(name), decided(&job, &owned)))
+    let outcome = crate::k8s::job::settled(kube, &job).await?;
+    Ok((job.metadata.name.clone(), outcome))
 }
 
 async fn create(

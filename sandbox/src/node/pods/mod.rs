@@ -237,7 +237,7 @@ pub fn kill_all(dir: &std::path::Path) {
 /// Pod's network namespace kill, such as a postmaster CNPG's instance manager started in a
 /// process group of its own (seen surviving a `down`, with parent 1).
 fn sweep(dir: &std::path::Path) {
-    let marker = format!("CNPGOPS_SANDBOX_POD={}/pods/", dir.display()).into_bytes();
+    let marker = format!("{}={}/pods/", process::POD_ENV, dir.display()).into_bytes();
     for _ in 0..5 {
         let mut found = false;
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -303,12 +303,13 @@ pub fn pause_process(pid: u32, paused: bool) -> bool {
 /// PostgreSQL backend overwrites its own environment with its process title; its postmaster's
 /// parent still has it).
 fn of_a_pod(pid: u32) -> bool {
+    let marker = format!("{}=", process::POD_ENV);
     let mut pid = pid;
     for _ in 0..8 {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
         if environ
             .split(|b| *b == 0)
-            .any(|v| v.starts_with(b"CNPGOPS_SANDBOX_POD="))
+            .any(|v| v.starts_with(marker.as_bytes()))
         {
             return true;
         }

@@ -115,6 +115,10 @@ pub fn argv(
     Ok(argv)
 }
 
+/// The variable every Pod process carries: its Pod's directory (leak checks and sweeps find
+/// the sandbox's processes by it in `/proc/PID/environ`).
+pub const POD_ENV: &str = "CNPGOPS_SANDBOX_POD";
+
 /// Starts the container's process in its own process group.
 pub fn spawn(l: &Launch) -> Result<Child, String> {
     let argv = argv(l.container, l.entrypoint, &l.env)?;
@@ -154,7 +158,7 @@ pub fn spawn(l: &Launch) -> Result<Child, String> {
         .env("HOSTNAME", l.hostname)
         // Where it belongs, for leak checks (`/proc/PID/environ`): the pod's directory, and the
         // test run that started the sandbox, if any.
-        .env("CNPGOPS_SANDBOX_POD", l.workdir);
+        .env(POD_ENV, l.workdir);
     if let Some(run) = std::env::var_os("CNPGOPS_TEST_RUN") {
         cmd.env("CNPGOPS_TEST_RUN", run);
     }
