@@ -217,18 +217,18 @@ impl Kube {
         (all, rev)
     }
 
-    /// Waits until the controllers stop writing: [`Kube::everything`] (which leaves out the
-    /// Leases controllers renew on their own) unchanged for 2 s.
+    /// Waits until the controllers stop writing: [`Kube::everything`] (the objects and etcd's
+    /// newest write, both leaving out the leases renewed on their own) unchanged for 2 s.
     pub(crate) fn settle(&self) {
         let t0 = Instant::now();
-        let (mut last, mut since) = (self.everything().0, Instant::now());
+        let (mut last, mut since) = (self.everything(), Instant::now());
         while since.elapsed() < Duration::from_secs(2) {
             assert!(
                 t0.elapsed() < Duration::from_secs(120),
                 "the sandbox never settled"
             );
             std::thread::sleep(Duration::from_millis(250));
-            let now = self.everything().0;
+            let now = self.everything();
             if now != last {
                 (last, since) = (now, Instant::now());
             }

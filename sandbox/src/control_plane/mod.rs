@@ -141,6 +141,7 @@ impl ControlPlane {
             &flags::controller_manager(&kcm_config, &pki.ca.cert, &pki.sa_key()),
             &logs,
         )?);
+        wait_controllers(&client, &mut components).await?;
         Ok(ControlPlane {
             url,
             ip,
@@ -221,11 +222,20 @@ pub async fn compact_etcd(ip: Ipv4Addr) -> anyhow::Result<i64> {
     Ok(rev)
 }
 
+/// The etcd key prefixes of the leases the control plane renews on its own.
+const RENEWED_ON_THEIR_OWN: [&[u8]; 3] = [
+    b"/registry/leases/",
+    b"/registry/masterleases/",
+    b"/registry/peerserverleases/",
+];
+
 /// The newest write (etcd `mod_revision`) among the cluster's stored objects, leaving out
 /// what the control plane and controllers renew on their own every few seconds: Leases
-/// (`/registry/leases/`: the kube-apiserver's identity, leader elections) and the
-/// kube-apiserver's endpoint lease (`/registry/masterleases/`, every 10 s). A test's "nothing
-/// was written" compares two readings (deletions show in the object lists themselves).
+/// (`/registry/leases/`: the kube-apiserver's identity, leader elections), the kube-apiserver's
+/// endpoint lease (`/registry/masterleases/`) and its peer-endpoint lease
+/// (`/registry/peerserverleases/`, renewed every 10 s: a dry run that took longer under load
+/// saw it move). A test's "nothing was written" compares two readings (deletions show in the
+/// object lists themselves).
 pub async fn etcd_last_write(ip: Ipv4Addr) -> anyhow::Result<i64> {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
@@ -239,7 +249,7 @@ pub async fn etcd_last_write(ip: Ipv4Addr) -> anyhow::Result<i64> {
     for kv in range["kvs"].as_array().into_iter().flatten() {
         let key =
             base64::engine::general_purpose::STANDARD.decode(kv["key"].as_str().unwrap_or(""))?;
-        if key.starts_with(b"/registry/leases/") || key.starts_with(b"/registry/masterleases/") {
+        if RENEWED_ON_THEIR_OWN.iter().any(|p| key.starts_with(p)) {
             continue;
         }
         newest = newest.max(revision(&kv["mod_revision"])?);
@@ -252,6 +262,37 @@ pub async fn client_for(path: &Path) -> anyhow::Result<Client> {
     let kc = Kubeconfig::read_from(path)?;
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
     Ok(Client::try_from(config)?)
+}
+
+/// Waits until the kube-controller-manager's controllers have started, as kind does before a
+/// cluster is ready: the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap of the
+/// `default` namespace exist (their start-up writes would otherwise land in a test's "nothing
+/// changed" window). Fails at once if a component exits.
+async fn wait_controllers(client: &Client, components: &mut [Component]) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+    let t0 = Instant::now();
+    let accounts = kube::Api::<ServiceAccount>::namespaced(client.clone(), "default");
+    let ca = kube::Api::<ConfigMap>::namespaced(client.clone(), "default");
+    loop {
+        components.iter_mut().try_for_each(Component::check_alive)?;
+        let account = accounts.get_opt("default").await.ok().flatten();
+        let root_ca = ca.get_opt("kube-root-ca.crt").await.ok().flatten();
+        if account.is_some() && root_ca.is_some() {
+            return Ok(());
+        }
+        if t0.elapsed() > READY_TIMEOUT {
+            anyhow::bail!(
+                "kube-controller-manager wrote neither ServiceAccount default/default nor \
+                 ConfigMap default/kube-root-ca.crt in {}s; see {}",
+                READY_TIMEOUT.as_secs(),
+                components
+                    .last()
+                    .map(|c| c.log.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Polls `/readyz` until it answers `ok`, failing at once if a component exits.
