@@ -6,8 +6,10 @@
 //! while the job controller lags
 //! (the kube-controller-manager paused, as on a starved or failing-over control plane), so the
 //! killed Job has no `Failed` condition yet when the resume finds it (CI once hit that by
-//! chance under load: the resume followed the dead Job and failed). The oracle is the tests'
-//! own fingerprint of both databases, dev's `pg_stat_activity` and the Jobs' own status.
+//! chance under load: the resume followed the dead Job and failed). Before that, the refresh's
+//! `terminate` step meets the app's session left on dev, slow to end too: no restore Job may
+//! start while it is there. The oracle is the tests' own fingerprint of both databases, dev's
+//! `pg_stat_activity`, the backends' pending signals and the Jobs' own status.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -63,27 +65,54 @@ const SIGTERM: i32 = 15;
 /// after it was asked to end (SIGTERM pending), so that it rolls back and goes only then. The
 /// thread says whether it was asked (it continues the backend after 5 min regardless).
 fn slow_to_end(backend: u32) -> std::thread::JoinHandle<bool> {
-    use cnpgops_sandbox::node::pods::{pause_process, signal_pending};
+    use cnpgops_sandbox::node::pods::pause_process;
     assert!(
         pause_process(backend, true),
         "the backend is a process of dev's Pod"
     );
     std::thread::spawn(move || {
-        let t0 = Instant::now();
-        let asked = loop {
-            if signal_pending(backend, SIGTERM) {
-                break true;
-            }
-            if t0.elapsed() > Duration::from_secs(300) {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let asked = asked_to_end(backend);
         if asked {
             std::thread::sleep(Duration::from_secs(2));
         }
         pause_process(backend, false);
         asked
+    })
+}
+
+/// Waits (at most 5 min) until `backend` has a SIGTERM pending; whether it came.
+fn asked_to_end(backend: u32) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(300) {
+        if cnpgops_sandbox::node::pods::signal_pending(backend, SIGTERM) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The app's session left on dev (its Pod went without closing it): the owner, in a
+/// transaction holding a lock on `shop.customers`; the client and its backend's pid.
+fn app_session_left(kube: &Kube) -> (tokio_postgres::Client, u32) {
+    let addr = rw::address(kube, "shop-dev-cnpg");
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let mut config = tokio_postgres::Config::new();
+    config.host(host).port(port.parse().unwrap());
+    config.user("shop").password(DEV_PASSWORD).dbname("shop");
+    kube.block_on(async {
+        let (client, conn) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute("BEGIN; LOCK TABLE shop.customers IN ACCESS SHARE MODE")
+            .await
+            .unwrap();
+        let pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (client, pid as u32)
     })
 }
 
@@ -138,12 +167,34 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
         .unwrap();
     let dev_before = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
 
+    // `terminate` meets the app's session slow to end (stopped until asked to end): the
+    // restore must not start before that session is gone.
+    let (app, app_backend) = app_session_left(&kube);
+    assert!(
+        cnpgops_sandbox::node::pods::pause_process(app_backend, true),
+        "the app's backend is a process of dev's Pod"
+    );
     let child = kube
         .cmd(&w, &["refresh-dev", "shop", "--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    assert!(
+        asked_to_end(app_backend),
+        "terminate ended the app's session"
+    );
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(10) {
+        assert_eq!(
+            restore_jobs(&kube).len(),
+            0,
+            "the restore started while the ended app session was still there"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    cnpgops_sandbox::node::pods::pause_process(app_backend, false);
+    drop(app);
     let (statement, backend) = restore_waiting(&kube, &postgres);
     assert!(
         statement.contains("FOREIGN KEY"),
@@ -159,6 +210,10 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("step `dump_restore` failed"), "{stderr}");
+    assert!(
+        stderr.contains("terminated 1 session(s) on database `shop` of Cluster"),
+        "{stderr}"
+    );
     assert!(stderr.contains("was left as it was"), "{stderr}");
     // No restore session is left on dev (the dead Pod's would wait for the lock, then for TCP
     // keepalive, holding the restore's locks on dev: cnpgops ends it).
