@@ -255,13 +255,14 @@ impl Step for RefreshJob {
             .with("mode", a.mode.promise())
             .with("atomic", a.mode != RefreshMode::Parallel)
             .with("run_id", run_id.clone());
+        // An earlier attempt's Job that finished the refresh: the rows it counted, if followed.
         let earlier_finished = match (&found, adopt) {
             (Some(name), Some(Outcome::Complete)) => {
                 ctx.events.log(format!(
                     "Job {}/{name} of this run already completed: adopting it",
                     a.target.namespace
                 ));
-                true
+                Some(BTreeMap::new())
             }
             (Some(name), None) => follow_earlier(ctx, &kube, &a, name).await?,
             (Some(name), Some(Outcome::Failed(why) | Outcome::NotStarted(why))) => {
@@ -269,11 +270,15 @@ impl Step for RefreshJob {
                     "Job {}/{name} of an earlier attempt failed ({why}): starting a new Job",
                     a.target.namespace
                 ));
-                false
+                None
             }
-            _ => false,
+            _ => None,
         };
-        if let (true, Some(name)) = (earlier_finished, &found) {
+        if let (Some(copied), Some(name)) = (earlier_finished, &found) {
+            if !copied.is_empty() {
+                let reference = store(ctx, "copied_rows", &copied).await?;
+                out = out.with("copied_rows", reference);
+            }
             return Ok(finished(out, &a, name));
         }
         let (name, snapshot) = if params::dry(ctx.mode) {
@@ -320,28 +325,29 @@ impl Step for RefreshJob {
     }
 }
 
-/// Follows Job `name`, started by an earlier attempt of this step: `true` when it finished
-/// the refresh (or, in a dry run, would be followed), `false` when it failed before it began
-/// and a new Job must start.
+/// Follows Job `name`, started by an earlier attempt of this step: `Some` when it finished
+/// the refresh (or, in a dry run, would be followed), with the rows its restore counted (its
+/// Pod's log is read from the start, so they are all there; a table missing from them is
+/// counted by `pg.verify`), `None` when it failed before it began and a new Job must start.
 async fn follow_earlier(
     ctx: &StepContext,
     kube: &Kube,
     a: &Args,
     name: &str,
-) -> Result<bool, StepError> {
+) -> Result<Option<BTreeMap<String, i64>>, StepError> {
     ctx.events.log(format!(
         "following Job {}/{name}, started by an earlier attempt",
         a.target.namespace
     ));
     if params::dry(ctx.mode) {
-        return Ok(true);
+        return Ok(Some(BTreeMap::new()));
     }
     let outcome = tokio::select! {
         r = run_job(ctx, kube, a, name) => r,
         _ = ctx.cancel.cancelled() => return Err(StepError::Cancelled),
     };
     match outcome {
-        Ok(_) => Ok(true),
+        Ok((_, copied)) => Ok(Some(copied)),
         // The snapshot the earlier attempt exported died with its (killed) process before
         // pg_dump imported it: the Job failed before it began, and the target is as it was
         // (the clean and the restore are one transaction). Start again.
@@ -351,7 +357,7 @@ async fn follow_earlier(
                  process); the target was not touched: starting a new Job",
                 a.target.namespace
             ));
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(e),
     }

@@ -289,4 +289,108 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
         "resume finished the refresh",
     );
     assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
+
+    // cnpgops itself killed while its Job holds at the switch: the resume follows that Job to
+    // its end and verifies with the rows the restore counted, reading none of them again.
+    kube.block_on(postgres.batch_execute(HOLD_AT_SWITCH))
+        .unwrap();
+    kube.block_on(postgres.batch_execute("SELECT pg_advisory_lock(4216)"))
+        .unwrap();
+    let mut child = kube
+        .cmd(&w, &["refresh-dev", "shop", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    restore_waiting(&kube, &postgres);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let run_id = w
+        .checkpoints()
+        .iter()
+        .map(|c| serde_json::from_str::<serde_json::Value>(c).unwrap())
+        .find(|r| r["status"] != "succeeded")
+        .expect("the killed run's checkpoint")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (resumed, lines) = with_stderr_lines(
+        kube.cmd(&w, &["resume", &run_id, "--yes"])
+            .stdout(Stdio::null()),
+    );
+    let following = lines
+        .iter()
+        .find(|l| l.contains("following Job"))
+        .expect("the resume follows the running Job");
+    assert!(
+        following.contains("started by an earlier attempt"),
+        "{following}"
+    );
+    kube.block_on(postgres.batch_execute(
+        "SELECT pg_advisory_unlock(4216); DROP EVENT TRIGGER test_hold; \
+         DROP FUNCTION information_schema.test_hold()",
+    ))
+    .unwrap();
+    let (code, stderr) = resumed.finish(lines);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("tables' rows as the restore's transaction counted them"),
+        "verify took the followed Job's counts: {stderr}"
+    );
+    assert_eq!(
+        restore_jobs(&kube).len(),
+        3,
+        "no new Job: the killed run's was followed"
+    );
+    let dev = fp::of(&kube, "shop-dev-cnpg", "shop", DEV_PASSWORD);
+    assert_same(
+        ("prod", &prod),
+        ("dev", &dev),
+        "the followed Job refreshed dev",
+    );
+    assert_eq!(replicas(&kube, "web-shop-dev", "web"), 2);
+}
+
+/// A spawned command whose stderr lines are read as they come.
+struct Streaming {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Spawns `cmd` and returns it with its stderr lines read so far once one says it follows a
+/// Job (or stderr ends).
+fn with_stderr_lines(cmd: &mut std::process::Command) -> (Streaming, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(300)) {
+        let done = line.contains("following Job");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    (Streaming { child, lines: rx }, seen)
+}
+
+impl Streaming {
+    /// Waits for the exit; the exit code and every stderr line (`seen` first).
+    fn finish(mut self, seen: Vec<String>) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        let mut all = seen;
+        all.extend(self.lines.iter());
+        (status.code(), all.join("\n"))
+    }
 }
