@@ -321,7 +321,7 @@ fn a_restore_killed_at_its_last_statement_before_commit_leaves_dev_as_it_was() {
     let following = lines
         .iter()
         .find(|l| l.contains("following Job"))
-        .expect("the resume follows the running Job");
+        .unwrap_or_else(|| panic!("the resume follows the running Job: {lines:#?}"));
     assert!(
         following.contains("started by an earlier attempt"),
         "{following}"
