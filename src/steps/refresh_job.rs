@@ -275,10 +275,7 @@ impl Step for RefreshJob {
             _ => None,
         };
         if let (Some(copied), Some(name)) = (earlier_finished, &found) {
-            if !copied.is_empty() {
-                let reference = store(ctx, "copied_rows", &copied).await?;
-                out = out.with("copied_rows", reference);
-            }
+            let out = with_copied(ctx, out, &copied).await?;
             return Ok(finished(out, &a, name));
         }
         let (name, snapshot) = if params::dry(ctx.mode) {
@@ -313,10 +310,7 @@ impl Step for RefreshJob {
         };
         let (phases, copied) = outcome?;
         out = out.with("phases", serde_json::to_value(phases).unwrap_or_default());
-        if !copied.is_empty() {
-            let reference = store(ctx, "copied_rows", &copied).await?;
-            out = out.with("copied_rows", reference);
-        }
+        out = with_copied(ctx, out, &copied).await?;
         if let Some(inv) = expected {
             let reference = store(ctx, "source_inventory", &inv.map_err(pg_failed)?).await?;
             out = out.with("source_inventory", reference);
@@ -361,6 +355,20 @@ async fn follow_earlier(
         }
         Err(e) => Err(e),
     }
+}
+
+/// `out` with output `copied_rows`: the rows the restore counted, stored beside the run state
+/// (none in parallel mode or from a Job adopted complete: `pg.verify` then counts).
+async fn with_copied(
+    ctx: &StepContext,
+    out: Outputs,
+    copied: &BTreeMap<String, i64>,
+) -> Result<Outputs, StepError> {
+    if copied.is_empty() {
+        return Ok(out);
+    }
+    let reference = store(ctx, "copied_rows", copied).await?;
+    Ok(out.with("copied_rows", reference))
 }
 
 /// Stores `value` (the source's inventory as dumped, the restore's row counts) beside the run

@@ -244,10 +244,7 @@ fn sweep(dir: &std::path::Path) {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
-            let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-                continue;
-            };
-            if env.split(|b| *b == 0).any(|v| v.starts_with(&marker)) {
+            if carries(pid as u32, &marker) {
                 // SAFETY: kill only sends a signal; the pid is one of this sandbox's Pods'.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
                 found = true;
@@ -306,11 +303,7 @@ fn of_a_pod(pid: u32) -> bool {
     let marker = format!("{}=", process::POD_ENV);
     let mut pid = pid;
     for _ in 0..8 {
-        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if environ
-            .split(|b| *b == 0)
-            .any(|v| v.starts_with(marker.as_bytes()))
-        {
+        if carries(pid, marker.as_bytes()) {
             return true;
         }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -321,6 +314,12 @@ fn of_a_pod(pid: u32) -> bool {
         }
     }
     false
+}
+
+/// Whether a variable of process `pid`'s environment starts with `marker`.
+fn carries(pid: u32, marker: &[u8]) -> bool {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    environ.split(|b| *b == 0).any(|v| v.starts_with(marker))
 }
 
 /// Whether `signal` is pending for process `pid` (the pending masks of `/proc/PID/status`).
